@@ -1,0 +1,1 @@
+Console.WriteLine("QuickStart: placeholder until modules land");

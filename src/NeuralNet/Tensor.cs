@@ -1,0 +1,170 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+
+namespace NeuralNet;
+
+/// <summary>
+/// A dense, contiguous, row-major n-dimensional array: a shape plus storage.
+/// </summary>
+/// <typeparam name="T"><see cref="float"/> for training, <see cref="double"/> for gradient checks.</typeparam>
+/// <remarks>
+/// <para>Images are laid out NCHW: (batch, channels, height, width). Feature batches are (N, features).</para>
+/// <para>The name clashes with <c>System.Numerics.Tensors.Tensor&lt;T&gt;</c>. Code that imports both namespaces
+/// should alias one, e.g. <c>using Tensor = NeuralNet.Tensor&lt;float&gt;;</c>.</para>
+/// <para><see cref="Reshape(int[])"/> returns a view that shares storage; nothing else aliases.</para>
+/// </remarks>
+public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly T[] _data;
+    private readonly int[] _shape;
+
+    /// <summary>Creates a zero-filled tensor of the given shape.</summary>
+    /// <param name="shape">The dimensions; each must be at least 1.</param>
+    /// <exception cref="ArgumentException">A dimension is less than 1, or the element count overflows.</exception>
+    public Tensor(params int[] shape)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        _shape = (int[])shape.Clone();
+        _data = new T[CheckedLength(_shape)];
+    }
+
+    /// <summary>Wraps an existing array (no copy) with the given shape.</summary>
+    /// <param name="data">The storage; its length must equal the product of <paramref name="shape"/>.</param>
+    /// <param name="shape">The dimensions; each must be at least 1.</param>
+    /// <exception cref="ArgumentException">The length of <paramref name="data"/> does not match the shape.</exception>
+    public Tensor(T[] data, params int[] shape)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(shape);
+        _shape = (int[])shape.Clone();
+        long length = CheckedLength(_shape);
+        if (data.Length != length)
+            throw new ArgumentException($"Tensor: data has {data.Length} elements but shape {ShapeToString(_shape)} needs {length}.", nameof(data));
+        _data = data;
+    }
+
+    /// <summary>The dimensions, outermost first. Do not modify the returned span's source.</summary>
+    public ReadOnlySpan<int> Shape => _shape;
+
+    /// <summary>The number of dimensions.</summary>
+    public int Rank => _shape.Length;
+
+    /// <summary>The total number of elements.</summary>
+    public int Length => _data.Length;
+
+    /// <summary>The underlying storage, row-major. Exposed for kernels and interop.</summary>
+    public T[] Data => _data;
+
+    /// <summary>The storage as a span.</summary>
+    public Span<T> AsSpan() => _data;
+
+    /// <summary>The size of dimension <paramref name="axis"/>; negative axes count from the end.</summary>
+    public int Dim(int axis) => _shape[axis < 0 ? _shape.Length + axis : axis];
+
+    /// <summary>Returns a copy of the shape array.</summary>
+    public int[] ShapeArray() => (int[])_shape.Clone();
+
+    /// <summary>Gets or sets one element by its full multi-index.</summary>
+    /// <exception cref="ArgumentException">The index count differs from <see cref="Rank"/>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An index is outside its dimension.</exception>
+    public T this[params int[] index]
+    {
+        get => _data[Offset(index)];
+        set => _data[Offset(index)] = value;
+    }
+
+    /// <summary>Returns a tensor sharing this storage with another shape of the same element count.</summary>
+    /// <param name="shape">The new shape; one entry may be -1 to be inferred.</param>
+    /// <exception cref="ArgumentException">The element counts differ.</exception>
+    public Tensor<T> Reshape(params int[] shape)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        var s = (int[])shape.Clone();
+        int infer = Array.IndexOf(s, -1);
+        if (infer >= 0)
+        {
+            long rest = 1;
+            for (int i = 0; i < s.Length; i++) if (i != infer) rest *= s[i];
+            if (rest <= 0 || _data.Length % rest != 0)
+                throw new ArgumentException($"Tensor.Reshape: cannot reshape {ShapeToString(_shape)} to {ShapeToString(shape)}.", nameof(shape));
+            s[infer] = (int)(_data.Length / rest);
+        }
+        if (CheckedLength(s) != _data.Length)
+            throw new ArgumentException($"Tensor.Reshape: cannot reshape {ShapeToString(_shape)} ({_data.Length} elements) to {ShapeToString(shape)}.", nameof(shape));
+        return new Tensor<T>(_data, s);
+    }
+
+    /// <summary>Returns a deep copy.</summary>
+    public Tensor<T> Clone() => new((T[])_data.Clone(), _shape);
+
+    /// <summary>Sets every element to zero.</summary>
+    public void Clear() => Array.Clear(_data);
+
+    /// <summary>Fills every element with <paramref name="value"/>.</summary>
+    public void Fill(T value) => Array.Fill(_data, value);
+
+    /// <summary>Copies the elements of <paramref name="source"/>, which must have the same length, into this tensor.</summary>
+    /// <exception cref="ArgumentException">The lengths differ.</exception>
+    public void CopyFrom(Tensor<T> source)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        if (source.Length != Length)
+            throw new ArgumentException($"Tensor.CopyFrom: source has {source.Length} elements, this tensor {ShapeString} has {Length}.", nameof(source));
+        source._data.CopyTo(_data, 0);
+    }
+
+    /// <summary>True when the shape equals <paramref name="shape"/>.</summary>
+    public bool HasShape(ReadOnlySpan<int> shape) => shape.SequenceEqual(_shape);
+
+    /// <summary>The shape formatted as <c>(2, 3, 4)</c>, for messages.</summary>
+    public string ShapeString => ShapeToString(_shape);
+
+    /// <summary>Converts every element to another floating-point type (e.g. float to double).</summary>
+    public Tensor<TOther> Cast<TOther>() where TOther : unmanaged, IFloatingPointIeee754<TOther>
+    {
+        var result = new Tensor<TOther>(_shape);
+        var dst = result.Data;
+        for (int i = 0; i < _data.Length; i++) dst[i] = TOther.CreateChecked(_data[i]);
+        return result;
+    }
+
+    /// <summary>Formats a shape as <c>(2, 3, 4)</c>.</summary>
+    public static string ShapeToString(ReadOnlySpan<int> shape)
+    {
+        var parts = new string[shape.Length];
+        for (int i = 0; i < shape.Length; i++) parts[i] = shape[i].ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return "(" + string.Join(", ", parts) + ")";
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => $"Tensor<{typeof(T).Name}>{ShapeString}";
+
+    private static int CheckedLength(int[] shape)
+    {
+        long length = 1;
+        foreach (int d in shape)
+        {
+            if (d < 1)
+                throw new ArgumentException($"Tensor: every dimension must be at least 1, got shape {ShapeToString(shape)}.", nameof(shape));
+            length *= d;
+            if (length > Array.MaxLength)
+                throw new ArgumentException($"Tensor: shape {ShapeToString(shape)} has more elements than an array can hold.", nameof(shape));
+        }
+        return (int)length;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int Offset(int[] index)
+    {
+        if (index.Length != _shape.Length)
+            throw new ArgumentException($"Tensor: {index.Length} indices given for a tensor of rank {_shape.Length} {ShapeString}.", nameof(index));
+        int offset = 0;
+        for (int i = 0; i < index.Length; i++)
+        {
+            if ((uint)index[i] >= (uint)_shape[i])
+                throw new ArgumentOutOfRangeException(nameof(index), $"Tensor: index {index[i]} is outside dimension {i} of size {_shape[i]} in {ShapeString}.");
+            offset = offset * _shape[i] + index[i];
+        }
+        return offset;
+    }
+}

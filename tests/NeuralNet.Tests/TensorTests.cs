@@ -1,0 +1,38 @@
+namespace NeuralNet.Tests;
+
+public class TensorTests
+{
+    [Fact]
+    public void Reshape_SharesStorage()
+    {
+        var t = new Tensor<float>(2, 3);
+        var r = t.Reshape(3, -1);
+        r.Shape.ToArray().Should().Equal(3, 2);
+        r.Data[5] = 7f;
+        t[1, 2].Should().Be(7f);
+    }
+
+    [Fact]
+    public void BadShapes_Throw()
+    {
+        FluentActions.Invoking(() => new Tensor<float>(2, 0)).Should().Throw<ArgumentException>().WithMessage("*(2, 0)*");
+        FluentActions.Invoking(() => new Tensor<float>(new float[5], 2, 3)).Should().Throw<ArgumentException>().WithMessage("*5 elements*");
+        FluentActions.Invoking(() => new Tensor<float>(2, 3).Reshape(4, 2)).Should().Throw<ArgumentException>();
+        FluentActions.Invoking(() => new Tensor<float>(2, 3)[2, 0]).Should().Throw<ArgumentOutOfRangeException>();
+    }
+
+    [Fact]
+    public void RandomGenerator_IsReproducibleAndRestorable()
+    {
+        var a = new RandomGenerator(42);
+        var b = new RandomGenerator(42);
+        for (int i = 0; i < 100; i++) a.NextUInt64().Should().Be(b.NextUInt64());
+        var state = a.GetState();
+        double x = a.NextGaussian();
+        var c = RandomGenerator.FromState(state);
+        c.NextGaussian().Should().Be(x);
+        var counts = new int[7];
+        for (int i = 0; i < 70000; i++) counts[a.NextInt(7)]++;
+        counts.Should().OnlyContain(n => n > 9500 && n < 10500, "NextInt(7) is uniform");
+    }
+}
