@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net;
 using System.Text;
 
 namespace MnistSample.Report;
@@ -178,5 +177,7 @@ public static class SvgChart
     }
 
     /// <summary>HTML/XML-escapes text.</summary>
-    public static string Esc(string s) => WebUtility.HtmlEncode(s);
+    /// <remarks>Only the five markup characters are replaced; the page is UTF-8, so ×, → and ² stay readable in the source.</remarks>
+    public static string Esc(string s) =>
+        s.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;").Replace("\"", "&quot;").Replace("'", "&#39;");
 }
