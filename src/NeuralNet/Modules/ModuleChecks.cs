@@ -45,7 +45,7 @@ internal static class ModuleChecks
                 nameof(gradient));
     }
 
-    /// <summary>Formats a scalar invariantly, e.g. <c>NaN</c>, <c>∞</c> or <c>0.25</c>.</summary>
+    /// <summary>Formats a scalar invariantly, e.g. <c>NaN</c>, <c>-Infinity</c> or <c>0.25</c>.</summary>
     public static string Format<T>(T value) where T : unmanaged, IFloatingPointIeee754<T>
         => value.ToString(null, CultureInfo.InvariantCulture);
 
