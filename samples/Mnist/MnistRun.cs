@@ -164,7 +164,7 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
         return null;
     }
 
-    private (RunSummary Summary, Prediction[] Predictions) Evaluate(Preset p, Sequential<float> model, Trainer<float> trainer, EpochTimer timer,
+    private (RunSummary Summary, NeuralNet.Evaluation.Prediction[] Predictions) Evaluate(Preset p, Sequential<float> model, Trainer<float> trainer, EpochTimer timer,
         int trainCount, int validationCount, Dataset test)
     {
         var result = trainer.Evaluate(test.Features, test.Labels);
