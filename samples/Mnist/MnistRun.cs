@@ -94,7 +94,7 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
             SampleFraction = p.SampleFraction,
             RecordIterations = true,
             ProgressEveryIterations = Math.Max(1, batches / 200),
-            ScheduleMonitor = Monitor.TrainingLoss,
+            ScheduleMonitor = NeuralNet.Training.Monitor.TrainingLoss,
         };
 
         view.Message(string.Create(CultureInfo.InvariantCulture,
@@ -171,12 +171,12 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
         var predictor = new Predictor<float>(model, ModelFactory.Output(p));
         var predictions = predictor.Predict(test.Features);
 
-        int k = result.Confusion.Classes;
+        int k = result.ConfusionMatrix.Classes;
         var confusion = new int[k][];
         for (int r = 0; r < k; r++)
         {
             confusion[r] = new int[k];
-            for (int c = 0; c < k; c++) confusion[r][c] = (int)result.Confusion[r, c];
+            for (int c = 0; c < k; c++) confusion[r][c] = (int)result.ConfusionMatrix[r, c];
         }
 
         var gallery = new List<Misclassified>();
@@ -267,7 +267,7 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
     /// </summary>
     private sealed class EpochTimer(TrainingView view, int epochs, int samplesPerEpoch, int batchSize) : TrainingCallback<float>, IProgress<TrainingProgress>
     {
-        private long _epochStart, _lastIterationEnd, _epochSamplesStart;
+        private long _epochStart, _lastIterationEnd;
         private int _firstEpoch;
 
         public List<Report.EpochRecord> Epochs { get; } = [];

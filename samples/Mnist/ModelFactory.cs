@@ -2,6 +2,7 @@ using NeuralNet;
 using NeuralNet.Initialization;
 using NeuralNet.Losses;
 using NeuralNet.Modules;
+using NeuralNet.Modules.Activations;
 using NeuralNet.Training;
 
 namespace MnistSample;
@@ -45,7 +46,7 @@ public static class ModelFactory
                     new Dense<float>(16 * 4 * 4, 120, random: scratch), new ReLU<float>(),
                     new Dense<float>(120, 84, random: scratch), new ReLU<float>(),
                     new Dense<float>(84, 10, random: scratch));
-                (p.InitStd is { } std ? Initializer.Gaussian(std) : Initializer.HeNormal()).Initialize(model, random);
+                (p.InitStd is { } sigma ? Initializer.Gaussian(sigma) : Initializer.HeNormal()).Initialize(model, random);
                 return WithOutput(model, output);
             }
 
