@@ -295,7 +295,7 @@ public static class CommandLine
         if (r.GetValue(BoldIncreaseOption) is { } up) e = e with { BoldIncrease = up };
         if (r.GetValue(BoldDecreaseOption) is { } down) e = e with { BoldDecrease = down };
         if (r.GetValue(MomentumOption) is { } momentum) e = e with { Momentum = momentum };
-        if (r.GetValue(HiddenOption) is { } hidden) e = e with { Hidden = hidden };
+        if (r.GetValue(HiddenOption) is { Length: > 0 } hidden) e = e with { Hidden = hidden };
         if (r.GetValue(ActivationOption) is { } activation) e = e with { Activation = activation };
         if (r.GetValue(SampleFractionOption) is { } fraction) e = e with { SampleFraction = fraction };
         if (r.GetValue(SubsetOption) is { } subset) e = e with { TrainSubset = subset, TestSubset = subset };
