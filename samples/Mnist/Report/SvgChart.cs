@@ -24,7 +24,8 @@ public static class SvgChart
     /// <param name="series">The lines.</param>
     /// <param name="percent">Format y ticks as percentages (values in [0, 1]).</param>
     /// <param name="logY">Logarithmic y axis (values must be positive).</param>
-    public static string Line(string id, string title, string xLabel, string yLabel, IReadOnlyList<Series> series, bool percent = false, bool logY = false)
+    /// <param name="integerX">X values are counts (epochs, updates): ticks only at whole numbers.</param>
+    public static string Line(string id, string title, string xLabel, string yLabel, IReadOnlyList<Series> series, bool percent = false, bool logY = false, bool integerX = true)
     {
         const int W = 560, H = 320, L = 64, R = 16, T = 34, B = 48;
         int pw = W - L - R, ph = H - T - B;
@@ -58,7 +59,7 @@ public static class SvgChart
             ymin = yTicks[0]; ymax = yTicks[^1];
         }
 
-        var xTicks = NiceTicks(xmin, xmax, 8).Where(v => v >= xmin - 1e-9 && v <= xmax + 1e-9).ToArray();
+        var xTicks = NiceTicks(xmin, xmax, 8, integerX).Where(v => v >= xmin - 1e-9 && v <= xmax + 1e-9).ToArray();
         double X(double v) => L + (v - xmin) / (xmax - xmin) * pw;
         double Y(double v) => T + ph - (fy(v) - ymin) / (ymax - ymin) * ph;
         double Yraw(double v) => T + ph - (v - ymin) / (ymax - ymin) * ph;
@@ -154,12 +155,17 @@ public static class SvgChart
     }
 
     /// <summary>About <paramref name="count"/> round tick values covering [lo, hi] (1, 2, 2.5 or 5 times a power of ten apart).</summary>
-    public static double[] NiceTicks(double lo, double hi, int count)
+    /// <param name="lo">Lowest value to cover.</param>
+    /// <param name="hi">Highest value to cover.</param>
+    /// <param name="count">About how many ticks.</param>
+    /// <param name="integer">Steps of at least 1 and whole (for counts such as epochs).</param>
+    public static double[] NiceTicks(double lo, double hi, int count, bool integer = false)
     {
         if (!(hi > lo)) return [lo];
         double raw = (hi - lo) / Math.Max(1, count - 1);
+        if (integer) raw = Math.Max(raw, 1);
         double mag = Math.Pow(10, Math.Floor(Math.Log10(raw)));
-        double step = new[] { 1, 2, 2.5, 5, 10 }.Select(m => m * mag).First(s => s >= raw);
+        double step = (integer ? new[] { 1, 2, 5, 10 } : new[] { 1, 2, 2.5, 5, 10 }).Select(m => m * mag).First(s => s >= raw);
         double start = Math.Floor(lo / step) * step, end = Math.Ceiling(hi / step) * step;
         int n = (int)Math.Round((end - start) / step);
         return Enumerable.Range(0, n + 1).Select(i => Math.Round(start + i * step, 12)).ToArray();
