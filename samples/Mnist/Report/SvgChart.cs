@@ -165,7 +165,7 @@ public static class SvgChart
         double raw = (hi - lo) / Math.Max(1, count - 1);
         if (integer) raw = Math.Max(raw, 1);
         double mag = Math.Pow(10, Math.Floor(Math.Log10(raw)));
-        double step = (integer ? new[] { 1, 2, 5, 10 } : new[] { 1, 2, 2.5, 5, 10 }).Select(m => m * mag).First(s => s >= raw);
+        double step = (integer ? new[] { 1.0, 2, 5, 10 } : new[] { 1, 2, 2.5, 5, 10 }).Select(m => m * mag).First(s => s >= raw);
         double start = Math.Floor(lo / step) * step, end = Math.Ceiling(hi / step) * step;
         int n = (int)Math.Round((end - start) / step);
         return Enumerable.Range(0, n + 1).Select(i => Math.Round(start + i * step, 12)).ToArray();
