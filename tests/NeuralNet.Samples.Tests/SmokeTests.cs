@@ -9,7 +9,7 @@ namespace NeuralNet.Samples.Tests;
 /// <summary>Short end-to-end runs of the sample on the bundled MNIST: each preset on a few hundred images for one epoch.</summary>
 public class SmokeTests
 {
-    internal static (int Code, string Out, string Err, MnistRun? Run) Main(params string[] args)
+    internal static (int Code, string Out, string Err, MnistRun? Run) RunSample(params string[] args)
     {
         var output = new StringWriter();
         var error = new StringWriter();
@@ -30,7 +30,7 @@ public class SmokeTests
         var watch = Stopwatch.StartNew();
         // small-cnn trains per example (batch 1): fewer images keep it as short as the others.
         string subset = preset == "small-cnn" ? "200" : "400";
-        var (code, stdout, stderr, run) = Main("--preset", preset, "--subset", subset, "--validation", "50", "--epochs", "1", "-o", dir.Path, "--seed", "3");
+        var (code, stdout, stderr, run) = RunSample("--preset", preset, "--subset", subset, "--validation", "50", "--epochs", "1", "-o", dir.Path, "--seed", "3");
         code.Should().Be(0, "stderr: {0}", stderr);
         stdout.Should().MatchRegex(@"Test accuracy: \d+\.\d\d%");
         stdout.Should().Contain("epoch 1/1");
@@ -45,7 +45,7 @@ public class SmokeTests
     public void MlpLearnsOnTwoThousandImages()
     {
         using var dir = new TempDir();
-        var (code, _, stderr, run) = Main("--subset", "2000", "--validation", "200", "--epochs", "4", "-o", dir.Path, "--no-report");
+        var (code, _, stderr, run) = RunSample("--subset", "2000", "--validation", "200", "--epochs", "4", "-o", dir.Path, "--no-report");
         code.Should().Be(0, stderr);
         run!.Summary!.TestAccuracy.Should().BeGreaterThan(0.80, "784-64-10 reaches well over 80% on 1,800 images in 4 epochs");
         run.Summary.Epochs[^1].Loss.Should().BeLessThan(run.Summary.Epochs[0].Loss);
@@ -55,7 +55,7 @@ public class SmokeTests
     public void JsonPrintsOneParsableSummaryLine()
     {
         using var dir = new TempDir();
-        var (code, stdout, stderr, _) = Main("--json", "--subset", "300", "--validation", "30", "--epochs", "2", "-o", dir.Path, "--no-report");
+        var (code, stdout, stderr, _) = RunSample("--json", "--subset", "300", "--validation", "30", "--epochs", "2", "-o", dir.Path, "--no-report");
         code.Should().Be(0, stderr);
         var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         lines.Should().ContainSingle("--json prints only the summary line");
@@ -74,8 +74,8 @@ public class SmokeTests
     {
         using var a = new TempDir();
         using var b = new TempDir();
-        var first = Main("--subset", "300", "--validation", "30", "--epochs", "2", "-o", a.Path, "--no-report", "--seed", "11").Run!.Summary!;
-        var second = Main("--subset", "300", "--validation", "30", "--epochs", "2", "-o", b.Path, "--no-report", "--seed", "11", "--threads", "1").Run!.Summary!;
+        var first = RunSample("--subset", "300", "--validation", "30", "--epochs", "2", "-o", a.Path, "--no-report", "--seed", "11").Run!.Summary!;
+        var second = RunSample("--subset", "300", "--validation", "30", "--epochs", "2", "-o", b.Path, "--no-report", "--seed", "11", "--threads", "1").Run!.Summary!;
         second.Epochs.Select(e => e.Loss).Should().Equal(first.Epochs.Select(e => e.Loss), "same seed, same losses at any thread count");
         second.Predictions.Select(p => p.Probability).Should().Equal(first.Predictions.Select(p => p.Probability));
     }
@@ -84,7 +84,7 @@ public class SmokeTests
     public void ReportOfARealRunHasTheChartsAndTiles()
     {
         using var dir = new TempDir();
-        Main("--subset", "300", "--validation", "30", "--epochs", "2", "-o", dir.Path).Code.Should().Be(0);
+        RunSample("--subset", "300", "--validation", "30", "--epochs", "2", "-o", dir.Path).Code.Should().Be(0);
         var html = File.ReadAllText(Path.Combine(dir.Path, "report.html"));
         foreach (var id in new[] { "chart-loss", "chart-accuracy", "chart-learning-rate", "confusion-matrix", "per-class", "weights", "misclassified" })
             html.Should().Contain($"id=\"{id}\"");
@@ -106,12 +106,12 @@ public class SmokeTests
         CsvDataset.Write(P("train.csv"), train);
         CsvDataset.Write(P("test.csv"), test);
 
-        var spark = Main("--preset", "spark-mlp", "--epochs", "2", "--no-report", P("train.txt"), P("train-labels.txt"), P("test.txt"), P("test-labels.txt"), P("spark-out"));
+        var spark = RunSample("--preset", "spark-mlp", "--epochs", "2", "--no-report", P("train.txt"), P("train-labels.txt"), P("test.txt"), P("test-labels.txt"), P("spark-out"));
         spark.Code.Should().Be(0, spark.Err);
         spark.Run!.Summary!.TestCount.Should().Be(100);
         File.Exists(P("spark-out/metrics.json")).Should().BeTrue("OUTPUT_DIR is the fifth positional argument");
 
-        var csv = Main("--csv", P("train.csv"), P("test.csv"), "--validation", "0", "--epochs", "1", "-o", P("csv-out"), "--no-report");
+        var csv = RunSample("--csv", P("train.csv"), P("test.csv"), "--validation", "0", "--epochs", "1", "-o", P("csv-out"), "--no-report");
         csv.Code.Should().Be(0, csv.Err);
         csv.Run!.Summary!.TrainCount.Should().Be(300);
     }
@@ -120,12 +120,12 @@ public class SmokeTests
     public void MissingOrBrokenDataGivesOneErrorLineAndExitCode1()
     {
         using var dir = new TempDir();
-        var missing = Main("--data-dir", Path.Combine(dir.Path, "nowhere"), "-o", dir.Path);
+        var missing = RunSample("--data-dir", Path.Combine(dir.Path, "nowhere"), "-o", dir.Path);
         missing.Code.Should().Be(1);
         missing.Err.Trim().Split('\n').Should().ContainSingle().Which.Should().StartWith("mnist: error: ");
 
         File.WriteAllText(Path.Combine(dir.Path, "bad.csv"), "7,1,2,3\n");
-        var bad = Main("--csv", Path.Combine(dir.Path, "bad.csv"), Path.Combine(dir.Path, "bad.csv"), "-o", dir.Path);
+        var bad = RunSample("--csv", Path.Combine(dir.Path, "bad.csv"), Path.Combine(dir.Path, "bad.csv"), "-o", dir.Path);
         bad.Code.Should().Be(1);
         bad.Err.Should().Contain("bad.csv");
     }
