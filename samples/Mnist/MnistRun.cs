@@ -94,7 +94,7 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
             SampleFraction = p.SampleFraction,
             RecordIterations = true,
             ProgressEveryIterations = Math.Max(1, batches / 200),
-            ScheduleMonitor = NeuralNet.Training.Monitor.TrainingLoss,
+            ScheduleMonitor = TrainingMetric.TrainingLoss,
         };
 
         view.Message(string.Create(CultureInfo.InvariantCulture,
