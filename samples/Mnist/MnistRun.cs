@@ -9,6 +9,7 @@ using NeuralNet.Evaluation;
 using NeuralNet.Modules;
 using NeuralNet.Optimization;
 using NeuralNet.Optimization.Schedules;
+using NeuralNet.Serialization;
 using NeuralNet.Training;
 using Spectre.Console;
 using LibEpoch = NeuralNet.Training.EpochRecord;
@@ -100,11 +101,35 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
         view.Message(string.Create(CultureInfo.InvariantCulture,
             $"{p.Name}: {ModelFactory.Describe(model)}; {train.Count:N0} training, {validation?.Count ?? 0:N0} validation, {test.Count:N0} test images; {p.Epochs} epochs of {sampleCount:N0} samples, batch {batchSize}"));
 
+        Directory.CreateDirectory(settings.OutputDirectory);
+        int resumedAfter = 0;
+        if (settings.Resume is { } resume)
+        {
+            if (!File.Exists(resume)) throw new IOException($"Checkpoint '{resume}' does not exist.");
+            // Restore checks that the checkpoint fits this network, optimizer and schedule, and changes nothing when it does not.
+            TrainingCheckpoint.Restore(trainer, resume);
+            resumedAfter = trainer.Epoch;
+            view.Message($"Resumed from {resume} after epoch {resumedAfter} of {p.Epochs}");
+        }
+
         var timer = new EpochTimer(view, p.Epochs, sampleCount, batchSize);
+        timer.Prefill(trainer.History, sampleCount);
         trainer.Callbacks.Add(timer);
-        view.Run(() => trainer.Fit(train.Features, train.Labels, options, validation?.Features, validation?.Labels, timer));
+        trainer.Callbacks.Add(new CheckpointCallback<float>(Path.Combine(settings.OutputDirectory, OutputWriter.Files.Checkpoint)));
+        int remaining = p.Epochs - trainer.Epoch;
+        if (remaining > 0)
+            view.Run(() => trainer.Fit(train.Features, train.Labels, options with { Epochs = remaining }, validation?.Features, validation?.Labels, timer));
+
+        ModelSerializer.Save(model, Path.Combine(settings.OutputDirectory, OutputWriter.Files.Model), new Dictionary<string, string>
+        {
+            ["preset"] = p.Name,
+            ["epochs"] = trainer.Epoch.ToString(CultureInfo.InvariantCulture),
+            ["seed"] = settings.Seed.ToString(CultureInfo.InvariantCulture),
+            ["output"] = ModelFactory.Output(p).ToString(),
+        });
 
         var (summary, _) = Evaluate(p, model, trainer, timer, train.Count, validation?.Count ?? 0, test);
+        summary = summary with { ResumedFromEpoch = resumedAfter };
         OutputWriter.WriteAll(settings.OutputDirectory, summary, report: !settings.NoReport);
         if (settings.Json) _out.WriteLine(OutputWriter.SummaryLine(summary));
         else view.Results(summary, settings.OutputDirectory);
@@ -265,20 +290,31 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
     /// Times each epoch's training (validation excluded), records the history as plain data and feeds the view:
     /// the trainer's progress reports drive the live bar.
     /// </summary>
-    private sealed class EpochTimer(TrainingView view, int epochs, int samplesPerEpoch, int batchSize) : TrainingCallback<float>, IProgress<TrainingProgress>
+    private sealed class EpochTimer(TrainingView view, int totalEpochs, int samplesPerEpoch, int batchSize) : TrainingCallback<float>, IProgress<TrainingProgress>
     {
         private long _epochStart, _lastIterationEnd;
-        private int _firstEpoch;
 
         public List<Report.EpochRecord> Epochs { get; } = [];
 
         public List<Report.IterationRecord> Iterations { get; } = [];
 
-        public override void OnTrainBegin(Trainer<float> trainer)
+        /// <summary>Takes over the epochs a resumed trainer already has; their time is the trainer's elapsed-time difference.</summary>
+        public void Prefill(History history, int samples)
         {
-            _firstEpoch = trainer.Epoch;
-            StartEpoch(trainer.Epoch + 1, trainer.Optimizer.LearningRate);
+            var previous = TimeSpan.Zero;
+            foreach (var r in history.Epochs)
+            {
+                // Elapsed restarts with every Fit call, so a drop marks a new call.
+                double seconds = (r.Elapsed >= previous ? r.Elapsed - previous : r.Elapsed).TotalSeconds;
+                previous = r.Elapsed;
+                Epochs.Add(ToRecord(r, seconds, samples));
+            }
+
+            foreach (var i in history.Iterations)
+                Iterations.Add(new Report.IterationRecord(i.Epoch, (int)i.Iteration, i.TrainingLoss, i.TrainingAccuracy, i.LearningRate));
         }
+
+        public override void OnTrainBegin(Trainer<float> trainer) => StartEpoch(trainer.Epoch + 1, trainer.Optimizer.LearningRate);
 
         public override void OnIterationEnd(Trainer<float> trainer, in LibIteration r)
         {
@@ -289,13 +325,16 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
         public override void OnEpochEnd(Trainer<float> trainer, in LibEpoch r)
         {
             double seconds = Stopwatch.GetElapsedTime(_epochStart, _lastIterationEnd).TotalSeconds;
-            var record = new Report.EpochRecord(r.Epoch, r.TrainingLoss, r.TrainingAccuracy,
-                double.IsNaN(r.ValidationLoss) ? null : r.ValidationLoss, double.IsNaN(r.ValidationAccuracy) ? null : r.ValidationAccuracy,
-                r.LearningRate, seconds, seconds > 0 ? samplesPerEpoch / seconds : 0);
+            var record = ToRecord(r, seconds, samplesPerEpoch);
             Epochs.Add(record);
-            view.EpochDone(record, _firstEpoch + epochs);
-            if (r.Epoch < _firstEpoch + epochs) StartEpoch(r.Epoch + 1, trainer.Optimizer.LearningRate);
+            view.EpochDone(record, totalEpochs);
+            if (r.Epoch < totalEpochs) StartEpoch(r.Epoch + 1, trainer.Optimizer.LearningRate);
         }
+
+        private static Report.EpochRecord ToRecord(in LibEpoch r, double seconds, int samples) =>
+            new(r.Epoch, r.TrainingLoss, r.TrainingAccuracy,
+                double.IsNaN(r.ValidationLoss) ? null : r.ValidationLoss, double.IsNaN(r.ValidationAccuracy) ? null : r.ValidationAccuracy,
+                r.LearningRate, seconds, seconds > 0 ? samples / seconds : 0);
 
         public void Report(TrainingProgress value)
         {
@@ -308,7 +347,7 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
         private void StartEpoch(int epoch, double learningRate)
         {
             _epochStart = _lastIterationEnd = Stopwatch.GetTimestamp();
-            view.EpochStarted(epoch, _firstEpoch + epochs, samplesPerEpoch, learningRate);
+            view.EpochStarted(epoch, totalEpochs, samplesPerEpoch, learningRate);
         }
     }
 }

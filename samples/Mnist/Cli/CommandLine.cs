@@ -149,7 +149,7 @@ public static class CommandLine
 
     private static readonly Option<string?> ResumeOption = new("--resume")
     {
-        Description = "Continue an interrupted run from this checkpoint file (written to <output>/checkpoint.nnck after every epoch).",
+        Description = "Continue an interrupted run from this checkpoint file (written to <output>/checkpoint.safetensors after every epoch); the other settings must match the interrupted run, --epochs is the total.",
         HelpName = "checkpoint",
     };
 

@@ -8,7 +8,8 @@ namespace MnistSample.Output;
 
 /// <summary>
 /// Writes a run's files: history.csv and history.json (per epoch and per iteration), iterations.csv, metrics.json,
-/// predictions.csv and report.html. The model file and checkpoints are written by the run itself through the library.
+/// predictions.csv and report.html. The model file (model.safetensors) and the checkpoint (checkpoint.safetensors) are
+/// written by the run itself through the library.
 /// </summary>
 public static class OutputWriter
 {
@@ -47,7 +48,7 @@ public static class OutputWriter
         public const string Model = "model.safetensors";
 
         /// <summary>The checkpoint written after every epoch.</summary>
-        public const string Checkpoint = "checkpoint.nnck";
+        public const string Checkpoint = "checkpoint.safetensors";
     }
 
     /// <summary>Writes every file of <paramref name="s"/> into <paramref name="directory"/> (created when missing).</summary>
