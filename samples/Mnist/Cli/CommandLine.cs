@@ -117,7 +117,7 @@ public static class CommandLine
 
     private static readonly Option<int?> SubsetOption = new("--subset")
     {
-        Description = "Use only the first N training images and the first N test images (small-cnn reference: 1000).",
+        Description = "Use only the first N training images and the first N test images (small-cnn reference: 1000). Validation then defaults to at most N/10.",
         HelpName = "n",
     };
 
@@ -300,6 +300,7 @@ public static class CommandLine
         if (r.GetValue(SampleFractionOption) is { } fraction) e = e with { SampleFraction = fraction };
         if (r.GetValue(SubsetOption) is { } subset) e = e with { TrainSubset = subset, TestSubset = subset };
         if (r.GetValue(ValidationOption) is { } validation) e = e with { Validation = validation };
+        else if (r.GetValue(SubsetOption) is { } small) e = e with { Validation = Math.Min(e.Validation, small / 10) }; // keep 90% of a subset for training
 
         var spark = r.GetValue(SparkArguments) ?? [];
         var csv = r.GetValue(CsvOption) is { Length: > 0 } files ? files : null;
