@@ -129,4 +129,47 @@ public class SmokeTests
         bad.Code.Should().Be(1);
         bad.Err.Should().Contain("bad.csv");
     }
+
+    [Fact]
+    public void ResumeContinuesAnInterruptedRunBitIdentically()
+    {
+        using var dir = new TempDir();
+        string P(string f) => Path.Combine(dir.Path, f);
+        string[] common = ["--subset", "600", "--validation", "60", "--no-report", "--seed", "5"];
+        RunSample([.. common, "--epochs", "2", "-o", P("first")]).Code.Should().Be(0);
+        var resumed = RunSample([.. common, "--epochs", "3", "-o", P("resumed"), "--resume", P("first/checkpoint.safetensors")]);
+        resumed.Code.Should().Be(0, resumed.Err);
+        resumed.Out.Should().Contain("Resumed from").And.Contain("after epoch 2 of 3");
+        var straight = RunSample([.. common, "--epochs", "3", "-o", P("straight")]).Run!.Summary!;
+
+        var r = resumed.Run!.Summary!;
+        r.Epochs.Should().HaveCount(3, "the report keeps the epochs before the interruption");
+        r.Epochs.Select(e => e.Loss).Should().Equal(straight.Epochs.Select(e => e.Loss));
+        r.TestAccuracy.Should().Be(straight.TestAccuracy);
+        r.Predictions.Select(p => p.Probability).Should().Equal(straight.Predictions.Select(p => p.Probability));
+    }
+
+    [Fact]
+    public void ResumingFromAnotherNetworksCheckpointFailsCleanly()
+    {
+        using var dir = new TempDir();
+        RunSample("--subset", "300", "--epochs", "1", "--no-report", "-o", dir.Path).Code.Should().Be(0);
+        var wrong = RunSample("--preset", "deep-mlp", "--subset", "300", "--epochs", "2", "--no-report", "-o", Path.Combine(dir.Path, "b"),
+            "--resume", Path.Combine(dir.Path, "checkpoint.safetensors"));
+        wrong.Code.Should().Be(1);
+        wrong.Err.Trim().Split('\n').Should().ContainSingle().Which.Should().StartWith("mnist: error: ");
+    }
+
+    [Fact]
+    public void SavedModelReloadsAndPredictsTheSame()
+    {
+        using var dir = new TempDir();
+        var run = RunSample("--subset", "300", "--validation", "30", "--epochs", "1", "--no-report", "-o", dir.Path).Run!.Summary!;
+        var model = NeuralNet.Serialization.ModelSerializer.Load(Path.Combine(dir.Path, "model.safetensors"));
+        var predictor = new NeuralNet.Evaluation.Predictor<float>(model, NeuralNet.Training.OutputActivation.Logits);
+        var test = NeuralNet.Data.Mnist.Load(MnistRun.FindBundledMnist()!).Test.Take(300);
+        var predictions = predictor.Predict(test.Features);
+        predictions.Select(p => p.Class).Should().Equal(run.Predictions.Select(p => p.Predicted));
+        predictions.Select(p => p.Probability).Should().Equal(run.Predictions.Select(p => p.Probability));
+    }
 }
