@@ -152,12 +152,21 @@ public static class ModelSerializer
             throw Bad(source, $"the architecture in '{ArchitectureKey}' is not valid JSON: {e.Message}", e);
         }
 
-        var model = BuildSequential<T>(root, "model", source);
-        if (root["output_shape"] is JsonArray outShape)
+        Sequential<T> model;
+        try
         {
-            var expected = ReadShape(outShape, "output_shape", source);
-            if (!expected.AsSpan().SequenceEqual(model.OutputShape.ToArray()))
-                throw Bad(source, $"the architecture records output shape {Tensor<T>.ShapeToString(expected)} but its layers produce {Tensor<T>.ShapeToString(model.OutputShape.ToArray())}.");
+            model = BuildSequential<T>(root, "model", source);
+            if (root["output_shape"] is JsonArray outShape)
+            {
+                var expected = ReadShape(outShape, "output_shape", source);
+                if (!expected.AsSpan().SequenceEqual(model.OutputShape.ToArray()))
+                    throw Bad(source, $"the architecture records output shape {Tensor<T>.ShapeToString(expected)} but its layers produce {Tensor<T>.ShapeToString(model.OutputShape.ToArray())}.");
+            }
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException)
+        {
+            // JsonObject reports duplicate keys and wrongly typed nodes this way when they are first touched.
+            throw Bad(source, $"the architecture in '{ArchitectureKey}' is malformed: {e.Message}", e);
         }
 
         var used = new HashSet<string>(StringComparer.Ordinal);
@@ -215,7 +224,10 @@ public static class ModelSerializer
             string at = where == "model" ? $"layer {i}" : $"{where}, layer {i}";
             if (layersNode[i] is not JsonObject layer || layer["type"] is not JsonValue typeNode || !typeNode.TryGetValue(out string? type))
                 throw Bad(source, $"{at} of the architecture has no string 'type'.");
-            var config = layer["config"] as JsonObject ?? [];
+            var configNode = layer["config"];
+            if (configNode is not null and not JsonObject)
+                throw Bad(source, $"{at} has a 'config' that is not an object: {configNode.ToJsonString()}.");
+            var config = configNode as JsonObject ?? [];
             if (type == SequentialTypeName)
             {
                 layers[i] = BuildSequential<T>(config, at, source);
