@@ -176,8 +176,8 @@ public static class ModelSerializer
                 ?? throw Bad(source, $"missing tensor '{name}' of shape {parameter.Value.ShapeString} required by {DescribeOwner(model, name)}.");
             if (!entry.Shape.SequenceEqual(parameter.Value.Shape))
                 throw Bad(source, $"tensor '{name}' has shape {Tensor<T>.ShapeToString(entry.Shape)} but {DescribeOwner(model, name)} expects {parameter.Value.ShapeString}.");
-            if (entry.DType == SafeTensorDType.I64)
-                throw Bad(source, $"tensor '{name}' is I64; parameters are F32 or F64.");
+            if (entry.DType is SafeTensorDType.I64 or SafeTensorDType.U64)
+                throw Bad(source, $"tensor '{name}' is {entry.DType}; parameters are F32 or F64.");
             var values = entry.ToTensor<T>();
             int bad = IndexOfNonFinite(values.Data);
             if (bad >= 0)
