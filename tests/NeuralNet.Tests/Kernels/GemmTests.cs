@@ -145,6 +145,42 @@ public class GemmTests
         }
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void AfterWarmUp_KernelsAllocateNothing(int threads)
+    {
+        int saved = NeuralNetSettings.MaxDegreeOfParallelism;
+        NeuralNetSettings.MaxDegreeOfParallelism = threads;
+        try
+        {
+            float[] a = new float[256 * 784], b = new float[64 * 784], c = new float[256 * 784];
+            float[] x = new float[6 * 28 * 28], cols = new float[6 * 25 * 24 * 24], pooled = new float[6 * 14 * 14];
+            int[] argmax = new int[pooled.Length];
+            double[] da = new double[9], db = new double[9], dc = new double[9];
+            void Step()
+            {
+                K.Gemm<float>(false, true, 256, 64, 784, a, 784, b, 784, c, 64, false);     // forward x·Wᵀ
+                K.Gemm<float>(false, false, 256, 784, 64, c, 64, b, 784, a, 784, false);    // dx = dy·W
+                K.Gemm<float>(true, false, 64, 784, 256, c, 64, a, 784, b, 784, true);      // dW += dyᵀ·x
+                K.Gemm<double>(false, false, 3, 3, 3, da, 3, db, 3, dc, 3, false);
+                K.Im2Col<float>(cols, x, 6, 28, 28, 5, 5, 1, 0, 24, 24);
+                K.Col2Im<float>(x, cols, 6, 28, 28, 5, 5, 1, 0, 24, 24);
+                K.MaxPoolForward<float>(pooled, argmax, x, 6, 28, 28, 2, 2, 14, 14);
+            }
+            Step();
+            Step();
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 5; i++) Step();
+            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            allocated.Should().Be(0, "the kernels allocate nothing after warm-up");
+        }
+        finally
+        {
+            NeuralNetSettings.MaxDegreeOfParallelism = saved;
+        }
+    }
+
     [Fact]
     public void BadArguments_ThrowArgumentException()
     {
