@@ -90,6 +90,10 @@ internal static class QuickGemm
         new("lenet c2 dcols 150x100x16 TN", 150, 100, 16, true, false),
         new("lenet c2 dW 16x150x100 NT", 16, 150, 100, false, true),
         new("lenet fc1 fwd 64x120x400 NT", 64, 120, 400, false, true),
+        // Small CNN, batch 1: dense 8·13·13 → 20 forward, input gradient and weight gradient.
+        new("cnn fc fwd 1x20x1352 NT", 1, 20, 1352, false, true),
+        new("cnn fc dx 1x1352x20 NN", 1, 1352, 20, false, false),
+        new("cnn fc dW 20x1352x1 TN", 20, 1352, 1, true, false),
     ];
 
     private static (double Median, double Min, double Max, double UsPerCall, double PerCpu) Measure(Shape s, int samples, double minSampleSeconds)

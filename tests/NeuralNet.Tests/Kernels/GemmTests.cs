@@ -24,6 +24,12 @@ public class GemmTests
         yield return (193, 1025, 19);
         yield return (12, 32, 256);
         yield return (24, 64, 1);
+        // The unpacked small paths: m ≤ 4 or k ≤ 4 (rows path for B not transposed, dot path for A·Bᵀ).
+        yield return (2, 100, 40);
+        yield return (3, 37, 50);
+        yield return (4, 41, 33);
+        yield return (4, 8, 16);
+        yield return (65, 129, 3);
     }
 
     public static TheoryData<bool, bool> Transpositions() => new() { { false, false }, { false, true }, { true, false }, { true, true } };
@@ -119,6 +125,9 @@ public class GemmTests
     [InlineData(30, 400, 784, false, true)]
     [InlineData(400, 784, 30, true, false)]
     [InlineData(131, 1100, 70, true, true)]
+    [InlineData(1, 5000, 300, false, false)]
+    [InlineData(3, 2000, 200, false, true)]
+    [InlineData(700, 900, 2, true, false)]
     public void Float_OneTwoAndThreeThreads_AreBitIdentical(int m, int n, int k, bool transA, bool transB)
     {
         var p = Problem<float>.Create(new RandomGenerator(99), transA, transB, m, n, k, pad: 1);
