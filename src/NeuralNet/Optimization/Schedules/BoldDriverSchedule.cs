@@ -11,7 +11,7 @@ namespace NeuralNet.Optimization.Schedules;
 /// Then: L &lt; R gives η ← min(η·increase, max) and R ← L (<see cref="ScheduleDecision.Improved"/>);
 /// L = R keeps η (<see cref="ScheduleDecision.Unchanged"/>); L &gt; R gives η ← max(η·decrease, min) and, without undo,
 /// R ← L (<see cref="ScheduleDecision.Worsened"/>); with <see cref="UndoOnIncrease"/>, R is kept because the caller restores the
-/// parameters at which R was measured (<see cref="ScheduleDecision.WorsenedUndo"/>). The <c>Trainer</c> does the restore.</para>
+/// parameters at which R was measured (<see cref="ScheduleDecision.WorsenedUndo"/>). The <see cref="Training.Trainer{T}"/> does the restore.</para>
 /// </remarks>
 public sealed class BoldDriverSchedule : LearningRateSchedule
 {
