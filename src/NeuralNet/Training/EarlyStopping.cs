@@ -9,7 +9,7 @@ namespace NeuralNet.Training;
 /// <typeparam name="T">The element type.</typeparam>
 /// <remarks>
 /// <para>Improvement: a loss must fall below best − <see cref="MinDelta"/>; an accuracy must rise above best + <see cref="MinDelta"/>.
-/// <see cref="Monitor.Auto"/> monitors the validation loss when validation data exist, else the training loss.</para>
+/// <see cref="TrainingMetric.Auto"/> monitors the validation loss when validation data exist, else the training loss.</para>
 /// <para>With <see cref="RestoreBestWeights"/>, the best epoch's parameters are copied into a preallocated snapshot whenever it
 /// improves and copied back in <see cref="OnTrainEnd"/> (whether training stopped early or ran all its epochs), so after
 /// <c>Fit</c> the model holds the best weights. Momentum buffers are not restored.</para>
@@ -26,7 +26,7 @@ public sealed class EarlyStopping<T> : TrainingCallback<T> where T : unmanaged, 
     /// <param name="minDelta">The smallest change that counts as an improvement, non-negative.</param>
     /// <param name="restoreBestWeights">Put the best epoch's weights back at the end of training.</param>
     /// <exception cref="ArgumentException">A value is out of range.</exception>
-    public EarlyStopping(Monitor monitor = Monitor.Auto, int patience = 3, double minDelta = 0, bool restoreBestWeights = true)
+    public EarlyStopping(TrainingMetric monitor = TrainingMetric.Auto, int patience = 3, double minDelta = 0, bool restoreBestWeights = true)
     {
         if (patience < 1) throw new ArgumentException($"EarlyStopping: patience must be at least 1, got {patience}.", nameof(patience));
         if (!double.IsFinite(minDelta) || minDelta < 0) throw new ArgumentException($"EarlyStopping: minDelta must be finite and non-negative, got {minDelta}.", nameof(minDelta));
@@ -37,7 +37,7 @@ public sealed class EarlyStopping<T> : TrainingCallback<T> where T : unmanaged, 
     }
 
     /// <summary>The watched figure.</summary>
-    public Monitor Monitor { get; }
+    public TrainingMetric Monitor { get; }
 
     /// <summary>Epochs without improvement before stopping.</summary>
     public int Patience { get; }
@@ -73,17 +73,17 @@ public sealed class EarlyStopping<T> : TrainingCallback<T> where T : unmanaged, 
     {
         ArgumentNullException.ThrowIfNull(trainer);
         bool hasValidation = !double.IsNaN(record.ValidationLoss) || !double.IsNaN(record.ValidationAccuracy);
-        var monitor = Monitor == Monitor.Auto ? (hasValidation ? Monitor.ValidationLoss : Monitor.TrainingLoss) : Monitor;
+        var monitor = Monitor == TrainingMetric.Auto ? (hasValidation ? TrainingMetric.ValidationLoss : TrainingMetric.TrainingLoss) : Monitor;
         double value = monitor switch
         {
-            Monitor.TrainingLoss => record.TrainingLoss,
-            Monitor.ValidationLoss => record.ValidationLoss,
-            Monitor.TrainingAccuracy => record.TrainingAccuracy,
+            TrainingMetric.TrainingLoss => record.TrainingLoss,
+            TrainingMetric.ValidationLoss => record.ValidationLoss,
+            TrainingMetric.TrainingAccuracy => record.TrainingAccuracy,
             _ => record.ValidationAccuracy,
         };
         if (double.IsNaN(value))
             throw new InvalidOperationException($"EarlyStopping: the monitored {monitor} is not available at epoch {record.Epoch} (no validation data?).");
-        bool higherIsBetter = monitor is Monitor.TrainingAccuracy or Monitor.ValidationAccuracy;
+        bool higherIsBetter = monitor is TrainingMetric.TrainingAccuracy or TrainingMetric.ValidationAccuracy;
         bool improved = double.IsNaN(BestValue) || (higherIsBetter ? value > BestValue + MinDelta : value < BestValue - MinDelta);
         if (improved)
         {

@@ -143,7 +143,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
             valStart = trainCount;
         }
         bool hasValidation = valX is not null;
-        if (options.ScheduleMonitor == Monitor.ValidationLoss && !hasValidation && Schedule is { RequiresLoss: true })
+        if (options.ScheduleMonitor == TrainingMetric.ValidationLoss && !hasValidation && Schedule is { RequiresLoss: true })
             throw new ArgumentException("Trainer.Fit: ScheduleMonitor is ValidationLoss but no validation data were given.", nameof(options));
 
         int sampleCount = options.SampleFraction >= 1 ? trainCount : Math.Max(1, (int)Math.Round(options.SampleFraction * trainCount));
@@ -333,8 +333,8 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         {
             double monitored = options.ScheduleMonitor switch
             {
-                Monitor.TrainingLoss => trainLoss,
-                Monitor.ValidationLoss => valLoss,
+                TrainingMetric.TrainingLoss => trainLoss,
+                TrainingMetric.ValidationLoss => valLoss,
                 _ => hasValidation ? valLoss : trainLoss,
             };
             var decision = Schedule.Step(monitored);

@@ -3,7 +3,7 @@ using System.Globalization;
 namespace NeuralNet.Training;
 
 /// <summary>Which figure a loss-driven schedule or a callback monitors.</summary>
-public enum Monitor
+public enum TrainingMetric
 {
     /// <summary>The validation loss when validation data exist, else the training loss.</summary>
     Auto,
@@ -59,8 +59,8 @@ public sealed class TrainerOptions
     public int ProgressEveryIterations { get; init; }
 
     /// <summary>The loss a loss-driven schedule (Bold Driver) monitors at epoch interval. Per-iteration schedules always use
-    /// the batch loss. Default <see cref="Monitor.Auto"/>.</summary>
-    public Monitor ScheduleMonitor { get; init; } = Monitor.Auto;
+    /// the batch loss. Default <see cref="TrainingMetric.Auto"/>.</summary>
+    public TrainingMetric ScheduleMonitor { get; init; } = TrainingMetric.Auto;
 
     /// <summary>Throws when a setting is out of range.</summary>
     /// <exception cref="ArgumentException">A setting is out of range; the message names it and its value.</exception>
@@ -73,7 +73,7 @@ public sealed class TrainerOptions
         if (ValidationEveryIterations < 0) throw Bad(nameof(ValidationEveryIterations), ValidationEveryIterations, "at least 0");
         if (EvaluationBatchSize < 1) throw Bad(nameof(EvaluationBatchSize), EvaluationBatchSize, "at least 1");
         if (ProgressEveryIterations < 0) throw Bad(nameof(ProgressEveryIterations), ProgressEveryIterations, "at least 0");
-        if (ScheduleMonitor is Monitor.TrainingAccuracy or Monitor.ValidationAccuracy)
+        if (ScheduleMonitor is TrainingMetric.TrainingAccuracy or TrainingMetric.ValidationAccuracy)
             throw new ArgumentException($"TrainerOptions: ScheduleMonitor must be a loss (Auto, TrainingLoss or ValidationLoss), got {ScheduleMonitor}.", nameof(ScheduleMonitor));
     }
 
