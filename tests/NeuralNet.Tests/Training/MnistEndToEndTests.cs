@@ -9,12 +9,10 @@ public class MnistEndToEndTests(ITestOutputHelper output)
     [Fact]
     public void Mlp784_64_10_ReachesAtLeast95PercentOnTheTestSetInTwoEpochs()
     {
-        var (trainImages, trainLabels) = MnistTestData.Train;
-        var (testImages, testLabels) = MnistTestData.Test;
-        var x = new Tensor<float>(trainImages, trainLabels.Length, 784);
-        var tx = new Tensor<float>(testImages, testLabels.Length, 784);
+        var train = MnistTestData.TrainSet;
+        var test = MnistTestData.TestSet;
         var watch = Stopwatch.StartNew();
-        var mlp = MlpClassifier.Train(x, trainLabels, new MlpSettings
+        var mlp = MlpClassifier.Train(train.Features, train.Labels, new MlpSettings
         {
             HiddenSizes = [64],
             Hidden = HiddenActivation.ReLU,
@@ -24,7 +22,7 @@ public class MnistEndToEndTests(ITestOutputHelper output)
             Training = new TrainerOptions { Epochs = 2, BatchSize = 32 },
         });
         var trainTime = watch.Elapsed;
-        var result = mlp.Evaluate(tx, testLabels);
+        var result = mlp.Evaluate(test);
         output.WriteLine($"784-64-10 ReLU, 2 epochs, batch 32, lr 0.1: train {trainTime.TotalSeconds:F1} s, test accuracy {result.Accuracy:P2}, loss {result.Loss:F4}, macro F1 {result.ConfusionMatrix.MacroF1:F4}");
         output.WriteLine(mlp.History.EpochsToCsv());
         result.Accuracy.Should().BeGreaterThanOrEqualTo(0.95);
