@@ -8,7 +8,7 @@ using NeuralNet.Optimization.Schedules;
 namespace NeuralNet.Training;
 
 /// <summary>The settings of <see cref="MlpClassifier{T}"/>: architecture, initialization, optimizer and training loop.</summary>
-public sealed class MlpSettings
+public sealed record MlpSettings
 {
     /// <summary>Features per example. Default 784.</summary>
     public int InputSize { get; init; } = 784;
@@ -125,13 +125,7 @@ public sealed class MlpClassifier<T> where T : unmanaged, IFloatingPointIeee754<
     public History Fit(Tensor<T> inputs, int[] labels, int? epochs = null, Tensor<T>? validationInputs = null, int[]? validationLabels = null,
         IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
-        var o = Settings.Training;
-        var options = epochs is null ? o : new TrainerOptions
-        {
-            Epochs = epochs.Value, BatchSize = o.BatchSize, Shuffle = o.Shuffle, SampleFraction = o.SampleFraction,
-            ValidationSplit = o.ValidationSplit, ValidationEveryIterations = o.ValidationEveryIterations, RecordIterations = o.RecordIterations,
-            EvaluationBatchSize = o.EvaluationBatchSize, ProgressEveryIterations = o.ProgressEveryIterations, ScheduleMonitor = o.ScheduleMonitor,
-        };
+        var options = epochs is null ? Settings.Training : Settings.Training with { Epochs = epochs.Value };
         lock (Predictor.SyncRoot)
             return Trainer.Fit(inputs, labels, options, validationInputs, validationLabels, progress, cancellationToken);
     }

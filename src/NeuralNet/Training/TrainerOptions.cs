@@ -22,7 +22,7 @@ public enum TrainingMetric
 }
 
 /// <summary>The settings of one <c>Trainer.Fit</c> call.</summary>
-public sealed class TrainerOptions
+public sealed record TrainerOptions
 {
     /// <summary>The number of epochs to run in this call (continued training adds to the trainer's epoch count). Default 1.</summary>
     public int Epochs { get; init; } = 1;

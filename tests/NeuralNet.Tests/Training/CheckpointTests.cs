@@ -34,14 +34,14 @@ public sealed class CheckpointTests : IDisposable
         var first = Make(9, schedule);
         var saver = new CheckpointCallback<float>(Path.Combine(_dir, "ckpt-{epoch}.safetensors"), everyEpochs: 2);
         first.Callbacks.Add(saver);
-        first.Fit(x, y, options_with(options, 2));
+        first.Fit(x, y, options with { Epochs = 2 });
         saver.Saved.Should().Equal(Path.Combine(_dir, "ckpt-2.safetensors"));
 
         var resumed = Make(12345, schedule); // different initial weights and generator: all of it must come from the file
         TrainingCheckpoint.Restore(resumed, saver.Saved[0]);
         resumed.Epoch.Should().Be(2);
         resumed.History.Epochs.Should().Equal(first.History.Epochs);
-        resumed.Fit(x, y, options_with(options, 2));
+        resumed.Fit(x, y, options with { Epochs = 2 });
 
         TrainerTests.ShouldBeBitIdentical(TrainerTests.Snapshot(resumed.Model), TrainerTests.Snapshot(straight.Model));
         resumed.Schedule!.LearningRate.Should().Be(straight.Schedule!.LearningRate);
@@ -50,11 +50,6 @@ public sealed class CheckpointTests : IDisposable
         resumed.History.Iterations.Select(i => i.LearningRate).Should().Equal(straight.History.Iterations.Select(i => i.LearningRate));
         resumed.Iteration.Should().Be(straight.Iteration);
     }
-
-    private static TrainerOptions options_with(TrainerOptions o, int epochs) => new()
-    {
-        Epochs = epochs, BatchSize = o.BatchSize, ValidationSplit = o.ValidationSplit,
-    };
 
     [Fact]
     public void MismatchedOrCorruptCheckpoints_ThrowInvalidDataAndLeaveTheTrainerUntouched()
