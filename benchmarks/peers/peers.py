@@ -62,18 +62,23 @@ def load_data(kind, root, limit=60000):
     return x, y, f"random uniform [0,1) data of MNIST shape, {limit} images"
 
 
-def run_loop(step, batches, warmup, steps, repeats, budget):
-    """Runs warm-up steps, then up to `repeats` timed runs of `steps` steps; stops early (after at least one
-    timed run) when the timed runs have used more than `budget` seconds. Returns (seconds per run, first and
-    last loss)."""
+def run_loop(step, batches, warmup, warmup_seconds, steps, repeats, budget):
+    """Runs at least `warmup` warm-up steps and at least `warmup_seconds` of them, then up to `repeats` timed runs
+    of `steps` steps; stops early (after at least one timed run) when the timed runs have used more than `budget`
+    seconds. Returns (seconds per timed run, first and last loss, warm-up steps run, steps per timed run)."""
     nb = len(batches)
     i = 0
     first_loss = None
-    for _ in range(warmup):
+    t0 = time.perf_counter()
+    while i < warmup or time.perf_counter() - t0 < warmup_seconds:
         loss = step(*batches[i % nb])
         if first_loss is None:
             first_loss = float(loss)
         i += 1
+    warm_steps = i
+    # A very slow implementation times fewer steps per run (the rate stays comparable) so all runs fit the budget.
+    per_step = (time.perf_counter() - t0) / warm_steps
+    steps = max(1, min(steps, int(budget / repeats / per_step)))
     times = []
     used = 0.0
     for _ in range(repeats):
@@ -86,7 +91,7 @@ def run_loop(step, batches, warmup, steps, repeats, budget):
         used += dt
         if used > budget:
             break
-    return times, first_loss, float(loss)
+    return times, first_loss, float(loss), warm_steps, steps
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -348,7 +353,8 @@ def main():
     ap.add_argument("--nets", default="a,b,c,d")
     ap.add_argument("--steps", default="a=200,b=400,c=60,d=2000",
                     help="timed steps per repeat, per network")
-    ap.add_argument("--warmup", type=int, default=20)
+    ap.add_argument("--warmup", type=int, default=20, help="minimum warm-up steps")
+    ap.add_argument("--warmup-seconds", type=float, default=1.0, help="minimum warm-up time")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--budget", type=float, default=60.0, help="seconds of timed runs per network before stopping early")
     ap.add_argument("--threads", type=int, default=2)
@@ -360,7 +366,8 @@ def main():
     import numpy as np
 
     steps = dict(kv.split("=") for kv in args.steps.split(","))
-    x, y, data_desc = load_data(args.data, args.mnist_dir)
+    net_names = [s for s in args.nets.split(",") if s]
+    x, y, data_desc = load_data(args.data, args.mnist_dir) if net_names else (None, None, None)
     info = {"framework": args.framework, "kind": "info", "data": data_desc, "threads": args.threads,
             "numpy": np.__version__, "python": sys.version.split()[0]}
 
@@ -372,7 +379,7 @@ def main():
     emit(info)
 
     build_numpy = numpy_nets() if args.framework == "numpy" else None
-    for name in [s for s in args.nets.split(",") if s]:
+    for name in net_names:
         batch = NETS[name]["batch"]
         nsteps = int(steps[name])
         if args.framework == "numpy":
@@ -398,10 +405,10 @@ def main():
                 opt.step()
                 return loss.detach()
 
-        times, first, last = run_loop(step, batches, args.warmup, nsteps, args.repeats, args.budget)
+        times, first, last, warm, nsteps = run_loop(step, batches, args.warmup, args.warmup_seconds, nsteps, args.repeats, args.budget)
         rates = [batch * nsteps / t for t in times]
         emit({"framework": args.framework, "kind": "train", "net": name, "title": NETS[name]["title"],
-              "batch": batch, "steps": nsteps, "warmup": args.warmup, "repeats": len(rates),
+              "batch": batch, "steps": nsteps, "warmup": warm, "repeats": len(rates),
               "samples_per_s": statistics.median(rates), "all": rates,
               "loss_first": first, "loss_last": last, "threads": args.threads})
 
