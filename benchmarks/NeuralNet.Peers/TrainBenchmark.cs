@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using NeuralNet.Losses;
 using NeuralNet.Modules;
+using NeuralNet.Modules.Activations;
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 
 namespace NeuralNet.Peers;
@@ -58,7 +59,8 @@ internal static class TrainBenchmark
         model.ComputeInputGradient = false;
         model.Layers[0].ComputeInputGradient = false;
         var loss = new SoftmaxCrossEntropyLoss<float>();
-        var parameters = model.Parameters;
+        // An array, not the IReadOnlyList: foreach over the interface would allocate an enumerator per step.
+        var parameters = model.Parameters.ToArray();
 
         float Step(Tensor<float> x, int[] y)
         {
