@@ -156,6 +156,9 @@ def main():
             parts.append(f"{label}: {r['steps']}×{r['repeats']}, spread {sp * 100:.0f}%, loss {r['loss_first']:.3f} → "
                          f"{r['loss_last']:.3f}" if sp is not None else
                          f"{label}: {r['steps']}×{r['repeats']}, loss {r['loss_first']:.3f} → {r['loss_last']:.3f}")
+        nn = train.get((net, "neuralnet"))
+        if nn is not None and nn.get("alloc_bytes_per_step") is not None:
+            parts.append(f"NeuralNet managed allocation {nn['alloc_bytes_per_step']:.0f} B/step")
         w(f"- {net}) " + "; ".join(parts))
     sg_parts = []
     for n in sorted({k[0] for k in sgemm}):
