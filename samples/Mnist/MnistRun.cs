@@ -62,7 +62,7 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
     private RunSummary Train()
     {
         var p = settings.Effective;
-        if (settings.Threads > 0) NeuralNetSettings.MaxDegreeOfParallelism = settings.Threads;
+        NeuralNetSettings.MaxDegreeOfParallelism = settings.Threads > 0 ? settings.Threads : Environment.ProcessorCount;
         var view = CreateView();
 
         var (train, validation, test) = LoadData(p, view);

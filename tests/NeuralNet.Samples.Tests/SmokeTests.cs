@@ -30,7 +30,7 @@ public class SmokeTests
         var watch = Stopwatch.StartNew();
         // small-cnn trains per example (batch 1): fewer images keep it as short as the others.
         string subset = preset == "small-cnn" ? "200" : "400";
-        var (code, stdout, stderr, run) = RunSample("--preset", preset, "--subset", subset, "--validation", "50", "--epochs", "1", "-o", dir.Path, "--seed", "3");
+        var (code, stdout, stderr, run) = RunSample([.. SmallMnist.CsvArgs, "--preset", preset, "--subset", subset, "--validation", "50", "--epochs", "1", "-o", dir.Path, "--seed", "3"]);
         code.Should().Be(0, "stderr: {0}", stderr);
         stdout.Should().MatchRegex(@"Test accuracy: \d+\.\d\d%");
         stdout.Should().Contain("epoch 1/1");
@@ -45,7 +45,7 @@ public class SmokeTests
     public void MlpLearnsOnTwoThousandImages()
     {
         using var dir = new TempDir();
-        var (code, _, stderr, run) = RunSample("--subset", "2000", "--validation", "200", "--epochs", "6", "--batch-size", "60", "-o", dir.Path, "--no-report");
+        var (code, _, stderr, run) = RunSample([.. SmallMnist.CsvArgs, "--validation", "200", "--epochs", "6", "--batch-size", "60", "-o", dir.Path, "--no-report"]);
         code.Should().Be(0, stderr);
         run!.Summary!.TestAccuracy.Should().BeGreaterThan(0.80, "784-64-10 reaches well over 80% on 1,800 images in 6 epochs of 30 full batches");
         run.Summary.Epochs[^1].Loss.Should().BeLessThan(run.Summary.Epochs[0].Loss);
@@ -74,8 +74,8 @@ public class SmokeTests
     {
         using var a = new TempDir();
         using var b = new TempDir();
-        var first = RunSample("--subset", "300", "--validation", "30", "--epochs", "2", "-o", a.Path, "--no-report", "--seed", "11").Run!.Summary!;
-        var second = RunSample("--subset", "300", "--validation", "30", "--epochs", "2", "-o", b.Path, "--no-report", "--seed", "11", "--threads", "1").Run!.Summary!;
+        var first = RunSample([.. SmallMnist.CsvArgs, "--subset", "300", "--validation", "30", "--epochs", "2", "-o", a.Path, "--no-report", "--seed", "11"]).Run!.Summary!;
+        var second = RunSample([.. SmallMnist.CsvArgs, "--subset", "300", "--validation", "30", "--epochs", "2", "-o", b.Path, "--no-report", "--seed", "11", "--threads", "1"]).Run!.Summary!;
         second.Epochs.Select(e => e.Loss).Should().Equal(first.Epochs.Select(e => e.Loss), "same seed, same losses at any thread count");
         second.Predictions.Select(p => p.Probability).Should().Equal(first.Predictions.Select(p => p.Probability));
     }
@@ -97,9 +97,8 @@ public class SmokeTests
     public void SparkTextFilesAndCsvAreAccepted()
     {
         using var dir = new TempDir();
-        var data = NeuralNet.Data.Mnist.Load(MnistRun.FindBundledMnist()!);
-        var train = data.Train.Take(300);
-        var test = data.Test.Take(100);
+        var train = CsvDataset.Read(SmallMnist.TrainCsv).Take(300);
+        var test = CsvDataset.Read(SmallMnist.TestCsv).Take(100);
         string P(string f) => Path.Combine(dir.Path, f);
         TextPairDataset.Write(P("train.txt"), P("train-labels.txt"), train);
         TextPairDataset.Write(P("test.txt"), P("test-labels.txt"), test);
@@ -135,7 +134,7 @@ public class SmokeTests
     {
         using var dir = new TempDir();
         string P(string f) => Path.Combine(dir.Path, f);
-        string[] common = ["--subset", "600", "--validation", "60", "--no-report", "--seed", "5"];
+        string[] common = [.. SmallMnist.CsvArgs, "--subset", "600", "--validation", "60", "--no-report", "--seed", "5"];
         RunSample([.. common, "--epochs", "2", "-o", P("first")]).Code.Should().Be(0);
         var resumed = RunSample([.. common, "--epochs", "3", "-o", P("resumed"), "--resume", P("first/checkpoint.safetensors")]);
         resumed.Code.Should().Be(0, resumed.Err);
@@ -153,9 +152,9 @@ public class SmokeTests
     public void ResumingFromAnotherNetworksCheckpointFailsCleanly()
     {
         using var dir = new TempDir();
-        RunSample("--subset", "300", "--epochs", "1", "--no-report", "-o", dir.Path).Code.Should().Be(0);
-        var wrong = RunSample("--preset", "deep-mlp", "--subset", "300", "--epochs", "2", "--no-report", "-o", Path.Combine(dir.Path, "b"),
-            "--resume", Path.Combine(dir.Path, "checkpoint.safetensors"));
+        RunSample([.. SmallMnist.CsvArgs, "--subset", "300", "--epochs", "1", "--no-report", "-o", dir.Path]).Code.Should().Be(0);
+        var wrong = RunSample([.. SmallMnist.CsvArgs, "--preset", "deep-mlp", "--subset", "300", "--epochs", "2", "--no-report", "-o", Path.Combine(dir.Path, "b"),
+            "--resume", Path.Combine(dir.Path, "checkpoint.safetensors")]);
         wrong.Code.Should().Be(1);
         wrong.Err.Trim().Split('\n').Should().ContainSingle().Which.Should().StartWith("mnist: error: ");
     }
@@ -164,10 +163,10 @@ public class SmokeTests
     public void SavedModelReloadsAndPredictsTheSame()
     {
         using var dir = new TempDir();
-        var run = RunSample("--subset", "300", "--validation", "30", "--epochs", "1", "--no-report", "-o", dir.Path).Run!.Summary!;
+        var run = RunSample([.. SmallMnist.CsvArgs, "--subset", "300", "--validation", "30", "--epochs", "1", "--no-report", "-o", dir.Path]).Run!.Summary!;
         var model = NeuralNet.Serialization.ModelSerializer.Load(Path.Combine(dir.Path, "model.safetensors"));
         var predictor = new NeuralNet.Evaluation.Predictor<float>(model, NeuralNet.Training.OutputActivation.Logits);
-        var test = NeuralNet.Data.Mnist.Load(MnistRun.FindBundledMnist()!).Test.Take(300);
+        var test = CsvDataset.Read(SmallMnist.TestCsv).Take(300);
         var predictions = predictor.Predict(test.Features);
         predictions.Select(p => p.Class).Should().Equal(run.Predictions.Select(p => p.Predicted));
         predictions.Select(p => p.Probability).Should().Equal(run.Predictions.Select(p => p.Probability));
