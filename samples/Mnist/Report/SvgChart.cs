@@ -55,7 +55,9 @@ public static class SvgChart
         else
         {
             double pad = (ymax - ymin) * 0.05;
-            yTicks = NiceTicks(ymin - pad, ymax + pad, 6);
+            // Losses, rates and accuracies are never negative: do not let the padding invent a negative axis.
+            double low = ymin >= 0 ? Math.Max(0, ymin - pad) : ymin - pad;
+            yTicks = NiceTicks(low, ymax + pad, 6);
             ymin = yTicks[0]; ymax = yTicks[^1];
         }
 
