@@ -18,6 +18,12 @@ internal interface IGemmMicroKernel
     /// values), c the top-left of the tile with row stride ldc. Stores the sum, or adds it to c when <paramref name="add"/>.
     /// </summary>
     static abstract unsafe void Run(int kc, float* a, float* b, float* c, nint ldc, bool add);
+
+    /// <summary>
+    /// Like <see cref="Run"/> for the first MR/2 rows only (same per-element arithmetic), for short last panels. It must
+    /// read and write exactly MR/2 rows of C: the driver calls it directly on C when the panel has MR/2 valid rows.
+    /// </summary>
+    static abstract unsafe void RunHalf(int kc, float* a, float* b, float* c, nint ldc, bool add);
 }
 
 internal static partial class Kernels
@@ -213,6 +219,15 @@ internal static partial class Kernels
                             if (rows == mr && cols == nr)
                             {
                                 TKernel.Run(kc, ap, bp, cRow + jr, ldc, add);
+                            }
+                            else if (rows * 2 == mr && cols == nr)
+                            {
+                                TKernel.RunHalf(kc, ap, bp, cRow + jr, ldc, add);
+                            }
+                            else if (rows * 2 <= mr)
+                            {
+                                TKernel.RunHalf(kc, ap, bp, tile, nr, false);
+                                StoreTile(tile, nr, cRow + jr, ldc, rows, cols, add);
                             }
                             else
                             {
