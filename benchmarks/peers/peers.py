@@ -332,10 +332,14 @@ def sgemm(framework, sizes, repeats, budget, threads):
             def mm():
                 np.matmul(a, b, out=c)
         mm()
-        # Calibrate the call count so one timed run lasts about 0.2 s.
+        # Calibrate the call count so one timed run lasts about 0.2 s, on at least 0.05 s of calls (one call can be
+        # an outlier on a busy machine).
         t0 = time.perf_counter()
-        mm()
-        one = max(time.perf_counter() - t0, 1e-6)
+        probe = 0
+        while probe < 1 or time.perf_counter() - t0 < 0.05:
+            mm()
+            probe += 1
+        one = max((time.perf_counter() - t0) / probe, 1e-9)
         calls = max(1, int(0.2 / one))
         rates = []
         used = 0.0
