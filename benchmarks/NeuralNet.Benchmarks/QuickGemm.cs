@@ -84,12 +84,21 @@ internal static class QuickGemm
         new("mlp400 fwd 30x400x784 NT", 30, 400, 784, false, true),
         new("mlp400 dx 30x784x400 NN", 30, 784, 400, false, false),
         new("mlp400 dW 400x784x30 TN", 400, 784, 30, true, false),
-        // LeNet-5 batch 64, per image im2col: conv1 W(6×25)·cols(25×784), conv2 W(16×150)·cols(150×100).
-        new("lenet c1 fwd 6x784x25 NN", 6, 784, 25, false, false),
-        new("lenet c2 fwd 16x100x150 NN", 16, 100, 150, false, false),
-        new("lenet c2 dcols 150x100x16 TN", 150, 100, 16, true, false),
-        new("lenet c2 dW 16x150x100 NT", 16, 150, 100, false, true),
+        // LeNet-5 batch 64, per image (as Conv2D runs them): conv1 W(6×25)·cols(25×576); conv2 W(16×150)·cols(150×64),
+        // with the weight gradients dY·colsᵀ and the column gradient Wᵀ·dY.
+        new("lenet c1 fwd 6x576x25 NN", 6, 576, 25, false, false),
+        new("lenet c1 dW 6x25x576 NT", 6, 25, 576, false, true),
+        new("lenet c2 fwd 16x64x150 NN", 16, 64, 150, false, false),
+        new("lenet c2 dcols 150x64x16 TN", 150, 64, 16, true, false),
+        new("lenet c2 dW 16x150x64 NT", 16, 150, 64, false, true),
+        // Small CNN, batch 1: conv 8@3×3 on 28×28.
+        new("cnn c1 fwd 8x676x9 NN", 8, 676, 9, false, false),
+        new("cnn c1 dW 8x9x676 NT", 8, 9, 676, false, true),
         new("lenet fc1 fwd 64x120x400 NT", 64, 120, 400, false, true),
+        // Small CNN, batch 1: dense 8·13·13 → 20 forward, input gradient and weight gradient.
+        new("cnn fc fwd 1x20x1352 NT", 1, 20, 1352, false, true),
+        new("cnn fc dx 1x1352x20 NN", 1, 1352, 20, false, false),
+        new("cnn fc dW 20x1352x1 TN", 20, 1352, 1, true, false),
     ];
 
     private static (double Median, double Min, double Max, double UsPerCall, double PerCpu) Measure(Shape s, int samples, double minSampleSeconds)

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace NeuralNet.Kernels;
 
@@ -30,6 +31,14 @@ internal static partial class Kernels
     // Below this many multiply-adds a second thread costs more (wake-up, duplicate packing) than it saves.
     internal const long GemmParallelThreshold = 1L << 19;
 
+    // With at most this many rows of C (batch 1 to 4), or this small a k, packing costs more than it saves: op(A)·B runs
+    // on the row path (Kernels.Gemm.Rows.cs) and A·Bᵀ on dot products (Kernels.Gemm.DotNT.cs). Measured: packed wins
+    // from m = 16 up on every network shape, while at m = 1 the unpacked paths are 5–20× faster.
+    internal const int GemmSmallRows = 4;
+
+    /// <summary>Which algorithm computes a GEMM; chosen from the shape alone so thread count never changes results.</summary>
+    internal enum GemmPath { Packed, Rows, DotNT }
+
     [ThreadStatic] private static float[]? t_gemmPackA;
     [ThreadStatic] private static float[]? t_gemmPackB;
     [ThreadStatic] private static GemmFloatJob? t_gemmJob;
@@ -50,22 +59,26 @@ internal static partial class Kernels
                 return;
             }
 
+            // The path depends on the shape only, never on the thread count, so results stay bit-identical.
+            GemmPath path = !transB && (m <= GemmSmallRows || k <= GemmSmallRows) ? GemmPath.Rows
+                : !transA && transB && m <= GemmSmallRows && k >= 16 ? GemmPath.DotNT
+                : GemmPath.Packed;
             bool splitRows = m >= n;
-            int unit = splitRows ? GemmMR : GemmNR;
+            int unit = path != GemmPath.Packed ? (splitRows ? 1 : 16) : splitRows ? GemmMR : GemmNR;
             int dim = splitRows ? m : n;
             int parts = 1;
             if ((long)m * n * k >= GemmParallelThreshold)
                 parts = Math.Min(NeuralNetSettings.MaxDegreeOfParallelism, (dim + unit - 1) / unit);
             if (parts <= 1)
             {
-                GemmFloatBlocked(transA, transB, m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate);
+                GemmFloatRange(path, transA, transB, m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate);
                 return;
             }
 
             int chunk = ((dim + parts - 1) / parts + unit - 1) / unit * unit;
             parts = (dim + chunk - 1) / chunk;
             GemmFloatJob job = t_gemmJob ??= new GemmFloatJob();
-            job.Set(transA, transB, m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate, splitRows, chunk);
+            job.Set(path, transA, transB, m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate, splitRows, chunk);
             try
             {
                 KernelThreads.Run(job, parts);
@@ -83,14 +96,16 @@ internal static partial class Kernels
     /// <summary>One thread's share: a block of C rows or columns, computed with the widest available micro-kernel.</summary>
     private sealed unsafe class GemmFloatJob : ParallelJob
     {
+        private GemmPath _path;
         private bool _transA, _transB, _accumulate, _splitRows;
         private int _m, _n, _k, _chunk;
         private float* _a, _b, _c;
         private nint _lda, _ldb, _ldc;
 
-        public void Set(bool transA, bool transB, int m, int n, int k, float* a, nint lda, float* b, nint ldb,
+        public void Set(GemmPath path, bool transA, bool transB, int m, int n, int k, float* a, nint lda, float* b, nint ldb,
             float* c, nint ldc, bool accumulate, bool splitRows, int chunk)
         {
+            _path = path;
             (_transA, _transB, _m, _n, _k, _lda, _ldb, _ldc, _accumulate, _splitRows, _chunk) =
                 (transA, transB, m, n, k, lda, ldb, ldc, accumulate, splitRows, chunk);
             _a = a;
@@ -113,22 +128,26 @@ internal static partial class Kernels
                 int rows = Math.Min(_chunk, _m - start);
                 if (rows <= 0) return;
                 float* a = _transA ? _a + start : _a + start * _lda;
-                GemmFloatBlocked(_transA, _transB, rows, _n, _k, a, _lda, _b, _ldb, _c + start * _ldc, _ldc, _accumulate);
+                GemmFloatRange(_path, _transA, _transB, rows, _n, _k, a, _lda, _b, _ldb, _c + start * _ldc, _ldc, _accumulate);
             }
             else
             {
                 int cols = Math.Min(_chunk, _n - start);
                 if (cols <= 0) return;
                 float* b = _transB ? _b + start * _ldb : _b + start;
-                GemmFloatBlocked(_transA, _transB, _m, cols, _k, _a, _lda, b, _ldb, _c + start, _ldc, _accumulate);
+                GemmFloatRange(_path, _transA, _transB, _m, cols, _k, _a, _lda, b, _ldb, _c + start, _ldc, _accumulate);
             }
         }
     }
 
-    private static unsafe void GemmFloatBlocked(bool transA, bool transB, int m, int n, int k,
+    private static unsafe void GemmFloatRange(GemmPath path, bool transA, bool transB, int m, int n, int k,
         float* a, nint lda, float* b, nint ldb, float* c, nint ldc, bool accumulate)
     {
-        if (Vector512.IsHardwareAccelerated)
+        if (path == GemmPath.Rows)
+            GemmFloatRows(transA, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+        else if (path == GemmPath.DotNT)
+            GemmFloatDotNT(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+        else if (Vector512.IsHardwareAccelerated)
             GemmFloatBlocked<GemmFloat512>(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
         else
             GemmFloatBlocked<GemmFloat256>(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
@@ -229,19 +248,15 @@ internal static partial class Kernels
                 for (int p = 0; p < kc; p++, src += lda, panel += mr)
                 {
                     int r = 0;
+                    for (; r <= rows - 4; r += 4) Vector128.Store(Vector128.Load(src + r), panel + r);
                     for (; r < rows; r++) panel[r] = src[r];
                     for (; r < mr; r++) panel[r] = 0f;
                 }
             }
             else
             {
-                // A stored m×k: read each row contiguously, write with stride mr.
-                for (int r = 0; r < rows; r++)
-                {
-                    float* src = a + (nint)(i0 + q + r) * lda + p0;
-                    float* d = panel + r;
-                    for (int p = 0; p < kc; p++) d[(nint)p * mr] = src[p];
-                }
+                // A stored m×k: transpose 4×4 blocks on the way.
+                PackTransposed(a + (nint)(i0 + q) * lda + p0, lda, rows, kc, panel, mr);
                 for (int r = rows; r < mr; r++)
                 {
                     float* d = panel + r;
@@ -283,19 +298,54 @@ internal static partial class Kernels
             }
             else
             {
-                // B stored n×k: read each of its rows (a column of op(B)) contiguously, write with stride nr.
-                for (int j = 0; j < cols; j++)
-                {
-                    float* src = b + (nint)(j0 + q + j) * ldb + p0;
-                    float* d = panel + j;
-                    for (int p = 0; p < kc; p++) d[(nint)p * nr] = src[p];
-                }
+                // B stored n×k: transpose 4×4 blocks on the way.
+                PackTransposed(b + (nint)(j0 + q) * ldb + p0, ldb, cols, kc, panel, nr);
                 for (int j = cols; j < nr; j++)
                 {
                     float* d = panel + j;
                     for (int p = 0; p < kc; p++) d[(nint)p * nr] = 0f;
                 }
             }
+        }
+    }
+
+    /// <summary>dst[p·ds + r] = src[r·ld + p] for r &lt; rows, p &lt; kc: 4×4 register transposes, scalar edges.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void PackTransposed(float* src, nint ld, int rows, int kc, float* dst, int ds)
+    {
+        int r = 0;
+        if (Sse.IsSupported)
+        {
+            for (; r <= rows - 4; r += 4)
+            {
+                float* s0 = src + r * ld, s1 = s0 + ld, s2 = s1 + ld, s3 = s2 + ld;
+                float* d = dst + r;
+                int p = 0;
+                for (; p <= kc - 4; p += 4, d += 4 * ds)
+                {
+                    Vector128<float> x0 = Sse.LoadVector128(s0 + p), x1 = Sse.LoadVector128(s1 + p);
+                    Vector128<float> x2 = Sse.LoadVector128(s2 + p), x3 = Sse.LoadVector128(s3 + p);
+                    Vector128<float> t0 = Sse.UnpackLow(x0, x1), t1 = Sse.UnpackLow(x2, x3);
+                    Vector128<float> t2 = Sse.UnpackHigh(x0, x1), t3 = Sse.UnpackHigh(x2, x3);
+                    Sse.Store(d, Sse.MoveLowToHigh(t0, t1));
+                    Sse.Store(d + ds, Sse.MoveHighToLow(t1, t0));
+                    Sse.Store(d + 2 * ds, Sse.MoveLowToHigh(t2, t3));
+                    Sse.Store(d + 3 * ds, Sse.MoveHighToLow(t3, t2));
+                }
+                for (; p < kc; p++, d += ds)
+                {
+                    d[0] = s0[p];
+                    d[1] = s1[p];
+                    d[2] = s2[p];
+                    d[3] = s3[p];
+                }
+            }
+        }
+        for (; r < rows; r++)
+        {
+            float* s0 = src + r * ld;
+            float* d = dst + r;
+            for (int p = 0; p < kc; p++) d[(nint)p * ds] = s0[p];
         }
     }
 }

@@ -11,12 +11,15 @@ public enum SafeTensorDType
     /// <summary>IEEE 754 double precision, 8 bytes little-endian (<c>"F64"</c>).</summary>
     F64,
 
-    /// <summary>Signed 64-bit integer, 8 bytes little-endian (<c>"I64"</c>); for counters and generator states.</summary>
+    /// <summary>Signed 64-bit integer, 8 bytes little-endian (<c>"I64"</c>); for counters.</summary>
     I64,
+
+    /// <summary>Unsigned 64-bit integer, 8 bytes little-endian (<c>"U64"</c>); for random-generator states.</summary>
+    U64,
 }
 
 /// <summary>One named tensor of a <see cref="SafeTensorsFile"/>: its element type, shape and values.</summary>
-/// <remarks>The values are held as a <see cref="float"/>[], <see cref="double"/>[] or <see cref="long"/>[] matching
+/// <remarks>The values are held as a <see cref="float"/>[], <see cref="double"/>[], <see cref="long"/>[] or <see cref="ulong"/>[] matching
 /// <see cref="DType"/>, in row-major order. An empty shape is a scalar with one element.</remarks>
 public sealed class SafeTensorEntry
 {
@@ -42,7 +45,7 @@ public sealed class SafeTensorEntry
     /// <summary>The number of elements (the product of <see cref="Shape"/>; 1 for a scalar).</summary>
     public int ElementCount => Data.Length;
 
-    /// <summary>The values: a <see cref="float"/>[], <see cref="double"/>[] or <see cref="long"/>[] according to <see cref="DType"/>.</summary>
+    /// <summary>The values: a <see cref="float"/>[], <see cref="double"/>[], <see cref="long"/>[] or <see cref="ulong"/>[] according to <see cref="DType"/>.</summary>
     public Array Data { get; }
 
     /// <summary>The size in bytes of one element of <paramref name="dtype"/>.</summary>
@@ -58,8 +61,8 @@ public sealed class SafeTensorEntry
     /// (which <see cref="Tensor{T}"/> cannot represent).</exception>
     public Tensor<T> ToTensor<T>() where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (DType == SafeTensorDType.I64)
-            throw new InvalidOperationException($"SafeTensorEntry '{Name}': an I64 tensor cannot be read as a floating-point tensor; use ToInt64Array().");
+        if (DType is SafeTensorDType.I64 or SafeTensorDType.U64)
+            throw new InvalidOperationException($"SafeTensorEntry '{Name}': an {DType} integer tensor cannot be read as a floating-point tensor; use ToInt64Array() or ToUInt64Array().");
         foreach (int d in _shape)
             if (d < 1)
                 throw new InvalidOperationException($"SafeTensorEntry '{Name}': shape {Tensor<T>.ShapeToString(_shape)} has a zero-sized dimension.");
@@ -88,6 +91,15 @@ public sealed class SafeTensorEntry
         if (Data is not long[] values)
             throw new InvalidOperationException($"SafeTensorEntry '{Name}': the tensor is {DType}, not I64.");
         return (long[])values.Clone();
+    }
+
+    /// <summary>Returns a copy of the values of a U64 tensor.</summary>
+    /// <exception cref="InvalidOperationException">The entry is not U64.</exception>
+    public ulong[] ToUInt64Array()
+    {
+        if (Data is not ulong[] values)
+            throw new InvalidOperationException($"SafeTensorEntry '{Name}': the tensor is {DType}, not U64.");
+        return (ulong[])values.Clone();
     }
 
     /// <inheritdoc/>

@@ -84,16 +84,33 @@ public sealed class SafeTensorsFile
     /// <exception cref="ArgumentException">The name is invalid or the shape does not match the value count.</exception>
     public void Add(string name, ReadOnlySpan<long> values, params int[]? shape)
     {
-        int[] s = shape is null || shape.Length == 0 ? [values.Length] : (int[])shape.Clone();
+        int[] s = CheckIntegerShape(name, values.Length, shape);
+        AddEntry(new SafeTensorEntry(name, SafeTensorDType.I64, s, values.ToArray()));
+    }
+
+    private static int[] CheckIntegerShape(string name, int length, int[]? shape)
+    {
+        int[] s = shape is null || shape.Length == 0 ? [length] : (int[])shape.Clone();
         long count = 1;
         foreach (int d in s)
         {
             if (d < 0) throw new ArgumentException($"SafeTensorsFile: tensor '{name}' has a negative dimension in {Tensor<float>.ShapeToString(s)}.", nameof(shape));
             count *= d;
         }
-        if (count != values.Length)
-            throw new ArgumentException($"SafeTensorsFile: tensor '{name}' has {values.Length} values but shape {Tensor<float>.ShapeToString(s)} needs {count}.", nameof(values));
-        AddEntry(new SafeTensorEntry(name, SafeTensorDType.I64, s, values.ToArray()));
+        if (count != length)
+            throw new ArgumentException($"SafeTensorsFile: tensor '{name}' has {length} values but shape {Tensor<float>.ShapeToString(s)} needs {count}.", "values");
+        return s;
+    }
+
+    /// <summary>Adds a copy of unsigned 64-bit integers (e.g. a <see cref="RandomGenerator.GetState"/>) as a U64 tensor of the given shape.</summary>
+    /// <param name="name">A unique non-empty name.</param>
+    /// <param name="values">The values, row-major.</param>
+    /// <param name="shape">The shape; defaults to one dimension of <c>values.Length</c>.</param>
+    /// <exception cref="ArgumentException">The name is invalid or the shape does not match the value count.</exception>
+    public void Add(string name, ReadOnlySpan<ulong> values, params int[]? shape)
+    {
+        int[] s = CheckIntegerShape(name, values.Length, shape);
+        AddEntry(new SafeTensorEntry(name, SafeTensorDType.U64, s, values.ToArray()));
     }
 
     /// <summary>Removes the tensor named <paramref name="name"/>; returns false when there is none.</summary>
@@ -326,7 +343,8 @@ public sealed class SafeTensorsFile
             "F32" => SafeTensorDType.F32,
             "F64" => SafeTensorDType.F64,
             "I64" => SafeTensorDType.I64,
-            var other => throw Bad(source, $"tensor '{name}' has dtype '{other}'; supported are F32, F64 and I64."),
+            "U64" => SafeTensorDType.U64,
+            var other => throw Bad(source, $"tensor '{name}' has dtype '{other}'; supported are F32, F64, I64 and U64."),
         };
         if (!e.TryGetProperty("shape", out var sh) || sh.ValueKind != JsonValueKind.Array)
             throw Bad(source, $"tensor '{name}' has no 'shape' array.");
@@ -382,6 +400,12 @@ public sealed class SafeTensorsFile
                 if (!BitConverter.IsLittleEndian)
                     for (int i = 0; i < count; i++) d[i] = BinaryPrimitives.ReadDoubleLittleEndian(src[(8 * i)..]);
                 return d;
+            case SafeTensorDType.U64:
+                var u = new ulong[count];
+                src.CopyTo(MemoryMarshal.AsBytes(u.AsSpan()));
+                if (!BitConverter.IsLittleEndian)
+                    for (int i = 0; i < count; i++) u[i] = BinaryPrimitives.ReadUInt64LittleEndian(src[(8 * i)..]);
+                return u;
             default:
                 var l = new long[count];
                 src.CopyTo(MemoryMarshal.AsBytes(l.AsSpan()));
@@ -399,6 +423,7 @@ public sealed class SafeTensorsFile
             {
                 float[] f => MemoryMarshal.AsBytes(f.AsSpan()),
                 double[] d => MemoryMarshal.AsBytes(d.AsSpan()),
+                ulong[] u => MemoryMarshal.AsBytes(u.AsSpan()),
                 _ => MemoryMarshal.AsBytes(((long[])t.Data).AsSpan()),
             };
             raw.CopyTo(dst);
@@ -408,6 +433,7 @@ public sealed class SafeTensorsFile
         {
             case float[] f: for (int i = 0; i < f.Length; i++) BinaryPrimitives.WriteSingleLittleEndian(dst[(4 * i)..], f[i]); break;
             case double[] d: for (int i = 0; i < d.Length; i++) BinaryPrimitives.WriteDoubleLittleEndian(dst[(8 * i)..], d[i]); break;
+            case ulong[] u: for (int i = 0; i < u.Length; i++) BinaryPrimitives.WriteUInt64LittleEndian(dst[(8 * i)..], u[i]); break;
             default: var l = (long[])t.Data; for (int i = 0; i < l.Length; i++) BinaryPrimitives.WriteInt64LittleEndian(dst[(8 * i)..], l[i]); break;
         }
     }

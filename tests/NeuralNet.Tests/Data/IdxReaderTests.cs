@@ -169,22 +169,46 @@ public class IdxReaderTests
     }
 
     [Fact]
-    public void BundledFiles_DecompressToTheRecordedSha256()
+    public void BundledMnist_RebuildsToTheRecordedSha256()
     {
         var sums = File.ReadAllLines(Path.Combine(MnistFixture.MnistDirectory, "SHA256SUMS.raw"))
             .Select(l => l.Split("  ")).ToDictionary(p => p[1], p => p[0]);
         sums.Should().HaveCount(4);
-        foreach (var (name, expected) in sums)
+        // Rebuild each raw IDX file from the loaded data sets (pixel = round(x·255), exact for x = p/255): proves every
+        // header and data byte was read, in order, and scaled reversibly.
+        var m = MnistFixture.Data;
+        foreach (var (name, ds) in new[] { (Mnist.TrainImagesFile, m.Train), (Mnist.TestImagesFile, m.Test) })
         {
-            var a = IdxReader.Read(Path.Combine(MnistFixture.MnistDirectory, name + ".gz"));
-            // Rebuild the raw file from what the reader returned: proves every header and data byte was read.
-            var dims = a.DimensionsArray();
-            var rebuilt = new byte[4 + 4 * dims.Length + a.Data.Length];
-            BinaryPrimitives.WriteInt32BigEndian(rebuilt, dims.Length == 3 ? IdxReader.ImagesMagic : IdxReader.LabelsMagic);
-            for (int i = 0; i < dims.Length; i++) BinaryPrimitives.WriteInt32BigEndian(rebuilt.AsSpan(4 + 4 * i), dims[i]);
-            a.Data.CopyTo(rebuilt, 4 + 4 * dims.Length);
-            Convert.ToHexStringLower(SHA256.HashData(rebuilt)).Should().Be(expected, name);
+            var raw = new byte[16 + ds.Features.Length];
+            BinaryPrimitives.WriteInt32BigEndian(raw, IdxReader.ImagesMagic);
+            BinaryPrimitives.WriteInt32BigEndian(raw.AsSpan(4), ds.Count);
+            BinaryPrimitives.WriteInt32BigEndian(raw.AsSpan(8), 28);
+            BinaryPrimitives.WriteInt32BigEndian(raw.AsSpan(12), 28);
+            var f = ds.Features.Data;
+            for (int i = 0; i < f.Length; i++) raw[16 + i] = (byte)MathF.Round(f[i] * 255f);
+            Convert.ToHexStringLower(SHA256.HashData(raw)).Should().Be(sums[name], name);
         }
+        foreach (var (name, ds) in new[] { (Mnist.TrainLabelsFile, m.Train), (Mnist.TestLabelsFile, m.Test) })
+        {
+            var raw = new byte[8 + ds.Count];
+            BinaryPrimitives.WriteInt32BigEndian(raw, IdxReader.LabelsMagic);
+            BinaryPrimitives.WriteInt32BigEndian(raw.AsSpan(4), ds.Count);
+            for (int i = 0; i < ds.Count; i++) raw[8 + i] = (byte)ds.Labels[i];
+            Convert.ToHexStringLower(SHA256.HashData(raw)).Should().Be(sums[name], name);
+        }
+    }
+
+    [Fact]
+    public void RawIdxFile_ReadsLikeTheGzippedOne()
+    {
+        using var dir = new TempDirectory();
+        string gz = Path.Combine(MnistFixture.MnistDirectory, Mnist.TestLabelsFile + ".gz");
+        string raw = dir.File(Mnist.TestLabelsFile);
+        using (var src = new GZipStream(File.OpenRead(gz), CompressionMode.Decompress))
+        using (var dst = File.Create(raw))
+            src.CopyTo(dst);
+        IdxReader.ReadLabels(raw).Data.Should().Equal(IdxReader.ReadLabels(gz).Data);
+        IdxReader.ReadLabels(raw).Count.Should().Be(10_000);
     }
 
     private sealed class NonSeekable(Stream inner) : Stream

@@ -24,6 +24,12 @@ public class GemmTests
         yield return (193, 1025, 19);
         yield return (12, 32, 256);
         yield return (24, 64, 1);
+        // The unpacked small paths: m ≤ 4 or k ≤ 4 (rows path for B not transposed, dot path for A·Bᵀ).
+        yield return (2, 100, 40);
+        yield return (3, 37, 50);
+        yield return (4, 41, 33);
+        yield return (4, 8, 16);
+        yield return (65, 129, 3);
     }
 
     public static TheoryData<bool, bool> Transpositions() => new() { { false, false }, { false, true }, { true, false }, { true, true } };
@@ -119,6 +125,9 @@ public class GemmTests
     [InlineData(30, 400, 784, false, true)]
     [InlineData(400, 784, 30, true, false)]
     [InlineData(131, 1100, 70, true, true)]
+    [InlineData(1, 5000, 300, false, false)]
+    [InlineData(3, 2000, 200, false, true)]
+    [InlineData(700, 900, 2, true, false)]
     public void Float_OneTwoAndThreeThreads_AreBitIdentical(int m, int n, int k, bool transA, bool transB)
     {
         var p = Problem<float>.Create(new RandomGenerator(99), transA, transB, m, n, k, pad: 1);
@@ -138,6 +147,42 @@ public class GemmTests
                 Run(2, accumulate).Should().Equal(one, $"2 threads vs 1, accumulate={accumulate}");
                 Run(3, accumulate).Should().Equal(one, $"3 threads vs 1, accumulate={accumulate}");
             }
+        }
+        finally
+        {
+            NeuralNetSettings.MaxDegreeOfParallelism = saved;
+        }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void AfterWarmUp_KernelsAllocateNothing(int threads)
+    {
+        int saved = NeuralNetSettings.MaxDegreeOfParallelism;
+        NeuralNetSettings.MaxDegreeOfParallelism = threads;
+        try
+        {
+            float[] a = new float[256 * 784], b = new float[64 * 784], c = new float[256 * 784];
+            float[] x = new float[6 * 28 * 28], cols = new float[6 * 25 * 24 * 24], pooled = new float[6 * 14 * 14];
+            int[] argmax = new int[pooled.Length];
+            double[] da = new double[9], db = new double[9], dc = new double[9];
+            void Step()
+            {
+                K.Gemm<float>(false, true, 256, 64, 784, a, 784, b, 784, c, 64, false);     // forward x·Wᵀ
+                K.Gemm<float>(false, false, 256, 784, 64, c, 64, b, 784, a, 784, false);    // dx = dy·W
+                K.Gemm<float>(true, false, 64, 784, 256, c, 64, a, 784, b, 784, true);      // dW += dyᵀ·x
+                K.Gemm<double>(false, false, 3, 3, 3, da, 3, db, 3, dc, 3, false);
+                K.Im2Col<float>(cols, x, 6, 28, 28, 5, 5, 1, 0, 24, 24);
+                K.Col2Im<float>(x, cols, 6, 28, 28, 5, 5, 1, 0, 24, 24);
+                K.MaxPoolForward<float>(pooled, argmax, x, 6, 28, 28, 2, 2, 14, 14);
+            }
+            Step();
+            Step();
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 5; i++) Step();
+            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            allocated.Should().Be(0, "the kernels allocate nothing after warm-up");
         }
         finally
         {

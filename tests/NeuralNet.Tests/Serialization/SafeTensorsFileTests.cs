@@ -16,6 +16,7 @@ public class SafeTensorsFileTests
         f.Add("layers.0.weight", w);
         f.Add("layers.0.bias", new Tensor<double>(new[] { 1.5, -2.25, double.Epsilon }, 3));
         f.Add("rng", new long[] { long.MinValue, 7, long.MaxValue, -1 });
+        f.Add("state", new ulong[] { ulong.MaxValue, 1 }, 1, 2);
         f.Metadata["format"] = "test";
         f.Metadata["note"] = "ünïcode \"quoted\"";
         return f;
@@ -30,7 +31,11 @@ public class SafeTensorsFileTests
         original.Save(path);
         var loaded = SafeTensorsFile.Load(path);
 
-        loaded.Tensors.Select(t => t.Name).Should().Equal("layers.0.weight", "layers.0.bias", "rng");
+        loaded.Tensors.Select(t => t.Name).Should().Equal("layers.0.weight", "layers.0.bias", "rng", "state");
+        loaded.GetRequired("state").DType.Should().Be(SafeTensorDType.U64);
+        loaded.GetRequired("state").ShapeArray().Should().Equal(1, 2);
+        loaded.GetRequired("state").ToUInt64Array().Should().Equal(ulong.MaxValue, 1UL);
+        FluentActions.Invoking(() => loaded.GetRequired("state").ToTensor<float>()).Should().Throw<InvalidOperationException>();
         loaded.Metadata.Should().BeEquivalentTo(original.Metadata);
         loaded.Metadata.Should().NotContainKey(SafeTensorsFile.ChecksumKey);
         var w = loaded.GetRequired("layers.0.weight");
@@ -56,7 +61,8 @@ public class SafeTensorsFileTests
         doc.RootElement.GetProperty("layers.0.bias").GetProperty("data_offsets").EnumerateArray().Select(e => e.GetInt64()).Should().Equal(48, 72);
         doc.RootElement.GetProperty("rng").GetProperty("dtype").GetString().Should().Be("I64");
         string digest = doc.RootElement.GetProperty("__metadata__").GetProperty(SafeTensorsFile.ChecksumKey).GetString()!;
-        bytes.Length.Should().Be(8 + (int)n + 48 + 24 + 32);
+        bytes.Length.Should().Be(8 + (int)n + 48 + 24 + 32 + 16);
+        doc.RootElement.GetProperty("state").GetProperty("dtype").GetString().Should().Be("U64");
         BinaryPrimitives.ReadSingleLittleEndian(bytes.AsSpan(8 + (int)n + 4)).Should().Be(MathF.Sin(1) * 1e-3f + 1);
 
         // The checksum is the SHA-256 of the file with its own 64 hex digits blanked to '0'.
@@ -162,7 +168,7 @@ public class SafeTensorsFileTests
 
         File.ReadAllBytes(path).Should().Equal(before);
         Directory.GetFiles(dir.Path).Should().ContainSingle("the temporary file is removed");
-        SafeTensorsFile.Load(path).Tensors.Should().HaveCount(3);
+        SafeTensorsFile.Load(path).Tensors.Should().HaveCount(4);
     }
 
     [Fact]
