@@ -2,7 +2,7 @@ using System.Diagnostics;
 using NeuralNet.Losses;
 using NeuralNet.Modules;
 using NeuralNet.Modules.Activations;
-using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+using NeuralNet.Optimization;
 
 namespace NeuralNet.Peers;
 
@@ -59,18 +59,16 @@ internal static class TrainBenchmark
         model.ComputeInputGradient = false;
         model.Layers[0].ComputeInputGradient = false;
         var loss = new SoftmaxCrossEntropyLoss<float>();
-        // An array, not the IReadOnlyList: foreach over the interface would allocate an enumerator per step.
-        var parameters = model.Parameters.ToArray();
+        // Plain SGD, p -= lr·dp, as torch.optim.SGD without momentum.
+        var sgd = new Sgd<float>(model, LearningRate);
 
         float Step(Tensor<float> x, int[] y)
         {
-            model.ZeroGrad();
+            sgd.ZeroGrad();
             var logits = model.Forward(x, training: true);
             float value = loss.Forward(logits, y);
             model.Backward(loss.Backward());
-            // Plain SGD, p -= lr * dp, as torch.optim.SGD without momentum.
-            foreach (var p in parameters)
-                TensorPrimitives.MultiplyAdd(p.Gradient.AsSpan(), -LearningRate, p.Value.AsSpan(), p.Value.AsSpan());
+            sgd.Step();
             return value;
         }
 
