@@ -1,0 +1,122 @@
+using System.Diagnostics;
+using System.IO.Compression;
+using System.Reflection;
+using NeuralNet.Tests.TestSupport;
+
+namespace NeuralNet.Tests.Packaging;
+
+/// <summary>
+/// Packs the library with <c>dotnet pack</c> and proves the .nupkg is usable from another .NET project:
+/// a tiny consumer restores it from a local folder feed, builds and runs.
+/// </summary>
+public class PackageConsumerTests
+{
+    private static readonly string Configuration =
+        typeof(PackageConsumerTests).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
+
+    [Fact]
+    public void PackedLibrary_IsUsableFromAConsumerProject()
+    {
+        string work = Path.Combine(Path.GetTempPath(), "neuralnet-pack-" + Guid.NewGuid().ToString("N"));
+        string feed = Path.Combine(work, "feed");
+        string consumer = Path.Combine(work, "consumer");
+        // A version unique to this run: NuGet caches packages by id and version, so a fixed one would be served stale.
+        string version = "0.0.0-ct" + DateTime.UtcNow.ToString("yyyyMMddHHmmssfff", System.Globalization.CultureInfo.InvariantCulture);
+        Directory.CreateDirectory(feed);
+        Directory.CreateDirectory(consumer);
+        try
+        {
+            // --no-build packs the binaries the test run already built, so nothing races the running build.
+            Run(Path.Combine(RepoPaths.Root, "src", "NeuralNet"),
+                "pack", "-c", Configuration, "--no-build", "-o", feed, "-p:Version=" + version);
+
+            string nupkg = Path.Combine(feed, $"NeuralNet.{version}.nupkg");
+            File.Exists(nupkg).Should().BeTrue("dotnet pack writes the package");
+            File.Exists(Path.Combine(feed, $"NeuralNet.{version}.snupkg")).Should().BeTrue("a symbols package is produced");
+            using (var zip = ZipFile.OpenRead(nupkg))
+            {
+                var names = zip.Entries.Select(e => e.FullName).ToList();
+                names.Should().Contain("README.md");
+                names.Should().Contain("lib/net10.0/NeuralNet.dll");
+                names.Should().Contain("lib/net10.0/NeuralNet.xml", "XML docs ship with the package");
+                using var nuspec = new StreamReader(zip.Entries.Single(e => e.FullName.EndsWith(".nuspec", StringComparison.Ordinal)).Open());
+                string spec = nuspec.ReadToEnd();
+                spec.Should().Contain("System.Numerics.Tensors");
+                System.Text.RegularExpressions.Regex.Matches(spec, "<dependency ").Count
+                    .Should().Be(1, "the core package depends on System.Numerics.Tensors only");
+            }
+
+            File.WriteAllText(Path.Combine(consumer, "nuget.config"), $"""
+                <?xml version="1.0" encoding="utf-8"?>
+                <configuration>
+                  <packageSources>
+                    <add key="local" value="{feed}" />
+                  </packageSources>
+                </configuration>
+                """);
+            File.WriteAllText(Path.Combine(consumer, "Consumer.csproj"), $$"""
+                <Project Sdk="Microsoft.NET.Sdk">
+                  <PropertyGroup>
+                    <OutputType>Exe</OutputType>
+                    <TargetFramework>net10.0</TargetFramework>
+                    <Nullable>enable</Nullable>
+                    <ImplicitUsings>enable</ImplicitUsings>
+                    <TreatWarningsAsErrors>true</TreatWarningsAsErrors>
+                  </PropertyGroup>
+                  <ItemGroup>
+                    <PackageReference Include="NeuralNet" Version="{{version}}" />
+                  </ItemGroup>
+                </Project>
+                """);
+            File.WriteAllText(Path.Combine(consumer, "Program.cs"), ConsumerProgram);
+
+            string output = Run(consumer, "run", "-c", "Release");
+            output.Should().Contain("consumer ok");
+        }
+        finally
+        {
+            try { Directory.Delete(work, recursive: true); } catch (IOException) { }
+            // Drop this run's copy from the global package cache so runs do not pile up there.
+            string cache = Environment.GetEnvironmentVariable("NUGET_PACKAGES")
+                ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
+            try { Directory.Delete(Path.Combine(cache, "neuralnet", version), recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
+
+    private const string ConsumerProgram = """
+        using NeuralNet;
+        var rng = new RandomGenerator(7);
+        var t = new Tensor<float>(2, 3);
+        for (int i = 0; i < t.Length; i++) t.Data[i] = (float)rng.NextGaussian();
+        Console.WriteLine(t.Reshape(3, 2).ShapeString == "(3, 2)" ? "consumer ok" : "consumer FAILED");
+        """;
+
+    private static string Run(string workingDirectory, params string[] args)
+    {
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = workingDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        // Isolate the consumer from the repository's build settings and the running test host.
+        psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        psi.Environment["DOTNET_NOLOGO"] = "1";
+        psi.Environment.Remove("MSBuildExtensionsPath");
+        psi.Environment.Remove("MSBUILD_EXE_PATH");
+        psi.Environment.Remove("MSBuildSDKsPath");
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(TimeSpan.FromMinutes(4)))
+        {
+            p.Kill(entireProcessTree: true);
+            throw new TimeoutException($"dotnet {string.Join(' ', args)} did not finish in 4 minutes.");
+        }
+        string all = stdout.Result + stderr.Result;
+        p.ExitCode.Should().Be(0, $"dotnet {string.Join(' ', args)} in {workingDirectory} must succeed; output:\n{all}");
+        return all;
+    }
+}
