@@ -1,0 +1,93 @@
+using System.Globalization;
+using System.Numerics;
+
+namespace NeuralNet.Losses;
+
+/// <summary>Cross-entropy on probabilities (e.g. the output of a <see cref="Modules.Activations.Softmax{T}"/>), with clipping.</summary>
+/// <typeparam name="T">The element type.</typeparam>
+/// <remarks>
+/// <para>For probabilities p (N, K) and a target t (N, K): L = −(1/N) · Σ_n Σ_k t[n, k] · log(clip(p[n, k])), where
+/// clip(p) = min(max(p, ε), 1 − ε) keeps the logarithm finite. With class-index labels, L = −(1/N) · Σ_n log(clip(p[n, label_n])).</para>
+/// <para>Gradient: dL/dp[n, k] = −t[n, k] / (N · p[n, k]) where ε ≤ p[n, k] ≤ 1 − ε, and exactly 0 where p was clipped
+/// (p &lt; ε or p &gt; 1 − ε), since the clipped loss is flat there.</para>
+/// <para>Prefer <see cref="SoftmaxCrossEntropyLoss{T}"/> on logits when the last layer would be a softmax.</para>
+/// </remarks>
+public sealed class CrossEntropyLoss<T> : Loss<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly T _low, _high;
+    private Tensor<T>? _gradient;
+    private bool _ready;
+
+    /// <summary>Creates the loss.</summary>
+    /// <param name="epsilon">ε, the clipping margin, in (0, 0.5). One reference system uses 1e-5.</param>
+    /// <exception cref="ArgumentOutOfRangeException">ε is outside (0, 0.5).</exception>
+    public CrossEntropyLoss(double epsilon = 1e-7)
+    {
+        if (!(epsilon > 0 && epsilon < 0.5))
+            throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, "CrossEntropyLoss: epsilon must be in (0, 0.5).");
+        Epsilon = epsilon;
+        _low = T.CreateChecked(epsilon);
+        _high = T.CreateChecked(1.0 - epsilon);
+        if (!(_high < T.One))
+            throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon,
+                $"CrossEntropyLoss: epsilon {epsilon.ToString(CultureInfo.InvariantCulture)} is too small for {typeof(T).Name}: 1 − ε rounds to 1.");
+    }
+
+    /// <summary>The clipping margin ε.</summary>
+    public double Epsilon { get; }
+
+    /// <inheritdoc/>
+    public override T Forward(Tensor<T> prediction, ReadOnlySpan<int> labels)
+    {
+        LossChecks.Prediction(Name, prediction);
+        int n = prediction.Dim(0), k = prediction.Dim(1);
+        LossChecks.Labels(Name, labels, n, k);
+        var g = Modules.ModuleChecks.Ensure(ref _gradient, prediction.Shape);
+        g.Clear();
+        ReadOnlySpan<T> p = prediction.Data;
+        var gs = g.AsSpan();
+        T invN = T.One / T.CreateChecked(n), sum = T.Zero;
+        for (int r = 0; r < n; r++)
+        {
+            int i = r * k + labels[r];
+            sum += T.Log(Clip(p[i]));
+            gs[i] = Inside(p[i]) ? -invN / p[i] : T.Zero;
+        }
+        _ready = true;
+        return -sum * invN;
+    }
+
+    /// <inheritdoc/>
+    public override T Forward(Tensor<T> prediction, Tensor<T> target)
+    {
+        LossChecks.Prediction(Name, prediction);
+        LossChecks.Target(Name, prediction, target);
+        var g = Modules.ModuleChecks.Ensure(ref _gradient, prediction.Shape);
+        ReadOnlySpan<T> p = prediction.Data, t = target.Data;
+        var gs = g.AsSpan();
+        T invN = T.One / T.CreateChecked(prediction.Dim(0)), sum = T.Zero;
+        for (int i = 0; i < p.Length; i++)
+        {
+            if (t[i] == T.Zero)
+            {
+                gs[i] = T.Zero;
+                continue;
+            }
+            sum += t[i] * T.Log(Clip(p[i]));
+            gs[i] = Inside(p[i]) ? -t[i] * invN / p[i] : T.Zero;
+        }
+        _ready = true;
+        return -sum * invN;
+    }
+
+    /// <inheritdoc/>
+    public override Tensor<T> Backward()
+    {
+        if (!_ready) throw new InvalidOperationException($"{Name}: Backward was called before Forward.");
+        return _gradient!;
+    }
+
+    private T Clip(T p) => T.Min(T.Max(p, _low), _high);
+
+    private bool Inside(T p) => p >= _low && p <= _high;
+}

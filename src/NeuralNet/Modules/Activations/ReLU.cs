@@ -1,0 +1,25 @@
+using System.Numerics;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+
+namespace NeuralNet.Modules.Activations;
+
+/// <summary>The rectifier, elementwise: y = max(x, 0).</summary>
+/// <typeparam name="T">The element type.</typeparam>
+/// <remarks>Any shape (N, …). Backward: dx = dy where x &gt; 0, else 0 — the derivative at exactly 0 is taken as 0
+/// (a Heaviside step).</remarks>
+public sealed class ReLU<T> : Activation<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <inheritdoc/>
+    public override string Name => "ReLU";
+
+    /// <inheritdoc/>
+    protected override void Apply(Tensor<T> x, Tensor<T> y) => TensorPrimitives.Max<T>(x.Data, T.Zero, y.Data);
+
+    /// <inheritdoc/>
+    protected override void ApplyGradient(Tensor<T> x, Tensor<T> y, Tensor<T> dy, Tensor<T> dx)
+    {
+        ReadOnlySpan<T> xs = x.Data, g = dy.Data;
+        var d = dx.AsSpan();
+        for (int i = 0; i < d.Length; i++) d[i] = xs[i] > T.Zero ? g[i] : T.Zero;
+    }
+}

@@ -1,0 +1,25 @@
+using System.Numerics;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+
+namespace NeuralNet.Modules.Activations;
+
+/// <summary>The logistic function, elementwise: y = 1 / (1 + e^(−x)).</summary>
+/// <typeparam name="T">The element type.</typeparam>
+/// <remarks>Any shape (N, …). Backward: dx = dy · y · (1 − y).</remarks>
+public sealed class Sigmoid<T> : Activation<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <inheritdoc/>
+    public override string Name => "Sigmoid";
+
+    /// <inheritdoc/>
+    protected override void Apply(Tensor<T> x, Tensor<T> y) => TensorPrimitives.Sigmoid<T>(x.Data, y.Data);
+
+    /// <inheritdoc/>
+    protected override void ApplyGradient(Tensor<T> x, Tensor<T> y, Tensor<T> dy, Tensor<T> dx)
+    {
+        var d = dx.AsSpan();
+        TensorPrimitives.Subtract(T.One, y.Data, d);
+        TensorPrimitives.Multiply(d, y.Data, d);
+        TensorPrimitives.Multiply(d, dy.Data, d);
+    }
+}

@@ -1,0 +1,25 @@
+using System.Numerics;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+
+namespace NeuralNet.Modules.Activations;
+
+/// <summary>The hyperbolic tangent, elementwise: y = tanh(x).</summary>
+/// <typeparam name="T">The element type.</typeparam>
+/// <remarks>Any shape (N, …). Backward: dx = dy · (1 − y²).</remarks>
+public sealed class Tanh<T> : Activation<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <inheritdoc/>
+    public override string Name => "Tanh";
+
+    /// <inheritdoc/>
+    protected override void Apply(Tensor<T> x, Tensor<T> y) => TensorPrimitives.Tanh<T>(x.Data, y.Data);
+
+    /// <inheritdoc/>
+    protected override void ApplyGradient(Tensor<T> x, Tensor<T> y, Tensor<T> dy, Tensor<T> dx)
+    {
+        var d = dx.AsSpan();
+        TensorPrimitives.Multiply<T>(y.Data, y.Data, d);
+        TensorPrimitives.Subtract(T.One, d, d);
+        TensorPrimitives.Multiply(d, dy.Data, d);
+    }
+}

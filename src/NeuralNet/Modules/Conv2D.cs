@@ -1,0 +1,204 @@
+using System.Numerics;
+using NeuralNet.Initialization;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+
+namespace NeuralNet.Modules;
+
+/// <summary>A 2-D convolution (cross-correlation, as in PyTorch) over NCHW batches with square kernels.</summary>
+/// <typeparam name="T">The element type.</typeparam>
+/// <remarks>
+/// <para>Shapes: x (N, C, H, W), weight W (OC, C, K, K), bias b (OC), y (N, OC, OH, OW) with
+/// OH = (H + 2·padding − K)/stride + 1 and OW = (W + 2·padding − K)/stride + 1 (integer division; rows and columns
+/// the last window does not reach are ignored). Padding is zero.</para>
+/// <para>Forward: y[n, o, i, j] = b[o] + Σ_{c,p,q} W[o, c, p, q] · x[n, c, i·stride − padding + p, j·stride − padding + q].
+/// Computed per image as im2col, giving cols (C·K·K, OH·OW), then one GEMM: y_n = W·cols (+ b per channel row).</para>
+/// <para>Backward, for dy (N, OC, OH, OW): dW += Σ_n dy_n·cols_nᵀ, db[o] += Σ_{n,i,j} dy[n, o, i, j],
+/// dx_n = col2im(Wᵀ·dy_n) (skipped when <see cref="Module{T}.ComputeInputGradient"/> is false).</para>
+/// <para>During training the im2col matrices of the whole batch are kept for the backward pass
+/// (N·C·K·K·OH·OW elements); inference keeps one image's worth.</para>
+/// <para>Default initialization: Xavier/Glorot uniform with fan-in C·K·K and fan-out OC·K·K; biases zero.</para>
+/// </remarks>
+public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly Parameter<T>[] _parameters;
+    private readonly string _label;
+    private Tensor<T>? _input;
+    private Tensor<T>? _output;
+    private Tensor<T>? _inputGradient;
+    private T[] _cols = [];
+    private T[] _dcols = [];
+    private bool _colsHoldBatch;
+    private int _outH, _outW;
+
+    /// <summary>Creates a convolution with Xavier-uniform weights and zero biases.</summary>
+    /// <param name="inChannels">C, at least 1.</param>
+    /// <param name="outChannels">OC, the number of filters, at least 1.</param>
+    /// <param name="kernelSize">K, the side of the square kernel, at least 1.</param>
+    /// <param name="stride">The step between windows, at least 1.</param>
+    /// <param name="padding">Zero padding added on every side, at least 0.</param>
+    /// <param name="bias">Whether each filter has a learned bias.</param>
+    /// <param name="random">The source of the initial weights. Null uses a generator seeded with 0 (deterministic).</param>
+    /// <exception cref="ArgumentOutOfRangeException">A size is out of range.</exception>
+    public Conv2D(int inChannels, int outChannels, int kernelSize, int stride = 1, int padding = 0, bool bias = true,
+        RandomGenerator? random = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(inChannels, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(outChannels, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(kernelSize, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(stride, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(padding);
+        InChannels = inChannels;
+        OutChannels = outChannels;
+        KernelSize = kernelSize;
+        Stride = stride;
+        Padding = padding;
+        HasBias = bias;
+        Weight = new Parameter<T>("weight", new Tensor<T>(outChannels, inChannels, kernelSize, kernelSize));
+        Bias = bias ? new Parameter<T>("bias", new Tensor<T>(outChannels)) : null;
+        _parameters = Bias is null ? [Weight] : [Weight, Bias];
+        _label = $"Conv2D({inChannels} -> {outChannels}, kernel {kernelSize}, stride {stride}, padding {padding})";
+        Initializer.Default.Initialize(this, random ?? new RandomGenerator(0));
+    }
+
+    /// <summary>The number of input channels C.</summary>
+    public int InChannels { get; }
+
+    /// <summary>The number of output channels (filters) OC.</summary>
+    public int OutChannels { get; }
+
+    /// <summary>The kernel side K.</summary>
+    public int KernelSize { get; }
+
+    /// <summary>The stride.</summary>
+    public int Stride { get; }
+
+    /// <summary>The zero padding on each side.</summary>
+    public int Padding { get; }
+
+    /// <summary>Whether the filters have biases.</summary>
+    public bool HasBias { get; }
+
+    /// <summary>The filters, shape (OC, C, K, K).</summary>
+    public Parameter<T> Weight { get; }
+
+    /// <summary>The biases, shape (OC), or null when <see cref="HasBias"/> is false.</summary>
+    public Parameter<T>? Bias { get; }
+
+    /// <summary>C·K·K.</summary>
+    public int FanIn => InChannels * KernelSize * KernelSize;
+
+    /// <summary>OC·K·K.</summary>
+    public int FanOut => OutChannels * KernelSize * KernelSize;
+
+    /// <inheritdoc/>
+    public override string Name => "Conv2D";
+
+    /// <summary>The weight, then the bias if any.</summary>
+    public override IReadOnlyList<Parameter<T>> Parameters => _parameters;
+
+    /// <inheritdoc/>
+    public override int[] GetOutputShape(ReadOnlySpan<int> inputShape)
+    {
+        if (inputShape.Length != 3 || inputShape[0] != InChannels
+            || inputShape[1] + 2 * Padding < KernelSize || inputShape[2] + 2 * Padding < KernelSize)
+            throw new ArgumentException(
+                $"{_label}: expected per-example input shape ({InChannels}, H, W) with H, W ≥ {Math.Max(1, KernelSize - 2 * Padding)}, got {Tensor<T>.ShapeToString(inputShape)}.",
+                nameof(inputShape));
+        return [OutChannels, OutSize(inputShape[1]), OutSize(inputShape[2])];
+    }
+
+    /// <inheritdoc/>
+    public override Tensor<T> Forward(Tensor<T> input, bool training = false)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        if (input.Rank != 4 || input.Dim(1) != InChannels
+            || input.Dim(2) + 2 * Padding < KernelSize || input.Dim(3) + 2 * Padding < KernelSize)
+            throw new ArgumentException(
+                $"{_label}: expected input of shape (N, {InChannels}, H, W) with H, W ≥ {Math.Max(1, KernelSize - 2 * Padding)}, got {input.ShapeString}.",
+                nameof(input));
+        ModuleChecks.ThrowIfNotFinite(_label, nameof(input), input);
+
+        int n = input.Dim(0), h = input.Dim(2), w = input.Dim(3);
+        int outH = OutSize(h), outW = OutSize(w), spatial = outH * outW;
+        int colRows = FanIn, colSize = colRows * spatial, imageSize = InChannels * h * w;
+        var y = ModuleChecks.Ensure(ref _output, n, [OutChannels, outH, outW]);
+
+        // Training keeps every image's columns for the weight gradient; inference needs one slot only.
+        int slots = training ? n : 1;
+        if (_cols.Length < (long)slots * colSize) _cols = new T[checked(slots * colSize)];
+        _colsHoldBatch = training;
+
+        T[] wData = Weight.Value.Data;
+        for (int i = 0; i < n; i++)
+        {
+            var cols = _cols.AsSpan((training ? i : 0) * colSize, colSize);
+            Kernels.Kernels.Im2ColNaive<T>(cols, input.Data.AsSpan(i * imageSize, imageSize), InChannels, h, w,
+                KernelSize, KernelSize, Stride, Padding, outH, outW);
+            var yi = y.AsSpan().Slice(i * OutChannels * spatial, OutChannels * spatial);
+            Kernels.Kernels.Gemm<T>(false, false, OutChannels, spatial, colRows, wData, colRows, cols, spatial, yi, spatial, accumulate: false);
+            if (Bias is not null)
+            {
+                T[] b = Bias.Value.Data;
+                for (int o = 0; o < OutChannels; o++)
+                {
+                    var plane = yi.Slice(o * spatial, spatial);
+                    TensorPrimitives.Add(plane, b[o], plane);
+                }
+            }
+        }
+        _input = input;
+        _outH = outH;
+        _outW = outW;
+        return y;
+    }
+
+    /// <inheritdoc/>
+    public override Tensor<T> Backward(Tensor<T> outputGradient)
+    {
+        ArgumentNullException.ThrowIfNull(outputGradient);
+        ModuleChecks.ThrowIfGradientMismatch(_label, outputGradient, _output);
+        var x = _input!;
+        int n = x.Dim(0), h = x.Dim(2), w = x.Dim(3);
+        int spatial = _outH * _outW, colRows = FanIn, colSize = colRows * spatial, imageSize = InChannels * h * w;
+        var dx = ModuleChecks.Ensure(ref _inputGradient, n, [InChannels, h, w]);
+        if (ComputeInputGradient && _dcols.Length < colSize) _dcols = new T[colSize];
+
+        T[] wData = Weight.Value.Data, dW = Weight.Gradient.Data, dy = outputGradient.Data;
+        for (int i = 0; i < n; i++)
+        {
+            var dyi = new ReadOnlySpan<T>(dy, i * OutChannels * spatial, OutChannels * spatial);
+            Span<T> cols;
+            if (_colsHoldBatch)
+            {
+                cols = _cols.AsSpan(i * colSize, colSize);
+            }
+            else
+            {
+                // The forward pass ran in inference mode and kept one image's columns: rebuild them.
+                cols = _cols.AsSpan(0, colSize);
+                Kernels.Kernels.Im2ColNaive<T>(cols, x.Data.AsSpan(i * imageSize, imageSize), InChannels, h, w,
+                    KernelSize, KernelSize, Stride, Padding, _outH, _outW);
+            }
+            Kernels.Kernels.Gemm<T>(false, true, OutChannels, colRows, spatial, dyi, spatial, cols, spatial, dW, colRows, accumulate: true);
+            if (Bias is not null)
+            {
+                var db = Bias.Gradient.AsSpan();
+                for (int o = 0; o < OutChannels; o++) db[o] += TensorPrimitives.Sum(dyi.Slice(o * spatial, spatial));
+            }
+            if (ComputeInputGradient)
+            {
+                var dcols = _dcols.AsSpan(0, colSize);
+                Kernels.Kernels.Gemm<T>(true, false, colRows, spatial, OutChannels, wData, colRows, dyi, spatial, dcols, spatial, accumulate: false);
+                var dxi = dx.AsSpan().Slice(i * imageSize, imageSize);
+                dxi.Clear();
+                Kernels.Kernels.Col2ImNaive<T>(dxi, dcols, InChannels, h, w, KernelSize, KernelSize, Stride, Padding, _outH, _outW);
+            }
+        }
+        return dx;
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => _label;
+
+    private int OutSize(int size) => (size + 2 * Padding - KernelSize) / Stride + 1;
+}

@@ -1,0 +1,63 @@
+using System.Numerics;
+
+namespace NeuralNet.Modules;
+
+/// <summary>Flattens every example to a vector: (N, d1, d2, …) → (N, d1·d2·…).</summary>
+/// <typeparam name="T">The element type.</typeparam>
+/// <remarks>
+/// <para>Row-major, so an NCHW image flattens channel by channel, row by row. Forward and backward return views that
+/// share storage with their argument (no copy); the view objects are cached, so steady-state calls allocate nothing.</para>
+/// </remarks>
+public sealed class Flatten<T> : Module<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private Tensor<T>? _input;
+    private Tensor<T>? _outputView;
+    private Tensor<T>? _gradientView;
+    private Tensor<T>? _lastGradient;
+
+    /// <inheritdoc/>
+    public override string Name => "Flatten";
+
+    /// <inheritdoc/>
+    public override int[] GetOutputShape(ReadOnlySpan<int> inputShape)
+    {
+        if (inputShape.Length < 1)
+            throw new ArgumentException("Flatten: expected a per-example input shape of rank ≥ 1, got ().", nameof(inputShape));
+        long size = 1;
+        foreach (int d in inputShape)
+        {
+            if (d < 1)
+                throw new ArgumentException($"Flatten: expected positive dimensions, got {Tensor<T>.ShapeToString(inputShape)}.", nameof(inputShape));
+            size *= d;
+        }
+        return [checked((int)size)];
+    }
+
+    /// <inheritdoc/>
+    public override Tensor<T> Forward(Tensor<T> input, bool training = false)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        if (input.Rank < 2)
+            throw new ArgumentException($"Flatten: expected input of shape (N, …) with rank ≥ 2, got {input.ShapeString}.", nameof(input));
+        ModuleChecks.ThrowIfNotFinite("Flatten", nameof(input), input);
+        int n = input.Dim(0);
+        if (_outputView is null || !ReferenceEquals(_outputView.Data, input.Data) || _outputView.Dim(0) != n)
+            _outputView = input.Reshape(n, input.Length / n);
+        _input = input;
+        return _outputView;
+    }
+
+    /// <inheritdoc/>
+    public override Tensor<T> Backward(Tensor<T> outputGradient)
+    {
+        ArgumentNullException.ThrowIfNull(outputGradient);
+        ModuleChecks.ThrowIfGradientMismatch("Flatten", outputGradient, _outputView);
+        var x = _input!;
+        if (_gradientView is null || !ReferenceEquals(_lastGradient, outputGradient) || !_gradientView.HasShape(x.Shape))
+        {
+            _gradientView = outputGradient.Reshape(x.ShapeArray());
+            _lastGradient = outputGradient;
+        }
+        return _gradientView;
+    }
+}

@@ -1,0 +1,89 @@
+using System.Numerics;
+
+namespace NeuralNet.Modules;
+
+/// <summary>Max pooling over square windows of NCHW batches, without padding.</summary>
+/// <typeparam name="T">The element type.</typeparam>
+/// <remarks>
+/// <para>Shapes: x (N, C, H, W) → y (N, C, OH, OW) with OH = (H − K)/stride + 1 and OW = (W − K)/stride + 1
+/// (integer division). The kernel and the stride are independent: windows overlap when stride &lt; K and skip
+/// inputs when stride &gt; K.</para>
+/// <para>Forward: y[n, c, i, j] = max_{p,q &lt; K} x[n, c, i·stride + p, j·stride + q].</para>
+/// <para>Backward: each dy goes to the position of its window's maximum only — the first one in row-major order on
+/// ties; every other input gets zero (overlapping windows add).</para>
+/// </remarks>
+public sealed class MaxPool2D<T> : Module<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly string _label;
+    private Tensor<T>? _input;
+    private Tensor<T>? _output;
+    private Tensor<T>? _inputGradient;
+    private int[] _argmax = [];
+
+    /// <summary>Creates a max-pooling layer.</summary>
+    /// <param name="kernelSize">K, the window side, at least 1.</param>
+    /// <param name="stride">The step between windows, at least 1; commonly equal to <paramref name="kernelSize"/>.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A size is less than 1.</exception>
+    public MaxPool2D(int kernelSize, int stride)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(kernelSize, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(stride, 1);
+        KernelSize = kernelSize;
+        Stride = stride;
+        _label = $"MaxPool2D(kernel {kernelSize}, stride {stride})";
+    }
+
+    /// <summary>The window side K.</summary>
+    public int KernelSize { get; }
+
+    /// <summary>The step between windows.</summary>
+    public int Stride { get; }
+
+    /// <inheritdoc/>
+    public override string Name => "MaxPool2D";
+
+    /// <inheritdoc/>
+    public override int[] GetOutputShape(ReadOnlySpan<int> inputShape)
+    {
+        if (inputShape.Length != 3 || inputShape[1] < KernelSize || inputShape[2] < KernelSize)
+            throw new ArgumentException(
+                $"{_label}: expected per-example input shape (C, H, W) with H, W ≥ {KernelSize}, got {Tensor<T>.ShapeToString(inputShape)}.",
+                nameof(inputShape));
+        return [inputShape[0], OutSize(inputShape[1]), OutSize(inputShape[2])];
+    }
+
+    /// <inheritdoc/>
+    public override Tensor<T> Forward(Tensor<T> input, bool training = false)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        if (input.Rank != 4 || input.Dim(2) < KernelSize || input.Dim(3) < KernelSize)
+            throw new ArgumentException(
+                $"{_label}: expected input of shape (N, C, H, W) with H, W ≥ {KernelSize}, got {input.ShapeString}.",
+                nameof(input));
+        ModuleChecks.ThrowIfNotFinite(_label, nameof(input), input);
+        int n = input.Dim(0), c = input.Dim(1), h = input.Dim(2), w = input.Dim(3);
+        int outH = OutSize(h), outW = OutSize(w);
+        var y = ModuleChecks.Ensure(ref _output, n, [c, outH, outW]);
+        if (_argmax.Length != y.Length) _argmax = new int[y.Length];
+        Kernels.Kernels.MaxPoolForwardNaive<T>(y.Data, _argmax, input.Data, n * c, h, w, KernelSize, Stride, outH, outW);
+        _input = input;
+        return y;
+    }
+
+    /// <inheritdoc/>
+    public override Tensor<T> Backward(Tensor<T> outputGradient)
+    {
+        ArgumentNullException.ThrowIfNull(outputGradient);
+        ModuleChecks.ThrowIfGradientMismatch(_label, outputGradient, _output);
+        var x = _input!;
+        var dx = ModuleChecks.Ensure(ref _inputGradient, x.Shape);
+        if (ComputeInputGradient)
+            Kernels.Kernels.MaxPoolBackward<T>(dx.Data, outputGradient.Data, _argmax);
+        return dx;
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => _label;
+
+    private int OutSize(int size) => (size - KernelSize) / Stride + 1;
+}

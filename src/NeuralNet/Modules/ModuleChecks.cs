@@ -1,0 +1,91 @@
+using System.Globalization;
+using System.Numerics;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+
+namespace NeuralNet.Modules;
+
+/// <summary>Shared argument checks for modules and losses, so every message has the same form.</summary>
+internal static class ModuleChecks
+{
+    /// <summary>Throws when <paramref name="values"/> holds a NaN or an infinity, naming the owner and the first bad element.</summary>
+    public static void ThrowIfNotFinite<T>(string owner, string what, Tensor<T> values)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ReadOnlySpan<T> span = values.AsSpan();
+        if (TensorPrimitives.IsFiniteAll(span)) return;
+        // Slow path only on failure: locate the first offending element for the message.
+        for (int i = 0; i < span.Length; i++)
+        {
+            if (!T.IsFinite(span[i]))
+                throw new ArgumentException(
+                    $"{owner}: {what} {values.ShapeString} must be finite, but element {FormatIndex(values.Shape, i)} is {Format(span[i])}.",
+                    what);
+        }
+    }
+
+    /// <summary>Throws unless the batch tensor is (N, perExample...) with N ≥ 1.</summary>
+    public static void ThrowIfWrongShape<T>(string owner, string what, Tensor<T> values, ReadOnlySpan<int> perExample)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var shape = values.Shape;
+        if (shape.Length == perExample.Length + 1 && shape[1..].SequenceEqual(perExample)) return;
+        throw new ArgumentException(
+            $"{owner}: expected {what} of shape (N, {Inner(perExample)}), got {values.ShapeString}.", what);
+    }
+
+    /// <summary>Throws when a gradient's shape differs from the output of the last forward pass.</summary>
+    public static void ThrowIfGradientMismatch<T>(string owner, Tensor<T> gradient, Tensor<T>? output)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (output is null)
+            throw new InvalidOperationException($"{owner}: Backward was called before Forward.");
+        if (!gradient.HasShape(output.Shape))
+            throw new ArgumentException(
+                $"{owner}: expected an output gradient of shape {output.ShapeString} (the last output), got {gradient.ShapeString}.",
+                nameof(gradient));
+    }
+
+    /// <summary>Formats a scalar invariantly, e.g. <c>NaN</c>, <c>-Infinity</c> or <c>0.25</c>.</summary>
+    public static string Format<T>(T value) where T : unmanaged, IFloatingPointIeee754<T>
+        => value.ToString(null, CultureInfo.InvariantCulture);
+
+    /// <summary>A flat index as a multi-index, e.g. <c>[1, 0, 3]</c>.</summary>
+    public static string FormatIndex(ReadOnlySpan<int> shape, int flat)
+    {
+        var idx = new int[shape.Length];
+        for (int d = shape.Length - 1; d >= 0; d--)
+        {
+            idx[d] = flat % shape[d];
+            flat /= shape[d];
+        }
+        return "[" + string.Join(", ", idx) + "]";
+    }
+
+    /// <summary>A shape without its parentheses, e.g. <c>1, 28, 28</c>.</summary>
+    public static string Inner(ReadOnlySpan<int> shape)
+    {
+        var s = Tensor<double>.ShapeToString(shape);
+        return s[1..^1];
+    }
+
+    /// <summary>Returns <paramref name="buffer"/> when it already has the shape; otherwise a new zeroed tensor.</summary>
+    public static Tensor<T> Ensure<T>(ref Tensor<T>? buffer, ReadOnlySpan<int> shape)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (buffer is null || !buffer.HasShape(shape)) buffer = new Tensor<T>(shape.ToArray());
+        return buffer;
+    }
+
+    /// <summary>Returns <paramref name="buffer"/> when it already has the shape (N, rest...); otherwise a new zeroed tensor.</summary>
+    public static Tensor<T> Ensure<T>(ref Tensor<T>? buffer, int batch, ReadOnlySpan<int> rest)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (buffer is not null && buffer.Rank == rest.Length + 1 && buffer.Dim(0) == batch && buffer.Shape[1..].SequenceEqual(rest))
+            return buffer;
+        var shape = new int[rest.Length + 1];
+        shape[0] = batch;
+        rest.CopyTo(shape.AsSpan(1));
+        buffer = new Tensor<T>(shape);
+        return buffer;
+    }
+}

@@ -1,0 +1,128 @@
+using NeuralNet.Diagnostics;
+using NeuralNet.Modules;
+
+namespace NeuralNet.Tests.Modules;
+
+public class Conv2DTests
+{
+    [Theory]
+    // batch, C, H, W, OC, K, stride, padding, bias
+    [InlineData(1, 1, 5, 5, 1, 3, 1, 0, true)]
+    [InlineData(2, 3, 7, 6, 4, 3, 2, 1, true)]   // stride 2, padding 1, multiple in/out channels
+    [InlineData(3, 2, 9, 7, 3, 3, 2, 1, false)]  // no bias
+    [InlineData(2, 2, 6, 5, 2, 1, 1, 0, true)]   // 1×1 kernel
+    [InlineData(1, 3, 8, 8, 5, 5, 1, 2, true)]   // "same" padding with K = 5
+    [InlineData(2, 1, 5, 7, 2, 2, 3, 0, true)]   // stride > kernel: skipped inputs get zero gradient
+    public void GradientCheck_IsBelow1e6(int batch, int c, int h, int w, int oc, int k, int stride, int padding, bool bias)
+    {
+        var conv = new Conv2D<double>(c, oc, k, stride, padding, bias, new RandomGenerator(11));
+        var x = ModuleTestData.Uniform(2, -1, 1, batch, c, h, w);
+
+        var result = GradientCheck.Check(conv, x);
+
+        result.MaxRelativeError.Should().BeLessThan(1e-6, result.ToString());
+        result.Tensors.Select(t => t.Tensor).Should().Equal(bias ? ["input", "weight", "bias"] : new[] { "input", "weight" });
+    }
+
+    [Theory]
+    [InlineData(2, 3, 7, 6, 4, 3, 2, 1, true)]
+    [InlineData(1, 1, 28, 28, 6, 5, 1, 0, true)]
+    [InlineData(3, 6, 12, 12, 16, 5, 1, 0, false)]
+    [InlineData(2, 2, 9, 9, 3, 3, 3, 2, true)]
+    public void Forward_EqualsNaiveConvolution(int batch, int c, int h, int w, int oc, int k, int stride, int padding, bool bias)
+    {
+        var conv = new Conv2D<float>(c, oc, k, stride, padding, bias, new RandomGenerator(3));
+        var x = ModuleTestData.Uniform(5, -1, 1, batch, c, h, w).Cast<float>();
+        var y = conv.Forward(x);
+
+        int outH = (h + 2 * padding - k) / stride + 1, outW = (w + 2 * padding - k) / stride + 1;
+        var expected = new float[batch * oc * outH * outW];
+        NeuralNet.Kernels.Kernels.Conv2DForwardNaive<float>(expected, x.Data, conv.Weight.Value.Data,
+            bias ? conv.Bias!.Value.Data : [], batch, c, h, w, oc, k, k, stride, padding, outH, outW);
+
+        y.ShapeArray().Should().Equal(batch, oc, outH, outW);
+        for (int i = 0; i < expected.Length; i++)
+            y.Data[i].Should().BeApproximately(expected[i], 1e-5f);
+    }
+
+    [Fact]
+    public void InferenceForwardThenBackward_GivesTrainingGradients()
+    {
+        var a = new Conv2D<double>(2, 3, 3, 2, 1, random: new RandomGenerator(4));
+        var b = new Conv2D<double>(2, 3, 3, 2, 1, random: new RandomGenerator(4));
+        var x = ModuleTestData.Uniform(6, -1, 1, 3, 2, 7, 7);
+        var dy = ModuleTestData.Uniform(7, -1, 1, 3, 3, 4, 4);
+        a.Forward(x, training: true);
+        var dxa = a.Backward(dy).Clone();
+        b.Forward(x, training: false); // keeps one image's columns: backward must rebuild them
+        var dxb = b.Backward(dy);
+        dxb.Data.Should().Equal(dxa.Data);
+        b.Weight.Gradient.Data.Should().Equal(a.Weight.Gradient.Data);
+        b.Bias!.Gradient.Data.Should().Equal(a.Bias!.Gradient.Data);
+    }
+
+    [Fact]
+    public void FloatAndDouble_AgreeWithin1e4()
+    {
+        var d = new Conv2D<double>(3, 4, 3, 2, 1, random: new RandomGenerator(8));
+        var f = new Conv2D<float>(3, 4, 3, 2, 1);
+        ModuleTestData.FloatVersusDouble(d, f, ModuleTestData.Uniform(9, -1, 1, 2, 3, 9, 8)).Should().BeLessThan(1e-4);
+    }
+
+    [Fact]
+    public void Step_AllocatesNothingAfterWarmUp()
+    {
+        var conv = new Conv2D<float>(2, 3, 3, 1, 1);
+        var x = new Tensor<float>(4, 2, 6, 6);
+        var dy = new Tensor<float>(4, 3, 6, 6);
+        ModuleTestData.AllocatedBytes(() => { conv.Forward(x, true); conv.Backward(dy); }).Should().Be(0);
+    }
+
+    [Fact]
+    public void OutputShape_FollowsFormula()
+    {
+        new Conv2D<float>(1, 6, 5).GetOutputShape([1, 28, 28]).Should().Equal(6, 24, 24);
+        new Conv2D<float>(3, 8, 3, 2, 1).GetOutputShape([3, 7, 6]).Should().Equal(8, 4, 3);
+        new Conv2D<float>(1, 2, 5, 1, 2).GetOutputShape([1, 3, 3]).Should().Equal(2, 3, 3);
+    }
+
+    [Fact]
+    public void WrongChannels_ThrowsNamingLayerAndShapes()
+    {
+        var conv = new Conv2D<float>(3, 8, 3);
+        var act = () => conv.Forward(new Tensor<float>(2, 1, 28, 28));
+        act.Should().Throw<ArgumentException>().WithMessage("*Conv2D(3 -> 8, kernel 3*(N, 3, H, W)*(2, 1, 28, 28)*");
+        var shape = () => conv.GetOutputShape([1, 28, 28]);
+        shape.Should().Throw<ArgumentException>().WithMessage("*Conv2D*(3, H, W)*(1, 28, 28)*");
+    }
+
+    [Fact]
+    public void ImageSmallerThanKernel_AndWrongRank_Throw()
+    {
+        var conv = new Conv2D<float>(1, 2, 5);
+        var small = () => conv.Forward(new Tensor<float>(1, 1, 4, 9));
+        small.Should().Throw<ArgumentException>().WithMessage("*H, W ≥ 5*(1, 1, 4, 9)*");
+        var rank = () => conv.Forward(new Tensor<float>(1, 784));
+        rank.Should().Throw<ArgumentException>().WithMessage("*(1, 784)*");
+    }
+
+    [Fact]
+    public void NaNInput_Throws()
+    {
+        var conv = new Conv2D<float>(1, 2, 3);
+        var x = new Tensor<float>(1, 1, 4, 4);
+        x[0, 0, 3, 1] = float.NaN;
+        var act = () => conv.Forward(x);
+        act.Should().Throw<ArgumentException>().WithMessage("*Conv2D*[0, 0, 3, 1]*NaN*");
+    }
+
+    [Fact]
+    public void Configuration_IsExposed()
+    {
+        var conv = new Conv2D<float>(3, 8, 5, 2, 1, bias: false);
+        (conv.InChannels, conv.OutChannels, conv.KernelSize, conv.Stride, conv.Padding, conv.HasBias)
+            .Should().Be((3, 8, 5, 2, 1, false));
+        conv.Weight.Value.ShapeString.Should().Be("(8, 3, 5, 5)");
+        (conv.FanIn, conv.FanOut).Should().Be((75, 200));
+    }
+}
