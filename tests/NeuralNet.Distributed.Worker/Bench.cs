@@ -6,31 +6,35 @@ namespace NeuralNet.Distributed.Worker;
 /// <summary>Measures the per-step gradient all-reduce cost for the parameter counts of the reference networks.</summary>
 internal static class Bench
 {
-    /// <summary>Name and scalar parameter count of each reference network (weights + biases).</summary>
-    internal static readonly (string Name, int Parameters)[] Networks =
-    [
-        ("mlp 784-64-10", 784 * 64 + 64 + 64 * 10 + 10),                                   // 50,890
-        ("deep-mlp 784-400-100-25-10", 784 * 400 + 400 + 400 * 100 + 100 + 100 * 25 + 25 + 25 * 10 + 10), // 356,885
-        ("lenet-5", 6 * 25 + 6 + 16 * 6 * 25 + 16 + 256 * 120 + 120 + 120 * 84 + 84 + 84 * 10 + 10),       // 44,426
-        ("small-cnn", 8 * 9 + 1352 * 20 + 20 + 20 * 10 + 10),                              // 27,342
-    ];
-
     public static int Run(Communicator world, Options options)
     {
-        int iterations = options.Int("iterations", 200), warmup = options.Int("warmup", 20);
+        int iterations = options.Int("iterations", 200), warmup = options.Int("warmup", 20), batch = options.Int("batch", 32);
         if (world.IsRoot)
         {
-            Console.WriteLine($"# all-reduce per step, {world.Size} rank(s), {iterations} iterations after {warmup} warm-up, float32");
-            Console.WriteLine("| network | parameters | ranks | ordered (gather + rank-order sum) µs | MPI_Allreduce µs |");
-            Console.WriteLine("|---|---:|---:|---:|---:|");
+            Console.WriteLine($"# per step, {world.Size} rank(s), median of {iterations} after {warmup} warm-up, slowest rank, float32, batch {batch} per rank");
+            Console.WriteLine("| network | parameters | ranks | compute (forward + backward) µs | ordered all-reduce (gather + rank-order sum) µs | MPI_Allreduce µs |");
+            Console.WriteLine("|---|---:|---:|---:|---:|---:|");
         }
-        foreach (var (name, count) in Networks)
+        foreach (var name in Networks.Names)
         {
+            var model = Networks.Build(name, new RandomGenerator(1));
+            int count = model.Parameters.Sum(p => p.Value.Length);
+            var input = new Tensor<float>([batch, .. model.InputShape]);
+            var rng = new RandomGenerator(2);
+            for (int i = 0; i < input.Length; i++) input.Data[i] = (float)rng.NextDouble();
+            var labels = Enumerable.Range(0, batch).Select(i => i % 10).ToArray();
+            var loss = new NeuralNet.Losses.SoftmaxCrossEntropyLoss<float>();
+            double compute = Time(world, Math.Max(2, warmup / 4), Math.Max(5, iterations / 10), () =>
+            {
+                model.ZeroGrad();
+                loss.Forward(model.Forward(input, training: true), labels);
+                model.Backward(loss.Backward());
+            });
             var buffer = new float[count];
             double ordered = Time(world, warmup, iterations, () => { buffer.AsSpan().Fill(1f / 3); world.AllReduceSumOrdered<float>(buffer); });
             double native = Time(world, warmup, iterations, () => { buffer.AsSpan().Fill(1f / 3); world.AllReduce<float>(buffer, ReduceOperation.Sum); });
             if (world.IsRoot)
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {name} | {count:N0} | {world.Size} | {ordered:F0} | {native:F0} |"));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {Networks.Title(name)} | {count:N0} | {world.Size} | {compute:F0} | {ordered:F0} | {native:F0} |"));
         }
         return 0;
     }
