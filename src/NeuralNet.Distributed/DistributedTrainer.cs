@@ -230,7 +230,10 @@ public sealed class DistributedTrainer<T> where T : unmanaged, IFloatingPointIee
             double monitored = validationInputs is null ? trainLoss : valLoss;
             double usedRate = Optimizer.LearningRate;
             Epoch = epoch;
-            var record = new EpochRecord(epoch, steps, trainLoss, trainAccuracy, valLoss, valAccuracy, usedRate, elapsedBefore + watch.Elapsed);
+            // Rank 0's clock, so that every rank's history is identical.
+            Span<long> ticks = [(elapsedBefore + watch.Elapsed).Ticks];
+            Communicator.Broadcast(ticks);
+            var record = new EpochRecord(epoch, steps, trainLoss, trainAccuracy, valLoss, valAccuracy, usedRate, TimeSpan.FromTicks(ticks[0]));
             History.Add(record);
 
             if (Schedule is { Interval: ScheduleInterval.Epoch })
