@@ -1,6 +1,3 @@
-using System.Diagnostics;
-using System.Text.RegularExpressions;
-
 namespace NeuralNet.Distributed.Tests;
 
 /// <summary>Launches under mpirun run one at a time: the machine has few cores and each rank is a .NET process.</summary>
@@ -43,28 +40,5 @@ public sealed class MpiCollectiveTests
         run.TimedOut.Should().BeFalse(run.ToString());
         run.ExitCode.Should().NotBe(0, run.ToString());
         run.Output.Should().Contain("[rank 1/3] fatal: InvalidOperationException: deliberate failure at step 20", run.ToString());
-    }
-
-    [MpiFact]
-    public void RankKilledMidRun_StopsTheWholeJobWithinSeconds()
-    {
-        var pidPattern = new Regex(@"^\[rank 1\] pid (\d+)$");
-        int victim = 0;
-        long killedAt = 0;
-        var run = MpiLauncher.Run(3, ["fail", "--rank", "-1"], TimeSpan.FromSeconds(60), (line, _) =>
-        {
-            var m = pidPattern.Match(line);
-            if (m.Success) Volatile.Write(ref victim, int.Parse(m.Groups[1].Value));
-            // Kill once the ranks are exchanging data, i.e. mid-run rather than during start-up.
-            if (line.Contains("step 100") && Volatile.Read(ref victim) != 0 && Interlocked.CompareExchange(ref killedAt, Stopwatch.GetTimestamp(), 0) == 0)
-                Process.GetProcessById(victim).Kill();
-        });
-        run.TimedOut.Should().BeFalse(run.ToString());
-        killedAt.Should().NotBe(0, "rank 1 was killed: " + run);
-        var stopDelay = Stopwatch.GetElapsedTime(killedAt);
-        run.ExitCode.Should().NotBe(0, run.ToString());
-        run.Output.Should().Contain("mpirun noticed that process rank 1", run.ToString());
-        run.Output.Should().Contain("[rank 0/3] terminated by the MPI runtime", "rank 0 says why it stopped: " + run);
-        stopDelay.Should().BeLessThan(TimeSpan.FromSeconds(15), "the job stops within seconds of losing a rank, it does not hang");
     }
 }
