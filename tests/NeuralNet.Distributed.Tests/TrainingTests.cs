@@ -1,9 +1,10 @@
+using Xunit.Abstractions;
 using NeuralNet.Distributed.Worker;
 
 namespace NeuralNet.Distributed.Tests;
 
 /// <summary>The distributed trainer on in-process rank groups (threads): the same algorithm as under mpirun, no MPI needed.</summary>
-public sealed class TrainingTests
+public sealed class TrainingTests(ITestOutputHelper output)
 {
     internal static float[] TrainInProcess(int ranks, int batchPerRank, int epochs, string? checkpoint = null, bool resume = false)
     {
@@ -34,6 +35,7 @@ public sealed class TrainingTests
         var distributed = TrainInProcess(ranks, 8, 3);
         var single = Scenario.Weights(Scenario.Train(new LocalCommunicator(), 8 * ranks, 3));
         double relative = RelativeDifference(distributed, single);
+        output.WriteLine($"{ranks} in-process ranks × batch 8 vs 1 process × batch {8 * ranks}: max |Δw| / max |w| = {relative:E2}");
         relative.Should().BeLessThan(1e-5, $"{ranks} ranks × 8 take the same steps as 1 × {8 * ranks}; measured {relative:E2}");
         distributed.Should().NotEqual(Scenario.Weights(Scenario.Train(new LocalCommunicator(), 8, 3)), "batch 8 on one process is a different run");
     }
