@@ -1,3 +1,16 @@
 using BenchmarkDotNet.Running;
+using NeuralNet.Benchmarks;
 
-BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+if (args.Length > 0 && args[0] is "gemm-quick" or "shapes-quick")
+{
+    QuickGemm.Run(args[0], args[1..]);
+    return;
+}
+
+if (args.Length > 0 && args[0] == "kernel-quick")
+{
+    QuickGemm.MicroKernel();
+    return;
+}
+
+BenchmarkSwitcher.FromAssembly(typeof(QuickGemm).Assembly).Run(args);

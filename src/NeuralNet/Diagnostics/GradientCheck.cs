@@ -10,8 +10,11 @@ namespace NeuralNet.Diagnostics;
 /// </summary>
 /// <remarks>
 /// <para>The numerical derivative of the scalar loss f with respect to one element v is the fourth-order central
-/// difference n = (8·(f(v + h) − f(v − h)) − (f(v + 2h) − f(v − 2h))) / (12h), whose truncation error is O(h⁴); with the
-/// default h = 1e-3 both truncation and rounding errors stay near 1e-12 for well-scaled functions.</para>
+/// difference n = (8·(f(v + h) − f(v − h)) − (f(v + 2h) − f(v − 2h))) / (12h), whose truncation error is O(h⁴).
+/// The step is relative to the element: h = <see cref="GradientCheckOptions.Step"/> · max(|v|,
+/// <see cref="GradientCheckOptions.MinimumScale"/>) (defaults 1e-3 and 1e-2). A relative step never moves a value across
+/// zero (ReLU's kink) and stays small where a function is steep near small values (log p for small probabilities);
+/// its rounding error is about 1e-16·|f|/h.</para>
 /// <para>Relative error, per element: |a − n| / max(|a|, |n|, floor), with a the analytic value and floor
 /// (<see cref="GradientCheckOptions.AbsoluteFloor"/>, default 1e-8) keeping gradients that are both (near) zero
 /// from dividing by zero. A correct double-precision implementation typically scores below 1e-8; above 1e-6 is a bug
@@ -159,7 +162,6 @@ public static class GradientCheck
 
             var perTensor = new List<GradientCheckEntry>();
             int checkedCount = 0;
-            double h = options.Step;
             foreach (var (name, layer, value, analytic) in targets)
             {
                 var v = value.AsSpan();
@@ -170,6 +172,7 @@ public static class GradientCheck
                     // Evenly spaced sample when capped, so every region of the tensor is visited.
                     int i = count == v.Length ? s : (int)((long)s * v.Length / count);
                     double original = v[i];
+                    double h = options.Step * Math.Max(Math.Abs(original), options.MinimumScale);
                     double Shifted(double delta)
                     {
                         value.AsSpan()[i] = original + delta;
@@ -231,8 +234,12 @@ public static class GradientCheck
 /// <summary>Settings of a <see cref="GradientCheck"/> run.</summary>
 public sealed class GradientCheckOptions
 {
-    /// <summary>The finite-difference step h, &gt; 0. Default 1e-3 (the stencil is fourth order).</summary>
+    /// <summary>The relative finite-difference step: an element v is perturbed by h = Step · max(|v|, <see cref="MinimumScale"/>).
+    /// Default 1e-3 (the stencil is fourth order).</summary>
     public double Step { get; init; } = 1e-3;
+
+    /// <summary>The smallest magnitude the step is scaled by, so that zeros (e.g. fresh biases) still move. Default 1e-2.</summary>
+    public double MinimumScale { get; init; } = 1e-2;
 
     /// <summary>The smallest denominator of the relative error, &gt; 0. Default 1e-8.</summary>
     public double AbsoluteFloor { get; init; } = 1e-8;
@@ -250,6 +257,8 @@ public sealed class GradientCheckOptions
     {
         if (!(Step > 0) || !double.IsFinite(Step))
             throw new ArgumentException($"GradientCheckOptions: Step must be positive and finite, got {Step.ToString(CultureInfo.InvariantCulture)}.");
+        if (!(MinimumScale > 0) || !double.IsFinite(MinimumScale))
+            throw new ArgumentException($"GradientCheckOptions: MinimumScale must be positive and finite, got {MinimumScale.ToString(CultureInfo.InvariantCulture)}.");
         if (!(AbsoluteFloor > 0) || !double.IsFinite(AbsoluteFloor))
             throw new ArgumentException($"GradientCheckOptions: AbsoluteFloor must be positive and finite, got {AbsoluteFloor.ToString(CultureInfo.InvariantCulture)}.");
         if (MaxElementsPerTensor < 1)

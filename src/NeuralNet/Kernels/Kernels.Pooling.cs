@@ -1,4 +1,8 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace NeuralNet.Kernels;
 
@@ -36,5 +40,120 @@ internal static partial class Kernels
     {
         dx.Clear();
         for (int i = 0; i < dy.Length; i++) dx[argmax[i]] += dy[i];
+    }
+}
+
+internal static partial class Kernels
+{
+    /// <summary>
+    /// Max pooling over planes: x (planes, H, W) → y (planes, OH, OW), OH = (H − K)/stride + 1, likewise OW; the same
+    /// result as <see cref="MaxPoolForwardNaive{T}"/>, including <paramref name="argmax"/> (flat index into x of the
+    /// maximum, the first in (kh, kw) order on ties; a NaN in the first window position propagates like in the reference).
+    /// </summary>
+    /// <remarks>
+    /// The 2×2, stride-2 case (every network here) runs on SIMD for <see cref="float"/>: two input rows are split into
+    /// even and odd columns with one permute each, then three compare-and-select steps carry value and index together.
+    /// </remarks>
+    /// <exception cref="ArgumentException">A size is not positive, OH/OW disagree with the input, or a span is too short.</exception>
+    public static void MaxPoolForward<T>(Span<T> y, Span<int> argmax, ReadOnlySpan<T> x, int planes, int height, int width,
+        int kernelSize, int stride, int outH, int outW)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (planes <= 0 || height <= 0 || width <= 0 || kernelSize <= 0 || stride <= 0 || kernelSize > height || kernelSize > width)
+            throw new ArgumentException($"MaxPoolForward: sizes must be positive with the {kernelSize}×{kernelSize} window inside the " +
+                $"{height}×{width} input, got {planes} planes, stride {stride}.");
+        if (outH != (height - kernelSize) / stride + 1 || outW != (width - kernelSize) / stride + 1)
+            throw new ArgumentException($"MaxPoolForward: a {kernelSize}×{kernelSize} window with stride {stride} on {height}×{width} " +
+                $"gives {(height - kernelSize) / stride + 1}×{(width - kernelSize) / stride + 1}, got {outH}×{outW}.");
+        long inNeeded = (long)planes * height * width, outNeeded = (long)planes * outH * outW;
+        if (x.Length < inNeeded || y.Length < outNeeded || argmax.Length < outNeeded)
+            throw new ArgumentException($"MaxPoolForward: needs {inNeeded} input and {outNeeded} output/argmax elements, " +
+                $"got {x.Length}, {y.Length} and {argmax.Length}.");
+
+        if (typeof(T) == typeof(float) && kernelSize == 2 && stride == 2)
+        {
+            MaxPool2x2Float(MemoryMarshal.Cast<T, float>(y), argmax, MemoryMarshal.Cast<T, float>(x), planes, height, width, outH, outW);
+            return;
+        }
+
+        for (int p = 0; p < planes; p++)
+        for (int oh = 0; oh < outH; oh++)
+        {
+            int rowBase = (p * height + oh * stride) * width;
+            int o = (p * outH + oh) * outW;
+            for (int ow = 0; ow < outW; ow++)
+            {
+                int best = rowBase + ow * stride;
+                T bestValue = x[best];
+                for (int kh = 0; kh < kernelSize; kh++)
+                {
+                    ReadOnlySpan<T> window = x.Slice(rowBase + kh * width + ow * stride, kernelSize);
+                    for (int kw = 0; kw < window.Length; kw++)
+                        if (window[kw] > bestValue) { bestValue = window[kw]; best = rowBase + kh * width + ow * stride + kw; }
+                }
+                y[o + ow] = bestValue;
+                argmax[o + ow] = best;
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void MaxPool2x2Float(Span<float> y, Span<int> argmax, ReadOnlySpan<float> x,
+        int planes, int height, int width, int outH, int outW)
+    {
+        fixed (float* px = x)
+        fixed (float* py = y)
+        fixed (int* pi = argmax)
+        {
+            for (int p = 0; p < planes; p++)
+            for (int oh = 0; oh < outH; oh++)
+            {
+                int rowBase = (p * height + oh * 2) * width;
+                float* r0 = px + rowBase;
+                float* r1 = r0 + width;
+                float* yo = py + (p * outH + oh) * outW;
+                int* io = pi + (p * outH + oh) * outW;
+                int ow = 0;
+                if (Avx512F.IsSupported)
+                {
+                    Vector512<int> evenIdx = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+                    Vector512<int> oddIdx = evenIdx + Vector512<int>.One;
+                    for (; ow <= outW - 16; ow += 16)
+                    {
+                        // Inputs 2·ow .. 2·ow+31 of each row; 2·ow+31 < W because ow+15 < OW = W/2 (floor).
+                        Vector512<float> a0 = Vector512.Load(r0 + 2 * ow), a1 = Vector512.Load(r0 + 2 * ow + 16);
+                        Vector512<float> b0 = Vector512.Load(r1 + 2 * ow), b1 = Vector512.Load(r1 + 2 * ow + 16);
+                        Vector512<float> best = Avx512F.PermuteVar16x32x2(a0, evenIdx, a1);
+                        Vector512<int> index = Vector512.Create(rowBase + 2 * ow) + evenIdx;
+                        Vector512<float> v = Avx512F.PermuteVar16x32x2(a0, oddIdx, a1);
+                        Vector512<float> gt = Vector512.GreaterThan(v, best);
+                        best = Vector512.ConditionalSelect(gt, v, best);
+                        index = Vector512.ConditionalSelect(gt.AsInt32(), index + Vector512<int>.One, index);
+                        Vector512<int> base1 = Vector512.Create(rowBase + width + 2 * ow) + evenIdx;
+                        v = Avx512F.PermuteVar16x32x2(b0, evenIdx, b1);
+                        gt = Vector512.GreaterThan(v, best);
+                        best = Vector512.ConditionalSelect(gt, v, best);
+                        index = Vector512.ConditionalSelect(gt.AsInt32(), base1, index);
+                        v = Avx512F.PermuteVar16x32x2(b0, oddIdx, b1);
+                        gt = Vector512.GreaterThan(v, best);
+                        best = Vector512.ConditionalSelect(gt, v, best);
+                        index = Vector512.ConditionalSelect(gt.AsInt32(), base1 + Vector512<int>.One, index);
+                        best.Store(yo + ow);
+                        index.Store(io + ow);
+                    }
+                }
+                for (; ow < outW; ow++)
+                {
+                    int i0 = 2 * ow;
+                    int best = rowBase + i0;
+                    float bestValue = r0[i0];
+                    if (r0[i0 + 1] > bestValue) { bestValue = r0[i0 + 1]; best = rowBase + i0 + 1; }
+                    if (r1[i0] > bestValue) { bestValue = r1[i0]; best = rowBase + width + i0; }
+                    if (r1[i0 + 1] > bestValue) { bestValue = r1[i0 + 1]; best = rowBase + width + i0 + 1; }
+                    yo[ow] = bestValue;
+                    io[ow] = best;
+                }
+            }
+        }
     }
 }

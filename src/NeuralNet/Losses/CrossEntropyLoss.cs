@@ -14,6 +14,9 @@ namespace NeuralNet.Losses;
 /// </remarks>
 public sealed class CrossEntropyLoss<T> : Loss<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
+    /// <inheritdoc/>
+    public override string Name => "CrossEntropyLoss";
+
     private readonly T _low, _high;
     private Tensor<T>? _gradient;
     private bool _ready;

@@ -14,14 +14,21 @@ namespace NeuralNet.Losses;
 /// </remarks>
 public abstract class Loss<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
+    private string? _name;
+
     /// <summary>A short name for messages, e.g. <c>MseLoss</c>.</summary>
+    /// <remarks>Computed once and cached: losses pass it to their argument checks on every call, and the training step must not allocate.</remarks>
     public virtual string Name
     {
         get
         {
-            var n = GetType().Name;
-            int tick = n.IndexOf('`');
-            return tick >= 0 ? n[..tick] : n;
+            if (_name is null)
+            {
+                var n = GetType().Name;
+                int tick = n.IndexOf('`');
+                _name = tick >= 0 ? n[..tick] : n;
+            }
+            return _name;
         }
     }
 

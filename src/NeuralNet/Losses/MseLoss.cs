@@ -14,6 +14,9 @@ namespace NeuralNet.Losses;
 /// </remarks>
 public sealed class MseLoss<T> : Loss<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
+    /// <inheritdoc/>
+    public override string Name => "MseLoss";
+
     private Tensor<T>? _gradient;
     private bool _ready;
 

@@ -15,6 +15,9 @@ namespace NeuralNet.Losses;
 /// </remarks>
 public sealed class SoftmaxCrossEntropyLoss<T> : Loss<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
+    /// <inheritdoc/>
+    public override string Name => "SoftmaxCrossEntropyLoss";
+
     private Tensor<T>? _probabilities;
     private Tensor<T>? _gradient;
     private Tensor<T>? _logSumExp;

@@ -132,7 +132,7 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
         for (int i = 0; i < n; i++)
         {
             var cols = _cols.AsSpan((training ? i : 0) * colSize, colSize);
-            Kernels.Kernels.Im2ColNaive<T>(cols, input.Data.AsSpan(i * imageSize, imageSize), InChannels, h, w,
+            Kernels.Kernels.Im2Col<T>(cols, input.Data.AsSpan(i * imageSize, imageSize), InChannels, h, w,
                 KernelSize, KernelSize, Stride, Padding, outH, outW);
             var yi = y.AsSpan().Slice(i * OutChannels * spatial, OutChannels * spatial);
             Kernels.Kernels.Gemm<T>(false, false, OutChannels, spatial, colRows, wData, colRows, cols, spatial, yi, spatial, accumulate: false);
@@ -176,7 +176,7 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
             {
                 // The forward pass ran in inference mode and kept one image's columns: rebuild them.
                 cols = _cols.AsSpan(0, colSize);
-                Kernels.Kernels.Im2ColNaive<T>(cols, x.Data.AsSpan(i * imageSize, imageSize), InChannels, h, w,
+                Kernels.Kernels.Im2Col<T>(cols, x.Data.AsSpan(i * imageSize, imageSize), InChannels, h, w,
                     KernelSize, KernelSize, Stride, Padding, _outH, _outW);
             }
             Kernels.Kernels.Gemm<T>(false, true, OutChannels, colRows, spatial, dyi, spatial, cols, spatial, dW, colRows, accumulate: true);
@@ -191,7 +191,7 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
                 Kernels.Kernels.Gemm<T>(true, false, colRows, spatial, OutChannels, wData, colRows, dyi, spatial, dcols, spatial, accumulate: false);
                 var dxi = dx.AsSpan().Slice(i * imageSize, imageSize);
                 dxi.Clear();
-                Kernels.Kernels.Col2ImNaive<T>(dxi, dcols, InChannels, h, w, KernelSize, KernelSize, Stride, Padding, _outH, _outW);
+                Kernels.Kernels.Col2Im<T>(dxi, dcols, InChannels, h, w, KernelSize, KernelSize, Stride, Padding, _outH, _outW);
             }
         }
         return dx;

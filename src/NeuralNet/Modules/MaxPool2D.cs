@@ -65,7 +65,7 @@ public sealed class MaxPool2D<T> : Module<T> where T : unmanaged, IFloatingPoint
         int outH = OutSize(h), outW = OutSize(w);
         var y = ModuleChecks.Ensure(ref _output, n, [c, outH, outW]);
         if (_argmax.Length != y.Length) _argmax = new int[y.Length];
-        Kernels.Kernels.MaxPoolForwardNaive<T>(y.Data, _argmax, input.Data, n * c, h, w, KernelSize, Stride, outH, outW);
+        Kernels.Kernels.MaxPoolForward<T>(y.Data, _argmax, input.Data, n * c, h, w, KernelSize, Stride, outH, outW);
         _input = input;
         return y;
     }

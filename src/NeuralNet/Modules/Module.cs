@@ -61,7 +61,9 @@ public abstract class Module<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Sets every parameter gradient to zero.</summary>
     public void ZeroGrad()
     {
-        foreach (var p in Parameters) p.ZeroGrad();
+        // Indexed rather than foreach: enumerating an IReadOnlyList allocates, and this runs every training step.
+        var parameters = Parameters;
+        for (int i = 0; i < parameters.Count; i++) parameters[i].ZeroGrad();
     }
 
     /// <inheritdoc/>

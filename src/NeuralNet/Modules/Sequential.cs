@@ -68,6 +68,7 @@ public sealed class Sequential<T> : Module<T> where T : unmanaged, IFloatingPoin
         _parameters = _layers.SelectMany(l => l.Parameters).ToArray();
         _expectedInput = $"(N, {ModuleChecks.Inner(_inputShape)})";
         ComputeInputGradient = false;
+        _layers[0].ComputeInputGradient = false;
     }
 
     /// <summary>The layers, in order.</summary>

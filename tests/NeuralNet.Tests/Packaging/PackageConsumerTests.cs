@@ -85,10 +85,26 @@ public class PackageConsumerTests
 
     private const string ConsumerProgram = """
         using NeuralNet;
+        using NeuralNet.Losses;
+        using NeuralNet.Modules;
+        using NeuralNet.Modules.Activations;
+
         var rng = new RandomGenerator(7);
-        var t = new Tensor<float>(2, 3);
-        for (int i = 0; i < t.Length; i++) t.Data[i] = (float)rng.NextGaussian();
-        Console.WriteLine(t.Reshape(3, 2).ShapeString == "(3, 2)" ? "consumer ok" : "consumer FAILED");
+        var model = new Sequential<float>([4], new Dense<float>(4, 8, random: rng), new ReLU<float>(), new Dense<float>(8, 3, random: rng));
+        var x = new Tensor<float>(2, 4);
+        for (int i = 0; i < x.Length; i++) x.Data[i] = (float)rng.NextGaussian();
+        var loss = new SoftmaxCrossEntropyLoss<float>();
+        float before = loss.Forward(model.Forward(x, training: true), [0, 2]);
+        for (int step = 0; step < 50; step++)
+        {
+            model.ZeroGrad();
+            loss.Forward(model.Forward(x, training: true), [0, 2]);
+            model.Backward(loss.Backward());
+            foreach (var p in model.Parameters)
+                for (int i = 0; i < p.Value.Length; i++) p.Value.Data[i] -= 0.1f * p.Gradient.Data[i];
+        }
+        float after = loss.Forward(model.Forward(x), [0, 2]);
+        Console.WriteLine(after < before ? $"consumer ok: loss {before:F4} -> {after:F4}" : $"consumer FAILED: loss {before} -> {after}");
         """;
 
     private static string Run(string workingDirectory, params string[] args)

@@ -1,0 +1,118 @@
+using System.Diagnostics;
+using NeuralNet.Losses;
+using NeuralNet.Modules;
+using NeuralNet.Modules.Activations;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+
+namespace NeuralNet.Peers;
+
+/// <summary>Times training steps (forward, loss, backward, SGD update) of one reference network.</summary>
+internal static class TrainBenchmark
+{
+    /// <summary>The learning rate of every framework in the comparison (peers.py LEARNING_RATE).</summary>
+    private const float LearningRate = 0.05f;
+
+    private sealed record Net(string Title, int Batch, int[] ExampleShape, Func<RandomGenerator, Sequential<float>> Build);
+
+    /// <summary>The four networks, layer for layer the same as peers.py.</summary>
+    private static readonly Dictionary<string, Net> Nets = new()
+    {
+        ["a"] = new("MLP 784-64-10 sigmoid, b256", 256, [784], r => new Sequential<float>([784],
+            new Dense<float>(784, 64, random: r), new Sigmoid<float>(),
+            new Dense<float>(64, 10, random: r))),
+        ["b"] = new("MLP 784-400-100-25-10 ReLU, b30", 30, [784], r => new Sequential<float>([784],
+            new Dense<float>(784, 400, random: r), new ReLU<float>(),
+            new Dense<float>(400, 100, random: r), new ReLU<float>(),
+            new Dense<float>(100, 25, random: r), new ReLU<float>(),
+            new Dense<float>(25, 10, random: r))),
+        ["c"] = new("LeNet-5, b64", 64, [1, 28, 28], r => new Sequential<float>([1, 28, 28],
+            new Conv2D<float>(1, 6, 5, random: r), new ReLU<float>(), new MaxPool2D<float>(2, 2),
+            new Conv2D<float>(6, 16, 5, random: r), new ReLU<float>(), new MaxPool2D<float>(2, 2),
+            new Flatten<float>(),
+            new Dense<float>(256, 120, random: r), new ReLU<float>(),
+            new Dense<float>(120, 84, random: r), new ReLU<float>(),
+            new Dense<float>(84, 10, random: r))),
+        ["d"] = new("CNN conv8@3x3-pool-20-10 sigmoid, b1", 1, [1, 28, 28], r => new Sequential<float>([1, 28, 28],
+            new Conv2D<float>(1, 8, 3, bias: false, random: r), new Sigmoid<float>(), new MaxPool2D<float>(2, 2),
+            new Flatten<float>(),
+            new Dense<float>(1352, 20, random: r), new Sigmoid<float>(),
+            new Dense<float>(20, 10, random: r))),
+    };
+
+    public static void Run(Options options)
+    {
+        if (!Nets.TryGetValue(options.Net, out var net))
+            throw new ArgumentException($"--net expects a, b, c or d, got '{options.Net}'.");
+        if (!options.Steps.TryGetValue(options.Net, out int steps))
+            throw new ArgumentException($"--steps has no count for net {options.Net}.");
+
+        var (inputs, labels, description) = BenchmarkData.Load(options.Data, options.MnistDirectory, net.Batch, net.ExampleShape);
+        Json.Emit(new()
+        {
+            ["framework"] = "neuralnet", ["kind"] = "info", ["data"] = description, ["threads"] = options.Threads,
+            ["dotnet"] = Environment.Version.ToString(),
+            ["avx512"] = System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated,
+        });
+
+        var model = net.Build(new RandomGenerator(42));
+        // The first layer's input gradient is never needed (PyTorch skips it too: the input does not require grad).
+        model.ComputeInputGradient = false;
+        model.Layers[0].ComputeInputGradient = false;
+        var loss = new SoftmaxCrossEntropyLoss<float>();
+        // An array, not the IReadOnlyList: foreach over the interface would allocate an enumerator per step.
+        var parameters = model.Parameters.ToArray();
+
+        float Step(Tensor<float> x, int[] y)
+        {
+            model.ZeroGrad();
+            var logits = model.Forward(x, training: true);
+            float value = loss.Forward(logits, y);
+            model.Backward(loss.Backward());
+            // Plain SGD, p -= lr * dp, as torch.optim.SGD without momentum.
+            foreach (var p in parameters)
+                TensorPrimitives.MultiplyAdd(p.Gradient.AsSpan(), -LearningRate, p.Value.AsSpan(), p.Value.AsSpan());
+            return value;
+        }
+
+        int nb = inputs.Length;
+        long i = 0;
+        float first = float.NaN, last = float.NaN;
+        long t0 = Stopwatch.GetTimestamp();
+        while (i < options.Warmup || Stopwatch.GetElapsedTime(t0).TotalSeconds < options.WarmupSeconds)
+        {
+            last = Step(inputs[i % nb], labels[i % nb]);
+            if (i == 0) first = last;
+            i++;
+        }
+        long warmSteps = i;
+        // A very slow implementation times fewer steps per run (the rate stays comparable) so all runs fit the budget.
+        double perStep = Stopwatch.GetElapsedTime(t0).TotalSeconds / warmSteps;
+        steps = (int)Math.Max(1, Math.Min(steps, options.Budget / options.Repeats / perStep));
+
+        var rates = new List<double>();
+        double used = 0;
+        long allocated = GC.GetTotalAllocatedBytes(precise: true);
+        int gcs = GC.CollectionCount(0);
+        for (int r = 0; r < options.Repeats; r++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            for (int s = 0; s < steps; s++, i++)
+                last = Step(inputs[i % nb], labels[i % nb]);
+            double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            rates.Add(net.Batch * (double)steps / seconds);
+            used += seconds;
+            if (used > options.Budget) break;
+        }
+        long timedSteps = (long)steps * rates.Count;
+        double allocPerStep = (GC.GetTotalAllocatedBytes(precise: true) - allocated) / (double)timedSteps;
+
+        Json.Emit(new()
+        {
+            ["framework"] = "neuralnet", ["kind"] = "train", ["net"] = options.Net, ["title"] = net.Title,
+            ["batch"] = net.Batch, ["steps"] = steps, ["warmup"] = warmSteps, ["repeats"] = rates.Count,
+            ["samples_per_s"] = Json.Median(rates), ["all"] = rates,
+            ["loss_first"] = first, ["loss_last"] = last, ["threads"] = options.Threads,
+            ["alloc_bytes_per_step"] = allocPerStep, ["gen0_collections"] = GC.CollectionCount(0) - gcs,
+        });
+    }
+}

@@ -1,0 +1,181 @@
+#!/usr/bin/python3
+"""Turns the JSON lines of a peer-benchmark run into a Markdown report (stdout).
+
+Usage: report.py RESULTS.jsonl [--load-start "1.00 0.50 0.20"] [--load-end "..."] [--dotnet VERSION]
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+FRAMEWORKS = [("numpy", "NumPy"), ("torch", "PyTorch"), ("neuralnet", "NeuralNet")]
+PEERS = ("numpy", "torch")
+NET_ORDER = "abcd"
+
+
+def cpu_info():
+    model, flags = "unknown CPU", ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name") and model == "unknown CPU":
+                    model = line.split(":", 1)[1].strip()
+                elif line.startswith("flags") and not flags:
+                    flags = line.split(":", 1)[1]
+    except OSError:
+        pass
+    isa = "AVX-512" if " avx512f" in flags else ("AVX2" if " avx2" in flags else "no AVX2")
+    return f"{model}, {os.cpu_count()} logical cores, {isa}"
+
+
+def package_version(name):
+    try:
+        return subprocess.run(["dpkg-query", "-W", "-f=${Version}", name], capture_output=True, text=True,
+                              check=False).stdout.strip() or "not installed"
+    except OSError:
+        return "unknown"
+
+
+def fmt_rate(v):
+    if v is None:
+        return "—"
+    return f"{v:,.0f}" if v >= 100 else f"{v:,.1f}"
+
+
+def fmt_ratio(ours, peers):
+    best = max((p for p in peers if p is not None), default=None)
+    if ours is None or best is None:
+        return "—"
+    return f"{ours / best:.2f}×"
+
+
+def spread(rec):
+    """Relative spread (max-min)/median of the repeats, to show how noisy a figure is."""
+    vals = rec.get("all") or []
+    med = rec.get("samples_per_s") or rec.get("gflops")
+    if len(vals) < 2 or not med:
+        return None
+    return (max(vals) - min(vals)) / med
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("results")
+    ap.add_argument("--load-start", default="")
+    ap.add_argument("--load-end", default="")
+    ap.add_argument("--dotnet", default="")
+    ap.add_argument("--wall", default="", help="wall time of the run in seconds")
+    args = ap.parse_args()
+
+    train, sgemm, info, errors = {}, {}, {}, []
+    with open(args.results) as f:
+        for line in f:
+            line = line.strip()
+            if not line.startswith("{"):
+                continue
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            kind, fw = r.get("kind"), r.get("framework")
+            if kind == "train":
+                train[(r["net"], fw)] = r
+            elif kind == "sgemm":
+                sgemm[(int(r["n"]), fw)] = r
+            elif kind == "info":
+                info.setdefault(fw, r)
+            elif kind == "error":
+                errors.append(r)
+
+    out = []
+    w = out.append
+    w("# NeuralNet vs NumPy and PyTorch")
+    w("")
+    w(f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    w(f"- Machine: {cpu_info()}, Linux {platform.release()}")
+    threads = next((i.get("threads") for i in info.values() if i.get("threads")), "?")
+    w(f"- Threads: {threads} for every framework (OpenBLAS/OpenMP thread count, torch.set_num_threads, "
+      f"NeuralNetSettings.MaxDegreeOfParallelism)")
+    data = next((i.get("data") for i in info.values() if i.get("data")), "?")
+    w(f"- Data: {data} (the same batches, in the same order, for all three)")
+    versions = []
+    if "numpy" in info:
+        versions.append(f"NumPy {info['numpy'].get('numpy')} (Python {info['numpy'].get('python')})")
+    if "torch" in info:
+        versions.append(f"PyTorch {info['torch'].get('torch')}")
+    versions.append(f"OpenBLAS (libopenblas0-pthread) {package_version('libopenblas0-pthread')}")
+    if args.dotnet:
+        versions.append(f".NET {args.dotnet}")
+    w(f"- Versions: {', '.join(versions)}")
+    if args.load_start or args.load_end:
+        w(f"- Load average (1/5/15 min) at start: {args.load_start}; at end: {args.load_end}"
+          " (anything above 0 means other work shared the cores and the figures are noisy)")
+    if args.wall:
+        w(f"- Wall time of the whole run: {args.wall} s")
+    w("")
+    w("## Training throughput (samples/s, median of the timed runs; higher is better)")
+    w("")
+    w("One step = forward, softmax cross-entropy loss, backward, plain SGD update (lr 0.05).")
+    w("")
+    w("| Network | Batch | NumPy | PyTorch | NeuralNet | NeuralNet / best peer |")
+    w("|---|---:|---:|---:|---:|---:|")
+    nets = sorted({k[0] for k in train}, key=lambda n: NET_ORDER.find(n))
+    for net in nets:
+        recs = {fw: train.get((net, fw)) for fw, _ in FRAMEWORKS}
+        any_rec = next(r for r in recs.values() if r is not None)
+        rates = {fw: (r["samples_per_s"] if r else None) for fw, r in recs.items()}
+        w(f"| {net}) {any_rec.get('title', net)} | {any_rec['batch']} | {fmt_rate(rates['numpy'])} | "
+          f"{fmt_rate(rates['torch'])} | {fmt_rate(rates['neuralnet'])} | "
+          f"{fmt_ratio(rates['neuralnet'], [rates[p] for p in PEERS])} |")
+    w("")
+    w("## Square SGEMM, C = A·B, float32 (GFLOP/s = 2n³ / time, median; higher is better)")
+    w("")
+    w("| n | NumPy (OpenBLAS) | PyTorch | NeuralNet Kernels.Gemm | NeuralNet / best peer |")
+    w("|---:|---:|---:|---:|---:|")
+    for n in sorted({k[0] for k in sgemm}):
+        g = {fw: (sgemm[(n, fw)]["gflops"] if (n, fw) in sgemm else None) for fw, _ in FRAMEWORKS}
+        w(f"| {n} | {fmt_rate(g['numpy'])} | {fmt_rate(g['torch'])} | {fmt_rate(g['neuralnet'])} | "
+          f"{fmt_ratio(g['neuralnet'], [g[p] for p in PEERS])} |")
+    w("")
+    w("## Details")
+    w("")
+    w("Timed steps per run × runs, spread of the runs ((max − min) / median), loss at the first warm-up step → last step:")
+    w("")
+    for net in nets:
+        parts = []
+        for fw, label in FRAMEWORKS:
+            r = train.get((net, fw))
+            if r is None:
+                parts.append(f"{label}: no result")
+                continue
+            sp = spread(r)
+            parts.append(f"{label}: {r['steps']}×{r['repeats']}, spread {sp * 100:.0f}%, loss {r['loss_first']:.3f} → "
+                         f"{r['loss_last']:.3f}" if sp is not None else
+                         f"{label}: {r['steps']}×{r['repeats']}, loss {r['loss_first']:.3f} → {r['loss_last']:.3f}")
+        nn = train.get((net, "neuralnet"))
+        if nn is not None and nn.get("alloc_bytes_per_step") is not None:
+            parts.append(f"NeuralNet managed allocation {nn['alloc_bytes_per_step']:.0f} B/step")
+        w(f"- {net}) " + "; ".join(parts))
+    sg_parts = []
+    for n in sorted({k[0] for k in sgemm}):
+        cells = []
+        for fw, label in FRAMEWORKS:
+            r = sgemm.get((n, fw))
+            if r is not None:
+                sp = spread(r)
+                cells.append(f"{label} {r['calls']} calls×{r['repeats']}" + (f" spread {sp * 100:.0f}%" if sp is not None else ""))
+        sg_parts.append(f"{n}: " + ", ".join(cells))
+    if sg_parts:
+        w("- SGEMM: " + "; ".join(sg_parts))
+    for e in errors:
+        w(f"- ERROR {e.get('framework')} {e.get('what', '')}: {e.get('message', '')}")
+    w("")
+    sys.stdout.write("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,351 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace NeuralNet.Kernels;
+
+/// <summary>A register-blocked GEMM micro-kernel: C[MR×NR] (+)= Apanel[kc×MR]ᵀ · Bpanel[kc×NR] on packed panels.</summary>
+internal interface IGemmMicroKernel
+{
+    /// <summary>Rows of the C tile (values of A broadcast per k step).</summary>
+    static abstract int MR { get; }
+
+    /// <summary>Columns of the C tile (floats of B loaded per k step).</summary>
+    static abstract int NR { get; }
+
+    /// <summary>
+    /// Computes the full tile: a is the packed A panel (kc steps of MR values), b the packed B panel (kc steps of NR
+    /// values), c the top-left of the tile with row stride ldc. Stores the sum, or adds it to c when <paramref name="add"/>.
+    /// </summary>
+    static abstract unsafe void Run(int kc, float* a, float* b, float* c, nint ldc, bool add);
+}
+
+internal static partial class Kernels
+{
+    // Cache blocking (floats). KC·MR·4 B of packed A stays in L1 (12 KiB) while a sweep over the packed B block
+    // (KC·NC·4 = 1 MiB) streams from L2 (2 MiB per core here). MC bounds the A block so the buffers stay small.
+    internal const int GemmKC = 256;
+    internal const int GemmMC = 192;
+    internal const int GemmNC = 1024;
+
+    // Below this many multiply-adds a second thread costs more (wake-up, duplicate packing) than it saves.
+    internal const long GemmParallelThreshold = 1L << 19;
+
+    // With at most this many rows of C (batch 1 to 4), or this small a k, packing costs more than it saves: op(A)·B runs
+    // on the row path (Kernels.Gemm.Rows.cs) and A·Bᵀ on dot products (Kernels.Gemm.DotNT.cs). Measured: packed wins
+    // from m = 16 up on every network shape, while at m = 1 the unpacked paths are 5–20× faster.
+    internal const int GemmSmallRows = 4;
+
+    /// <summary>Which algorithm computes a GEMM; chosen from the shape alone so thread count never changes results.</summary>
+    internal enum GemmPath { Packed, Rows, DotNT }
+
+    [ThreadStatic] private static float[]? t_gemmPackA;
+    [ThreadStatic] private static float[]? t_gemmPackB;
+    [ThreadStatic] private static GemmFloatJob? t_gemmJob;
+
+    /// <summary>Single-precision GEMM: validated spans in, blocked SIMD kernels out, split over threads by output block.</summary>
+    private static unsafe void GemmFloat(bool transA, bool transB, int m, int n, int k,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc, bool accumulate)
+    {
+        if (m == 0 || n == 0) return;
+        fixed (float* pa = a)
+        fixed (float* pb = b)
+        fixed (float* pc = c)
+        {
+            if (k == 0)
+            {
+                if (!accumulate)
+                    for (int i = 0; i < m; i++) new Span<float>(pc + (nint)i * ldc, n).Clear();
+                return;
+            }
+
+            // The path depends on the shape only, never on the thread count, so results stay bit-identical.
+            GemmPath path = !transB && (m <= GemmSmallRows || k <= GemmSmallRows) ? GemmPath.Rows
+                : !transA && transB && m <= GemmSmallRows && k >= 16 ? GemmPath.DotNT
+                : GemmPath.Packed;
+            bool splitRows = m >= n;
+            int unit = path != GemmPath.Packed ? (splitRows ? 1 : 16) : splitRows ? GemmMR : GemmNR;
+            int dim = splitRows ? m : n;
+            int parts = 1;
+            if ((long)m * n * k >= GemmParallelThreshold)
+                parts = Math.Min(NeuralNetSettings.MaxDegreeOfParallelism, (dim + unit - 1) / unit);
+            if (parts <= 1)
+            {
+                GemmFloatRange(path, transA, transB, m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate);
+                return;
+            }
+
+            int chunk = ((dim + parts - 1) / parts + unit - 1) / unit * unit;
+            parts = (dim + chunk - 1) / chunk;
+            GemmFloatJob job = t_gemmJob ??= new GemmFloatJob();
+            job.Set(path, transA, transB, m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate, splitRows, chunk);
+            try
+            {
+                KernelThreads.Run(job, parts);
+            }
+            finally
+            {
+                job.Clear();
+            }
+        }
+    }
+
+    private static int GemmMR => Vector512.IsHardwareAccelerated ? GemmFloat512.MR : GemmFloat256.MR;
+    private static int GemmNR => Vector512.IsHardwareAccelerated ? GemmFloat512.NR : GemmFloat256.NR;
+
+    /// <summary>One thread's share: a block of C rows or columns, computed with the widest available micro-kernel.</summary>
+    private sealed unsafe class GemmFloatJob : ParallelJob
+    {
+        private GemmPath _path;
+        private bool _transA, _transB, _accumulate, _splitRows;
+        private int _m, _n, _k, _chunk;
+        private float* _a, _b, _c;
+        private nint _lda, _ldb, _ldc;
+
+        public void Set(GemmPath path, bool transA, bool transB, int m, int n, int k, float* a, nint lda, float* b, nint ldb,
+            float* c, nint ldc, bool accumulate, bool splitRows, int chunk)
+        {
+            _path = path;
+            (_transA, _transB, _m, _n, _k, _lda, _ldb, _ldc, _accumulate, _splitRows, _chunk) =
+                (transA, transB, m, n, k, lda, ldb, ldc, accumulate, splitRows, chunk);
+            _a = a;
+            _b = b;
+            _c = c;
+        }
+
+        public void Clear()
+        {
+            _a = null;
+            _b = null;
+            _c = null;
+        }
+
+        public override void Execute(int part, int parts)
+        {
+            int start = part * _chunk;
+            if (_splitRows)
+            {
+                int rows = Math.Min(_chunk, _m - start);
+                if (rows <= 0) return;
+                float* a = _transA ? _a + start : _a + start * _lda;
+                GemmFloatRange(_path, _transA, _transB, rows, _n, _k, a, _lda, _b, _ldb, _c + start * _ldc, _ldc, _accumulate);
+            }
+            else
+            {
+                int cols = Math.Min(_chunk, _n - start);
+                if (cols <= 0) return;
+                float* b = _transB ? _b + start * _ldb : _b + start;
+                GemmFloatRange(_path, _transA, _transB, _m, cols, _k, _a, _lda, b, _ldb, _c + start, _ldc, _accumulate);
+            }
+        }
+    }
+
+    private static unsafe void GemmFloatRange(GemmPath path, bool transA, bool transB, int m, int n, int k,
+        float* a, nint lda, float* b, nint ldb, float* c, nint ldc, bool accumulate)
+    {
+        if (path == GemmPath.Rows)
+            GemmFloatRows(transA, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+        else if (path == GemmPath.DotNT)
+            GemmFloatDotNT(m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+        else if (Vector512.IsHardwareAccelerated)
+            GemmFloatBlocked<GemmFloat512>(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+        else
+            GemmFloatBlocked<GemmFloat256>(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
+    }
+
+    /// <summary>Returns a 64-byte aligned pointer into a pinned per-thread buffer of at least <paramref name="length"/> floats.</summary>
+    private static unsafe float* GetPackBuffer(ref float[]? buffer, int length)
+    {
+        if (buffer is null || buffer.Length < length + 16)
+            buffer = GC.AllocateUninitializedArray<float>(length + 16, pinned: true);
+        float* p = (float*)Unsafe.AsPointer(ref buffer[0]);
+        return (float*)(((nint)p + 63) & ~(nint)63);
+    }
+
+    /// <summary>
+    /// The blocked loop nest (Goto/BLIS order, with the roles of A and B swapped for row-major C): for each NC block of
+    /// columns and KC block of k, pack B once; for each MC block of rows pack A; then run the micro-kernel over every
+    /// MR×NR tile. Edge tiles run the same kernel on zero-padded panels into a scratch tile, so each element of C is the
+    /// same FMA chain whether or not it sits on an edge, which keeps results independent of the thread partition.
+    /// </summary>
+    [SkipLocalsInit]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void GemmFloatBlocked<TKernel>(bool transA, bool transB, int m, int n, int k,
+        float* a, nint lda, float* b, nint ldb, float* c, nint ldc, bool accumulate)
+        where TKernel : struct, IGemmMicroKernel
+    {
+        int mr = TKernel.MR, nr = TKernel.NR;
+        float* packA = GetPackBuffer(ref t_gemmPackA, GemmMC * GemmKC);
+        float* packB = GetPackBuffer(ref t_gemmPackB, GemmKC * GemmNC);
+        float* tile = stackalloc float[12 * 32 + 16];
+        tile = (float*)(((nint)tile + 63) & ~(nint)63);
+
+        for (int jc = 0; jc < n; jc += GemmNC)
+        {
+            int nc = Math.Min(GemmNC, n - jc);
+            for (int pc = 0; pc < k; pc += GemmKC)
+            {
+                int kc = Math.Min(GemmKC, k - pc);
+                bool add = accumulate || pc > 0;
+                PackB(transB, b, ldb, pc, jc, kc, nc, packB, nr);
+                for (int ic = 0; ic < m; ic += GemmMC)
+                {
+                    int mc = Math.Min(GemmMC, m - ic);
+                    PackA(transA, a, lda, ic, pc, mc, kc, packA, mr);
+                    for (int ir = 0; ir < mc; ir += mr)
+                    {
+                        int rows = Math.Min(mr, mc - ir);
+                        float* ap = packA + (nint)ir * kc;
+                        float* cRow = c + (ic + ir) * ldc + jc;
+                        for (int jr = 0; jr < nc; jr += nr)
+                        {
+                            int cols = Math.Min(nr, nc - jr);
+                            float* bp = packB + (nint)jr * kc;
+                            if (rows == mr && cols == nr)
+                            {
+                                TKernel.Run(kc, ap, bp, cRow + jr, ldc, add);
+                            }
+                            else
+                            {
+                                TKernel.Run(kc, ap, bp, tile, nr, false);
+                                StoreTile(tile, nr, cRow + jr, ldc, rows, cols, add);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static unsafe void StoreTile(float* tile, int nr, float* c, nint ldc, int rows, int cols, bool add)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            float* src = tile + r * nr;
+            float* dst = c + r * ldc;
+            if (add)
+                for (int j = 0; j < cols; j++) dst[j] += src[j];
+            else
+                for (int j = 0; j < cols; j++) dst[j] = src[j];
+        }
+    }
+
+    /// <summary>
+    /// Packs op(A)[i0..i0+mc, p0..p0+kc] into panels of <paramref name="mr"/> rows: panel q holds, for each k step,
+    /// the mr values op(A)[i0+q·mr+r, p] (r = 0..mr−1), zero past the last row. Handles the transpose while copying.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void PackA(bool transA, float* a, nint lda, int i0, int p0, int mc, int kc, float* dst, int mr)
+    {
+        for (int q = 0; q < mc; q += mr)
+        {
+            int rows = Math.Min(mr, mc - q);
+            float* panel = dst + (nint)q * kc;
+            if (transA)
+            {
+                // A stored k×m: the mr values of one k step are contiguous.
+                float* src = a + (nint)p0 * lda + i0 + q;
+                for (int p = 0; p < kc; p++, src += lda, panel += mr)
+                {
+                    int r = 0;
+                    for (; r <= rows - 4; r += 4) Vector128.Store(Vector128.Load(src + r), panel + r);
+                    for (; r < rows; r++) panel[r] = src[r];
+                    for (; r < mr; r++) panel[r] = 0f;
+                }
+            }
+            else
+            {
+                // A stored m×k: transpose 4×4 blocks on the way.
+                PackTransposed(a + (nint)(i0 + q) * lda + p0, lda, rows, kc, panel, mr);
+                for (int r = rows; r < mr; r++)
+                {
+                    float* d = panel + r;
+                    for (int p = 0; p < kc; p++) d[(nint)p * mr] = 0f;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Packs op(B)[p0..p0+kc, j0..j0+nc] into panels of <paramref name="nr"/> columns: panel q holds, for each k step,
+    /// the nr values op(B)[p, j0+q·nr+j], zero past the last column. Handles the transpose while copying.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void PackB(bool transB, float* b, nint ldb, int p0, int j0, int kc, int nc, float* dst, int nr)
+    {
+        for (int q = 0; q < nc; q += nr)
+        {
+            int cols = Math.Min(nr, nc - q);
+            float* panel = dst + (nint)q * kc;
+            if (!transB)
+            {
+                float* src = b + (nint)p0 * ldb + j0 + q;
+                if (cols == nr)
+                {
+                    for (int p = 0; p < kc; p++, src += ldb, panel += nr)
+                        for (int j = 0; j < nr; j += Vector256<float>.Count)
+                            Vector256.Store(Vector256.Load(src + j), panel + j);
+                }
+                else
+                {
+                    for (int p = 0; p < kc; p++, src += ldb, panel += nr)
+                    {
+                        int j = 0;
+                        for (; j < cols; j++) panel[j] = src[j];
+                        for (; j < nr; j++) panel[j] = 0f;
+                    }
+                }
+            }
+            else
+            {
+                // B stored n×k: transpose 4×4 blocks on the way.
+                PackTransposed(b + (nint)(j0 + q) * ldb + p0, ldb, cols, kc, panel, nr);
+                for (int j = cols; j < nr; j++)
+                {
+                    float* d = panel + j;
+                    for (int p = 0; p < kc; p++) d[(nint)p * nr] = 0f;
+                }
+            }
+        }
+    }
+
+    /// <summary>dst[p·ds + r] = src[r·ld + p] for r &lt; rows, p &lt; kc: 4×4 register transposes, scalar edges.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void PackTransposed(float* src, nint ld, int rows, int kc, float* dst, int ds)
+    {
+        int r = 0;
+        if (Sse.IsSupported)
+        {
+            for (; r <= rows - 4; r += 4)
+            {
+                float* s0 = src + r * ld, s1 = s0 + ld, s2 = s1 + ld, s3 = s2 + ld;
+                float* d = dst + r;
+                int p = 0;
+                for (; p <= kc - 4; p += 4, d += 4 * ds)
+                {
+                    Vector128<float> x0 = Sse.LoadVector128(s0 + p), x1 = Sse.LoadVector128(s1 + p);
+                    Vector128<float> x2 = Sse.LoadVector128(s2 + p), x3 = Sse.LoadVector128(s3 + p);
+                    Vector128<float> t0 = Sse.UnpackLow(x0, x1), t1 = Sse.UnpackLow(x2, x3);
+                    Vector128<float> t2 = Sse.UnpackHigh(x0, x1), t3 = Sse.UnpackHigh(x2, x3);
+                    Sse.Store(d, Sse.MoveLowToHigh(t0, t1));
+                    Sse.Store(d + ds, Sse.MoveHighToLow(t1, t0));
+                    Sse.Store(d + 2 * ds, Sse.MoveLowToHigh(t2, t3));
+                    Sse.Store(d + 3 * ds, Sse.MoveHighToLow(t3, t2));
+                }
+                for (; p < kc; p++, d += ds)
+                {
+                    d[0] = s0[p];
+                    d[1] = s1[p];
+                    d[2] = s2[p];
+                    d[3] = s3[p];
+                }
+            }
+        }
+        for (; r < rows; r++)
+        {
+            float* s0 = src + r * ld;
+            float* d = dst + r;
+            for (int p = 0; p < kc; p++) d[(nint)p * ds] = s0[p];
+        }
+    }
+}

@@ -1,0 +1,144 @@
+using System.Numerics;
+using NeuralNet.Evaluation;
+using NeuralNet.Initialization;
+using NeuralNet.Modules;
+using NeuralNet.Optimization;
+using NeuralNet.Optimization.Schedules;
+
+namespace NeuralNet.Training;
+
+/// <summary>The settings of <see cref="MlpClassifier{T}"/>: architecture, initialization, optimizer and training loop.</summary>
+public sealed record MlpSettings
+{
+    /// <summary>Features per example. Default 784.</summary>
+    public int InputSize { get; init; } = 784;
+
+    /// <summary>Hidden layer widths, e.g. [64], [100], [900, 400], [400, 100, 25]. Default [64].</summary>
+    public IReadOnlyList<int> HiddenSizes { get; init; } = [64];
+
+    /// <summary>Number of classes. Default 10.</summary>
+    public int Classes { get; init; } = 10;
+
+    /// <summary>Hidden activation. Default ReLU.</summary>
+    public HiddenActivation Hidden { get; init; } = HiddenActivation.ReLU;
+
+    /// <summary>Output activation; it also picks the loss (see <see cref="MlpBuilder.LossFor{T}"/>). Default logits with fused softmax cross-entropy.</summary>
+    public OutputActivation Output { get; init; } = OutputActivation.Logits;
+
+    /// <summary>Weight initializer, or null for He normal (ReLU) / Xavier uniform (sigmoid, tanh).</summary>
+    public Initializer? Initializer { get; init; }
+
+    /// <summary>The seed of the single generator used for the initial weights and then for shuffling. Default 0.</summary>
+    public ulong Seed { get; init; }
+
+    /// <summary>The learning rate (the schedule's initial rate takes precedence). Default 0.1.</summary>
+    public double LearningRate { get; init; } = 0.1;
+
+    /// <summary>SGD momentum. Default 0.</summary>
+    public double Momentum { get; init; }
+
+    /// <summary>L2 weight decay. Default 0.</summary>
+    public double WeightDecay { get; init; }
+
+    /// <summary>An optional schedule; a schedule instance holds state, so give each classifier its own. Default none.</summary>
+    public LearningRateSchedule? Schedule { get; init; }
+
+    /// <summary>The training-loop settings (epochs, batch size, sampling, validation split…). Default: 1 epoch of batch 32.</summary>
+    public TrainerOptions Training { get; init; } = new();
+}
+
+/// <summary>Factory methods for <see cref="MlpClassifier{T}"/>.</summary>
+public static class MlpClassifier
+{
+    /// <summary>Builds an MLP from <paramref name="settings"/> and trains it in one call.</summary>
+    /// <param name="inputs">Training inputs (N, InputSize).</param>
+    /// <param name="labels">N labels in [0, Classes).</param>
+    /// <param name="settings">Architecture and training settings.</param>
+    /// <param name="validationInputs">Optional validation inputs.</param>
+    /// <param name="validationLabels">Optional validation labels.</param>
+    /// <param name="progress">Optional progress receiver.</param>
+    /// <param name="cancellationToken">Cancels training.</param>
+    /// <returns>The trained classifier; its <see cref="MlpClassifier{T}.History"/> holds the figures.</returns>
+    public static MlpClassifier<T> Train<T>(Tensor<T> inputs, int[] labels, MlpSettings settings,
+        Tensor<T>? validationInputs = null, int[]? validationLabels = null,
+        IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var classifier = new MlpClassifier<T>(settings);
+        classifier.Fit(inputs, labels, null, validationInputs, validationLabels, progress, cancellationToken);
+        return classifier;
+    }
+}
+
+/// <summary>
+/// An MLP classifier with its trainer and predictor: build from a hidden-size list, train, keep training on more data, predict,
+/// evaluate and read the weights.
+/// </summary>
+/// <typeparam name="T">The element type.</typeparam>
+/// <remarks>
+/// <para><c>var mlp = MlpClassifier.Train(x, y, new MlpSettings { HiddenSizes = [64], Training = new() { Epochs = 2 } });</c></para>
+/// <para><see cref="Predict(ReadOnlySpan{T})"/>, <see cref="Evaluate"/> and <see cref="Fit"/> share one lock, so predicting from many
+/// threads is safe, and a prediction during training waits for it to finish.</para>
+/// </remarks>
+public sealed class MlpClassifier<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Builds the model (not yet trained).</summary>
+    /// <exception cref="ArgumentException">A setting is out of range.</exception>
+    public MlpClassifier(MlpSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        settings.Training.Validate();
+        Settings = settings;
+        var random = new RandomGenerator(settings.Seed);
+        Model = MlpBuilder.Build<T>(settings.InputSize, settings.HiddenSizes, settings.Classes, settings.Hidden, settings.Output, settings.Initializer, random);
+        var optimizer = new Sgd<T>(Model, settings.Schedule?.LearningRate ?? settings.LearningRate, settings.Momentum, settings.WeightDecay);
+        Trainer = new Trainer<T>(Model, MlpBuilder.LossFor<T>(settings.Output), optimizer, settings.Schedule, random);
+        Predictor = new Predictor<T>(Model, settings.Output);
+    }
+
+    /// <summary>The settings it was built with.</summary>
+    public MlpSettings Settings { get; }
+
+    /// <summary>The network.</summary>
+    public Sequential<T> Model { get; }
+
+    /// <summary>The trainer (optimizer, schedule, generator, callbacks).</summary>
+    public Trainer<T> Trainer { get; }
+
+    /// <summary>The thread-safe predictor.</summary>
+    public Predictor<T> Predictor { get; }
+
+    /// <summary>The history of all training so far.</summary>
+    public History History => Trainer.History;
+
+    /// <summary>The weights and biases, layer by layer (weight (Out, In) then bias (Out) for each Dense layer).</summary>
+    public IReadOnlyList<Parameter<T>> Parameters => Model.Parameters;
+
+    /// <summary>Trains (further) on the given data; call again with more data to continue training.</summary>
+    /// <param name="inputs">Inputs (N, InputSize).</param>
+    /// <param name="labels">N labels.</param>
+    /// <param name="epochs">Epochs for this call, or null for <see cref="TrainerOptions.Epochs"/> of the settings.</param>
+    /// <param name="validationInputs">Optional validation inputs.</param>
+    /// <param name="validationLabels">Optional validation labels.</param>
+    /// <param name="progress">Optional progress receiver.</param>
+    /// <param name="cancellationToken">Cancels training.</param>
+    public History Fit(Tensor<T> inputs, int[] labels, int? epochs = null, Tensor<T>? validationInputs = null, int[]? validationLabels = null,
+        IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var options = epochs is null ? Settings.Training : Settings.Training with { Epochs = epochs.Value };
+        lock (Predictor.SyncRoot)
+            return Trainer.Fit(inputs, labels, options, validationInputs, validationLabels, progress, cancellationToken);
+    }
+
+    /// <summary>Predicts one example (thread-safe).</summary>
+    public Prediction Predict(ReadOnlySpan<T> example) => Predictor.Predict(example);
+
+    /// <summary>Predicts a batch (thread-safe).</summary>
+    public Prediction[] Predict(Tensor<T> inputs) => Predictor.Predict(inputs);
+
+    /// <summary>Loss, accuracy and confusion matrix on labelled data (thread-safe).</summary>
+    public EvaluationResult Evaluate(Tensor<T> inputs, int[] labels)
+    {
+        lock (Predictor.SyncRoot) return Trainer.Evaluate(inputs, labels);
+    }
+}

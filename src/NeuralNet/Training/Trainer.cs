@@ -1,0 +1,503 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Numerics;
+using NeuralNet.Evaluation;
+using NeuralNet.Losses;
+using NeuralNet.Modules;
+using NeuralNet.Optimization;
+using NeuralNet.Optimization.Schedules;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+
+namespace NeuralNet.Training;
+
+/// <summary>
+/// Trains a classifier by mini-batch SGD: shuffles every epoch from a seeded generator, steps an optimizer and a schedule,
+/// evaluates validation data, records a <see cref="History"/>, runs callbacks, and stops with a
+/// <see cref="TrainingDivergedException"/> on NaN or infinity.
+/// </summary>
+/// <typeparam name="T">The element type.</typeparam>
+/// <remarks>
+/// <para>One step on a batch (x: (B, …), labels: B): <c>y = model.Forward(x, training: true)</c>; check y is finite;
+/// <c>loss.Forward(y, labels)</c>; zero the gradients; <c>model.Backward(loss.Backward())</c>; <c>optimizer.Step()</c>.
+/// Training accuracy counts rows whose arg-max of y equals the label.</para>
+/// <para>Batch buffers are allocated once per distinct batch size and reused, so after the first epoch a step allocates
+/// nothing in the trainer (the modules keep their own buffers per batch size).</para>
+/// <para>Determinism: all randomness (shuffling, sampling) comes from <see cref="Random"/>; the loop is sequential and the
+/// kernels are bit-identical at any <see cref="NeuralNetSettings.MaxDegreeOfParallelism"/>, so the same seed, data and settings
+/// give bit-identical weights.</para>
+/// <para>Schedules: a closed-form schedule with <see cref="ScheduleInterval.Epoch"/> is stepped after every epoch, with
+/// <see cref="ScheduleInterval.Iteration"/> after every step. A loss-driven schedule (Bold Driver) at epoch interval gets the
+/// monitored loss (<see cref="TrainerOptions.ScheduleMonitor"/>) after every epoch; at iteration interval it gets each batch's
+/// loss before that batch's update (the loss measured at the weights the previous step produced), so the new rate applies
+/// to the step. When it answers <see cref="ScheduleDecision.WorsenedUndo"/>, the trainer restores the parameters at which the
+/// reference loss was measured, clears the momentum and skips that batch's update (<see cref="IterationRecord.Undone"/>).</para>
+/// <para>A trainer keeps its epoch and iteration counts and its <see cref="History"/> across <c>Fit</c> calls, so calling
+/// <c>Fit</c> again (on the same or more data) continues training.</para>
+/// <para>Not thread-safe; while it trains, nothing else may use the model.</para>
+/// </remarks>
+public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly Dictionary<int, (Tensor<T> X, int[] Labels)> _batchBuffers = [];
+    private ParameterSnapshot<T>? _undoSnapshot;
+    private bool _stopRequested;
+    private int[] _perExampleShape = [];
+
+    /// <summary>Creates a trainer.</summary>
+    /// <param name="model">The model to train; its output must be (N, classes).</param>
+    /// <param name="loss">The loss on the model's output.</param>
+    /// <param name="optimizer">The optimizer; it must step the model's parameters.</param>
+    /// <param name="schedule">An optional learning-rate schedule; without one the optimizer's rate is kept.</param>
+    /// <param name="random">The generator for shuffling and sampling; defaults to <c>new RandomGenerator(0)</c>.</param>
+    public Trainer(Module<T> model, Loss<T> loss, Sgd<T> optimizer, LearningRateSchedule? schedule = null, RandomGenerator? random = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(loss);
+        ArgumentNullException.ThrowIfNull(optimizer);
+        Model = model;
+        Loss = loss;
+        Optimizer = optimizer;
+        Schedule = schedule;
+        Random = random ?? new RandomGenerator(0);
+        if (schedule is not null) optimizer.LearningRate = schedule.LearningRate;
+    }
+
+    /// <summary>The model being trained.</summary>
+    public Module<T> Model { get; }
+
+    /// <summary>The loss.</summary>
+    public Loss<T> Loss { get; }
+
+    /// <summary>The optimizer.</summary>
+    public Sgd<T> Optimizer { get; }
+
+    /// <summary>The learning-rate schedule, or null.</summary>
+    public LearningRateSchedule? Schedule { get; }
+
+    /// <summary>The generator used for shuffling and sampling (its state is saved in checkpoints).</summary>
+    public RandomGenerator Random { get; }
+
+    /// <summary>The callbacks, run in order.</summary>
+    public IList<TrainingCallback<T>> Callbacks { get; } = new List<TrainingCallback<T>>();
+
+    /// <summary>The history of every epoch and iteration so far, across <c>Fit</c> calls.</summary>
+    public History History { get; private set; } = new();
+
+    /// <summary>The number of completed epochs.</summary>
+    public int Epoch { get; private set; }
+
+    /// <summary>The number of iterations (steps, including undone ones) so far.</summary>
+    public long Iteration { get; private set; }
+
+    /// <summary>The parameters at which a Bold Driver's reference loss was measured, when undo is enabled and one was captured.</summary>
+    internal ParameterSnapshot<T>? UndoSnapshot => _undoSnapshot;
+
+    /// <summary>Asks the running <c>Fit</c> to stop after the current epoch (or iteration, when called from <see cref="TrainingCallback{T}.OnIterationEnd"/>).</summary>
+    public void RequestStop() => _stopRequested = true;
+
+    /// <summary>Trains for <see cref="TrainerOptions.Epochs"/> epochs.</summary>
+    /// <param name="inputs">Training inputs (N, …) whose per-example shape the model accepts.</param>
+    /// <param name="labels">N class labels in [0, classes).</param>
+    /// <param name="options">The settings.</param>
+    /// <param name="validationInputs">Optional validation inputs; takes precedence over <see cref="TrainerOptions.ValidationSplit"/>.</param>
+    /// <param name="validationLabels">The validation labels (required with <paramref name="validationInputs"/>).</param>
+    /// <param name="progress">Receives a report after every epoch (and every <see cref="TrainerOptions.ProgressEveryIterations"/> steps).</param>
+    /// <param name="cancellationToken">Checked before every step; cancellation throws <see cref="OperationCanceledException"/>
+    /// and leaves the model at its last completed step and the history up to date.</param>
+    /// <returns>The trainer's <see cref="History"/> (all epochs so far, not only this call's).</returns>
+    /// <exception cref="ArgumentException">Shapes, labels or settings are invalid, or an input is not finite.</exception>
+    /// <exception cref="TrainingDivergedException">A layer's output or the loss became NaN or infinite.</exception>
+    public History Fit(Tensor<T> inputs, int[] labels, TrainerOptions options,
+        Tensor<T>? validationInputs = null, int[]? validationLabels = null,
+        IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        ArgumentNullException.ThrowIfNull(labels);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        int classes = CheckData(inputs, labels, "training");
+        int n = inputs.Dim(0);
+
+        // Validation: an explicit set, or the last ⌊split·N⌋ training examples.
+        Tensor<T>? valX = null;
+        int[]? valY = null;
+        int valStart = 0, valCount = 0, trainCount = n;
+        if (validationInputs is not null || validationLabels is not null)
+        {
+            if (validationInputs is null || validationLabels is null)
+                throw new ArgumentException("Trainer.Fit: validation inputs and validation labels must be given together.", nameof(validationLabels));
+            CheckData(validationInputs, validationLabels, "validation");
+            valX = validationInputs;
+            valY = validationLabels;
+            valCount = validationInputs.Dim(0);
+        }
+        else if (options.ValidationSplit > 0)
+        {
+            valCount = (int)Math.Floor(options.ValidationSplit * n);
+            if (valCount < 1 || valCount >= n)
+                throw new ArgumentException(
+                    $"Trainer.Fit: ValidationSplit {options.ValidationSplit.ToString(CultureInfo.InvariantCulture)} of {n} examples leaves {valCount} for validation and {n - valCount} for training; both need at least 1.",
+                    nameof(options));
+            trainCount = n - valCount;
+            valX = inputs;
+            valY = labels;
+            valStart = trainCount;
+        }
+        bool hasValidation = valX is not null;
+        if (options.ScheduleMonitor == TrainingMetric.ValidationLoss && !hasValidation && Schedule is { RequiresLoss: true })
+            throw new ArgumentException("Trainer.Fit: ScheduleMonitor is ValidationLoss but no validation data were given.", nameof(options));
+
+        int sampleCount = options.SampleFraction >= 1 ? trainCount : Math.Max(1, (int)Math.Round(options.SampleFraction * trainCount));
+        int batchSize = Math.Min(options.BatchSize, sampleCount);
+        int batchesPerEpoch = (sampleCount + batchSize - 1) / batchSize;
+        var order = new int[trainCount];
+
+        bool undo = Schedule is BoldDriverSchedule { UndoOnIncrease: true };
+        if (undo) _undoSnapshot ??= new ParameterSnapshot<T>(Optimizer.Parameters);
+        if (options.RecordIterations) History.EnsureIterationCapacity((long)options.Epochs * batchesPerEpoch);
+        // Warm the buffers of the two batch sizes up front, so the first epoch's steps allocate no gather buffers.
+        GetBatchBuffers(batchSize);
+        if (sampleCount % batchSize != 0) GetBatchBuffers(sampleCount % batchSize);
+
+        _stopRequested = false;
+        long start = Stopwatch.GetTimestamp();
+        for (int c = 0; c < Callbacks.Count; c++) Callbacks[c].OnTrainBegin(this);
+        int lastEpoch = Epoch + options.Epochs;
+        double lastValLoss = double.NaN, lastValAcc = double.NaN;
+
+        while (Epoch < lastEpoch && !_stopRequested)
+        {
+            int epoch = Epoch + 1;
+            for (int i = 0; i < trainCount; i++) order[i] = i;
+            if (sampleCount < trainCount)
+            {
+                // Partial Fisher–Yates: the first sampleCount entries become a uniform sample without replacement, in random order.
+                for (int i = 0; i < sampleCount; i++)
+                {
+                    int j = i + Random.NextInt(trainCount - i);
+                    (order[i], order[j]) = (order[j], order[i]);
+                }
+            }
+            else if (options.Shuffle)
+            {
+                Random.Shuffle(order.AsSpan());
+            }
+
+            double lossSum = 0, lastRate = Optimizer.LearningRate;
+            long correctSum = 0, seen = 0;
+            int batchIndex = 0;
+            for (int offset = 0; offset < sampleCount && !_stopRequested; offset += batchSize)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                int b = Math.Min(batchSize, sampleCount - offset);
+                var (x, y) = GetBatchBuffers(b);
+                Gather(inputs, order.AsSpan(offset, b), x.AsSpan());
+                for (int i = 0; i < b; i++) y[i] = labels[order[offset + i]];
+                Iteration++;
+                batchIndex++;
+
+                var (batchLoss, correct, undone, rate) = TrainStep(x, y, epoch);
+                lossSum += batchLoss * b;
+                correctSum += correct;
+                seen += b;
+
+                double iterValLoss = double.NaN, iterValAcc = double.NaN;
+                if (hasValidation && options.ValidationEveryIterations > 0 && Iteration % options.ValidationEveryIterations == 0)
+                {
+                    (iterValLoss, iterValAcc) = EvaluateRange(valX!, valY!, valStart, valCount, options.EvaluationBatchSize, classes, null);
+                    lastValLoss = iterValLoss;
+                    lastValAcc = iterValAcc;
+                }
+                lastRate = rate;
+                var record = new IterationRecord(epoch, Iteration, batchLoss, (double)correct / b, iterValLoss, iterValAcc,
+                    rate, Stopwatch.GetElapsedTime(start), undone);
+                if (options.RecordIterations) History.Add(record);
+                for (int c = 0; c < Callbacks.Count; c++) Callbacks[c].OnIterationEnd(this, record);
+                if (progress is not null && options.ProgressEveryIterations > 0 && Iteration % options.ProgressEveryIterations == 0)
+                    progress.Report(new TrainingProgress(epoch, lastEpoch, Iteration, batchIndex, batchesPerEpoch, lossSum / seen,
+                        (double)correctSum / seen, lastValLoss, lastValAcc, rate, record.Elapsed, false));
+            }
+
+            double trainLoss = seen == 0 ? double.NaN : lossSum / seen;
+            double trainAcc = seen == 0 ? double.NaN : (double)correctSum / seen;
+            double valLoss = double.NaN, valAcc = double.NaN;
+            if (hasValidation)
+            {
+                (valLoss, valAcc) = EvaluateRange(valX!, valY!, valStart, valCount, options.EvaluationBatchSize, classes, null);
+                lastValLoss = valLoss;
+                lastValAcc = valAcc;
+            }
+            double usedRate = lastRate;
+            Epoch = epoch;
+            var epochRecord = new EpochRecord(epoch, batchIndex, trainLoss, trainAcc, valLoss, valAcc, usedRate, Stopwatch.GetElapsedTime(start));
+            History.Add(epochRecord);
+            StepScheduleAtEpochEnd(options, trainLoss, valLoss, hasValidation);
+            for (int c = 0; c < Callbacks.Count; c++) Callbacks[c].OnEpochEnd(this, epochRecord);
+            progress?.Report(new TrainingProgress(epoch, lastEpoch, Iteration, batchIndex, batchesPerEpoch, trainLoss, trainAcc,
+                valLoss, valAcc, usedRate, epochRecord.Elapsed, true));
+        }
+        for (int c = 0; c < Callbacks.Count; c++) Callbacks[c].OnTrainEnd(this);
+        return History;
+    }
+
+    /// <summary>Evaluates the model: mean loss, accuracy and confusion matrix, in batches, without training.</summary>
+    /// <param name="inputs">Inputs (N, …).</param>
+    /// <param name="labels">N labels.</param>
+    /// <param name="batchSize">Examples per forward pass.</param>
+    /// <exception cref="ArgumentException">Shapes or labels are invalid.</exception>
+    public EvaluationResult Evaluate(Tensor<T> inputs, int[] labels, int batchSize = 1000)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        ArgumentNullException.ThrowIfNull(labels);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        int classes = CheckData(inputs, labels, "evaluation");
+        var matrix = new ConfusionMatrix(classes);
+        var (loss, accuracy) = EvaluateRange(inputs, labels, 0, inputs.Dim(0), batchSize, classes, matrix);
+        return new EvaluationResult(loss, accuracy, matrix);
+    }
+
+    /// <summary>Restores the counters, history and undo snapshot from a checkpoint (model, optimizer, schedule and generator are
+    /// restored by the caller).</summary>
+    internal void RestoreProgress(int epoch, long iteration, History history, IReadOnlyList<Tensor<T>>? undoSnapshot)
+    {
+        Epoch = epoch;
+        Iteration = iteration;
+        History = history;
+        if (undoSnapshot is not null)
+        {
+            _undoSnapshot ??= new ParameterSnapshot<T>(Optimizer.Parameters);
+            _undoSnapshot.Load(undoSnapshot);
+        }
+    }
+
+    private (double Loss, int Correct, bool Undone, double Rate) TrainStep(Tensor<T> x, int[] y, int epoch)
+    {
+        Tensor<T> output;
+        try
+        {
+            output = Model.Forward(x, training: true);
+        }
+        catch (ArgumentException e)
+        {
+            // Modules reject non-finite inputs; find which layer produced them.
+            var diverged = Diverged(x, epoch, null, e);
+            if (diverged is null) throw;
+            throw diverged;
+        }
+        if (!IsFinite(output.AsSpan()))
+            throw Diverged(x, epoch, null, null) ?? new TrainingDivergedException(
+                $"Training diverged at epoch {epoch}, iteration {Iteration}: the model output is not finite.", epoch, Iteration, -2, Model.Name);
+        double loss = double.CreateTruncating(Loss.Forward(output, y));
+        if (!double.IsFinite(loss))
+            throw new TrainingDivergedException(
+                $"Training diverged at epoch {epoch}, iteration {Iteration}: every layer output is finite but {Loss.Name} returned {loss.ToString(CultureInfo.InvariantCulture)}.",
+                epoch, Iteration, -2, Loss.Name);
+        int correct = CountCorrect(output, y);
+
+        if (Schedule is { RequiresLoss: true, Interval: ScheduleInterval.Iteration })
+        {
+            var decision = Schedule.Step(loss);
+            if (decision == ScheduleDecision.WorsenedUndo)
+            {
+                // Back to the weights of the reference loss; the gradient of this batch belongs to the rejected weights.
+                _undoSnapshot!.Restore();
+                Optimizer.ResetMomentum();
+                Optimizer.LearningRate = Schedule.LearningRate;
+                return (loss, correct, true, Schedule.LearningRate);
+            }
+            if (_undoSnapshot is not null && decision is ScheduleDecision.None or ScheduleDecision.Improved or ScheduleDecision.Worsened)
+                _undoSnapshot.Capture();
+        }
+        if (Schedule is not null) Optimizer.LearningRate = Schedule.LearningRate;
+
+        Optimizer.ZeroGrad();
+        Model.Backward(Loss.Backward());
+        Optimizer.Step();
+        double usedRate = Optimizer.LearningRate;
+
+        if (Schedule is { RequiresLoss: false, Interval: ScheduleInterval.Iteration })
+        {
+            Schedule.Step();
+            Optimizer.LearningRate = Schedule.LearningRate;
+        }
+        return (loss, correct, false, usedRate);
+    }
+
+    private void StepScheduleAtEpochEnd(TrainerOptions options, double trainLoss, double valLoss, bool hasValidation)
+    {
+        if (Schedule is null || Schedule.Interval != ScheduleInterval.Epoch) return;
+        if (!Schedule.RequiresLoss)
+        {
+            Schedule.Step();
+        }
+        else
+        {
+            double monitored = options.ScheduleMonitor switch
+            {
+                TrainingMetric.TrainingLoss => trainLoss,
+                TrainingMetric.ValidationLoss => valLoss,
+                _ => hasValidation ? valLoss : trainLoss,
+            };
+            var decision = Schedule.Step(monitored);
+            if (decision == ScheduleDecision.WorsenedUndo)
+            {
+                _undoSnapshot!.Restore();
+                Optimizer.ResetMomentum();
+            }
+            else if (_undoSnapshot is not null && decision is ScheduleDecision.None or ScheduleDecision.Improved or ScheduleDecision.Worsened)
+            {
+                _undoSnapshot.Capture();
+            }
+        }
+        Optimizer.LearningRate = Schedule.LearningRate;
+    }
+
+    private (double Loss, double Accuracy) EvaluateRange(Tensor<T> inputs, int[] labels, int start, int count, int batchSize, int classes, ConfusionMatrix? matrix)
+    {
+        double lossSum = 0;
+        long correct = 0;
+        bool lossFinite = true;
+        for (int offset = 0; offset < count; offset += batchSize)
+        {
+            int b = Math.Min(batchSize, count - offset);
+            var (x, y) = GetBatchBuffers(b);
+            int rowLength = x.Length / b;
+            inputs.AsSpan().Slice((start + offset) * rowLength, b * rowLength).CopyTo(x.AsSpan());
+            Array.Copy(labels, start + offset, y, 0, b);
+            var output = Model.Forward(x, training: false);
+            if (IsFinite(output.AsSpan()))
+                lossSum += double.CreateTruncating(Loss.Forward(output, y)) * b;
+            else
+                lossFinite = false;
+            var o = output.AsSpan();
+            for (int i = 0; i < b; i++)
+            {
+                int predicted = TensorPrimitives.IndexOfMax<T>(o.Slice(i * classes, classes));
+                if (predicted == y[i]) correct++;
+                matrix?.Add(y[i], predicted);
+            }
+        }
+        return (lossFinite ? lossSum / count : double.NaN, (double)correct / count);
+    }
+
+    private int CountCorrect(Tensor<T> output, int[] labels)
+    {
+        int b = labels.Length, classes = output.Length / b, correct = 0;
+        ReadOnlySpan<T> o = output.AsSpan();
+        for (int i = 0; i < b; i++)
+            if (TensorPrimitives.IndexOfMax(o.Slice(i * classes, classes)) == labels[i]) correct++;
+        return correct;
+    }
+
+    private (Tensor<T> X, int[] Labels) GetBatchBuffers(int b)
+    {
+        if (_batchBuffers.TryGetValue(b, out var buffers)) return buffers;
+        var shape = new int[_perExampleShape.Length + 1];
+        shape[0] = b;
+        _perExampleShape.CopyTo(shape, 1);
+        buffers = (new Tensor<T>(shape), new int[b]);
+        _batchBuffers[b] = buffers;
+        return buffers;
+    }
+
+    private static void Gather(Tensor<T> source, ReadOnlySpan<int> rows, Span<T> destination)
+    {
+        int rowLength = destination.Length / rows.Length;
+        ReadOnlySpan<T> src = source.AsSpan();
+        for (int i = 0; i < rows.Length; i++)
+            src.Slice(rows[i] * rowLength, rowLength).CopyTo(destination.Slice(i * rowLength, rowLength));
+    }
+
+    /// <summary>Validates inputs against the model and labels against its output; returns the number of classes.</summary>
+    private int CheckData(Tensor<T> inputs, int[] labels, string what)
+    {
+        if (inputs.Rank < 2)
+            throw new ArgumentException($"Trainer: {what} inputs must be (N, …) with rank ≥ 2, got {inputs.ShapeString}.", nameof(inputs));
+        int n = inputs.Dim(0);
+        if (labels.Length != n)
+            throw new ArgumentException($"Trainer: {what} inputs have {n} examples but there are {labels.Length} labels.", nameof(labels));
+        int[] perExample = inputs.ShapeArray()[1..];
+        int[] outShape;
+        try
+        {
+            outShape = Model.GetOutputShape(perExample);
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException($"Trainer: {what} inputs {inputs.ShapeString} do not fit the model: {e.Message}", nameof(inputs), e);
+        }
+        if (outShape.Length != 1)
+            throw new ArgumentException($"Trainer: the model's per-example output must be (classes), got {Tensor<T>.ShapeToString(outShape)}.", nameof(inputs));
+        int classes = outShape[0];
+        for (int i = 0; i < labels.Length; i++)
+            if ((uint)labels[i] >= (uint)classes)
+                throw new ArgumentException($"Trainer: {what} label {labels[i]} at index {i} is outside [0, {classes}).", nameof(labels));
+        if (!IsFinite(inputs.AsSpan()))
+        {
+            var span = inputs.AsSpan();
+            int rowLength = inputs.Length / n;
+            for (int i = 0; i < span.Length; i++)
+                if (!T.IsFinite(span[i]))
+                    throw new ArgumentException($"Trainer: {what} input of example {i / rowLength} (element {i % rowLength}) is {span[i]}, not finite.", nameof(inputs));
+        }
+        if (_perExampleShape.Length == 0)
+        {
+            _perExampleShape = perExample;
+        }
+        else if (!_perExampleShape.AsSpan().SequenceEqual(perExample))
+        {
+            _batchBuffers.Clear();
+            _perExampleShape = perExample;
+        }
+        return classes;
+    }
+
+    /// <summary>Finds the first non-finite layer output by re-running the batch layer by layer; null when all are finite.</summary>
+    private TrainingDivergedException? Diverged(Tensor<T> x, int epoch, string? extra, Exception? inner)
+    {
+        string where = $"Training diverged at epoch {epoch}, iteration {Iteration}";
+        if (!IsFinite(x.AsSpan()))
+            return new TrainingDivergedException($"{where}: the input batch is not finite.", epoch, Iteration, -1, "input", inner);
+        IReadOnlyList<Module<T>> layers = Model is Sequential<T> s ? s.Layers : [Model];
+        var current = x;
+        for (int i = 0; i < layers.Count; i++)
+        {
+            Tensor<T> output;
+            try
+            {
+                output = layers[i].Forward(current, training: false);
+            }
+            catch (ArgumentException)
+            {
+                return null; // a genuine shape error, not divergence
+            }
+            int bad = FirstNonFinite(output.AsSpan());
+            if (bad >= 0)
+            {
+                string parameters = "";
+                foreach (var p in layers[i].Parameters)
+                    if (FirstNonFinite(p.Value.AsSpan()) >= 0) { parameters = $"; its parameter '{p.Name}' {p.Value.ShapeString} holds non-finite values"; break; }
+                int row = bad / (output.Length / output.Dim(0));
+                return new TrainingDivergedException(
+                    $"{where}: the output of layer {i} ({layers[i]}) is not finite (first at example {row} of the batch, value {output.AsSpan()[bad]}){parameters}{extra}. " +
+                    "Lower the learning rate or check the data.",
+                    epoch, Iteration, i, layers[i].ToString() ?? layers[i].Name, inner);
+            }
+            current = output;
+        }
+        return null;
+    }
+
+    private static bool IsFinite(ReadOnlySpan<T> values)
+    {
+        if (values.IsEmpty) return true;
+        // One vectorized sum; a NaN or infinity always makes it non-finite. A finite overflow falls back to the exact scan.
+        return T.IsFinite(TensorPrimitives.Sum(values)) || FirstNonFinite(values) < 0;
+    }
+
+    private static int FirstNonFinite(ReadOnlySpan<T> values)
+    {
+        for (int i = 0; i < values.Length; i++)
+            if (!T.IsFinite(values[i])) return i;
+        return -1;
+    }
+}

@@ -1,0 +1,254 @@
+using System.Globalization;
+using System.Numerics;
+using System.Text.Json;
+using NeuralNet.Optimization;
+using NeuralNet.Serialization;
+
+namespace NeuralNet.Training;
+
+/// <summary>
+/// Saves and restores everything a <see cref="Trainer{T}"/> needs to resume training with bit-identical results: the model's
+/// parameters, the optimizer's state (learning rate, step count, momentum buffers), the schedule's state, the random
+/// generator's state, the epoch and iteration counts, the history and (for Bold Driver with undo) the undo snapshot.
+/// </summary>
+/// <remarks>
+/// <para>The file is a <see cref="SafeTensorsFile"/> (safetensors-compatible, SHA-256 checksum, atomic write). Tensors:
+/// <c>model.{i}.{name}</c> for parameter i (F32 or F64 by element type), <c>optimizer.momentum.{i}</c>, <c>undo.{i}</c>,
+/// <c>random.state</c> (I64, 4 words), <c>history.epochs</c> (F64, (E, 8)) and <c>history.iterations</c> (F64, (I, 9)), the
+/// history columns in <see cref="EpochRecord"/> / <see cref="IterationRecord"/> order with elapsed time in seconds.
+/// Metadata: <c>neuralnet.format</c> = <c>training-checkpoint</c>, <c>neuralnet.checkpoint.version</c> = <c>1</c>, the element
+/// type, the epoch, the iteration, and the optimizer and schedule as JSON.</para>
+/// <para>Restoring needs a trainer built the same way (same architecture, same optimizer momentum and weight decay, a schedule of
+/// the same kind); it overwrites that trainer's weights and state. Callbacks' own state (e.g. early stopping's counters) is not
+/// saved. Checkpoints are taken at epoch boundaries, where the trainer's state is complete.</para>
+/// </remarks>
+public static class TrainingCheckpoint
+{
+    /// <summary>The value of the <c>neuralnet.format</c> metadata entry.</summary>
+    public const string Format = "training-checkpoint";
+
+    /// <summary>The current checkpoint version.</summary>
+    public const int Version = 1;
+
+    private const int EpochColumns = 8, IterationColumns = 9;
+
+    /// <summary>Saves the trainer's complete state to <paramref name="path"/> atomically.</summary>
+    /// <param name="trainer">The trainer (not currently inside <c>Fit</c>, or at an epoch end from a callback).</param>
+    /// <param name="path">The target file; its directory must exist.</param>
+    public static void Save<T>(Trainer<T> trainer, string path) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(trainer);
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        var file = new SafeTensorsFile();
+        file.Metadata["neuralnet.format"] = Format;
+        file.Metadata["neuralnet.checkpoint.version"] = Version.ToString(CultureInfo.InvariantCulture);
+        file.Metadata["element_type"] = typeof(T).Name;
+        file.Metadata["epoch"] = trainer.Epoch.ToString(CultureInfo.InvariantCulture);
+        file.Metadata["iteration"] = trainer.Iteration.ToString(CultureInfo.InvariantCulture);
+
+        var parameters = trainer.Optimizer.Parameters;
+        file.Metadata["parameter_count"] = parameters.Count.ToString(CultureInfo.InvariantCulture);
+        for (int i = 0; i < parameters.Count; i++) file.Add(ParameterName(i, parameters[i]), parameters[i].Value);
+
+        var sgd = trainer.Optimizer.GetState();
+        file.Metadata["optimizer"] = JsonSerializer.Serialize(new Dictionary<string, double>
+        {
+            ["learning_rate"] = sgd.LearningRate,
+            ["momentum"] = sgd.Momentum,
+            ["weight_decay"] = sgd.WeightDecay,
+            ["step_count"] = sgd.StepCount,
+        });
+        for (int i = 0; i < sgd.MomentumBuffers.Count; i++) file.Add($"optimizer.momentum.{i}", sgd.MomentumBuffers[i]);
+
+        if (trainer.Schedule is { } schedule)
+        {
+            file.Metadata["schedule.kind"] = schedule.Kind;
+            file.Metadata["schedule.state"] = JsonSerializer.Serialize(schedule.GetState());
+        }
+        if (trainer.UndoSnapshot is { HasValue: true } undo)
+            for (int i = 0; i < undo.Values.Count; i++) file.Add($"undo.{i}", undo.Values[i]);
+
+        var state = trainer.Random.GetState();
+        file.Add("random.state", [(long)state[0], (long)state[1], (long)state[2], (long)state[3]]);
+
+        var epochs = trainer.History.Epochs;
+        if (epochs.Count > 0)
+        {
+            var t = new Tensor<double>(epochs.Count, EpochColumns);
+            for (int r = 0; r < epochs.Count; r++)
+            {
+                var e = epochs[r];
+                Row(t, r, e.Epoch, e.Iterations, e.TrainingLoss, e.TrainingAccuracy, e.ValidationLoss, e.ValidationAccuracy, e.LearningRate, e.Elapsed.TotalSeconds);
+            }
+            file.Add("history.epochs", t);
+        }
+        var iterations = trainer.History.Iterations;
+        if (iterations.Count > 0)
+        {
+            var t = new Tensor<double>(iterations.Count, IterationColumns);
+            for (int r = 0; r < iterations.Count; r++)
+            {
+                var e = iterations[r];
+                Row(t, r, e.Epoch, e.Iteration, e.TrainingLoss, e.TrainingAccuracy, e.ValidationLoss, e.ValidationAccuracy, e.LearningRate, e.Elapsed.TotalSeconds, e.Undone ? 1 : 0);
+            }
+            file.Add("history.iterations", t);
+        }
+        file.Save(path);
+    }
+
+    /// <summary>Restores a checkpoint into <paramref name="trainer"/>: its model weights, optimizer, schedule, generator, counters and history.</summary>
+    /// <param name="trainer">A trainer built like the one that was saved.</param>
+    /// <param name="path">The checkpoint file.</param>
+    /// <exception cref="InvalidDataException">The file is corrupt, is not a training checkpoint, or does not match the trainer
+    /// (element type, parameter count or shapes, optimizer settings, schedule kind); the message names the file and the entry.
+    /// Nothing is changed in the trainer then.</exception>
+    public static void Restore<T>(Trainer<T> trainer, string path) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(trainer);
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        var file = SafeTensorsFile.Load(path);
+        string Meta(string key) => file.Metadata.TryGetValue(key, out var v) ? v : throw Bad(path, $"metadata entry '{key}' is missing");
+        if (Meta("neuralnet.format") != Format) throw Bad(path, $"neuralnet.format is '{Meta("neuralnet.format")}', not '{Format}'");
+        if (Meta("neuralnet.checkpoint.version") != "1") throw Bad(path, $"checkpoint version '{Meta("neuralnet.checkpoint.version")}' is not supported (expected 1)");
+        if (Meta("element_type") != typeof(T).Name) throw Bad(path, $"the checkpoint holds {Meta("element_type")} tensors, the trainer uses {typeof(T).Name}");
+        int epoch = ParseInt(path, "epoch", Meta("epoch"));
+        long iteration = ParseLong(path, "iteration", Meta("iteration"));
+
+        // Read and validate everything first, so a mismatch leaves the trainer untouched.
+        var parameters = trainer.Optimizer.Parameters;
+        int count = ParseInt(path, "parameter_count", Meta("parameter_count"));
+        if (count != parameters.Count) throw Bad(path, $"it holds {count} parameters, the trainer's model has {parameters.Count}");
+        var values = new Tensor<T>[count];
+        for (int i = 0; i < count; i++)
+        {
+            string name = ParameterName(i, parameters[i]);
+            values[i] = ReadTensor<T>(file, path, name);
+            if (!values[i].HasShape(parameters[i].Value.Shape))
+                throw Bad(path, $"tensor '{name}' has shape {values[i].ShapeString}, the model's parameter needs {parameters[i].Value.ShapeString}");
+        }
+
+        var opt = ReadJson(path, "optimizer", Meta("optimizer"));
+        double momentum = Get(path, "optimizer", opt, "momentum"), decay = Get(path, "optimizer", opt, "weight_decay");
+        if (momentum != trainer.Optimizer.Momentum || decay != trainer.Optimizer.WeightDecay)
+            throw Bad(path, $"the optimizer had momentum {momentum.ToString(CultureInfo.InvariantCulture)} and weight decay {decay.ToString(CultureInfo.InvariantCulture)}, the trainer's has {trainer.Optimizer.Momentum.ToString(CultureInfo.InvariantCulture)} and {trainer.Optimizer.WeightDecay.ToString(CultureInfo.InvariantCulture)}");
+        var buffers = new List<Tensor<T>>();
+        if (momentum != 0)
+            for (int i = 0; i < count; i++) buffers.Add(ReadTensor<T>(file, path, $"optimizer.momentum.{i}"));
+        double stepCount = Get(path, "optimizer", opt, "step_count");
+        var sgdState = new SgdState<T>(Get(path, "optimizer", opt, "learning_rate"), momentum, decay, (long)stepCount, buffers);
+
+        IReadOnlyDictionary<string, double>? scheduleState = null;
+        bool savedSchedule = file.Metadata.TryGetValue("schedule.kind", out var kind);
+        if (savedSchedule != trainer.Schedule is not null || (savedSchedule && kind != trainer.Schedule!.Kind))
+            throw Bad(path, $"the checkpoint's schedule is '{(savedSchedule ? kind : "none")}', the trainer's is '{trainer.Schedule?.Kind ?? "none"}'");
+        if (savedSchedule) scheduleState = ReadJson(path, "schedule.state", Meta("schedule.state"));
+
+        List<Tensor<T>>? undo = null;
+        if (file.Contains("undo.0"))
+        {
+            undo = [];
+            for (int i = 0; i < count; i++) undo.Add(ReadTensor<T>(file, path, $"undo.{i}"));
+        }
+
+        var rng = file.GetRequired("random.state");
+        if (rng.DType != SafeTensorDType.I64 || rng.ElementCount != 4) throw Bad(path, "tensor 'random.state' must be 4 I64 words");
+        var words = rng.ToInt64Array();
+        ulong[] randomState = [(ulong)words[0], (ulong)words[1], (ulong)words[2], (ulong)words[3]];
+        var history = ReadHistory(file, path);
+
+        try
+        {
+            // Validate the states on scratch objects before touching the trainer.
+            new Sgd<T>(parameters, trainer.Optimizer.LearningRate, momentum, decay).SetState(sgdState);
+            RandomGenerator.FromState(randomState);
+            if (undo is not null) new ParameterSnapshot<T>(parameters).Load(undo);
+            if (scheduleState is not null)
+            {
+                var saved = trainer.Schedule!.GetState();
+                trainer.Schedule.SetState(scheduleState);
+                trainer.Schedule.SetState(saved);
+            }
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException($"{path}: invalid training checkpoint: {e.Message}", e);
+        }
+
+        for (int i = 0; i < count; i++) parameters[i].Value.CopyFrom(values[i]);
+        trainer.Optimizer.SetState(sgdState);
+        if (scheduleState is not null) trainer.Schedule!.SetState(scheduleState);
+        trainer.Random.SetState(randomState);
+        trainer.RestoreProgress(epoch, iteration, history, undo);
+    }
+
+    private static History ReadHistory(SafeTensorsFile file, string path)
+    {
+        var history = new History();
+        if (file.Find("history.epochs") is { } e)
+        {
+            var t = CheckTable(e, path, EpochColumns).ToTensor<double>().Data;
+            for (int r = 0; r < t.Length / EpochColumns; r++)
+            {
+                int o = r * EpochColumns;
+                history.Add(new EpochRecord((int)t[o], (int)t[o + 1], t[o + 2], t[o + 3], t[o + 4], t[o + 5], t[o + 6], TimeSpan.FromSeconds(t[o + 7])));
+            }
+        }
+        if (file.Find("history.iterations") is { } it)
+        {
+            var t = CheckTable(it, path, IterationColumns).ToTensor<double>().Data;
+            int rows = t.Length / IterationColumns;
+            history.EnsureIterationCapacity(rows);
+            for (int r = 0; r < rows; r++)
+            {
+                int o = r * IterationColumns;
+                history.Add(new IterationRecord((int)t[o], (long)t[o + 1], t[o + 2], t[o + 3], t[o + 4], t[o + 5], t[o + 6], TimeSpan.FromSeconds(t[o + 7]), t[o + 8] != 0));
+            }
+        }
+        return history;
+    }
+
+    private static SafeTensorEntry CheckTable(SafeTensorEntry entry, string path, int columns)
+    {
+        if (entry.DType != SafeTensorDType.F64 || entry.Shape.Length != 2 || entry.Shape[1] != columns || entry.Shape[0] < 1)
+            throw Bad(path, $"tensor '{entry.Name}' must be F64 (rows, {columns}), got {entry}");
+        return entry;
+    }
+
+    private static Tensor<T> ReadTensor<T>(SafeTensorsFile file, string path, string name) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var entry = file.GetRequired(name);
+        var expected = typeof(T) == typeof(float) ? SafeTensorDType.F32 : SafeTensorDType.F64;
+        if (entry.DType != expected) throw Bad(path, $"tensor '{name}' is {entry.DType}, expected {expected}");
+        foreach (int d in entry.Shape)
+            if (d < 1) throw Bad(path, $"tensor '{name}' has an empty dimension");
+        return entry.ToTensor<T>();
+    }
+
+    private static Dictionary<string, double> ReadJson(string path, string key, string json)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<Dictionary<string, double>>(json) ?? throw Bad(path, $"metadata '{key}' is null");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path}: invalid training checkpoint: metadata '{key}' is not a JSON object of numbers: {e.Message}", e);
+        }
+    }
+
+    private static double Get(string path, string what, Dictionary<string, double> map, string key) =>
+        map.TryGetValue(key, out var v) ? v : throw Bad(path, $"metadata '{what}' has no '{key}'");
+
+    private static int ParseInt(string path, string key, string value) =>
+        int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out int v) ? v : throw Bad(path, $"metadata '{key}' = '{value}' is not a non-negative integer");
+
+    private static long ParseLong(string path, string key, string value) =>
+        long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out long v) ? v : throw Bad(path, $"metadata '{key}' = '{value}' is not a non-negative integer");
+
+    private static string ParameterName<T>(int index, Parameter<T> p) where T : unmanaged, IFloatingPointIeee754<T> =>
+        string.Create(CultureInfo.InvariantCulture, $"model.{index}.{p.Name}");
+
+    private static void Row(Tensor<double> t, int r, params double[] values) => values.CopyTo(t.Data, r * values.Length);
+
+    private static InvalidDataException Bad(string path, string message) => new($"{path}: invalid training checkpoint: {message}.");
+}

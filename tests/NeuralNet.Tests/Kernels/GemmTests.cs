@@ -1,0 +1,258 @@
+using System.Runtime.Intrinsics;
+using K = NeuralNet.Kernels.Kernels;
+
+namespace NeuralNet.Tests.Kernels;
+
+/// <summary>The optimized GEMM against the naive reference over shapes that hit every tile, block and tail path.</summary>
+[Collection(KernelThreadSettingCollection.Name)]
+public class GemmTests
+{
+    private static readonly int[] Sweep = [1, 7, 31, 33, 65, 127, 129, 255, 257];
+
+    /// <summary>(m, n, k) triples: every sweep size in every position, plus blocking boundaries (MC 192, KC 256, NC 1024).</summary>
+    public static IEnumerable<(int M, int N, int K)> Shapes()
+    {
+        foreach (int s in Sweep)
+        {
+            yield return (s, 33, 65);
+            yield return (7, s, 31);
+            yield return (31, 13, s);
+            yield return (s, s, 7);
+        }
+        yield return (257, 257, 257);
+        yield return (129, 127, 513);
+        yield return (193, 1025, 19);
+        yield return (12, 32, 256);
+        yield return (24, 64, 1);
+        // The unpacked small paths: m ≤ 4 or k ≤ 4 (rows path for B not transposed, dot path for A·Bᵀ).
+        yield return (2, 100, 40);
+        yield return (3, 37, 50);
+        yield return (4, 41, 33);
+        yield return (4, 8, 16);
+        yield return (65, 129, 3);
+    }
+
+    public static TheoryData<bool, bool> Transpositions() => new() { { false, false }, { false, true }, { true, false }, { true, true } };
+
+    [Theory]
+    [MemberData(nameof(Transpositions))]
+    public void Float_MatchesNaive_OverShapeSweep(bool transA, bool transB)
+    {
+        var rng = new RandomGenerator(17);
+        int checkedShapes = 0;
+        foreach ((int m, int n, int k) in Shapes())
+        {
+            bool accumulate = (m + n + k) % 2 == 0;
+            var p = Problem<float>.Create(rng, transA, transB, m, n, k, pad: 3);
+            float[] c = p.C0.ToArray();
+            K.Gemm<float>(transA, transB, m, n, k, p.A, p.Lda, p.B, p.Ldb, c, p.Ldc, accumulate);
+
+            // Oracle: the naive kernel in double on the same inputs, with an error bound of k·ε·Σ|a||b| per element.
+            double[] reference = p.C0.Select(v => (double)v).ToArray();
+            double[] a = p.A.Select(v => (double)v).ToArray(), b = p.B.Select(v => (double)v).ToArray();
+            K.GemmNaive<double>(transA, transB, m, n, k, a, p.Lda, b, p.Ldb, reference, p.Ldc, accumulate);
+            double[] absA = a.Select(Math.Abs).ToArray(), absB = b.Select(Math.Abs).ToArray();
+            double[] bound = new double[reference.Length];
+            K.GemmNaive<double>(transA, transB, m, n, k, absA, p.Lda, absB, p.Ldb, bound, p.Ldc, false);
+
+            for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+            {
+                int idx = i * p.Ldc + j;
+                double tolerance = (k + 2) * 1.2e-7 * (bound[idx] + Math.Abs(p.C0[idx])) + 1e-30;
+                double error = Math.Abs(c[idx] - reference[idx]);
+                if (!(error <= tolerance))
+                    Assert.Fail($"m={m} n={n} k={k} transA={transA} transB={transB} accumulate={accumulate}: C[{i},{j}] = {c[idx]}, " +
+                        $"expected {reference[idx]} ± {tolerance}");
+            }
+            AssertPaddingUntouched(c, p.C0, m, n, p.Ldc);
+            checkedShapes++;
+        }
+        checkedShapes.Should().Be(Shapes().Count());
+    }
+
+    [Theory]
+    [MemberData(nameof(Transpositions))]
+    public void Double_MatchesNaive(bool transA, bool transB)
+    {
+        var rng = new RandomGenerator(5);
+        foreach ((int m, int n, int k) in new[] { (1, 1, 1), (7, 33, 31), (33, 7, 65), (65, 31, 7), (31, 129, 33) })
+        {
+            foreach (bool accumulate in new[] { false, true })
+            {
+                var p = Problem<double>.Create(rng, transA, transB, m, n, k, pad: 2);
+                double[] c = p.C0.ToArray(), reference = p.C0.ToArray();
+                K.Gemm<double>(transA, transB, m, n, k, p.A, p.Lda, p.B, p.Ldb, c, p.Ldc, accumulate);
+                K.GemmNaive<double>(transA, transB, m, n, k, p.A, p.Lda, p.B, p.Ldb, reference, p.Ldc, accumulate);
+                for (int i = 0; i < c.Length; i++)
+                    Math.Abs(c[i] - reference[i]).Should().BeLessThanOrEqualTo(1e-12 * (k + Math.Abs(reference[i])),
+                        $"m={m} n={n} k={k} accumulate={accumulate} at {i}");
+                AssertPaddingUntouched(c, p.C0, m, n, p.Ldc);
+            }
+        }
+    }
+
+    [Fact]
+    public void Float_SmallIntegerProblem_IsExact()
+    {
+        // Integers small enough that every partial sum is exact in float: the fast path must give exactly the naive result.
+        const int m = 13, n = 35, k = 300;
+        float[] a = new float[m * k], b = new float[n * k];
+        for (int i = 0; i < a.Length; i++) a[i] = i % 7 - 3;
+        for (int i = 0; i < b.Length; i++) b[i] = i % 5 - 2;
+        float[] c = new float[m * n], expected = new float[m * n];
+        K.Gemm<float>(false, true, m, n, k, a, k, b, k, c, n, false);
+        K.GemmNaive<float>(false, true, m, n, k, a, k, b, k, expected, n, false);
+        c.Should().Equal(expected);
+        expected.Count(v => v != 0).Should().BeGreaterThan(m * n / 2, "the check must not be trivially all zeros");
+    }
+
+    [Fact]
+    public void Float_KZero_ClearsOrKeepsC()
+    {
+        float[] c = [1, 2, 3, 4];
+        K.Gemm<float>(false, false, 2, 2, 0, [], 0, [], 2, c, 2, accumulate: true);
+        c.Should().Equal(1, 2, 3, 4);
+        K.Gemm<float>(false, false, 2, 2, 0, [], 0, [], 2, c, 2, accumulate: false);
+        c.Should().Equal(0, 0, 0, 0);
+    }
+
+    [Theory]
+    [InlineData(257, 257, 257, false, false)]
+    [InlineData(256, 64, 784, false, true)]
+    [InlineData(256, 784, 64, false, false)]
+    [InlineData(64, 784, 256, true, false)]
+    [InlineData(30, 400, 784, false, true)]
+    [InlineData(400, 784, 30, true, false)]
+    [InlineData(131, 1100, 70, true, true)]
+    [InlineData(1, 5000, 300, false, false)]
+    [InlineData(3, 2000, 200, false, true)]
+    [InlineData(700, 900, 2, true, false)]
+    public void Float_OneTwoAndThreeThreads_AreBitIdentical(int m, int n, int k, bool transA, bool transB)
+    {
+        var p = Problem<float>.Create(new RandomGenerator(99), transA, transB, m, n, k, pad: 1);
+        int saved = NeuralNetSettings.MaxDegreeOfParallelism;
+        try
+        {
+            float[] Run(int threads, bool accumulate)
+            {
+                NeuralNetSettings.MaxDegreeOfParallelism = threads;
+                float[] c = p.C0.ToArray();
+                K.Gemm<float>(transA, transB, m, n, k, p.A, p.Lda, p.B, p.Ldb, c, p.Ldc, accumulate);
+                return c;
+            }
+            foreach (bool accumulate in new[] { false, true })
+            {
+                float[] one = Run(1, accumulate);
+                Run(2, accumulate).Should().Equal(one, $"2 threads vs 1, accumulate={accumulate}");
+                Run(3, accumulate).Should().Equal(one, $"3 threads vs 1, accumulate={accumulate}");
+            }
+        }
+        finally
+        {
+            NeuralNetSettings.MaxDegreeOfParallelism = saved;
+        }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void AfterWarmUp_KernelsAllocateNothing(int threads)
+    {
+        int saved = NeuralNetSettings.MaxDegreeOfParallelism;
+        NeuralNetSettings.MaxDegreeOfParallelism = threads;
+        try
+        {
+            float[] a = new float[256 * 784], b = new float[64 * 784], c = new float[256 * 784];
+            float[] x = new float[6 * 28 * 28], cols = new float[6 * 25 * 24 * 24], pooled = new float[6 * 14 * 14];
+            int[] argmax = new int[pooled.Length];
+            double[] da = new double[9], db = new double[9], dc = new double[9];
+            void Step()
+            {
+                K.Gemm<float>(false, true, 256, 64, 784, a, 784, b, 784, c, 64, false);     // forward x·Wᵀ
+                K.Gemm<float>(false, false, 256, 784, 64, c, 64, b, 784, a, 784, false);    // dx = dy·W
+                K.Gemm<float>(true, false, 64, 784, 256, c, 64, a, 784, b, 784, true);      // dW += dyᵀ·x
+                K.Gemm<double>(false, false, 3, 3, 3, da, 3, db, 3, dc, 3, false);
+                K.Im2Col<float>(cols, x, 6, 28, 28, 5, 5, 1, 0, 24, 24);
+                K.Col2Im<float>(x, cols, 6, 28, 28, 5, 5, 1, 0, 24, 24);
+                K.MaxPoolForward<float>(pooled, argmax, x, 6, 28, 28, 2, 2, 14, 14);
+            }
+            Step();
+            Step();
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 5; i++) Step();
+            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            allocated.Should().Be(0, "the kernels allocate nothing after warm-up");
+        }
+        finally
+        {
+            NeuralNetSettings.MaxDegreeOfParallelism = saved;
+        }
+    }
+
+    [Fact]
+    public void BadArguments_ThrowArgumentException()
+    {
+        float[] a = new float[6], b = new float[6], c = new float[4];
+        FluentActions.Invoking(() => K.Gemm<float>(false, false, 2, 2, 3, a, 2, b, 2, c, 2, false))
+            .Should().Throw<ArgumentException>().WithMessage("*A*row stride*3*got 2*");
+        FluentActions.Invoking(() => K.Gemm<float>(false, false, 2, 2, 4, a, 4, b, 2, c, 2, false))
+            .Should().Throw<ArgumentException>().WithMessage("*A*needs 8 elements, got 6*");
+        FluentActions.Invoking(() => K.Gemm<float>(false, true, 2, 2, 3, a, 3, b, 3, c, 1, false))
+            .Should().Throw<ArgumentException>().WithMessage("*C*");
+        FluentActions.Invoking(() => K.Gemm<float>(false, false, -1, 2, 3, a, 3, b, 2, c, 2, false))
+            .Should().Throw<ArgumentException>().WithMessage("*non-negative*");
+    }
+
+    [Fact]
+    public void VectorPath_FollowsTheEnvironment()
+    {
+        // CI runs the kernel tests a second time with AVX-512 disabled (.NET 10 reads DOTNET_EnableAVX512=0; the older
+        // DOTNET_EnableAVX512F=0 no longer has an effect): this proves that run uses the 256-bit path.
+        if (Environment.GetEnvironmentVariable("DOTNET_EnableAVX512") == "0")
+        {
+            Vector512.IsHardwareAccelerated.Should().BeFalse();
+            Vector256.IsHardwareAccelerated.Should().BeTrue();
+        }
+        else if (System.Runtime.Intrinsics.X86.Avx512F.IsSupported)
+        {
+            Vector512.IsHardwareAccelerated.Should().BeTrue();
+        }
+    }
+
+    private static void AssertPaddingUntouched<T>(T[] c, T[] c0, int m, int n, int ldc) where T : unmanaged
+    {
+        for (int i = 0; i < c.Length; i++)
+        {
+            int row = i / ldc, col = i % ldc;
+            if (row >= m || col >= n)
+                c[i].Should().Be(c0[i], $"C[{i}] lies outside the {m}×{n} block (ldc {ldc}) and must not be written");
+        }
+    }
+
+    /// <summary>Random operands stored with row strides <c>pad</c> larger than needed.</summary>
+    private sealed record Problem<T>(T[] A, int Lda, T[] B, int Ldb, T[] C0, int Ldc) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        public static Problem<T> Create(RandomGenerator rng, bool transA, bool transB, int m, int n, int k, int pad)
+        {
+            int aRows = transA ? k : m, aCols = transA ? m : k, bRows = transB ? n : k, bCols = transB ? k : n;
+            int lda = aCols + pad, ldb = bCols + pad, ldc = n + pad;
+            return new Problem<T>(Random(rng, aRows * lda), lda, Random(rng, bRows * ldb), ldb, Random(rng, m * ldc), ldc);
+        }
+
+        private static T[] Random(RandomGenerator rng, int length)
+        {
+            var data = new T[length];
+            for (int i = 0; i < length; i++) data[i] = T.CreateTruncating(rng.NextDouble() * 2 - 1);
+            return data;
+        }
+    }
+}
+
+/// <summary>Tests that change <see cref="NeuralNetSettings.MaxDegreeOfParallelism"/> run one at a time.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public class KernelThreadSettingCollection
+{
+    /// <summary>The collection name.</summary>
+    public const string Name = "Kernel thread setting";
+}
