@@ -39,6 +39,14 @@ public sealed unsafe class MpiCommunicator : Communicator
     /// <summary>True when this process was started by Open MPI's <c>mpirun</c> (the <c>OMPI_COMM_WORLD_SIZE</c> variable is set).</summary>
     public static bool IsLaunchedByMpirun => Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_SIZE") is not null;
 
+    /// <summary>The number of ranks on this machine (<c>OMPI_COMM_WORLD_LOCAL_SIZE</c>); 1 outside mpirun.</summary>
+    public static int LocalSize =>
+        int.TryParse(Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_LOCAL_SIZE"), out int n) && n > 0 ? n : 1;
+
+    /// <summary>Threads per rank so that the ranks of one machine share its cores without oversubscribing them:
+    /// <c>max(1, ProcessorCount / LocalSize)</c>. Assign it to <see cref="NeuralNetSettings.MaxDegreeOfParallelism"/>.</summary>
+    public static int SuggestedThreadsPerRank => Math.Max(1, Environment.ProcessorCount / LocalSize);
+
     /// <summary>Reports whether Open MPI's C library can be loaded here.</summary>
     /// <param name="reason">When false, why (the loader's message and the package to install).</param>
     /// <returns>True when libmpi.so.40 and all the symbols used are present.</returns>

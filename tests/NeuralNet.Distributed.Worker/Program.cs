@@ -19,6 +19,8 @@ internal static class Program
             return 2;
         }
         var options = Options.Parse(args.AsSpan(1));
+        // Ranks on one machine share its cores; results do not depend on the thread count.
+        NeuralNetSettings.MaxDegreeOfParallelism = MpiCommunicator.SuggestedThreadsPerRank;
         return MpiCommunicator.Run(world => args[0] switch
         {
             "primitives" => Primitives(world),
