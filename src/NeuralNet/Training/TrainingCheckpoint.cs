@@ -15,7 +15,7 @@ namespace NeuralNet.Training;
 /// <para>The file is a <see cref="SafeTensorsFile"/> (safetensors-compatible, SHA-256 checksum, atomic write). Tensors:
 /// <c>model.{i}.{name}</c> for parameter i (F32 or F64 by element type), <c>optimizer.momentum.{i}</c>, <c>undo.{i}</c>,
 /// <c>random.state</c> (I64, 4 words), <c>history.epochs</c> (F64, (E, 8)) and <c>history.iterations</c> (F64, (I, 9)), the
-/// history columns in <see cref="EpochRecord"/> / <see cref="IterationRecord"/> order with elapsed time in seconds.
+/// history columns in <see cref="EpochRecord"/> / <see cref="IterationRecord"/> order with elapsed time in ticks (100 ns), exact.
 /// Metadata: <c>neuralnet.format</c> = <c>training-checkpoint</c>, <c>neuralnet.checkpoint.version</c> = <c>1</c>, the element
 /// type, the epoch, the iteration, and the optimizer and schedule as JSON.</para>
 /// <para>Restoring needs a trainer built the same way (same architecture, same optimizer momentum and weight decay, a schedule of
@@ -78,7 +78,7 @@ public static class TrainingCheckpoint
             for (int r = 0; r < epochs.Count; r++)
             {
                 var e = epochs[r];
-                Row(t, r, e.Epoch, e.Iterations, e.TrainingLoss, e.TrainingAccuracy, e.ValidationLoss, e.ValidationAccuracy, e.LearningRate, e.Elapsed.TotalSeconds);
+                Row(t, r, e.Epoch, e.Iterations, e.TrainingLoss, e.TrainingAccuracy, e.ValidationLoss, e.ValidationAccuracy, e.LearningRate, e.Elapsed.Ticks);
             }
             file.Add("history.epochs", t);
         }
@@ -89,7 +89,7 @@ public static class TrainingCheckpoint
             for (int r = 0; r < iterations.Count; r++)
             {
                 var e = iterations[r];
-                Row(t, r, e.Epoch, e.Iteration, e.TrainingLoss, e.TrainingAccuracy, e.ValidationLoss, e.ValidationAccuracy, e.LearningRate, e.Elapsed.TotalSeconds, e.Undone ? 1 : 0);
+                Row(t, r, e.Epoch, e.Iteration, e.TrainingLoss, e.TrainingAccuracy, e.ValidationLoss, e.ValidationAccuracy, e.LearningRate, e.Elapsed.Ticks, e.Undone ? 1 : 0);
             }
             file.Add("history.iterations", t);
         }
@@ -190,7 +190,7 @@ public static class TrainingCheckpoint
             for (int r = 0; r < t.Length / EpochColumns; r++)
             {
                 int o = r * EpochColumns;
-                history.Add(new EpochRecord((int)t[o], (int)t[o + 1], t[o + 2], t[o + 3], t[o + 4], t[o + 5], t[o + 6], TimeSpan.FromSeconds(t[o + 7])));
+                history.Add(new EpochRecord((int)t[o], (int)t[o + 1], t[o + 2], t[o + 3], t[o + 4], t[o + 5], t[o + 6], TimeSpan.FromTicks((long)t[o + 7])));
             }
         }
         if (file.Find("history.iterations") is { } it)
@@ -201,7 +201,7 @@ public static class TrainingCheckpoint
             for (int r = 0; r < rows; r++)
             {
                 int o = r * IterationColumns;
-                history.Add(new IterationRecord((int)t[o], (long)t[o + 1], t[o + 2], t[o + 3], t[o + 4], t[o + 5], t[o + 6], TimeSpan.FromSeconds(t[o + 7]), t[o + 8] != 0));
+                history.Add(new IterationRecord((int)t[o], (long)t[o + 1], t[o + 2], t[o + 3], t[o + 4], t[o + 5], t[o + 6], TimeSpan.FromTicks((long)t[o + 7]), t[o + 8] != 0));
             }
         }
         return history;

@@ -137,3 +137,23 @@ public class ActivationTests
         }).Should().Be(0);
     }
 }
+
+public class ReLUVectorTests
+{
+    [Theory]
+    [InlineData(1)]
+    [InlineData(7)]
+    [InlineData(31)]
+    [InlineData(33)]
+    [InlineData(65)]
+    public void Backward_MatchesScalarDefinition_OnEveryLength(int length)
+    {
+        var relu = new ReLU<float>();
+        var x = ModuleTestData.Uniform(3, -1, 1, 2, length).Cast<float>();
+        x.Data[0] = 0f; // the derivative at exactly 0 is 0
+        var dy = ModuleTestData.Uniform(4, -1, 1, 2, length).Cast<float>();
+        relu.Forward(x, true);
+        var dx = relu.Backward(dy);
+        for (int i = 0; i < dx.Length; i++) dx.Data[i].Should().Be(x.Data[i] > 0 ? dy.Data[i] : 0f);
+    }
+}

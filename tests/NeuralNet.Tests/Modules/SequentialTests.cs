@@ -49,6 +49,16 @@ public class SequentialTests
     }
 
     [Fact]
+    public void NaNInput_IsReportedByTheFirstLayer()
+    {
+        var model = new Sequential<float>([3], new Dense<float>(3, 2), new Sigmoid<float>());
+        var x = new Tensor<float>(2, 3);
+        x[1, 0] = float.NaN;
+        var act = () => model.Forward(x);
+        act.Should().Throw<ArgumentException>().WithMessage("*Dense(3 -> 2)*[1, 0]*NaN*");
+    }
+
+    [Fact]
     public void SameInstanceTwice_Throws()
     {
         var relu = new ReLU<float>();
