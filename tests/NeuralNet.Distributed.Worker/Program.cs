@@ -27,9 +27,7 @@ internal static class Program
             "mismatch" => Mismatch(world),
             "fail" => Fail(world, options),
             "bench" => Bench.Run(world, options),
-#if HAS_TRAINER
             "train" => TrainMode.Run(world, options),
-#endif
             _ => throw new ArgumentException($"Worker: unknown mode '{args[0]}'."),
         });
     }
