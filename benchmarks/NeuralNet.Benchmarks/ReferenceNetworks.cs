@@ -161,6 +161,12 @@ internal sealed class ReferenceNetwork
     /// <summary>The number of distinct batches <see cref="Step"/> cycles through.</summary>
     public int BatchCount => _inputs.Length;
 
+    /// <summary>The fixed input batches, each (BatchSize, example shape…).</summary>
+    public IReadOnlyList<Tensor<float>> Inputs => _inputs;
+
+    /// <summary>The labels of each batch, BatchSize classes in [0, 10).</summary>
+    public IReadOnlyList<int[]> Labels => _labels;
+
     /// <summary>One training step on batch <c>index mod BatchCount</c>: zero the gradients, forward, loss, backward, SGD update.</summary>
     /// <returns>The batch loss before the update.</returns>
     public float Step(long index)
