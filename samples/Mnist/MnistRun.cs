@@ -40,6 +40,9 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
         {
             if (settings.Distributed)
             {
+                // Checked before MPI starts: an exception inside MpiCommunicator.Run aborts the whole job.
+                if (settings.Effective.SampleFraction < 1)
+                    throw new ArgumentException($"--distributed trains on every training image each epoch; preset {settings.Effective.Name} samples {settings.Effective.SampleFraction:P0} per epoch. Add --sample-fraction 1.");
                 if (!MpiCommunicator.IsAvailable(out string? reason))
                     throw new IOException($"--distributed needs Open MPI (libmpi.so.40, Debian package openmpi-bin): {reason}");
                 return MpiCommunicator.Run(world =>
@@ -152,8 +155,6 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
     private RunSummary? TrainDistributed(Communicator world)
     {
         var p = settings.Effective;
-        if (p.SampleFraction < 1)
-            throw new ArgumentException($"--distributed trains on every training image each epoch; preset {p.Name} samples {p.SampleFraction:P0} per epoch. Add --sample-fraction 1.");
         NeuralNetSettings.MaxDegreeOfParallelism = settings.Threads > 0 ? settings.Threads : MpiCommunicator.SuggestedThreadsPerRank;
         var view = world.IsRoot ? CreateView() : new SilentView();
         var (train, validation, test) = LoadData(p, view);
