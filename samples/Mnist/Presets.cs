@@ -212,9 +212,9 @@ public sealed record Preset(
             InitStd: 0.01,
             Epochs: 10,
             BatchSize: 30,
-            LearningRate: 0.1,
-            Schedule: ScheduleKind.Constant,
-            Decay: 1.0,
+            LearningRate: 0.2,
+            Schedule: ScheduleKind.Step,
+            Decay: 0.8,
             StepSize: 1,
             BoldIncrease: 1.05,
             BoldDecrease: 0.5,
@@ -223,7 +223,7 @@ public sealed record Preset(
             Validation: 1_000,
             TrainSubset: 0,
             TestSubset: 0,
-            Notes: "Reference settings (η 0.1 from the reference's 0.1–0.4 range)."),
+            Notes: "η 0.2 (inside the reference's 0.1–0.4 range) decayed ×0.8 per epoch (the reference keeps it constant; a constant 0.2 ends at 97.8%), 10 epochs, 1,000 validation images."),
     ];
 
     /// <summary>The preset names, for <c>--help</c> and validation.</summary>
