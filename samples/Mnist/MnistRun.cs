@@ -91,7 +91,7 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
         var random = new RandomGenerator(settings.Seed);
         var model = ModelFactory.Build(p, random);
         var loss = ModelFactory.Loss(p);
-        var sgd = new Sgd<float>(model, p.LearningRate, p.Momentum);
+        var sgd = new Sgd<float>(model, p.LearningRate, p.Momentum, p.WeightDecay);
         var schedule = CreateSchedule(p);
         var trainer = new Trainer<float>(model, loss, sgd, schedule, random);
 
@@ -168,7 +168,7 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
         var random = new RandomGenerator(settings.Seed);
         var model = ModelFactory.Build(p, random);
         var loss = ModelFactory.Loss(p);
-        var sgd = new Sgd<float>(model, p.LearningRate, p.Momentum);
+        var sgd = new Sgd<float>(model, p.LearningRate, p.Momentum, p.WeightDecay);
         var schedule = CreateSchedule(p);
         Directory.CreateDirectory(settings.OutputDirectory);
         int perRank = Math.Max(1, p.BatchSize / world.Size);
@@ -361,6 +361,7 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
                 _ => "constant",
             }),
             new("momentum", p.Momentum.ToString(inv)),
+            new("weight decay", p.WeightDecay.ToString(inv)),
             new("loss", p.Loss switch { LossKind.Mse => "squared error", LossKind.CrossEntropy => string.Create(inv, $"cross-entropy, ε = {p.CrossEntropyEpsilon}"), _ => "softmax cross-entropy" }),
             new("initialization", p.InitStd is { } s ? string.Create(inv, $"N(0, {s}²)") : "layer default (He for ReLU, Xavier otherwise)"),
             new("sample per epoch", p.SampleFraction >= 1 ? "all (shuffled)" : string.Create(inv, $"{p.SampleFraction:P0} random")),

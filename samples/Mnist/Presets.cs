@@ -93,6 +93,9 @@ public sealed record Preset(
     int TestSubset,
     string Notes)
 {
+    /// <summary>L2 weight decay λ of SGD (the gradient gains λ·w); 0 in every reference.</summary>
+    public double WeightDecay { get; init; }
+
     /// <summary>The preset used when none is named: the README's main job.</summary>
     public const string DefaultName = "mlp";
 

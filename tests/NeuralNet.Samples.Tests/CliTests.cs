@@ -57,7 +57,7 @@ public class CliTests
         foreach (var option in new[]
                  {
                      "--preset", "--epochs", "--batch-size", "--learning-rate", "--schedule", "--decay", "--step-size", "--bold-increase",
-                     "--bold-decrease", "--momentum", "--hidden", "--activation", "--sample-fraction", "--seed", "--threads", "--subset",
+                     "--bold-decrease", "--momentum", "--weight-decay", "--hidden", "--activation", "--sample-fraction", "--seed", "--threads", "--subset",
                      "--validation", "--data-dir", "--csv", "--output", "--resume", "--json", "--distributed", "--plain", "--no-report",
                      "TRAIN_IMAGES TRAIN_LABELS TEST_IMAGES TEST_LABELS OUTPUT_DIR",
                  })
