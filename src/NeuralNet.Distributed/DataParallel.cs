@@ -10,8 +10,8 @@ namespace NeuralNet.Distributed;
 /// <summary>How gradients are summed across ranks.</summary>
 public enum GradientReduction
 {
-    /// <summary>Gather every rank's gradients and add them in rank order on every rank
-    /// (<see cref="Communicator.AllReduceSumOrdered{T}(Span{T})"/>): bit-identical on every rank and in every run. The default.</summary>
+    /// <summary>Add the ranks' gradients in rank order (<see cref="Communicator.AllReduceSumOrdered{T}(Span{T})"/>: a
+    /// reduce-scatter by all-to-all, then an all-gather): bit-identical on every rank and in every run. The default.</summary>
     Ordered,
 
     /// <summary>One <c>MPI_Allreduce</c> with <c>MPI_SUM</c>: less traffic for large models, but Open MPI picks the summation
