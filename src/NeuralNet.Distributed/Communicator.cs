@@ -19,7 +19,8 @@ namespace NeuralNet.Distributed;
 /// </remarks>
 public abstract class Communicator : IDisposable
 {
-    private byte[] _gatherScratch = [];
+    private byte[] _outgoing = [];
+    private byte[] _incoming = [];
 
     /// <summary>This process's rank, in [0, <see cref="Size"/>).</summary>
     public abstract int Rank { get; }
@@ -98,9 +99,13 @@ public abstract class Communicator : IDisposable
         int block = (n + size - 1) / size;
         int padded = checked(block * size);
         int bytes = checked(padded * Marshal.SizeOf<T>());
-        if (_gatherScratch.Length < 2 * bytes) _gatherScratch = new byte[2 * bytes];
-        Span<T> outgoing = MemoryMarshal.Cast<byte, T>(_gatherScratch.AsSpan(0, bytes));
-        Span<T> incoming = MemoryMarshal.Cast<byte, T>(_gatherScratch.AsSpan(bytes, bytes));
+        if (_outgoing.Length < bytes)
+        {
+            _outgoing = new byte[bytes];
+            _incoming = new byte[bytes];
+        }
+        Span<T> outgoing = MemoryMarshal.Cast<byte, T>(_outgoing.AsSpan(0, bytes));
+        Span<T> incoming = MemoryMarshal.Cast<byte, T>(_incoming.AsSpan(0, bytes));
         buffer.CopyTo(outgoing);
         outgoing[n..].Clear();
         AllToAll<T>(outgoing, incoming);
