@@ -163,7 +163,7 @@ public sealed record Preset(
             Loss: LossKind.SoftmaxCrossEntropy,
             CrossEntropyEpsilon: 1e-7,
             InitStd: null,
-            Epochs: 10,
+            Epochs: 12,
             BatchSize: 64,
             LearningRate: 0.05,
             Schedule: ScheduleKind.Step,
@@ -173,10 +173,13 @@ public sealed record Preset(
             BoldDecrease: 0.5,
             SampleFraction: 1.0,
             Momentum: 0.9,
-            Validation: 5_000,
+            Validation: 1_000,
             TrainSubset: 0,
             TestSubset: 0,
-            Notes: "The reference gives no learning rate or batch size: batch 64, η 0.05 with momentum 0.9, decay 0.9 per epoch."),
+            Notes: "The reference gives no optimizer settings: batch 64, η 0.05, momentum 0.9, ×0.9 per epoch, weight decay 5e-4 (without it 12 epochs give 98.91%), He initialization; 12 epochs, 1,000 validation images.")
+        {
+            WeightDecay = 5e-4,
+        },
         new(
             Name: "small-cnn",
             Title: "NumPy CNN: conv 8@3×3 no bias → sigmoid → pool 2×2 → dense 20 sigmoid → dense 10 softmax, batch 1, η 0.01",
