@@ -69,6 +69,7 @@ def main():
     ap.add_argument("--load-end", default="")
     ap.add_argument("--dotnet", default="")
     ap.add_argument("--wall", default="", help="wall time of the run in seconds")
+    ap.add_argument("--omp-wait-policy", default="", help="OMP_WAIT_POLICY the PyTorch process ran with")
     args = ap.parse_args()
 
     train, sgemm, info, errors = {}, {}, {}, []
@@ -99,7 +100,8 @@ def main():
     w(f"- Machine: {cpu_info()}, Linux {platform.release()}")
     threads = next((i.get("threads") for i in info.values() if i.get("threads")), "?")
     w(f"- Threads: {threads} for every framework (OpenBLAS/OpenMP thread count, torch.set_num_threads, "
-      f"NeuralNetSettings.MaxDegreeOfParallelism)")
+      f"NeuralNetSettings.MaxDegreeOfParallelism)"
+      + (f"; OMP_WAIT_POLICY {args.omp_wait_policy}" if args.omp_wait_policy else ""))
     data = next((i.get("data") for i in info.values() if i.get("data")), "?")
     w(f"- Data: {data} (the same batches, in the same order, for all three)")
     versions = []
