@@ -1,0 +1,39 @@
+using BenchmarkDotNet.Attributes;
+
+namespace NeuralNet.Benchmarks;
+
+/// <summary>
+/// One training step (zero gradients, forward, loss, backward, <see cref="Optimization.Sgd{T}"/> update) of each of the five
+/// reference networks of <see cref="ReferenceNetworks"/>, at 1 and 2 kernel threads. The memory diagnoser's
+/// Allocated column must read 0 B (or "-"): after warm-up a step allocates nothing.
+/// </summary>
+[MemoryDiagnoser]
+public class TrainingStepBenchmarks
+{
+    private ReferenceNetwork? _network;
+    private long _step;
+
+    /// <summary>The network names, for the parameter.</summary>
+    public static IEnumerable<string> Networks => ReferenceNetworks.Names;
+
+    /// <summary>The network under test.</summary>
+    [ParamsSource(nameof(Networks))]
+    public string Network { get; set; } = "";
+
+    /// <summary><see cref="NeuralNetSettings.MaxDegreeOfParallelism"/> during the run.</summary>
+    [Params(1, 2)]
+    public int Threads { get; set; }
+
+    /// <summary>Builds the network and runs a few steps so every buffer exists before BenchmarkDotNet's own warm-up.</summary>
+    [GlobalSetup]
+    public void Setup()
+    {
+        NeuralNetSettings.MaxDegreeOfParallelism = Threads;
+        _network = ReferenceNetworks.Create(Network);
+        for (int i = 0; i < 2 * _network.BatchCount; i++) _network.Step(_step++);
+    }
+
+    /// <summary>One training step on the next of the network's fixed batches; returns the loss.</summary>
+    [Benchmark]
+    public float Step() => _network!.Step(_step++);
+}

@@ -1,0 +1,326 @@
+using System.Diagnostics;
+using NeuralNet.Benchmarks;
+using NeuralNet.Kernels;
+using NeuralNet.Tests.Kernels;
+using NeuralNet.Training;
+
+namespace NeuralNet.Tests.Training;
+
+/// <summary>
+/// After warm-up, a training step of each reference network (the same definitions as the step benchmarks) allocates no
+/// managed memory on any thread, at one and two kernel threads; and so does the per-step path of <see cref="Trainer{T}"/>.
+/// </summary>
+/// <remarks>
+/// <para>Three measures. Exact, must be 0: <see cref="GC.GetAllocatedBytesForCurrentThread"/> on the calling thread, and the
+/// same counter read on every kernel worker thread by <see cref="KernelThreadProbe"/> (the library runs on no other thread).
+/// Whole process, <see cref="GC.GetTotalAllocatedBytes(bool)"/> (precise): the test host itself allocates 168 B every
+/// 20–60 ms on its own threads, so this is measured over single-step windows and the minimum must be 0.</para>
+/// <para>The tests change <see cref="NeuralNetSettings.MaxDegreeOfParallelism"/>, hence the non-parallel collection.</para>
+/// </remarks>
+[Collection(KernelThreadSettingCollection.Name)]
+public class ZeroAllocationTests
+{
+    private const int MeasuredSteps = 10;
+    private const int WholeProcessWindows = 20;
+
+    /// <summary>Every network at 1 and 2 threads.</summary>
+    public static TheoryData<string, int> NetworksAndThreads()
+    {
+        var data = new TheoryData<string, int>();
+        foreach (var name in ReferenceNetworks.Names)
+        {
+            data.Add(name, 1);
+            data.Add(name, 2);
+        }
+        return data;
+    }
+
+    [Theory]
+    [InlineData("spark-mlp", 1000, 50_890)]
+    [InlineData("mlp", 256, 50_890)]
+    [InlineData("lenet", 64, 44_426)]
+    [InlineData("small-cnn", 1, 27_342)]
+    [InlineData("deep-mlp", 30, 356_885)]
+    public void ReferenceNetworks_HaveTheReferenceShapes(string name, int batchSize, int parameterCount)
+    {
+        var net = ReferenceNetworks.Create(name, batches: 1);
+        net.BatchSize.Should().Be(batchSize);
+        net.Model.Parameters.Sum(p => p.Value.Length).Should().Be(parameterCount);
+        net.Model.OutputShape.Should().Equal(10);
+        net.Inputs[0].Dim(0).Should().Be(batchSize);
+        net.Labels[0].Should().HaveCount(batchSize).And.OnlyContain(l => l >= 0 && l < 10);
+    }
+
+    [Fact]
+    public void ReferenceNetworks_UnknownName_ThrowsNamingTheChoices()
+    {
+        FluentActions.Invoking(() => ReferenceNetworks.Create("resnet"))
+            .Should().Throw<ArgumentException>().WithMessage("*'resnet'*spark-mlp, mlp, lenet, small-cnn, deep-mlp*");
+    }
+
+    [Theory]
+    [MemberData(nameof(NetworksAndThreads))]
+    public void TrainingStep_AllocatesNothingOnAnyThreadAfterWarmUp(string name, int threads)
+    {
+        int saved = NeuralNetSettings.MaxDegreeOfParallelism;
+        try
+        {
+            NeuralNetSettings.MaxDegreeOfParallelism = threads;
+            var net = ReferenceNetworks.Create(name, batches: 2);
+            var probe = new KernelThreadProbe(threads, slots: 2);
+            long step = 0;
+            float firstLoss = net.Step(step++);
+            WarmUp(() => net.Step(step++));
+            probe.WarmPackBuffers(); // see KernelThreadProbe.WarmPackBuffers
+
+            // Exact: the calling thread and every kernel worker, read on the threads themselves.
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            probe.Capture(0);
+            for (int i = 0; i < MeasuredSteps; i++) net.Step(step++);
+            probe.Capture(1);
+            long thisThread = GC.GetAllocatedBytesForCurrentThread() - before;
+
+            // Whole process, one step per window: the test host allocates 168 B every 20-60 ms on its own threads, so a
+            // window is retried until one is clean; a step that always allocates never gives a clean window.
+            long bestWindow = long.MaxValue;
+            for (int window = 0; window < WholeProcessWindows && bestWindow != 0; window++)
+            {
+                long start = GC.GetTotalAllocatedBytes(precise: true);
+                net.Step(step++);
+                bestWindow = Math.Min(bestWindow, GC.GetTotalAllocatedBytes(precise: true) - start);
+            }
+            float lastLoss = net.Step(step);
+
+            thisThread.Should().Be(0, $"{MeasuredSteps} warm steps of {name} at {threads} thread(s) must not allocate on the calling thread");
+            probe.Threads(0, 1).Should().Be(threads, "the probe must read the calling thread and every kernel worker");
+            probe.Delta(0, 1).Should().Be(0,
+                $"{MeasuredSteps} warm steps of {name} at {threads} thread(s) must not allocate on the kernel threads ({probe.Describe(0, 1)})");
+            bestWindow.Should().Be(0, $"at least one of {WholeProcessWindows} single-step windows of {name} at {threads} thread(s) must allocate 0 B in the whole process");
+            float.IsFinite(firstLoss).Should().BeTrue();
+            float.IsFinite(lastLoss).Should().BeTrue();
+        }
+        finally
+        {
+            NeuralNetSettings.MaxDegreeOfParallelism = saved;
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(NetworksAndThreads))]
+    public void TrainerFit_StepsInsideAnEpochAllocateNothingOnAnyThread(string name, int threads)
+    {
+        int saved = NeuralNetSettings.MaxDegreeOfParallelism;
+        try
+        {
+            NeuralNetSettings.MaxDegreeOfParallelism = threads;
+            const int batches = 6;
+            var net = ReferenceNetworks.Create(name, batches);
+            var (inputs, labels) = Concatenate(net);
+            var trainer = new Trainer<float>(net.Model, net.Loss, net.Optimizer, random: new RandomGenerator(3));
+            var probe = new KernelThreadProbe(threads, slots: 2);
+            var meter = new AllocationMeter(probe, capacity: 2 * batches);
+            trainer.Callbacks.Add(meter);
+            var options = new TrainerOptions { Epochs = 2, BatchSize = net.BatchSize };
+            trainer.Fit(inputs, labels, options); // warm-up: every buffer, and the JIT's first tiers
+            probe.WarmPackBuffers();
+
+            // A window between two consecutive OnIterationEnd calls of the same epoch covers the batch gather, the whole step
+            // (forward, finiteness check, loss, accuracy, backward, Sgd.Step), the iteration record and the history append.
+            // Epoch boundaries (shuffle, epoch record, schedule, callbacks' OnEpochEnd) are not asserted.
+            long bestWholeProcess = long.MaxValue;
+            int fits = 0;
+            do
+            {
+                meter.Reset();
+                trainer.Fit(inputs, labels, options);
+                fits++;
+                meter.Windows.Should().Be(2 * (batches - 1), "every step after the first of each epoch is measured");
+                meter.ThisThread.Should().OnlyContain(b => b == 0,
+                    $"a Trainer step of {name} at {threads} thread(s) must not allocate on the calling thread");
+                meter.KernelThreads.Should().OnlyContain(b => b == 0,
+                    $"a Trainer step of {name} at {threads} thread(s) must not allocate on the kernel threads");
+                meter.ThreadsSeen.Should().OnlyContain(t => t == threads, "the probe must read the calling thread and every kernel worker");
+                bestWholeProcess = Math.Min(bestWholeProcess, meter.WholeProcess.Min());
+            }
+            while (bestWholeProcess != 0 && fits < 3);
+            bestWholeProcess.Should().Be(0,
+                $"at least one step window of {name} at {threads} thread(s) must allocate 0 B in the whole process (the test host allocates on its own)");
+            trainer.History.Epochs.Should().HaveCount(2 + 2 * fits);
+        }
+        finally
+        {
+            NeuralNetSettings.MaxDegreeOfParallelism = saved;
+        }
+    }
+
+    /// <summary>Steps at least 8 times and for at least 0.25 s, so the JIT has promoted the hot methods to their final tier.</summary>
+    private static void WarmUp(Action step)
+    {
+        var clock = Stopwatch.StartNew();
+        for (int i = 0; i < 200 && (i < 8 || clock.ElapsedMilliseconds < 250); i++) step();
+    }
+
+    private static (Tensor<float> Inputs, int[] Labels) Concatenate(ReferenceNetwork net)
+    {
+        var shape = net.Inputs[0].ShapeArray();
+        shape[0] = net.BatchSize * net.BatchCount;
+        var inputs = new Tensor<float>(shape);
+        var labels = new int[shape[0]];
+        int rowLength = net.Inputs[0].Length;
+        for (int b = 0; b < net.BatchCount; b++)
+        {
+            net.Inputs[b].AsSpan().CopyTo(inputs.AsSpan().Slice(b * rowLength));
+            net.Labels[b].CopyTo(labels, b * net.BatchSize);
+        }
+        return (inputs, labels);
+    }
+
+    /// <summary>Allocations between consecutive iterations of the same epoch: calling thread, kernel threads, whole process.</summary>
+    private sealed class AllocationMeter(KernelThreadProbe probe, int capacity) : TrainingCallback<float>
+    {
+        private long _lastThread, _lastTotal;
+        private int _lastEpoch = -1, _slot;
+        private readonly long[] _thisThread = new long[capacity];
+        private readonly long[] _kernelThreads = new long[capacity];
+        private readonly int[] _threadsSeen = new int[capacity];
+        private readonly long[] _wholeProcess = new long[capacity];
+
+        public int Windows { get; private set; }
+
+        public long[] ThisThread => _thisThread[..Windows];
+
+        public long[] KernelThreads => _kernelThreads[..Windows];
+
+        public int[] ThreadsSeen => _threadsSeen[..Windows];
+
+        public long[] WholeProcess => _wholeProcess[..Windows];
+
+        public void Reset()
+        {
+            Windows = 0;
+            _lastEpoch = -1;
+        }
+
+        public override void OnIterationEnd(Trainer<float> trainer, in IterationRecord record)
+        {
+            long total = GC.GetTotalAllocatedBytes(precise: true);
+            long thread = GC.GetAllocatedBytesForCurrentThread();
+            int slot = 1 - _slot;
+            probe.Capture(slot);
+            if (_lastEpoch == record.Epoch && Windows < _thisThread.Length)
+            {
+                _thisThread[Windows] = thread - _lastThread;
+                _wholeProcess[Windows] = total - _lastTotal;
+                _kernelThreads[Windows] = probe.Delta(_slot, slot);
+                _threadsSeen[Windows] = probe.Threads(_slot, slot);
+                Windows++;
+            }
+            _lastEpoch = record.Epoch;
+            _slot = slot;
+            // Read last, so neither the meter nor the probe is charged to the next step.
+            _lastThread = GC.GetAllocatedBytesForCurrentThread();
+            probe.Capture(_slot);
+            _lastTotal = GC.GetTotalAllocatedBytes(precise: true);
+        }
+    }
+
+    /// <summary>
+    /// Reads <see cref="GC.GetAllocatedBytesForCurrentThread"/> on the calling thread and on every kernel worker, by running a
+    /// parallel job whose parts wait for each other, so each part runs on a different thread of the kernels' pool.
+    /// </summary>
+    /// <remarks>
+    /// The library runs code on no thread but the caller and these workers, so the per-thread differences between two
+    /// captures are exactly what the library allocated in between, whatever the test host does on its own threads.
+    /// A capture allocates nothing (the slots are preallocated).
+    /// </remarks>
+    private sealed class KernelThreadProbe : ParallelJob
+    {
+        private readonly int _parts;
+        private readonly int[][] _threadIds;
+        private readonly long[][] _bytes;
+        private readonly float[][] _gemm;
+        private int _slot, _started;
+        private bool _warmPackBuffers;
+
+        public KernelThreadProbe(int parts, int slots)
+        {
+            _gemm = new float[parts][];
+            for (int p = 0; p < parts; p++) _gemm[p] = new float[3 * 32 * 32];
+            _parts = parts;
+            _threadIds = new int[slots][];
+            _bytes = new long[slots][];
+            for (int s = 0; s < slots; s++)
+            {
+                _threadIds[s] = new int[parts];
+                _bytes[s] = new long[parts];
+            }
+        }
+
+        public void Capture(int slot)
+        {
+            _slot = slot;
+            _started = 0;
+            KernelThreads.Run(this, _parts);
+        }
+
+        /// <summary>
+        /// Runs one packed 32×32×32 GEMM on every kernel thread, so each has its per-thread packing buffers (1.2 MB, allocated
+        /// on a thread's first packed GEMM). Without this, a worker that a loaded machine kept out of every parallel call
+        /// during warm-up allocates them in the middle of the measured steps.
+        /// </summary>
+        public void WarmPackBuffers()
+        {
+            _warmPackBuffers = true;
+            try { Capture(0); }
+            finally { _warmPackBuffers = false; }
+        }
+
+        public override void Execute(int part, int parts)
+        {
+            Interlocked.Increment(ref _started);
+            long deadline = Stopwatch.GetTimestamp() + 5 * Stopwatch.Frequency;
+            while (Volatile.Read(ref _started) < parts && Stopwatch.GetTimestamp() < deadline) Thread.SpinWait(16);
+            if (_warmPackBuffers)
+            {
+                // Below the parallel threshold, so it runs on this thread.
+                var g = _gemm[part];
+                NeuralNet.Kernels.Kernels.Gemm<float>(false, false, 32, 32, 32, g.AsSpan(0, 1024), 32, g.AsSpan(1024, 1024), 32,
+                    g.AsSpan(2048, 1024), 32, accumulate: false);
+            }
+            _threadIds[_slot][part] = Environment.CurrentManagedThreadId;
+            _bytes[_slot][part] = GC.GetAllocatedBytesForCurrentThread();
+        }
+
+        /// <summary>The number of distinct threads read in both captures.</summary>
+        public int Threads(int from, int to)
+        {
+            int count = 0;
+            for (int i = 0; i < _parts; i++)
+            {
+                bool distinct = Array.IndexOf(_threadIds[from], _threadIds[from][i]) == i;
+                if (distinct && Array.IndexOf(_threadIds[to], _threadIds[from][i]) >= 0) count++;
+            }
+            return count;
+        }
+
+        /// <summary>Bytes allocated between two captures, summed over the threads read in both.</summary>
+        public long Delta(int from, int to)
+        {
+            long sum = 0;
+            for (int i = 0; i < _parts; i++)
+            {
+                int j = Array.IndexOf(_threadIds[to], _threadIds[from][i]);
+                if (j >= 0 && Array.IndexOf(_threadIds[from], _threadIds[from][i]) == i) sum += _bytes[to][j] - _bytes[from][i];
+            }
+            return sum;
+        }
+
+        public string Describe(int from, int to) => string.Join(", ", Enumerable.Range(0, _parts).Select(i =>
+        {
+            int j = Array.IndexOf(_threadIds[to], _threadIds[from][i]);
+            string bytes = j >= 0 ? $"{_bytes[to][j] - _bytes[from][i]} B" : "not read twice";
+            string who = _threadIds[from][i] == Environment.CurrentManagedThreadId ? "caller" : "worker";
+            return $"thread {_threadIds[from][i]} ({who}): {bytes}";
+        }));
+    }
+}
