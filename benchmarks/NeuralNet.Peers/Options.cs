@@ -8,10 +8,10 @@ internal sealed class Options
     public string Mode { get; private set; } = "";
     public string Net { get; private set; } = "a";
     public Dictionary<string, int> Steps { get; } = new() { ["a"] = 500, ["b"] = 300, ["c"] = 100, ["d"] = 3000 };
-    public int Warmup { get; private set; } = 20;
-    public double WarmupSeconds { get; private set; } = 1.0;
+    public int Warmup { get; private set; } = 50;
+    public double WarmupSeconds { get; private set; } = 2.0;
     public int Repeats { get; private set; } = 5;
-    public double Budget { get; private set; } = 60.0;
+    public double Budget { get; private set; } = 30.0;
     public int Threads { get; private set; } = 2;
     public string Data { get; private set; } = "mnist";
     public string MnistDirectory { get; private set; } = Path.Combine("data", "mnist");

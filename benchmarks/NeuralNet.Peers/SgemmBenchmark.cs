@@ -19,10 +19,16 @@ internal static class SgemmBenchmark
             void Multiply() => Kernels.Kernels.Gemm<float>(false, false, n, n, n, a, n, b, n, c, n, accumulate: false);
 
             Multiply();
-            // Calibrate the call count so one timed run lasts about 0.2 s (peers.py does the same).
+            // Calibrate the call count so one timed run lasts about 0.2 s, on at least 0.05 s of calls (peers.py does
+            // the same; one call can be an outlier on a busy machine).
             long t0 = Stopwatch.GetTimestamp();
-            Multiply();
-            double one = Math.Max(Stopwatch.GetElapsedTime(t0).TotalSeconds, 1e-6);
+            int probe = 0;
+            while (probe < 1 || Stopwatch.GetElapsedTime(t0).TotalSeconds < 0.05)
+            {
+                Multiply();
+                probe++;
+            }
+            double one = Math.Max(Stopwatch.GetElapsedTime(t0).TotalSeconds / probe, 1e-9);
             int calls = Math.Max(1, (int)(0.2 / one));
 
             var rates = new List<double>();

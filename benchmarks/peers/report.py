@@ -113,7 +113,8 @@ def main():
     w(f"- Versions: {', '.join(versions)}")
     if args.load_start or args.load_end:
         w(f"- Load average (1/5/15 min) at start: {args.load_start}; at end: {args.load_end}"
-          " (anything above 0 means other work shared the cores and the figures are noisy)")
+          f" (the benchmark itself accounts for about {threads}; more means other work shared the cores and the figures"
+          " are noisy)")
     if args.wall:
         w(f"- Wall time of the whole run: {args.wall} s")
     w("")

@@ -7,7 +7,7 @@
 #   THREADS=2          threads for every framework
 #   REPEATS=5          timed runs per measurement; the median is reported
 #   STEPS=a=500,b=300,c=100,d=3000   timed steps per run, per network
-#   BUDGET=60          seconds of timed runs per network and framework; a slower implementation times fewer steps
+#   BUDGET=30          seconds of timed runs per network and framework; a slower implementation times fewer steps
 #   DATA=mnist         mnist (bundled data/mnist) or random (uniform noise of MNIST shape)
 #   NETS=a,b,c,d       which networks;  SGEMM=128,256,512,1024  which sizes (empty: none)
 #   OUT=benchmarks/peers/results.md
@@ -19,7 +19,7 @@ PY=/usr/bin/python3   # the Debian interpreter: the Debian python3-numpy / pytho
 THREADS="${THREADS:-2}"
 REPEATS="${REPEATS:-5}"
 STEPS="${STEPS:-a=500,b=300,c=100,d=3000}"
-BUDGET="${BUDGET:-60}"
+BUDGET="${BUDGET:-30}"
 DATA="${DATA:-mnist}"
 NETS="${NETS:-a,b,c,d}"
 SGEMM="${SGEMM-128,256,512,1024}"

@@ -47,6 +47,8 @@ public static class CsvDataset
         var features = new GrowableArray<float>(featureCount);
         var labels = new GrowableArray<int>(1);
         var row = new float[featureCount];
+        var scale = new float[256];
+        for (int i = 0; i < scale.Length; i++) scale[i] = i / 255f;
         using var reader = new LineReader(path, 64 + 32 * (featureCount + 1));
         bool first = true;
         while (reader.TryReadLine(out var line))
@@ -78,6 +80,13 @@ public static class CsvDataset
                         throw Bad(path, lineNo, $"field 1 (the label) is '{Clip(text)}', not an integer.");
                     if ((uint)label >= (uint)classCount)
                         throw Bad(path, lineNo, $"field 1 has label {label}; labels must be 0–{classCount - 1}.");
+                }
+                else if (TryParseSmallInteger(text, out int pixel))
+                {
+                    // Fast path for the usual 0–255 integers; same value as p / 255f below.
+                    if (pixel > 255)
+                        throw Bad(path, lineNo, $"field {field + 1} has pixel {pixel}; pixels must be 0–255.");
+                    row[field - 1] = scale[pixel];
                 }
                 else
                 {
@@ -134,6 +143,20 @@ public static class CsvDataset
                 w.WriteLine();
             }
         });
+    }
+
+    /// <summary>Parses 1 to 4 ASCII digits; anything else (signs, decimals, exponents) goes to the general parser.</summary>
+    private static bool TryParseSmallInteger(ReadOnlySpan<char> text, out int value)
+    {
+        value = 0;
+        if (text.Length is 0 or > 4) return false;
+        foreach (char c in text)
+        {
+            uint d = (uint)(c - '0');
+            if (d > 9) return false;
+            value = value * 10 + (int)d;
+        }
+        return true;
     }
 
     internal static InvalidDataException Bad(string path, long line, string detail) => new($"{path}: line {line} {detail}");

@@ -18,6 +18,12 @@ internal interface IGemmMicroKernel
     /// values), c the top-left of the tile with row stride ldc. Stores the sum, or adds it to c when <paramref name="add"/>.
     /// </summary>
     static abstract unsafe void Run(int kc, float* a, float* b, float* c, nint ldc, bool add);
+
+    /// <summary>
+    /// Like <see cref="Run"/> for the first MR/2 rows only (same per-element arithmetic), for short last panels. It must
+    /// read and write exactly MR/2 rows of C: the driver calls it directly on C when the panel has MR/2 valid rows.
+    /// </summary>
+    static abstract unsafe void RunHalf(int kc, float* a, float* b, float* c, nint ldc, bool add);
 }
 
 internal static partial class Kernels
@@ -31,10 +37,19 @@ internal static partial class Kernels
     // Below this many multiply-adds a second thread costs more (wake-up, duplicate packing) than it saves.
     internal const long GemmParallelThreshold = 1L << 19;
 
-    // With at most this many rows of C (batch 1 to 4), or this small a k, packing costs more than it saves: op(A)·B runs
-    // on the row path (Kernels.Gemm.Rows.cs) and A·Bᵀ on dot products (Kernels.Gemm.DotNT.cs). Measured: packed wins
-    // from m = 16 up on every network shape, while at m = 1 the unpacked paths are 5–20× faster.
+    // With at most this many rows of C (batch 1 to 4) packing costs more than it saves: op(A)·B runs on the row path
+    // (Kernels.Gemm.Rows.cs) and A·Bᵀ on dot products (Kernels.Gemm.DotNT.cs). Measured: packed wins from m = 16 up on
+    // the network shapes, while at m = 1 the unpacked paths are 5–20× faster.
     internal const int GemmSmallRows = 4;
+
+    // op(A)·B with k this small (the conv forward W·cols with C·KH·KW = 9 or 16, a dW with batch ≤ 16) is dominated by
+    // writing C: the row path writes each C vector once and skips packing. Measured 4× faster at k = 9, and slower than
+    // the packed path from k = 30 on.
+    internal const int GemmRowsMaxK = 16;
+
+    // A·Bᵀ with at most one micro-tile of columns (the conv weight gradient dY·colsᵀ: n = C·KH·KW = 9 or 25, long k)
+    // wastes most of a padded tile on the packed path; dot products over k are 3–4× faster there.
+    internal const int GemmDotNTMaxColumns = 32;
 
     /// <summary>Which algorithm computes a GEMM; chosen from the shape alone so thread count never changes results.</summary>
     internal enum GemmPath { Packed, Rows, DotNT }
@@ -60,8 +75,8 @@ internal static partial class Kernels
             }
 
             // The path depends on the shape only, never on the thread count, so results stay bit-identical.
-            GemmPath path = !transB && (m <= GemmSmallRows || k <= GemmSmallRows) ? GemmPath.Rows
-                : !transA && transB && m <= GemmSmallRows && k >= 16 ? GemmPath.DotNT
+            GemmPath path = !transB && (m <= GemmSmallRows || k <= GemmRowsMaxK) ? GemmPath.Rows
+                : !transA && transB && (m <= GemmSmallRows || n <= GemmDotNTMaxColumns) && k >= 16 ? GemmPath.DotNT
                 : GemmPath.Packed;
             bool splitRows = m >= n;
             int unit = path != GemmPath.Packed ? (splitRows ? 1 : 16) : splitRows ? GemmMR : GemmNR;
@@ -204,6 +219,15 @@ internal static partial class Kernels
                             if (rows == mr && cols == nr)
                             {
                                 TKernel.Run(kc, ap, bp, cRow + jr, ldc, add);
+                            }
+                            else if (rows * 2 == mr && cols == nr)
+                            {
+                                TKernel.RunHalf(kc, ap, bp, cRow + jr, ldc, add);
+                            }
+                            else if (rows * 2 <= mr)
+                            {
+                                TKernel.RunHalf(kc, ap, bp, tile, nr, false);
+                                StoreTile(tile, nr, cRow + jr, ldc, rows, cols, add);
                             }
                             else
                             {

@@ -59,4 +59,37 @@ internal readonly struct GemmFloat256 : IGemmMicroKernel
         c40.Store(c); c41.Store(c + 8); c += ldc;
         c50.Store(c); c51.Store(c + 8);
     }
+
+    /// <summary>The first 3 rows of a tile (the panel keeps its 6-value stride), same per-element arithmetic as <see cref="Run"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static unsafe void RunHalf(int kc, float* a, float* b, float* c, nint ldc, bool add)
+    {
+        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+
+        for (int p = 0; p < kc; p++)
+        {
+            Vector256<float> b0 = Vector256.Load(b);
+            Vector256<float> b1 = Vector256.Load(b + 8);
+            Vector256<float> av;
+            av = Vector256.Create(a[0]);
+            c00 = Vector256.FusedMultiplyAdd(av, b0, c00); c01 = Vector256.FusedMultiplyAdd(av, b1, c01);
+            av = Vector256.Create(a[1]);
+            c10 = Vector256.FusedMultiplyAdd(av, b0, c10); c11 = Vector256.FusedMultiplyAdd(av, b1, c11);
+            av = Vector256.Create(a[2]);
+            c20 = Vector256.FusedMultiplyAdd(av, b0, c20); c21 = Vector256.FusedMultiplyAdd(av, b1, c21);
+            a += 6;
+            b += 16;
+        }
+
+        if (add)
+        {
+            c00 += Vector256.Load(c); c01 += Vector256.Load(c + 8); c += ldc;
+            c10 += Vector256.Load(c); c11 += Vector256.Load(c + 8); c += ldc;
+            c20 += Vector256.Load(c); c21 += Vector256.Load(c + 8);
+            c -= 2 * ldc;
+        }
+        c00.Store(c); c01.Store(c + 8); c += ldc;
+        c10.Store(c); c11.Store(c + 8); c += ldc;
+        c20.Store(c); c21.Store(c + 8);
+    }
 }

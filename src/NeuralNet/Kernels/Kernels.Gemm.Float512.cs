@@ -85,4 +85,52 @@ internal readonly struct GemmFloat512 : IGemmMicroKernel
         ca0.Store(c); ca1.Store(c + 16); c += ldc;
         cb0.Store(c); cb1.Store(c + 16);
     }
+
+    /// <summary>
+    /// The first 6 rows of a tile: for a last A panel with at most 6 valid rows (m = 30 → 12 + 12 + 6) it halves the work.
+    /// The panel keeps its 12-value stride; each element is the same FMA chain as in <see cref="Run"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static unsafe void RunHalf(int kc, float* a, float* b, float* c, nint ldc, bool add)
+    {
+        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+
+        for (int p = 0; p < kc; p++)
+        {
+            Vector512<float> b0 = Vector512.Load(b);
+            Vector512<float> b1 = Vector512.Load(b + 16);
+            Vector512<float> av;
+            av = Vector512.Create(a[0]);
+            c00 = Vector512.FusedMultiplyAdd(av, b0, c00); c01 = Vector512.FusedMultiplyAdd(av, b1, c01);
+            av = Vector512.Create(a[1]);
+            c10 = Vector512.FusedMultiplyAdd(av, b0, c10); c11 = Vector512.FusedMultiplyAdd(av, b1, c11);
+            av = Vector512.Create(a[2]);
+            c20 = Vector512.FusedMultiplyAdd(av, b0, c20); c21 = Vector512.FusedMultiplyAdd(av, b1, c21);
+            av = Vector512.Create(a[3]);
+            c30 = Vector512.FusedMultiplyAdd(av, b0, c30); c31 = Vector512.FusedMultiplyAdd(av, b1, c31);
+            av = Vector512.Create(a[4]);
+            c40 = Vector512.FusedMultiplyAdd(av, b0, c40); c41 = Vector512.FusedMultiplyAdd(av, b1, c41);
+            av = Vector512.Create(a[5]);
+            c50 = Vector512.FusedMultiplyAdd(av, b0, c50); c51 = Vector512.FusedMultiplyAdd(av, b1, c51);
+            a += 12;
+            b += 32;
+        }
+
+        if (add)
+        {
+            c00 += Vector512.Load(c); c01 += Vector512.Load(c + 16); c += ldc;
+            c10 += Vector512.Load(c); c11 += Vector512.Load(c + 16); c += ldc;
+            c20 += Vector512.Load(c); c21 += Vector512.Load(c + 16); c += ldc;
+            c30 += Vector512.Load(c); c31 += Vector512.Load(c + 16); c += ldc;
+            c40 += Vector512.Load(c); c41 += Vector512.Load(c + 16); c += ldc;
+            c50 += Vector512.Load(c); c51 += Vector512.Load(c + 16);
+            c -= 5 * ldc;
+        }
+        c00.Store(c); c01.Store(c + 16); c += ldc;
+        c10.Store(c); c11.Store(c + 16); c += ldc;
+        c20.Store(c); c21.Store(c + 16); c += ldc;
+        c30.Store(c); c31.Store(c + 16); c += ldc;
+        c40.Store(c); c41.Store(c + 16); c += ldc;
+        c50.Store(c); c51.Store(c + 16);
+    }
 }

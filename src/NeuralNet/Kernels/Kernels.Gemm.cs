@@ -20,7 +20,6 @@ internal static partial class Kernels
     /// No transposed copy is materialized by callers. C has row stride <paramref name="ldc"/> ≥ n.
     /// Dispatches to the fastest available implementation; bit-identical for any thread count.
     /// </remarks>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Gemm<T>(bool transA, bool transB, int m, int n, int k,
         ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb, Span<T> c, int ldc, bool accumulate)
         where T : unmanaged, IFloatingPointIeee754<T>

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Numerics;
 using System.Text.Json;
+using NeuralNet.Modules;
 using NeuralNet.Optimization;
 using NeuralNet.Serialization;
 
@@ -12,20 +13,28 @@ namespace NeuralNet.Training;
 /// generator's state, the epoch and iteration counts, the history and (for Bold Driver with undo) the undo snapshot.
 /// </summary>
 /// <remarks>
-/// <para>The file is a <see cref="SafeTensorsFile"/> (safetensors-compatible, SHA-256 checksum, atomic write). Tensors:
-/// <c>model.{i}.{name}</c> for parameter i (F32 or F64 by element type), <c>optimizer.momentum.{i}</c>, <c>undo.{i}</c>,
-/// <c>random.state</c> (I64, 4 words), <c>history.epochs</c> (F64, (E, 8)) and <c>history.iterations</c> (F64, (I, 9)), the
-/// history columns in <see cref="EpochRecord"/> / <see cref="IterationRecord"/> order with elapsed time in seconds.
-/// Metadata: <c>neuralnet.format</c> = <c>training-checkpoint</c>, <c>neuralnet.checkpoint.version</c> = <c>1</c>, the element
-/// type, the epoch, the iteration, and the optimizer and schedule as JSON.</para>
+/// <para>The file is a <see cref="SafeTensorsFile"/> (safetensors-compatible, SHA-256 checksum, atomic write). When the model is a
+/// <see cref="Sequential{T}"/> that <see cref="ModelSerializer"/> can describe, the model part is exactly a model file
+/// (<c>neuralnet.format</c> = <c>neuralnet.model</c>, the architecture JSON, tensors <c>layers.{i}.{name}</c>), so
+/// <see cref="ModelSerializer.Load{T}"/> opens a checkpoint as a model; otherwise parameters are stored as <c>model.{i}.{name}</c>
+/// with <c>neuralnet.format</c> = <see cref="Format"/>. Training state: tensors <c>training.momentum.{i}</c>,
+/// <c>training.undo.{i}</c>, <c>training.random.state</c> (I64, 4 words), <c>training.history.epochs</c> (F64, (E, 8)) and
+/// <c>training.history.iterations</c> (F64, (I, 9)) — the history columns in <see cref="EpochRecord"/> /
+/// <see cref="IterationRecord"/> order, elapsed time in ticks (100 ns), exact; metadata <c>training.checkpoint_version</c> = 1,
+/// <c>training.element_type</c>, <c>training.epoch</c>, <c>training.iteration</c>, <c>training.parameter_count</c>, and
+/// <c>training.optimizer</c> / <c>training.schedule.kind</c> / <c>training.schedule.state</c> (JSON numbers, round-trip exact).</para>
 /// <para>Restoring needs a trainer built the same way (same architecture, same optimizer momentum and weight decay, a schedule of
 /// the same kind); it overwrites that trainer's weights and state. Callbacks' own state (e.g. early stopping's counters) is not
 /// saved. Checkpoints are taken at epoch boundaries, where the trainer's state is complete.</para>
 /// </remarks>
 public static class TrainingCheckpoint
 {
-    /// <summary>The value of the <c>neuralnet.format</c> metadata entry.</summary>
-    public const string Format = "training-checkpoint";
+    /// <summary>The <c>neuralnet.format</c> of a checkpoint whose model is not a serializable <see cref="Sequential{T}"/>
+    /// (otherwise it is <see cref="ModelSerializer.ModelFormat"/>, and the checkpoint also loads with <see cref="ModelSerializer.Load{T}"/>).</summary>
+    public const string Format = "neuralnet.training-checkpoint";
+
+    /// <summary>The metadata key that marks a training checkpoint and holds its version.</summary>
+    public const string VersionKey = "training.checkpoint_version";
 
     /// <summary>The current checkpoint version.</summary>
     public const int Version = 1;
@@ -39,37 +48,46 @@ public static class TrainingCheckpoint
     {
         ArgumentNullException.ThrowIfNull(trainer);
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
-        var file = new SafeTensorsFile();
-        file.Metadata["neuralnet.format"] = Format;
-        file.Metadata["neuralnet.checkpoint.version"] = Version.ToString(CultureInfo.InvariantCulture);
-        file.Metadata["element_type"] = typeof(T).Name;
-        file.Metadata["epoch"] = trainer.Epoch.ToString(CultureInfo.InvariantCulture);
-        file.Metadata["iteration"] = trainer.Iteration.ToString(CultureInfo.InvariantCulture);
-
         var parameters = trainer.Optimizer.Parameters;
-        file.Metadata["parameter_count"] = parameters.Count.ToString(CultureInfo.InvariantCulture);
-        for (int i = 0; i < parameters.Count; i++) file.Add(ParameterName(i, parameters[i]), parameters[i].Value);
+        var (names, sequential) = Layout(trainer);
+        SafeTensorsFile file;
+        if (sequential is not null)
+        {
+            // The model part is exactly a ModelSerializer file, so the checkpoint also loads as a model.
+            file = ModelSerializer.ToSafeTensors(sequential);
+        }
+        else
+        {
+            file = new SafeTensorsFile();
+            file.Metadata[ModelSerializer.FormatKey] = Format;
+            for (int i = 0; i < parameters.Count; i++) file.Add(names[i], parameters[i].Value);
+        }
+        file.Metadata[VersionKey] = Version.ToString(CultureInfo.InvariantCulture);
+        file.Metadata["training.element_type"] = typeof(T).Name;
+        file.Metadata["training.epoch"] = trainer.Epoch.ToString(CultureInfo.InvariantCulture);
+        file.Metadata["training.iteration"] = trainer.Iteration.ToString(CultureInfo.InvariantCulture);
+        file.Metadata["training.parameter_count"] = parameters.Count.ToString(CultureInfo.InvariantCulture);
 
         var sgd = trainer.Optimizer.GetState();
-        file.Metadata["optimizer"] = JsonSerializer.Serialize(new Dictionary<string, double>
+        file.Metadata["training.optimizer"] = JsonSerializer.Serialize(new Dictionary<string, double>
         {
             ["learning_rate"] = sgd.LearningRate,
             ["momentum"] = sgd.Momentum,
             ["weight_decay"] = sgd.WeightDecay,
             ["step_count"] = sgd.StepCount,
         });
-        for (int i = 0; i < sgd.MomentumBuffers.Count; i++) file.Add($"optimizer.momentum.{i}", sgd.MomentumBuffers[i]);
+        for (int i = 0; i < sgd.MomentumBuffers.Count; i++) file.Add($"training.momentum.{i}", sgd.MomentumBuffers[i]);
 
         if (trainer.Schedule is { } schedule)
         {
-            file.Metadata["schedule.kind"] = schedule.Kind;
-            file.Metadata["schedule.state"] = JsonSerializer.Serialize(schedule.GetState());
+            file.Metadata["training.schedule.kind"] = schedule.Kind;
+            file.Metadata["training.schedule.state"] = JsonSerializer.Serialize(schedule.GetState());
         }
         if (trainer.UndoSnapshot is { HasValue: true } undo)
-            for (int i = 0; i < undo.Values.Count; i++) file.Add($"undo.{i}", undo.Values[i]);
+            for (int i = 0; i < undo.Values.Count; i++) file.Add($"training.undo.{i}", undo.Values[i]);
 
         var state = trainer.Random.GetState();
-        file.Add("random.state", [(long)state[0], (long)state[1], (long)state[2], (long)state[3]]);
+        file.Add("training.random.state", [(long)state[0], (long)state[1], (long)state[2], (long)state[3]]);
 
         var epochs = trainer.History.Epochs;
         if (epochs.Count > 0)
@@ -78,9 +96,9 @@ public static class TrainingCheckpoint
             for (int r = 0; r < epochs.Count; r++)
             {
                 var e = epochs[r];
-                Row(t, r, e.Epoch, e.Iterations, e.TrainingLoss, e.TrainingAccuracy, e.ValidationLoss, e.ValidationAccuracy, e.LearningRate, e.Elapsed.TotalSeconds);
+                Row(t, r, e.Epoch, e.Iterations, e.TrainingLoss, e.TrainingAccuracy, e.ValidationLoss, e.ValidationAccuracy, e.LearningRate, e.Elapsed.Ticks);
             }
-            file.Add("history.epochs", t);
+            file.Add("training.history.epochs", t);
         }
         var iterations = trainer.History.Iterations;
         if (iterations.Count > 0)
@@ -89,9 +107,9 @@ public static class TrainingCheckpoint
             for (int r = 0; r < iterations.Count; r++)
             {
                 var e = iterations[r];
-                Row(t, r, e.Epoch, e.Iteration, e.TrainingLoss, e.TrainingAccuracy, e.ValidationLoss, e.ValidationAccuracy, e.LearningRate, e.Elapsed.TotalSeconds, e.Undone ? 1 : 0);
+                Row(t, r, e.Epoch, e.Iteration, e.TrainingLoss, e.TrainingAccuracy, e.ValidationLoss, e.ValidationAccuracy, e.LearningRate, e.Elapsed.Ticks, e.Undone ? 1 : 0);
             }
-            file.Add("history.iterations", t);
+            file.Add("training.history.iterations", t);
         }
         file.Save(path);
     }
@@ -108,50 +126,63 @@ public static class TrainingCheckpoint
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         var file = SafeTensorsFile.Load(path);
         string Meta(string key) => file.Metadata.TryGetValue(key, out var v) ? v : throw Bad(path, $"metadata entry '{key}' is missing");
-        if (Meta("neuralnet.format") != Format) throw Bad(path, $"neuralnet.format is '{Meta("neuralnet.format")}', not '{Format}'");
-        if (Meta("neuralnet.checkpoint.version") != "1") throw Bad(path, $"checkpoint version '{Meta("neuralnet.checkpoint.version")}' is not supported (expected 1)");
-        if (Meta("element_type") != typeof(T).Name) throw Bad(path, $"the checkpoint holds {Meta("element_type")} tensors, the trainer uses {typeof(T).Name}");
-        int epoch = ParseInt(path, "epoch", Meta("epoch"));
-        long iteration = ParseLong(path, "iteration", Meta("iteration"));
+        if (!file.Metadata.ContainsKey(VersionKey)) throw Bad(path, $"metadata entry '{VersionKey}' is missing (a model file, not a training checkpoint?)");
+        if (Meta(VersionKey) != "1") throw Bad(path, $"checkpoint version '{Meta(VersionKey)}' is not supported (expected 1)");
+        if (Meta("training.element_type") != typeof(T).Name) throw Bad(path, $"the checkpoint holds {Meta("training.element_type")} tensors, the trainer uses {typeof(T).Name}");
+        int epoch = ParseInt(path, "training.epoch", Meta("training.epoch"));
+        long iteration = ParseLong(path, "training.iteration", Meta("training.iteration"));
 
         // Read and validate everything first, so a mismatch leaves the trainer untouched.
         var parameters = trainer.Optimizer.Parameters;
-        int count = ParseInt(path, "parameter_count", Meta("parameter_count"));
-        if (count != parameters.Count) throw Bad(path, $"it holds {count} parameters, the trainer's model has {parameters.Count}");
+        var (names, sequential) = Layout(trainer);
+        string format = Meta(ModelSerializer.FormatKey);
+        if (sequential is not null)
+        {
+            if (format != ModelSerializer.ModelFormat) throw Bad(path, $"it stores a {format} model, the trainer's model is a Sequential");
+            string architecture = ModelSerializer.DescribeArchitecture(sequential);
+            if (Meta(ModelSerializer.ArchitectureKey) != architecture)
+                throw Bad(path, $"its architecture {Meta(ModelSerializer.ArchitectureKey)} differs from the trainer's model {architecture}");
+        }
+        else if (format != Format)
+        {
+            throw Bad(path, $"{ModelSerializer.FormatKey} is '{format}', expected '{Format}' for a model that is not a serializable Sequential");
+        }
+        int count = ParseInt(path, "training.parameter_count", Meta("training.parameter_count"));
+        if (count != parameters.Count) throw Bad(path, $"it holds {count} optimizer parameters, the trainer's optimizer has {parameters.Count}");
         var values = new Tensor<T>[count];
         for (int i = 0; i < count; i++)
         {
-            string name = ParameterName(i, parameters[i]);
+            string name = names[i];
             values[i] = ReadTensor<T>(file, path, name);
             if (!values[i].HasShape(parameters[i].Value.Shape))
                 throw Bad(path, $"tensor '{name}' has shape {values[i].ShapeString}, the model's parameter needs {parameters[i].Value.ShapeString}");
         }
 
-        var opt = ReadJson(path, "optimizer", Meta("optimizer"));
+        var opt = ReadJson(path, "training.optimizer", Meta("training.optimizer"));
         double momentum = Get(path, "optimizer", opt, "momentum"), decay = Get(path, "optimizer", opt, "weight_decay");
         if (momentum != trainer.Optimizer.Momentum || decay != trainer.Optimizer.WeightDecay)
             throw Bad(path, $"the optimizer had momentum {momentum.ToString(CultureInfo.InvariantCulture)} and weight decay {decay.ToString(CultureInfo.InvariantCulture)}, the trainer's has {trainer.Optimizer.Momentum.ToString(CultureInfo.InvariantCulture)} and {trainer.Optimizer.WeightDecay.ToString(CultureInfo.InvariantCulture)}");
         var buffers = new List<Tensor<T>>();
         if (momentum != 0)
-            for (int i = 0; i < count; i++) buffers.Add(ReadTensor<T>(file, path, $"optimizer.momentum.{i}"));
+            for (int i = 0; i < count; i++) buffers.Add(ReadTensor<T>(file, path, $"training.momentum.{i}"));
         double stepCount = Get(path, "optimizer", opt, "step_count");
         var sgdState = new SgdState<T>(Get(path, "optimizer", opt, "learning_rate"), momentum, decay, (long)stepCount, buffers);
 
         IReadOnlyDictionary<string, double>? scheduleState = null;
-        bool savedSchedule = file.Metadata.TryGetValue("schedule.kind", out var kind);
+        bool savedSchedule = file.Metadata.TryGetValue("training.schedule.kind", out var kind);
         if (savedSchedule != trainer.Schedule is not null || (savedSchedule && kind != trainer.Schedule!.Kind))
             throw Bad(path, $"the checkpoint's schedule is '{(savedSchedule ? kind : "none")}', the trainer's is '{trainer.Schedule?.Kind ?? "none"}'");
-        if (savedSchedule) scheduleState = ReadJson(path, "schedule.state", Meta("schedule.state"));
+        if (savedSchedule) scheduleState = ReadJson(path, "training.schedule.state", Meta("training.schedule.state"));
 
         List<Tensor<T>>? undo = null;
-        if (file.Contains("undo.0"))
+        if (file.Contains("training.undo.0"))
         {
             undo = [];
-            for (int i = 0; i < count; i++) undo.Add(ReadTensor<T>(file, path, $"undo.{i}"));
+            for (int i = 0; i < count; i++) undo.Add(ReadTensor<T>(file, path, $"training.undo.{i}"));
         }
 
-        var rng = file.GetRequired("random.state");
-        if (rng.DType != SafeTensorDType.I64 || rng.ElementCount != 4) throw Bad(path, "tensor 'random.state' must be 4 I64 words");
+        var rng = file.GetRequired("training.random.state");
+        if (rng.DType != SafeTensorDType.I64 || rng.ElementCount != 4) throw Bad(path, "tensor 'training.random.state' must be 4 I64 words");
         var words = rng.ToInt64Array();
         ulong[] randomState = [(ulong)words[0], (ulong)words[1], (ulong)words[2], (ulong)words[3]];
         var history = ReadHistory(file, path);
@@ -184,16 +215,16 @@ public static class TrainingCheckpoint
     private static History ReadHistory(SafeTensorsFile file, string path)
     {
         var history = new History();
-        if (file.Find("history.epochs") is { } e)
+        if (file.Find("training.history.epochs") is { } e)
         {
             var t = CheckTable(e, path, EpochColumns).ToTensor<double>().Data;
             for (int r = 0; r < t.Length / EpochColumns; r++)
             {
                 int o = r * EpochColumns;
-                history.Add(new EpochRecord((int)t[o], (int)t[o + 1], t[o + 2], t[o + 3], t[o + 4], t[o + 5], t[o + 6], TimeSpan.FromSeconds(t[o + 7])));
+                history.Add(new EpochRecord((int)t[o], (int)t[o + 1], t[o + 2], t[o + 3], t[o + 4], t[o + 5], t[o + 6], TimeSpan.FromTicks((long)t[o + 7])));
             }
         }
-        if (file.Find("history.iterations") is { } it)
+        if (file.Find("training.history.iterations") is { } it)
         {
             var t = CheckTable(it, path, IterationColumns).ToTensor<double>().Data;
             int rows = t.Length / IterationColumns;
@@ -201,7 +232,7 @@ public static class TrainingCheckpoint
             for (int r = 0; r < rows; r++)
             {
                 int o = r * IterationColumns;
-                history.Add(new IterationRecord((int)t[o], (long)t[o + 1], t[o + 2], t[o + 3], t[o + 4], t[o + 5], t[o + 6], TimeSpan.FromSeconds(t[o + 7]), t[o + 8] != 0));
+                history.Add(new IterationRecord((int)t[o], (long)t[o + 1], t[o + 2], t[o + 3], t[o + 4], t[o + 5], t[o + 6], TimeSpan.FromTicks((long)t[o + 7]), t[o + 8] != 0));
             }
         }
         return history;
@@ -245,8 +276,31 @@ public static class TrainingCheckpoint
     private static long ParseLong(string path, string key, string value) =>
         long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out long v) ? v : throw Bad(path, $"metadata '{key}' = '{value}' is not a non-negative integer");
 
-    private static string ParameterName<T>(int index, Parameter<T> p) where T : unmanaged, IFloatingPointIeee754<T> =>
-        string.Create(CultureInfo.InvariantCulture, $"model.{index}.{p.Name}");
+    /// <summary>The tensor name of each optimizer parameter: the <see cref="ModelSerializer"/> name when the model is a
+    /// serializable Sequential holding every optimizer parameter (then the Sequential is returned), else <c>model.{i}.{name}</c>.</summary>
+    private static (string[] Names, Sequential<T>? Model) Layout<T>(Trainer<T> trainer) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var parameters = trainer.Optimizer.Parameters;
+        var names = new string[parameters.Count];
+        if (trainer.Model is Sequential<T> sequential)
+        {
+            try
+            {
+                ModelSerializer.DescribeArchitecture(sequential); // throws for module types the serializer does not know
+                var byParameter = new Dictionary<Parameter<T>, string>(ReferenceEqualityComparer.Instance);
+                foreach (var (name, p) in ModelSerializer.NamedParameters(sequential)) byParameter[p] = name;
+                bool all = true;
+                for (int i = 0; i < names.Length && all; i++) all = byParameter.TryGetValue(parameters[i], out names[i]!);
+                if (all) return (names, sequential);
+            }
+            catch (ArgumentException)
+            {
+                // Not serializable as a model file: fall back to positional names.
+            }
+        }
+        for (int i = 0; i < names.Length; i++) names[i] = string.Create(CultureInfo.InvariantCulture, $"model.{i}.{parameters[i].Name}");
+        return (names, null);
+    }
 
     private static void Row(Tensor<double> t, int r, params double[] values) => values.CopyTo(t.Data, r * values.Length);
 

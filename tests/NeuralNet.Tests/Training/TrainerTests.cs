@@ -107,6 +107,37 @@ public class TrainerTests
     }
 
     [Fact]
+    public void ValidationEveryIterations_RecordsValidationOnThoseIterationsOnly()
+    {
+        var (x, y) = MnistTestData.TrainSubset(600);
+        var (vx, vy) = MnistTestData.TrainSubset(200, skip: 600);
+        var t = MakeTrainer(1, [16]);
+        var h = t.Fit(x, y, new TrainerOptions { Epochs = 2, BatchSize = 50, ValidationEveryIterations = 4 }, vx, vy);
+        h.Iterations.Should().HaveCount(24);
+        for (int i = 0; i < 24; i++)
+            double.IsNaN(h.Iterations[i].ValidationLoss).Should().Be((i + 1) % 4 != 0, $"iteration {i + 1}");
+        // the 12th iteration ends epoch 1: its validation figures equal the epoch's
+        h.Iterations[11].ValidationLoss.Should().Be(h.Epochs[0].ValidationLoss);
+        h.Iterations[11].ValidationAccuracy.Should().Be(h.Epochs[0].ValidationAccuracy);
+    }
+
+    [Fact]
+    public void Evaluate_DoesNotDependOnTheBatchSize()
+    {
+        var (x, y) = MnistTestData.TrainSubset(500);
+        var t = MakeTrainer(1, [16]);
+        t.Fit(x, y, new TrainerOptions { Epochs = 1, BatchSize = 25 });
+        var a = t.Evaluate(x, y, batchSize: 7);
+        var b = t.Evaluate(x, y, batchSize: 500);
+        a.Accuracy.Should().Be(b.Accuracy);
+        a.Loss.Should().BeApproximately(b.Loss, 1e-5 * b.Loss, "only the float summation order within a batch differs");
+        a.ConfusionMatrix.Counts.Should().BeEquivalentTo(b.ConfusionMatrix.Counts);
+        a.ConfusionMatrix.Total.Should().Be(500);
+        a.Accuracy.Should().Be(a.ConfusionMatrix.Accuracy);
+        a.Accuracy.Should().BeGreaterThan(0.6);
+    }
+
+    [Fact]
     public void SampleFraction_TrainsOnFreshRandomSampleEachEpoch()
     {
         var (x, y) = MnistTestData.TrainSubset(1000);

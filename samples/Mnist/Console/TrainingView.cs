@@ -1,0 +1,228 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using MnistSample.Report;
+using Spectre.Console;
+
+namespace MnistSample.ConsoleUi;
+
+/// <summary>What the training loop reports while it runs; implemented by the live, the plain and the silent views.</summary>
+public abstract class TrainingView
+{
+    /// <summary>Invariant culture for every number printed.</summary>
+    protected static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    /// <summary>Runs <paramref name="training"/> inside the view (the live view needs its progress context around it).</summary>
+    public virtual TResult Run<TResult>(Func<TResult> training) => training();
+
+    /// <summary>An epoch begins.</summary>
+    /// <param name="epoch">1-based epoch.</param>
+    /// <param name="epochs">Total epochs.</param>
+    /// <param name="samples">Training samples this epoch will see.</param>
+    /// <param name="learningRate">The learning rate of the epoch.</param>
+    public abstract void EpochStarted(int epoch, int epochs, int samples, double learningRate);
+
+    /// <summary>A batch finished.</summary>
+    /// <param name="samplesDone">Samples of the epoch processed so far.</param>
+    /// <param name="loss">Running mean loss of the epoch.</param>
+    /// <param name="accuracy">Running accuracy of the epoch in [0, 1].</param>
+    /// <param name="learningRate">The current learning rate.</param>
+    /// <param name="samplesPerSecond">Throughput so far this epoch.</param>
+    public abstract void BatchDone(int samplesDone, double loss, double accuracy, double learningRate, double samplesPerSecond);
+
+    /// <summary>An epoch finished (validation included).</summary>
+    public abstract void EpochDone(EpochRecord record, int epochs);
+
+    /// <summary>A status message (data loaded, resumed, model saved…).</summary>
+    public abstract void Message(string text);
+
+    /// <summary>Prints the test results: accuracy, per-class table and confusion matrix.</summary>
+    public abstract void Results(RunSummary summary, string outputDirectory);
+
+    /// <summary>The one-line text of an epoch, shared by the plain view and the live bar's description.</summary>
+    public static string EpochLine(EpochRecord r, int epochs)
+    {
+        var sb = new StringBuilder();
+        sb.Append(Inv, $"epoch {r.Epoch}/{epochs}  loss {r.Loss:0.0000}  acc {r.Accuracy * 100:0.00}%");
+        if (r.ValidationAccuracy is { } va) sb.Append(Inv, $"  val {va * 100:0.00}%");
+        sb.Append(Inv, $"  lr {r.LearningRate:0.#####}  {r.SamplesPerSecond:N0} samples/s  {r.Seconds:0.0} s");
+        return sb.ToString();
+    }
+
+    /// <summary>The per-class table and confusion matrix as plain text.</summary>
+    public static string PlainResults(RunSummary s)
+    {
+        var sb = new StringBuilder();
+        sb.Append(Inv, $"Test accuracy: {s.TestAccuracy * 100:0.00}% ({s.TestCount:N0} images, loss {s.TestLoss:0.0000})\n\n");
+        sb.Append("digit  support  precision  recall      F1\n");
+        foreach (var c in s.Classes)
+            sb.Append(Inv, $"{c.Digit,5}  {c.Support,7}  {c.Precision,9:0.0000}  {c.Recall,6:0.0000}  {c.F1,6:0.0000}\n");
+        sb.Append("\nconfusion (rows: true, columns: predicted)\n      ");
+        for (int c = 0; c < s.Confusion.Length; c++) sb.Append(Inv, $"{c,6}");
+        sb.Append('\n');
+        for (int r = 0; r < s.Confusion.Length; r++)
+        {
+            sb.Append(Inv, $"{r,6}");
+            foreach (var v in s.Confusion[r]) sb.Append(Inv, $"{v,6}");
+            sb.Append('\n');
+        }
+
+        return sb.ToString();
+    }
+}
+
+/// <summary>Plain lines, one per epoch (and a heartbeat on long epochs): for CI logs and pipes.</summary>
+public sealed class PlainView(TextWriter output) : TrainingView
+{
+    private readonly Stopwatch _sinceLine = new();
+    private int _epoch, _epochs, _samples;
+
+    /// <inheritdoc/>
+    public override void EpochStarted(int epoch, int epochs, int samples, double learningRate)
+    {
+        (_epoch, _epochs, _samples) = (epoch, epochs, samples);
+        _sinceLine.Restart();
+    }
+
+    /// <inheritdoc/>
+    public override void BatchDone(int samplesDone, double loss, double accuracy, double learningRate, double samplesPerSecond)
+    {
+        // Long epochs (per-example SGD) would otherwise look hung in a log.
+        if (_sinceLine.Elapsed.TotalSeconds < 15) return;
+        _sinceLine.Restart();
+        output.WriteLine(string.Create(Inv, $"  epoch {_epoch}/{_epochs}: {samplesDone:N0}/{_samples:N0}  loss {loss:0.0000}  acc {accuracy * 100:0.00}%  {samplesPerSecond:N0} samples/s"));
+        output.Flush();
+    }
+
+    /// <inheritdoc/>
+    public override void EpochDone(EpochRecord record, int epochs)
+    {
+        output.WriteLine(EpochLine(record, epochs));
+        output.Flush();
+    }
+
+    /// <inheritdoc/>
+    public override void Message(string text) => output.WriteLine(text);
+
+    /// <inheritdoc/>
+    public override void Results(RunSummary summary, string outputDirectory)
+    {
+        output.Write(PlainResults(summary));
+        output.WriteLine($"Outputs written to {outputDirectory}");
+        output.Flush();
+    }
+}
+
+/// <summary>Prints nothing while training; used with --json, whose only output is the summary line.</summary>
+public sealed class SilentView : TrainingView
+{
+    /// <inheritdoc/>
+    public override void EpochStarted(int epoch, int epochs, int samples, double learningRate) { }
+
+    /// <inheritdoc/>
+    public override void BatchDone(int samplesDone, double loss, double accuracy, double learningRate, double samplesPerSecond) { }
+
+    /// <inheritdoc/>
+    public override void EpochDone(EpochRecord record, int epochs) { }
+
+    /// <inheritdoc/>
+    public override void Message(string text) { }
+
+    /// <inheritdoc/>
+    public override void Results(RunSummary summary, string outputDirectory) { }
+}
+
+/// <summary>A live Spectre.Console progress bar per epoch with loss, accuracy, validation accuracy, learning rate and samples/s.</summary>
+public sealed class LiveView(IAnsiConsole console) : TrainingView
+{
+    private ProgressContext? _context;
+    private ProgressTask? _task;
+    private readonly Stopwatch _throttle = Stopwatch.StartNew();
+    private int _epoch, _epochs;
+
+    /// <inheritdoc/>
+    public override TResult Run<TResult>(Func<TResult> training)
+    {
+        TResult result = default!;
+        console.Progress()
+            .AutoClear(false)
+            .HideCompleted(false)
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn { Width = 28 }, new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+            .Start(ctx =>
+            {
+                _context = ctx;
+                result = training();
+                _context = null;
+            });
+        return result;
+    }
+
+    /// <inheritdoc/>
+    public override void EpochStarted(int epoch, int epochs, int samples, double learningRate)
+    {
+        (_epoch, _epochs) = (epoch, epochs);
+        if (_context is null) return;
+        _task = _context.AddTask(Markup.Escape(string.Create(Inv, $"epoch {epoch}/{epochs}  lr {learningRate:0.#####}")), maxValue: Math.Max(1, samples));
+    }
+
+    /// <inheritdoc/>
+    public override void BatchDone(int samplesDone, double loss, double accuracy, double learningRate, double samplesPerSecond)
+    {
+        if (_task is null || _throttle.ElapsedMilliseconds < 100) return;
+        _throttle.Restart();
+        _task.Value = samplesDone;
+        _task.Description = string.Create(Inv, $"[bold]epoch {_epoch}/{_epochs}[/]  loss [yellow]{loss:0.0000}[/]  acc [green]{accuracy * 100:0.00}%[/]  lr {learningRate:0.#####}  [grey]{samplesPerSecond:N0}/s[/]");
+    }
+
+    /// <inheritdoc/>
+    public override void EpochDone(EpochRecord r, int epochs)
+    {
+        if (_task is null)
+        {
+            console.WriteLine(EpochLine(r, epochs));
+            return;
+        }
+
+        _task.Value = _task.MaxValue;
+        string val = r.ValidationAccuracy is { } va ? string.Create(Inv, $"  val [aqua]{va * 100:0.00}%[/]") : "";
+        _task.Description = string.Create(Inv, $"[bold]epoch {r.Epoch}/{epochs}[/]  loss [yellow]{r.Loss:0.0000}[/]  acc [green]{r.Accuracy * 100:0.00}%[/]{val}  lr {r.LearningRate:0.#####}  [grey]{r.SamplesPerSecond:N0}/s[/]");
+        _task.StopTask();
+        _task = null;
+    }
+
+    /// <inheritdoc/>
+    public override void Message(string text) => console.MarkupLine("[grey]" + Markup.Escape(text) + "[/]");
+
+    /// <inheritdoc/>
+    public override void Results(RunSummary s, string outputDirectory)
+    {
+        console.WriteLine();
+        console.MarkupLine(string.Create(Inv, $"[bold green]Test accuracy: {s.TestAccuracy * 100:0.00}%[/] [grey]({s.TestCount:N0} images, loss {s.TestLoss:0.0000}, reference: {Markup.Escape(s.Reference)})[/]"));
+
+        var perClass = new Table().Border(TableBorder.Rounded).Title("Per digit");
+        foreach (var h in new[] { "digit", "support", "precision", "recall", "F1" }) perClass.AddColumn(new TableColumn(h).RightAligned());
+        foreach (var c in s.Classes)
+        {
+            string f1 = c.F1 < 0.5 ? $"[red]{c.F1.ToString("0.0000", Inv)}[/]" : c.F1.ToString("0.0000", Inv);
+            perClass.AddRow(c.Digit.ToString(Inv), c.Support.ToString(Inv), c.Precision.ToString("0.0000", Inv), c.Recall.ToString("0.0000", Inv), f1);
+        }
+
+        var confusion = new Table().Border(TableBorder.Rounded).Title("Confusion (rows true, columns predicted)");
+        confusion.AddColumn(new TableColumn("").RightAligned());
+        for (int c = 0; c < s.Confusion.Length; c++) confusion.AddColumn(new TableColumn(c.ToString(Inv)).RightAligned());
+        for (int r = 0; r < s.Confusion.Length; r++)
+        {
+            var cells = new List<string> { $"[bold]{r}[/]" };
+            for (int c = 0; c < s.Confusion.Length; c++)
+            {
+                int v = s.Confusion[r][c];
+                cells.Add(r == c ? $"[green]{v}[/]" : v == 0 ? "[grey]·[/]" : $"[red]{v}[/]");
+            }
+
+            confusion.AddRow(cells.ToArray());
+        }
+
+        console.Write(new Columns(perClass, confusion));
+        console.MarkupLine($"[grey]Outputs written to[/] {Markup.Escape(outputDirectory)}");
+    }
+}

@@ -1,0 +1,353 @@
+using System.Diagnostics;
+using System.Globalization;
+using MnistSample.ConsoleUi;
+using MnistSample.Output;
+using MnistSample.Report;
+using NeuralNet;
+using NeuralNet.Data;
+using NeuralNet.Evaluation;
+using NeuralNet.Modules;
+using NeuralNet.Optimization;
+using NeuralNet.Optimization.Schedules;
+using NeuralNet.Serialization;
+using NeuralNet.Training;
+using Spectre.Console;
+using LibEpoch = NeuralNet.Training.EpochRecord;
+using LibIteration = NeuralNet.Training.IterationRecord;
+
+namespace MnistSample;
+
+/// <summary>One training run: loads the data, builds the preset's network, trains, evaluates and writes the outputs.</summary>
+public sealed class MnistRun(RunSettings settings, TextWriter? output = null, TextWriter? error = null)
+{
+    /// <summary>Misclassified digits shown in the report.</summary>
+    public const int GallerySize = 48;
+
+    /// <summary>Test predictions written to predictions.csv.</summary>
+    public const int PredictionSampleSize = 1000;
+
+    private readonly TextWriter _out = output ?? Console.Out;
+    private readonly TextWriter _err = error ?? Console.Error;
+
+    /// <summary>The summary of the finished run (null until <see cref="Execute"/> succeeded).</summary>
+    public RunSummary? Summary { get; private set; }
+
+    /// <summary>Runs; returns the process exit code (0 success, 1 bad data or I/O, 3 training diverged).</summary>
+    public int Execute()
+    {
+        try
+        {
+            Summary = Train();
+            return 0;
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            _err.WriteLine($"mnist: error: {e.Message.ReplaceLineEndings(" ")}");
+            return 1;
+        }
+        catch (TrainingDivergedException e)
+        {
+            _err.WriteLine($"mnist: error: {e.Message.ReplaceLineEndings(" ")}");
+            return 3;
+        }
+    }
+
+    private TrainingView CreateView()
+    {
+        if (settings.Json) return new SilentView();
+        bool interactive = !settings.Plain && ReferenceEquals(_out, Console.Out) && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
+        return interactive ? new LiveView(AnsiConsole.Console) : new PlainView(_out);
+    }
+
+    private RunSummary Train()
+    {
+        var p = settings.Effective;
+        NeuralNetSettings.MaxDegreeOfParallelism = settings.Threads > 0 ? settings.Threads : Environment.ProcessorCount;
+        var view = CreateView();
+
+        var (train, validation, test) = LoadData(p, view);
+        if (p.Architecture != Architecture.Mlp)
+        {
+            train = train.Reshape(1, 28, 28);
+            validation = validation?.Reshape(1, 28, 28);
+            test = test.Reshape(1, 28, 28);
+        }
+
+        var random = new RandomGenerator(settings.Seed);
+        var model = ModelFactory.Build(p, random);
+        var loss = ModelFactory.Loss(p);
+        var sgd = new Sgd<float>(model, p.LearningRate, p.Momentum);
+        LearningRateSchedule schedule = p.Schedule switch
+        {
+            ScheduleKind.Step => new StepDecaySchedule(p.LearningRate, p.Decay, p.StepSize),
+            ScheduleKind.BoldDriver => new BoldDriverSchedule(p.LearningRate, p.BoldIncrease, p.BoldDecrease),
+            _ => new ConstantSchedule(p.LearningRate),
+        };
+        var trainer = new Trainer<float>(model, loss, sgd, schedule, random);
+
+        int sampleCount = p.SampleFraction >= 1 ? train.Count : Math.Max(1, (int)Math.Round(p.SampleFraction * train.Count));
+        int batchSize = Math.Min(p.BatchSize, sampleCount);
+        int batches = (sampleCount + batchSize - 1) / batchSize;
+        var options = new TrainerOptions
+        {
+            Epochs = p.Epochs,
+            BatchSize = p.BatchSize,
+            SampleFraction = p.SampleFraction,
+            RecordIterations = true,
+            ProgressEveryIterations = Math.Max(1, batches / 200),
+            ScheduleMonitor = TrainingMetric.TrainingLoss,
+        };
+
+        view.Message(string.Create(CultureInfo.InvariantCulture,
+            $"{p.Name}: {ModelFactory.Describe(model)}; {train.Count:N0} training, {validation?.Count ?? 0:N0} validation, {test.Count:N0} test images; {p.Epochs} epochs of {sampleCount:N0} samples, batch {batchSize}"));
+
+        Directory.CreateDirectory(settings.OutputDirectory);
+        int resumedAfter = 0;
+        if (settings.Resume is { } resume)
+        {
+            if (!File.Exists(resume)) throw new IOException($"Checkpoint '{resume}' does not exist.");
+            // Restore checks that the checkpoint fits this network, optimizer and schedule, and changes nothing when it does not.
+            TrainingCheckpoint.Restore(trainer, resume);
+            resumedAfter = trainer.Epoch;
+            view.Message($"Resumed from {resume} after epoch {resumedAfter} of {p.Epochs}");
+        }
+
+        var timer = new EpochTimer(view, p.Epochs, sampleCount, batchSize);
+        timer.Prefill(trainer.History, sampleCount);
+        trainer.Callbacks.Add(timer);
+        trainer.Callbacks.Add(new CheckpointCallback<float>(Path.Combine(settings.OutputDirectory, OutputWriter.Files.Checkpoint)));
+        int remaining = p.Epochs - trainer.Epoch;
+        if (remaining > 0)
+            view.Run(() => trainer.Fit(train.Features, train.Labels, options with { Epochs = remaining }, validation?.Features, validation?.Labels, timer));
+
+        ModelSerializer.Save(model, Path.Combine(settings.OutputDirectory, OutputWriter.Files.Model), new Dictionary<string, string>
+        {
+            ["preset"] = p.Name,
+            ["epochs"] = trainer.Epoch.ToString(CultureInfo.InvariantCulture),
+            ["seed"] = settings.Seed.ToString(CultureInfo.InvariantCulture),
+            ["output"] = ModelFactory.Output(p).ToString(),
+        });
+
+        var (summary, _) = Evaluate(p, model, trainer, timer, train.Count, validation?.Count ?? 0, test);
+        summary = summary with { ResumedFromEpoch = resumedAfter };
+        OutputWriter.WriteAll(settings.OutputDirectory, summary, report: !settings.NoReport);
+        if (settings.Json) _out.WriteLine(OutputWriter.SummaryLine(summary));
+        else view.Results(summary, settings.OutputDirectory);
+        return summary;
+    }
+
+    private (Dataset Train, Dataset? Validation, Dataset Test) LoadData(Preset p, TrainingView view)
+    {
+        Dataset train, test;
+        switch (settings.Source)
+        {
+            case DataSource.Csv:
+                train = CsvDataset.Read(settings.CsvFiles[0]);
+                test = CsvDataset.Read(settings.CsvFiles[1]);
+                break;
+            case DataSource.SparkText:
+                train = TextPairDataset.Read(settings.SparkFiles[0], settings.SparkFiles[1]);
+                test = TextPairDataset.Read(settings.SparkFiles[2], settings.SparkFiles[3]);
+                break;
+            default:
+                string dir = settings.DataDirectory ?? FindBundledMnist()
+                    ?? throw new IOException("Cannot find data/mnist (looked upwards from the current directory and the executable); pass --data-dir DIR.");
+                var data = NeuralNet.Data.Mnist.Load(dir);
+                (train, test) = (data.Train, data.Test);
+                view.Message($"Loaded MNIST from {dir}");
+                break;
+        }
+
+        if (p.TrainSubset > 0 && p.TrainSubset < train.Count) train = train.Take(p.TrainSubset);
+        if (p.TestSubset > 0 && p.TestSubset < test.Count) test = test.Take(p.TestSubset);
+        Dataset? validation = null;
+        if (p.Validation > 0)
+        {
+            if (p.Validation >= train.Count)
+                throw new ArgumentException($"--validation {p.Validation} leaves no training images out of {train.Count}.");
+            // The last images of the training set, so the split is the same for every seed.
+            validation = train.Slice(train.Count - p.Validation, p.Validation);
+            train = train.Slice(0, train.Count - p.Validation);
+        }
+
+        return (train, validation, test);
+    }
+
+    /// <summary>Finds <c>data/mnist</c> with the training images, looking upwards from the current directory, then from the executable.</summary>
+    public static string? FindBundledMnist()
+    {
+        foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
+        {
+            for (var d = new DirectoryInfo(start); d is not null; d = d.Parent)
+            {
+                string candidate = Path.Combine(d.FullName, "data", "mnist");
+                if (File.Exists(Path.Combine(candidate, "train-images-idx3-ubyte.gz")) || File.Exists(Path.Combine(candidate, "train-images-idx3-ubyte")))
+                    return candidate;
+            }
+        }
+
+        return null;
+    }
+
+    private (RunSummary Summary, NeuralNet.Evaluation.Prediction[] Predictions) Evaluate(Preset p, Sequential<float> model, Trainer<float> trainer, EpochTimer timer,
+        int trainCount, int validationCount, Dataset test)
+    {
+        var result = trainer.Evaluate(test.Features, test.Labels);
+        var predictor = new Predictor<float>(model, ModelFactory.Output(p));
+        var predictions = predictor.Predict(test.Features);
+
+        int k = result.ConfusionMatrix.Classes;
+        var confusion = new int[k][];
+        for (int r = 0; r < k; r++)
+        {
+            confusion[r] = new int[k];
+            for (int c = 0; c < k; c++) confusion[r][c] = (int)result.ConfusionMatrix[r, c];
+        }
+
+        var gallery = new List<Misclassified>();
+        var sample = new List<Report.Prediction>();
+        int features = test.FeatureCount;
+        for (int i = 0; i < predictions.Length; i++)
+        {
+            var pr = new Report.Prediction(i, predictions[i].Class, predictions[i].Probability, test.Labels[i]);
+            if (sample.Count < PredictionSampleSize) sample.Add(pr);
+            if (pr.Predicted != pr.Label && gallery.Count < GallerySize)
+                gallery.Add(new Misclassified(pr, test.Features.AsSpan().Slice(i * features, features).ToArray()));
+        }
+
+        var summary = new RunSummary
+        {
+            Preset = p.Name,
+            Title = p.Title,
+            Reference = p.Reference,
+            Notes = p.Notes,
+            Architecture = ModelFactory.Describe(model),
+            Settings = SettingsTable(p),
+            TrainCount = trainCount,
+            ValidationCount = validationCount,
+            TestCount = test.Count,
+            Epochs = timer.Epochs,
+            Iterations = timer.Iterations,
+            TestAccuracy = result.Accuracy,
+            TestLoss = result.Loss,
+            Confusion = confusion,
+            Classes = RunSummary.MetricsFromConfusion(confusion),
+            FirstLayer = FirstLayer(model),
+            Gallery = gallery,
+            Predictions = sample,
+            TrainingSeconds = timer.Epochs.Sum(e => e.Seconds),
+            CommandLine = "Mnist " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)),
+        };
+        return (summary, predictions);
+    }
+
+    private IReadOnlyList<KeyValuePair<string, string>> SettingsTable(Preset p)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var rows = new List<KeyValuePair<string, string>>
+        {
+            new("epochs", p.Epochs.ToString(inv)),
+            new("batch size", p.BatchSize.ToString(inv)),
+            new("learning rate", p.LearningRate.ToString(inv)),
+            new("schedule", p.Schedule switch
+            {
+                ScheduleKind.Step => string.Create(inv, $"step decay ×{p.Decay} every {p.StepSize} epoch(s)"),
+                ScheduleKind.BoldDriver => string.Create(inv, $"Bold Driver ×{p.BoldIncrease} / ×{p.BoldDecrease}"),
+                _ => "constant",
+            }),
+            new("momentum", p.Momentum.ToString(inv)),
+            new("loss", p.Loss switch { LossKind.Mse => "squared error", LossKind.CrossEntropy => string.Create(inv, $"cross-entropy, ε = {p.CrossEntropyEpsilon}"), _ => "softmax cross-entropy" }),
+            new("initialization", p.InitStd is { } s ? string.Create(inv, $"N(0, {s}²)") : "layer default (He for ReLU, Xavier otherwise)"),
+            new("sample per epoch", p.SampleFraction >= 1 ? "all (shuffled)" : string.Create(inv, $"{p.SampleFraction:P0} random")),
+            new("seed", settings.Seed.ToString(inv)),
+            new("threads", settings.Threads == 0 ? "all" : settings.Threads.ToString(inv)),
+            new("data", settings.Source.ToString()),
+        };
+        return rows;
+    }
+
+    private static WeightTiles? FirstLayer(Sequential<float> model)
+    {
+        foreach (var layer in model.Layers)
+        {
+            if (layer is Dense<float> d)
+            {
+                var w = d.Weight.Value;
+                return w.Dim(1) == 784 ? new WeightTiles("dense", w.Dim(0), 28, 28, w.Data.ToArray()) : null;
+            }
+
+            if (layer is Conv2D<float> c)
+            {
+                var w = c.Weight.Value;
+                return new WeightTiles("conv", w.Dim(0) * w.Dim(1), w.Dim(2), w.Dim(3), w.Data.ToArray());
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Times each epoch's training (validation excluded), records the history as plain data and feeds the view:
+    /// the trainer's progress reports drive the live bar.
+    /// </summary>
+    private sealed class EpochTimer(TrainingView view, int totalEpochs, int samplesPerEpoch, int batchSize) : TrainingCallback<float>, IProgress<TrainingProgress>
+    {
+        private long _epochStart, _lastIterationEnd;
+
+        public List<Report.EpochRecord> Epochs { get; } = [];
+
+        public List<Report.IterationRecord> Iterations { get; } = [];
+
+        /// <summary>Takes over the epochs a resumed trainer already has; their time is the trainer's elapsed-time difference.</summary>
+        public void Prefill(History history, int samples)
+        {
+            var previous = TimeSpan.Zero;
+            foreach (var r in history.Epochs)
+            {
+                // Elapsed restarts with every Fit call, so a drop marks a new call.
+                double seconds = (r.Elapsed >= previous ? r.Elapsed - previous : r.Elapsed).TotalSeconds;
+                previous = r.Elapsed;
+                Epochs.Add(ToRecord(r, seconds, samples));
+            }
+
+            foreach (var i in history.Iterations)
+                Iterations.Add(new Report.IterationRecord(i.Epoch, (int)i.Iteration, i.TrainingLoss, i.TrainingAccuracy, i.LearningRate));
+        }
+
+        public override void OnTrainBegin(Trainer<float> trainer) => StartEpoch(trainer.Epoch + 1, trainer.Optimizer.LearningRate);
+
+        public override void OnIterationEnd(Trainer<float> trainer, in LibIteration r)
+        {
+            _lastIterationEnd = Stopwatch.GetTimestamp();
+            Iterations.Add(new Report.IterationRecord(r.Epoch, (int)r.Iteration, r.TrainingLoss, r.TrainingAccuracy, r.LearningRate));
+        }
+
+        public override void OnEpochEnd(Trainer<float> trainer, in LibEpoch r)
+        {
+            double seconds = Stopwatch.GetElapsedTime(_epochStart, _lastIterationEnd).TotalSeconds;
+            var record = ToRecord(r, seconds, samplesPerEpoch);
+            Epochs.Add(record);
+            view.EpochDone(record, totalEpochs);
+            if (r.Epoch < totalEpochs) StartEpoch(r.Epoch + 1, trainer.Optimizer.LearningRate);
+        }
+
+        private static Report.EpochRecord ToRecord(in LibEpoch r, double seconds, int samples) =>
+            new(r.Epoch, r.TrainingLoss, r.TrainingAccuracy,
+                double.IsNaN(r.ValidationLoss) ? null : r.ValidationLoss, double.IsNaN(r.ValidationAccuracy) ? null : r.ValidationAccuracy,
+                r.LearningRate, seconds, seconds > 0 ? samples / seconds : 0);
+
+        public void Report(TrainingProgress value)
+        {
+            if (value.EpochCompleted) return;
+            double seconds = Stopwatch.GetElapsedTime(_epochStart).TotalSeconds;
+            int done = Math.Min(samplesPerEpoch, value.BatchInEpoch * batchSize);
+            view.BatchDone(done, value.TrainingLoss, value.TrainingAccuracy, value.LearningRate, seconds > 0 ? done / seconds : 0);
+        }
+
+        private void StartEpoch(int epoch, double learningRate)
+        {
+            _epochStart = _lastIterationEnd = Stopwatch.GetTimestamp();
+            view.EpochStarted(epoch, totalEpochs, samplesPerEpoch, learningRate);
+        }
+    }
+}

@@ -1,0 +1,154 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+
+namespace NeuralNet.Distributed;
+
+/// <summary>
+/// A group of cooperating processes (ranks) and the collective operations data-parallel training needs:
+/// all-reduce, all-gather, broadcast, barrier and abort.
+/// </summary>
+/// <remarks>
+/// <para>Implementations: <see cref="MpiCommunicator"/> (Open MPI, one rank per process, launched by <c>mpirun</c>),
+/// <see cref="LocalCommunicator"/> (a single rank, for running distributed code in one process) and
+/// <see cref="InProcessCommunicator"/> (N ranks as threads of one process, for tests).</para>
+/// <para>Every collective must be called by every rank of the group, in the same order, with the same element count;
+/// otherwise the group deadlocks or fails, exactly as in MPI.</para>
+/// <para>Supported element types for reductions: <see cref="float"/>, <see cref="double"/>, <see cref="int"/>,
+/// <see cref="long"/>. Broadcast and all-gather move any unmanaged type as raw bytes.</para>
+/// </remarks>
+public abstract class Communicator : IDisposable
+{
+    private byte[] _gatherScratch = [];
+
+    /// <summary>This process's rank, in [0, <see cref="Size"/>).</summary>
+    public abstract int Rank { get; }
+
+    /// <summary>The number of ranks in the group.</summary>
+    public abstract int Size { get; }
+
+    /// <summary>True on rank 0, the rank that writes checkpoints, history and reports.</summary>
+    public bool IsRoot => Rank == 0;
+
+    /// <summary>Combines <paramref name="send"/> element-wise across all ranks into <paramref name="receive"/> on every rank.</summary>
+    /// <typeparam name="T"><see cref="float"/>, <see cref="double"/>, <see cref="int"/> or <see cref="long"/>.</typeparam>
+    /// <param name="send">This rank's contribution.</param>
+    /// <param name="receive">The combined result, of the same length; must not overlap <paramref name="send"/>.</param>
+    /// <param name="operation">The combination.</param>
+    /// <remarks>The summation order across ranks is chosen by the implementation (for MPI, by the collective algorithm),
+    /// so float sums may differ in the last bits between runs with different rank counts. Use
+    /// <see cref="AllReduceSumOrdered{T}(Span{T})"/> when bit-identical results are required.</remarks>
+    /// <exception cref="ArgumentException">The lengths differ, the buffers overlap, or <typeparamref name="T"/> is not supported.</exception>
+    public abstract void AllReduce<T>(ReadOnlySpan<T> send, Span<T> receive, ReduceOperation operation) where T : unmanaged;
+
+    /// <summary>Combines <paramref name="buffer"/> element-wise across all ranks in place (<c>MPI_IN_PLACE</c>).</summary>
+    /// <typeparam name="T"><see cref="float"/>, <see cref="double"/>, <see cref="int"/> or <see cref="long"/>.</typeparam>
+    /// <param name="buffer">This rank's contribution on entry; the combined result on return.</param>
+    /// <param name="operation">The combination.</param>
+    /// <exception cref="ArgumentException"><typeparamref name="T"/> is not supported.</exception>
+    public abstract void AllReduce<T>(Span<T> buffer, ReduceOperation operation) where T : unmanaged;
+
+    /// <summary>Concatenates every rank's <paramref name="send"/> in rank order into <paramref name="receive"/> on every rank.</summary>
+    /// <typeparam name="T">Any unmanaged type.</typeparam>
+    /// <param name="send">This rank's block; the same length on every rank.</param>
+    /// <param name="receive">Length <c>Size · send.Length</c>; block r holds rank r's data.</param>
+    /// <exception cref="ArgumentException"><paramref name="receive"/> has the wrong length or overlaps <paramref name="send"/>.</exception>
+    public abstract void AllGather<T>(ReadOnlySpan<T> send, Span<T> receive) where T : unmanaged;
+
+    /// <summary>Copies <paramref name="buffer"/> from rank <paramref name="root"/> to every other rank.</summary>
+    /// <typeparam name="T">Any unmanaged type.</typeparam>
+    /// <param name="buffer">The data on the root; overwritten with it on the other ranks. The same length on every rank.</param>
+    /// <param name="root">The sending rank.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="root"/> is not a rank of the group.</exception>
+    public abstract void Broadcast<T>(Span<T> buffer, int root = 0) where T : unmanaged;
+
+    /// <summary>Blocks until every rank has reached the barrier.</summary>
+    public abstract void Barrier();
+
+    /// <summary>Terminates every rank of the group with <paramref name="errorCode"/> (<c>MPI_Abort</c>). Does not return
+    /// for MPI; an <see cref="InProcessCommunicator"/> makes every rank's pending and future collectives throw
+    /// <see cref="CommunicatorAbortedException"/> and then throws it itself.</summary>
+    /// <param name="errorCode">The exit code of the job.</param>
+    /// <param name="reason">Why, for the other ranks' messages.</param>
+    public abstract void Abort(int errorCode, string reason);
+
+    /// <summary>Sums <paramref name="buffer"/> across ranks in place, bit-identically on every rank and independent of
+    /// the transport: the blocks are gathered and added in rank order, <c>((x₀ + x₁) + x₂) + …</c>.</summary>
+    /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
+    /// <param name="buffer">This rank's contribution on entry; the sum on return.</param>
+    /// <remarks>Moves <c>Size</c> times more data than a reduce-scatter all-reduce, which is cheap for the parameter counts
+    /// of the reference networks (see docs/distributed.md); in exchange every rank computes exactly the same additions
+    /// in the same order, so weights stay bit-identical across ranks, runs and transports. The scratch buffer is owned
+    /// by the communicator and reused, so steady-state calls allocate nothing.</remarks>
+    public void AllReduceSumOrdered<T>(Span<T> buffer) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int size = Size;
+        if (size == 1 || buffer.IsEmpty) return;
+        int bytes = checked(buffer.Length * Marshal.SizeOf<T>() * size);
+        if (_gatherScratch.Length < bytes) _gatherScratch = new byte[bytes];
+        Span<T> all = MemoryMarshal.Cast<byte, T>(_gatherScratch.AsSpan(0, bytes));
+        AllGather<T>(buffer, all);
+        int n = buffer.Length;
+        all[..n].CopyTo(buffer);
+        for (int r = 1; r < size; r++)
+            TensorPrimitives.Add<T>(buffer, all.Slice(r * n, n), buffer);
+    }
+
+    /// <summary>Sums one value across ranks (convenience over <see cref="AllReduce{T}(Span{T}, ReduceOperation)"/>).</summary>
+    /// <param name="value">This rank's value.</param>
+    /// <returns>The sum over all ranks.</returns>
+    public double AllReduceSum(double value)
+    {
+        Span<double> one = [value];
+        AllReduce(one, ReduceOperation.Sum);
+        return one[0];
+    }
+
+    /// <summary>Sums one count across ranks.</summary>
+    /// <param name="value">This rank's count.</param>
+    /// <returns>The sum over all ranks.</returns>
+    public long AllReduceSum(long value)
+    {
+        Span<long> one = [value];
+        AllReduce(one, ReduceOperation.Sum);
+        return one[0];
+    }
+
+    /// <summary>Releases the communicator (for MPI: <c>MPI_Finalize</c>).</summary>
+    public void Dispose()
+    {
+        Dispose(true);
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Releases resources.</summary>
+    /// <param name="disposing">True from <see cref="Dispose()"/>.</param>
+    protected virtual void Dispose(bool disposing) { }
+
+    /// <summary>Throws unless <paramref name="root"/> is a rank of this group.</summary>
+    /// <param name="root">The rank to check.</param>
+    protected void CheckRank(int root)
+    {
+        if ((uint)root >= (uint)Size)
+            throw new ArgumentOutOfRangeException(nameof(root), root, $"{GetType().Name}: root rank {root} is outside the group of {Size} ranks.");
+    }
+
+    /// <summary>Throws unless <typeparamref name="T"/> can be reduced.</summary>
+    /// <typeparam name="T">The element type.</typeparam>
+    protected static void CheckReducible<T>() where T : unmanaged
+    {
+        if (typeof(T) != typeof(float) && typeof(T) != typeof(double) && typeof(T) != typeof(int) && typeof(T) != typeof(long))
+            throw new ArgumentException($"Communicator: all-reduce supports float, double, int and long elements, not {typeof(T).Name}.");
+    }
+
+    /// <summary>Throws when the two buffers share memory.</summary>
+    /// <typeparam name="T">The element type.</typeparam>
+    /// <param name="a">The first buffer.</param>
+    /// <param name="b">The second buffer.</param>
+    /// <param name="operation">The operation, for the message.</param>
+    protected static void CheckNoOverlap<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, string operation) where T : unmanaged
+    {
+        if (a.Overlaps(b))
+            throw new ArgumentException($"Communicator.{operation}: the send and receive buffers overlap; use the in-place overload instead.");
+    }
+}

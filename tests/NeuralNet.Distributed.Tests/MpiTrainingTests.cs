@@ -1,0 +1,94 @@
+using Xunit.Abstractions;
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text.RegularExpressions;
+using NeuralNet.Distributed.Worker;
+
+namespace NeuralNet.Distributed.Tests;
+
+/// <summary>Distributed training under real mpirun, checked against in-process recomputations.</summary>
+[Collection("mpirun")]
+public sealed class MpiTrainingTests(ITestOutputHelper output)
+{
+    private static float[] ReadWeights(string path) => MemoryMarshal.Cast<byte, float>(File.ReadAllBytes(path)).ToArray();
+
+    [MpiTheory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void NRanks_HoldIdenticalWeightsEveryStep_MatchOneProcessWithBatchNB_AndTheInProcessGroupBitForBit(int ranks)
+    {
+        string weights = Path.Combine(Path.GetTempPath(), $"nn-dist-w-{Guid.NewGuid():N}.bin");
+        try
+        {
+            // verifyEveryStep is on in the worker: any rank whose weights differ from the others after a step stops the job.
+            var run = MpiLauncher.Run(ranks, ["train", "--epochs", "3", "--batch", "8", "--weights", weights]);
+            run.ExitCode.Should().Be(0, run.ToString());
+            var done = Regex.Matches(run.Output, @"\] done: 3 epochs, (\d+) steps, weights checksum ([0-9a-f]{16})");
+            done.Should().HaveCount(ranks, run.ToString());
+            done.Select(m => m.Groups[2].Value).Distinct().Should().ContainSingle("every rank ends with the same weights");
+            int stepsPerEpoch = (100 + 8 * ranks - 1) / (8 * ranks);
+            done[0].Groups[1].Value.Should().Be((3 * stepsPerEpoch).ToString());
+
+            var mpi = ReadWeights(weights);
+            mpi.Should().Equal(TrainingTests.TrainInProcess(ranks, 8, 3), "MPI and the in-process group use the same rank-order reduction");
+            var single = Scenario.Weights(Scenario.Train(new LocalCommunicator(), 8 * ranks, 3));
+            double relative = TrainingTests.RelativeDifference(mpi, single);
+            output.WriteLine($"mpirun -np {ranks} × batch 8 vs 1 process × batch {8 * ranks}: max |Δw| / max |w| = {relative:E2}; bit-identical to the in-process group");
+            relative.Should().BeLessThan(1e-5, $"one process with batch {8 * ranks} takes the same steps; measured {relative:E2}");
+        }
+        finally
+        {
+            File.Delete(weights);
+        }
+    }
+
+    [MpiFact]
+    public void RankThatThrowsMidTraining_StopsTheJob_AndResumingFromRankZerosCheckpointEndsWithTheUninterruptedWeights()
+    {
+        string dir = Directory.CreateTempSubdirectory("nn-dist-").FullName;
+        try
+        {
+            string ck = Path.Combine(dir, "run.ckpt"), weights = Path.Combine(dir, "w.bin");
+            var failed = MpiLauncher.Run(2, ["train", "--epochs", "4", "--checkpoint", ck, "--fail-rank", "1", "--fail-after-epoch", "2"]);
+            failed.TimedOut.Should().BeFalse(failed.ToString());
+            failed.ExitCode.Should().NotBe(0, failed.ToString());
+            failed.Output.Should().Contain("[rank 1/2] fatal: InvalidOperationException: deliberate failure of rank 1 after epoch 2", failed.ToString());
+            failed.Output.Should().NotContain("done:", failed.ToString());
+            File.Exists(ck).Should().BeTrue("rank 0 checkpoints every epoch: " + failed);
+
+            var resumed = MpiLauncher.Run(2, ["train", "--epochs", "4", "--checkpoint", ck, "--resume", "--weights", weights]);
+            resumed.ExitCode.Should().Be(0, resumed.ToString());
+            resumed.Output.Should().NotContain("[rank 0] epoch 1 ", "training resumed after the checkpointed epochs: " + resumed);
+            resumed.Output.Should().Contain("[rank 0] epoch 4 ", resumed.ToString());
+            ReadWeights(weights).Should().Equal(TrainingTests.TrainInProcess(2, 8, 4), "the resumed run ends bit-identical to an uninterrupted one");
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [MpiFact]
+    public void RankKilledMidTraining_StopsTheWholeJobWithinSeconds()
+    {
+        var pidPattern = new Regex(@"^\[rank 1\] pid (\d+)$");
+        int victim = 0;
+        long killedAt = 0;
+        var run = MpiLauncher.Run(3, ["train", "--epochs", "100000", "--sleep-ms", "20"], TimeSpan.FromSeconds(60), (line, _) =>
+        {
+            var m = pidPattern.Match(line);
+            if (m.Success) Volatile.Write(ref victim, int.Parse(m.Groups[1].Value));
+            if (line.StartsWith("[rank 0] epoch 3 ", StringComparison.Ordinal) && Volatile.Read(ref victim) != 0
+                && Interlocked.CompareExchange(ref killedAt, Stopwatch.GetTimestamp(), 0) == 0)
+                Process.GetProcessById(victim).Kill();
+        });
+        run.TimedOut.Should().BeFalse(run.ToString());
+        killedAt.Should().NotBe(0, "rank 1 was killed mid-training: " + run);
+        var stopDelay = Stopwatch.GetElapsedTime(killedAt);
+        run.ExitCode.Should().NotBe(0, run.ToString());
+        run.Output.Should().Contain("mpirun noticed that process rank 1", run.ToString());
+        run.Output.Should().Contain("[rank 0/3] terminated by the MPI runtime", "rank 0 says why it stopped: " + run);
+        output.WriteLine($"job stopped {stopDelay.TotalSeconds:F2} s after rank 1 was killed");
+        stopDelay.Should().BeLessThan(TimeSpan.FromSeconds(15), "the job stops within seconds of losing a rank, it does not hang");
+    }
+}

@@ -1,0 +1,61 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace NeuralNet.Distributed.Worker;
+
+/// <summary>Measures the per-step gradient all-reduce cost for the parameter counts of the reference networks.</summary>
+internal static class Bench
+{
+    public static int Run(Communicator world, Options options)
+    {
+        int iterations = options.Int("iterations", 200), warmup = options.Int("warmup", 20), batch = options.Int("batch", 32);
+        if (world.IsRoot)
+        {
+            Console.WriteLine($"# per step, {world.Size} rank(s), {iterations} steps after {warmup} warm-up (compute: a tenth of that), slowest rank per step, float32, batch {batch} per rank");
+            Console.WriteLine("| network | parameters | ranks | compute (forward + backward) µs, min / median | ordered all-reduce (gather + rank-order sum) µs, min / median | MPI_Allreduce µs, min / median |");
+            Console.WriteLine("|---|---:|---:|---:|---:|---:|");
+        }
+        foreach (var name in Networks.Names)
+        {
+            var model = Networks.Build(name, new RandomGenerator(1));
+            int count = model.Parameters.Sum(p => p.Value.Length);
+            var input = new Tensor<float>([batch, .. model.InputShape]);
+            var rng = new RandomGenerator(2);
+            for (int i = 0; i < input.Length; i++) input.Data[i] = (float)rng.NextDouble();
+            var labels = Enumerable.Range(0, batch).Select(i => i % 10).ToArray();
+            var loss = new NeuralNet.Losses.SoftmaxCrossEntropyLoss<float>();
+            var compute = Time(world, Math.Max(2, warmup / 4), Math.Max(5, iterations / 10), () =>
+            {
+                model.ZeroGrad();
+                loss.Forward(model.Forward(input, training: true), labels);
+                model.Backward(loss.Backward());
+            });
+            var buffer = new float[count];
+            var ordered = Time(world, warmup, iterations, () => { buffer.AsSpan().Fill(1f / 3); world.AllReduceSumOrdered<float>(buffer); });
+            var native = Time(world, warmup, iterations, () => { buffer.AsSpan().Fill(1f / 3); world.AllReduce<float>(buffer, ReduceOperation.Sum); });
+            if (world.IsRoot)
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {Networks.Title(name)} | {count:N0} | {world.Size} | {compute.Min:F0} / {compute.Median:F0} | {ordered.Min:F0} / {ordered.Median:F0} | {native.Min:F0} / {native.Median:F0} |"));
+        }
+        return 0;
+    }
+
+    /// <summary>Minimum and median over iterations of the slowest rank's time per call, in microseconds. On a shared,
+    /// loaded machine the minimum is the better estimate of the uncontended cost; the median shows the contention.</summary>
+    private static (double Min, double Median) Time(Communicator world, int warmup, int iterations, Action step)
+    {
+        for (int i = 0; i < warmup; i++) step();
+        var samples = new double[iterations];
+        var watch = new Stopwatch();
+        for (int i = 0; i < iterations; i++)
+        {
+            world.Barrier();
+            watch.Restart();
+            step();
+            watch.Stop();
+            samples[i] = watch.Elapsed.TotalMicroseconds;
+        }
+        world.AllReduce<double>(samples, ReduceOperation.Max);
+        Array.Sort(samples);
+        return (samples[0], samples[iterations / 2]);
+    }
+}

@@ -1,0 +1,42 @@
+using NeuralNet.Modules;
+using NeuralNet.Modules.Activations;
+
+namespace NeuralNet.Distributed.Worker;
+
+/// <summary>The reference networks (see /work/shared/REFERENCE_SYSTEMS.md), built with a seeded generator.</summary>
+internal static class Networks
+{
+    public static readonly string[] Names = ["mlp", "deep-mlp", "lenet", "small-cnn"];
+
+    public static string Title(string name) => name switch
+    {
+        "mlp" => "mlp 784-64-10",
+        "deep-mlp" => "deep-mlp 784-400-100-25-10",
+        "lenet" => "lenet-5",
+        "small-cnn" => "small-cnn",
+        _ => throw new ArgumentException($"Worker: unknown network '{name}'."),
+    };
+
+    public static Sequential<float> Build(string name, RandomGenerator random) => name switch
+    {
+        "mlp" => new Sequential<float>([784], new Dense<float>(784, 64, random: random), new Sigmoid<float>(), new Dense<float>(64, 10, random: random)),
+        "deep-mlp" => new Sequential<float>([784],
+            new Dense<float>(784, 400, random: random), new ReLU<float>(),
+            new Dense<float>(400, 100, random: random), new ReLU<float>(),
+            new Dense<float>(100, 25, random: random), new ReLU<float>(),
+            new Dense<float>(25, 10, random: random)),
+        "lenet" => new Sequential<float>([1, 28, 28],
+            new Conv2D<float>(1, 6, 5, random: random), new ReLU<float>(), new MaxPool2D<float>(2, 2),
+            new Conv2D<float>(6, 16, 5, random: random), new ReLU<float>(), new MaxPool2D<float>(2, 2),
+            new Flatten<float>(),
+            new Dense<float>(256, 120, random: random), new ReLU<float>(),
+            new Dense<float>(120, 84, random: random), new ReLU<float>(),
+            new Dense<float>(84, 10, random: random)),
+        "small-cnn" => new Sequential<float>([1, 28, 28],
+            new Conv2D<float>(1, 8, 3, bias: false, random: random), new Sigmoid<float>(), new MaxPool2D<float>(2, 2),
+            new Flatten<float>(),
+            new Dense<float>(1352, 20, random: random), new Sigmoid<float>(),
+            new Dense<float>(20, 10, random: random)),
+        _ => throw new ArgumentException($"Worker: unknown network '{name}'."),
+    };
+}

@@ -1,0 +1,31 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+
+namespace NeuralNet.Distributed.Worker;
+
+/// <summary>Runs <see cref="Scenario"/> under mpirun; rank 0 writes the final weights' raw float32 bits to --weights.</summary>
+internal static class TrainMode
+{
+    public static int Run(Communicator world, Options options)
+    {
+        int batch = options.Int("batch", 8), epochs = options.Int("epochs", 3);
+        int failRank = options.Int("fail-rank", -1), failEpoch = options.Int("fail-after-epoch", -1), sleep = options.Int("sleep-ms", 0);
+        // Ranks other than 0 start from different weights: the broadcast must make them agree.
+        ulong seed = world.IsRoot ? 7UL : 1000UL + (ulong)world.Rank;
+        Console.WriteLine($"[rank {world.Rank}] pid {Environment.ProcessId}");
+        var trainer = Scenario.Train(world, batch, epochs, seed, options.String("checkpoint"), options.Flag("resume"), verifyEveryStep: true, onEpoch: e =>
+        {
+            if (world.IsRoot)
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"[rank 0] epoch {e.Epoch} loss {e.TrainingLoss:F6} acc {e.TrainingAccuracy:F4} val loss {e.ValidationLoss:F6} val acc {e.ValidationAccuracy:F4} lr {e.LearningRate:R}"));
+            if (world.Rank == failRank && e.Epoch == failEpoch)
+                throw new InvalidOperationException($"deliberate failure of rank {failRank} after epoch {failEpoch}");
+            if (sleep > 0) Thread.Sleep(sleep);
+        });
+        ulong checksum = trainer.DataParallel.ParameterChecksum();
+        Console.WriteLine($"[rank {world.Rank}] done: {trainer.Epoch} epochs, {trainer.Iteration} steps, weights checksum {checksum:x16}, configuration {trainer.ConfigurationHash}");
+        if (world.IsRoot && options.String("weights") is { } path)
+            File.WriteAllBytes(path, MemoryMarshal.AsBytes(Scenario.Weights(trainer).AsSpan()).ToArray());
+        return 0;
+    }
+}
