@@ -19,7 +19,8 @@ namespace NeuralNet.Distributed;
 /// </remarks>
 public abstract class Communicator : IDisposable
 {
-    private byte[] _gatherScratch = [];
+    private byte[] _outgoing = [];
+    private byte[] _incoming = [];
 
     /// <summary>This process's rank, in [0, <see cref="Size"/>).</summary>
     public abstract int Rank { get; }
@@ -55,6 +56,14 @@ public abstract class Communicator : IDisposable
     /// <exception cref="ArgumentException"><paramref name="receive"/> has the wrong length or overlaps <paramref name="send"/>.</exception>
     public abstract void AllGather<T>(ReadOnlySpan<T> send, Span<T> receive) where T : unmanaged;
 
+    /// <summary>Block exchange: block j of <paramref name="send"/> goes to rank j, and block r of <paramref name="receive"/>
+    /// comes from rank r (<c>MPI_Alltoall</c>).</summary>
+    /// <typeparam name="T">Any unmanaged type.</typeparam>
+    /// <param name="send"><c>Size</c> equal blocks, one per destination rank.</param>
+    /// <param name="receive">The same length; <c>Size</c> blocks, one per source rank.</param>
+    /// <exception cref="ArgumentException">The lengths differ, are not a multiple of <see cref="Size"/>, or the buffers overlap.</exception>
+    public abstract void AllToAll<T>(ReadOnlySpan<T> send, Span<T> receive) where T : unmanaged;
+
     /// <summary>Copies <paramref name="buffer"/> from rank <paramref name="root"/> to every other rank.</summary>
     /// <typeparam name="T">Any unmanaged type.</typeparam>
     /// <param name="buffer">The data on the root; overwritten with it on the other ranks. The same length on every rank.</param>
@@ -73,25 +82,40 @@ public abstract class Communicator : IDisposable
     public abstract void Abort(int errorCode, string reason);
 
     /// <summary>Sums <paramref name="buffer"/> across ranks in place, bit-identically on every rank and independent of
-    /// the transport: the blocks are gathered and added in rank order, <c>((x₀ + x₁) + x₂) + …</c>.</summary>
+    /// the transport: every element is added in rank order, <c>((x₀ + x₁) + x₂) + …</c>.</summary>
     /// <typeparam name="T"><see cref="float"/> or <see cref="double"/>.</typeparam>
     /// <param name="buffer">This rank's contribution on entry; the sum on return.</param>
-    /// <remarks>Moves <c>Size</c> times more data than a reduce-scatter all-reduce, which is cheap for the parameter counts
-    /// of the reference networks (see docs/distributed.md); in exchange every rank computes exactly the same additions
-    /// in the same order, so weights stay bit-identical across ranks, runs and transports. The scratch buffer is owned
-    /// by the communicator and reused, so steady-state calls allocate nothing.</remarks>
+    /// <remarks>A reduce-scatter then an all-gather, both with a fixed order: the buffer is cut into <c>Size</c> blocks of
+    /// c = ⌈n / Size⌉ elements (zero-padded); an all-to-all gives rank j block j of every rank; rank j adds them in rank
+    /// order; an all-gather returns the summed blocks to everyone. Each rank sends and receives 2(N−1)/N of the buffer,
+    /// as a ring all-reduce does, but MPI never chooses the order of the additions, so every rank, every run and every
+    /// transport produce the same bits. The scratch buffers are owned by the communicator and reused, so steady-state
+    /// calls allocate nothing.</remarks>
     public void AllReduceSumOrdered<T>(Span<T> buffer) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int size = Size;
         if (size == 1 || buffer.IsEmpty) return;
-        int bytes = checked(buffer.Length * Marshal.SizeOf<T>() * size);
-        if (_gatherScratch.Length < bytes) _gatherScratch = new byte[bytes];
-        Span<T> all = MemoryMarshal.Cast<byte, T>(_gatherScratch.AsSpan(0, bytes));
-        AllGather<T>(buffer, all);
         int n = buffer.Length;
-        all[..n].CopyTo(buffer);
+        int block = (n + size - 1) / size;
+        int padded = checked(block * size);
+        int bytes = checked(padded * Marshal.SizeOf<T>());
+        if (_outgoing.Length < bytes)
+        {
+            _outgoing = new byte[bytes];
+            _incoming = new byte[bytes];
+        }
+        Span<T> outgoing = MemoryMarshal.Cast<byte, T>(_outgoing.AsSpan(0, bytes));
+        Span<T> incoming = MemoryMarshal.Cast<byte, T>(_incoming.AsSpan(0, bytes));
+        buffer.CopyTo(outgoing);
+        outgoing[n..].Clear();
+        AllToAll<T>(outgoing, incoming);
+        // incoming block r is rank r's copy of block Rank: add them in rank order.
+        Span<T> mine = outgoing.Slice(0, block);
+        incoming[..block].CopyTo(mine);
         for (int r = 1; r < size; r++)
-            TensorPrimitives.Add<T>(buffer, all.Slice(r * n, n), buffer);
+            TensorPrimitives.Add<T>(mine, incoming.Slice(r * block, block), mine);
+        AllGather<T>(mine, incoming);
+        incoming[..n].CopyTo(buffer);
     }
 
     /// <summary>Sums one value across ranks (convenience over <see cref="AllReduce{T}(Span{T}, ReduceOperation)"/>).</summary>

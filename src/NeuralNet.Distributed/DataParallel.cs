@@ -10,8 +10,8 @@ namespace NeuralNet.Distributed;
 /// <summary>How gradients are summed across ranks.</summary>
 public enum GradientReduction
 {
-    /// <summary>Gather every rank's gradients and add them in rank order on every rank
-    /// (<see cref="Communicator.AllReduceSumOrdered{T}(Span{T})"/>): bit-identical on every rank and in every run. The default.</summary>
+    /// <summary>Add the ranks' gradients in rank order (<see cref="Communicator.AllReduceSumOrdered{T}(Span{T})"/>: a
+    /// reduce-scatter by all-to-all, then an all-gather): bit-identical on every rank and in every run. The default.</summary>
     Ordered,
 
     /// <summary>One <c>MPI_Allreduce</c> with <c>MPI_SUM</c>: less traffic for large models, but Open MPI picks the summation
@@ -137,16 +137,33 @@ public sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754<T
     /// <exception cref="InvalidOperationException">Some rank's weight checksum differs from rank 0's; the message lists them.</exception>
     public void VerifyParametersIdentical(string context)
     {
+        ArgumentNullException.ThrowIfNull(context);
+        if (!ChecksumsAgree()) ThrowDiverged(context);
+    }
+
+    /// <summary>Same as <see cref="VerifyParametersIdentical(string)"/> for a training step, without formatting a message
+    /// unless the check fails (so a per-step check allocates nothing).</summary>
+    /// <param name="epoch">The epoch, from 1.</param>
+    /// <param name="step">The optimizer step, from 1.</param>
+    /// <exception cref="InvalidOperationException">Some rank's weight checksum differs from rank 0's.</exception>
+    public void VerifyParametersIdentical(int epoch, long step)
+    {
+        if (!ChecksumsAgree()) ThrowDiverged($"epoch {epoch}, step {step}");
+    }
+
+    private bool ChecksumsAgree()
+    {
         Span<ulong> mine = [ParameterChecksum()];
         Communicator.AllGather<ulong>(mine, _checksums);
         for (int r = 1; r < _checksums.Length; r++)
-        {
-            if (_checksums[r] != _checksums[0])
-            {
-                var lines = string.Join(", ", _checksums.Select((c, i) => $"rank {i}: {c:x16}"));
-                throw new InvalidOperationException($"DataParallel: the ranks' weights diverged at {context}: {lines}.");
-            }
-        }
+            if (_checksums[r] != _checksums[0]) return false;
+        return true;
+    }
+
+    private void ThrowDiverged(string context)
+    {
+        var lines = string.Join(", ", _checksums.Select((c, i) => $"rank {i}: {c:x16}"));
+        throw new InvalidOperationException($"DataParallel: the ranks' weights diverged at {context}: {lines}.");
     }
 
     /// <summary>

@@ -222,7 +222,7 @@ public sealed class DistributedTrainer<T> where T : unmanaged, IFloatingPointIee
                     Schedule.Step();
                     Optimizer.LearningRate = Schedule.LearningRate;
                 }
-                if (Options.VerifyWeightsEveryStep) DataParallel.VerifyParametersIdentical($"epoch {epoch}, step {Iteration}");
+                if (Options.VerifyWeightsEveryStep) DataParallel.VerifyParametersIdentical(epoch, Iteration);
             }
 
             double trainLoss = lossSum / n, trainAccuracy = correctSum / n;

@@ -113,6 +113,26 @@ public sealed class InProcessCommunicator : Communicator
     }
 
     /// <inheritdoc/>
+    public override void AllToAll<T>(ReadOnlySpan<T> send, Span<T> receive)
+    {
+        if (send.Length != receive.Length || send.Length % Size != 0)
+            throw new ArgumentException($"InProcessCommunicator.AllToAll: send and receive must both hold {Size} equal blocks, got {send.Length} and {receive.Length} elements.", nameof(receive));
+        CheckNoOverlap(send, receive, "AllToAll");
+        _group.Slots[_rank] = MemoryMarshal.AsBytes(send).ToArray();
+        _group.Wait(_rank);
+        int block = send.Length / Size * System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
+        var bytes = MemoryMarshal.AsBytes(receive);
+        for (int r = 0; r < Size; r++)
+        {
+            var slot = _group.Slots[r]!;
+            if (slot.Length != block * Size)
+                throw new ArgumentException($"InProcessCommunicator.AllToAll: rank {r} sent {slot.Length} bytes, rank {_rank} expected {block * Size}.");
+            slot.AsSpan(_rank * block, block).CopyTo(bytes.Slice(r * block, block));
+        }
+        _group.Wait(_rank);
+    }
+
+    /// <inheritdoc/>
     public override void Broadcast<T>(Span<T> buffer, int root = 0)
     {
         CheckRank(root);

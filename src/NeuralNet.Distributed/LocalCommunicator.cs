@@ -32,6 +32,15 @@ public sealed class LocalCommunicator : Communicator
     }
 
     /// <inheritdoc/>
+    public override void AllToAll<T>(ReadOnlySpan<T> send, Span<T> receive)
+    {
+        if (send.Length != receive.Length)
+            throw new ArgumentException($"LocalCommunicator.AllToAll: send has {send.Length} elements, receive {receive.Length}.", nameof(receive));
+        CheckNoOverlap(send, receive, "AllToAll");
+        send.CopyTo(receive);
+    }
+
+    /// <inheritdoc/>
     public override void Broadcast<T>(Span<T> buffer, int root = 0) => CheckRank(root);
 
     /// <inheritdoc/>

@@ -153,6 +153,20 @@ public sealed unsafe class MpiCommunicator : Communicator
     }
 
     /// <inheritdoc/>
+    public override void AllToAll<T>(ReadOnlySpan<T> send, Span<T> receive)
+    {
+        if (send.Length != receive.Length || send.Length % _size != 0)
+            throw new ArgumentException($"MpiCommunicator.AllToAll: send and receive must both hold {_size} equal blocks, got {send.Length} and {receive.Length} elements.", nameof(receive));
+        CheckNoOverlap<T>(send, receive, "AllToAll");
+        CheckLive();
+        if (send.IsEmpty) return;
+        int bytes = checked(send.Length / _size * sizeof(T));
+        fixed (T* s = send)
+        fixed (T* r = receive)
+            Check(MpiNative.Alltoall(s, bytes, MpiNative.Byte, r, bytes, MpiNative.Byte, MpiNative.CommWorld), "MPI_Alltoall");
+    }
+
+    /// <inheritdoc/>
     public override void Broadcast<T>(Span<T> buffer, int root = 0)
     {
         CheckRank(root);

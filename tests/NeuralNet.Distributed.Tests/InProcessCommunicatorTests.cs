@@ -21,18 +21,22 @@ public sealed class InProcessCommunicatorTests
             c.AllGather<int>([c.Rank * 7], gathered);
             Span<(int, double)> b = [(c.Rank, -c.Rank)];
             c.Broadcast(b, root: size - 1);
+            var exchanged = new int[size];
+            c.AllToAll<int>(Enumerable.Range(0, size).Select(j => 10 * c.Rank + j).ToArray(), exchanged);
             c.Barrier();
-            results[c.Rank] = $"{f[0]} {f[1]} {mx[0]} {lr[0]} [{string.Join(",", gathered)}] {b[0]}";
+            results[c.Rank] = $"{f[0]} {f[1]} {mx[0]} {lr[0]} [{string.Join(",", gathered)}] {b[0]} [{string.Join(",", exchanged)}]";
         });
         int n = size;
         string expected = $"{n * (n + 1) / 2} {-(n * (n - 1) / 2)} {(n - 1) * 1.5} 10 [{string.Join(",", Enumerable.Range(0, n).Select(r => r * 7))}] ({n - 1}, {-(n - 1)})";
-        results.Should().AllBe(expected);
+        for (int r = 0; r < n; r++)
+            results[r].Should().Be(expected + $" [{string.Join(",", Enumerable.Range(0, n).Select(k => 10 * k + r))}]");
     }
 
     [Fact]
     public void AllReduceSumOrdered_AddsInRankOrder_BitIdenticalOnEveryRank()
     {
         // Float addition is not associative: with x = (1e8, 5, -1e8), (x0 + x1) + x2 = 8 but (x0 + x2) + x1 = 5.
+        // Two elements over three ranks: one block each for ranks 0 and 1, a zero-padded block for rank 2.
         float[][] inputs = [[1e8f, 1f], [5f, 1e-8f], [-1e8f, -1f]];
         var results = new float[3][];
         InProcessCommunicator.RunGroup(3, c =>

@@ -12,7 +12,7 @@ internal static class Bench
         if (world.IsRoot)
         {
             Console.WriteLine($"# per step, {world.Size} rank(s), {iterations} steps after {warmup} warm-up (compute: a tenth of that), slowest rank per step, float32, batch {batch} per rank");
-            Console.WriteLine("| network | parameters | ranks | compute (forward + backward) µs, min / median | ordered all-reduce (gather + rank-order sum) µs, min / median | MPI_Allreduce µs, min / median |");
+            Console.WriteLine("| network | parameters | ranks | compute (forward + backward) µs, min / median | ordered all-reduce (all-to-all + rank-order sum + all-gather) µs, min / median | MPI_Allreduce µs, min / median |");
             Console.WriteLine("|---|---:|---:|---:|---:|---:|");
         }
         foreach (var name in Networks.Names)

@@ -67,9 +67,15 @@ internal static class Program
         world.AllGather<int>([r, 100 + r], gathered);
         Expect(gathered.Select(x => (double)x).ToArray(), Enumerable.Range(0, n).SelectMany(k => new double[] { k, 100 + k }).ToArray(), "AllGather<int>");
 
+        // All-to-all: block j of rank r's buffer goes to rank j.
+        var outgoing = Enumerable.Range(0, 2 * n).Select(i => 1000 * r + i).ToArray();
+        var incoming = new int[2 * n];
+        world.AllToAll<int>(outgoing, incoming);
+        Expect(incoming, Enumerable.Range(0, n).SelectMany(k => new[] { 1000 * k + 2 * r, 1000 * k + 2 * r + 1 }).ToArray(), "AllToAll<int>");
+
         // The ordered sum is bit-identical on all ranks even for values whose sum depends on the order.
         var rng = new RandomGenerator(1234 + (ulong)r);
-        var x = new float[1000];
+        var x = new float[1001];
         for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextGaussian() * Math.Pow(10, rng.NextInt(8) - 4));
         var expected = new float[x.Length];
         for (int k = 0; k < n; k++)

@@ -49,6 +49,7 @@ internal static unsafe class MpiNative
     public static delegate* unmanaged<nint, nint, int> CommSetErrhandler;
     public static delegate* unmanaged<void*, void*, int, nint, nint, nint, int> Allreduce;
     public static delegate* unmanaged<void*, int, nint, void*, int, nint, nint, int> Allgather;
+    public static delegate* unmanaged<void*, int, nint, void*, int, nint, nint, int> Alltoall;
     public static delegate* unmanaged<void*, int, nint, int, nint, int> Bcast;
     public static delegate* unmanaged<nint, int> Barrier;
     public static delegate* unmanaged<nint, int, int> Abort;
@@ -108,6 +109,7 @@ internal static unsafe class MpiNative
             CommSetErrhandler = (delegate* unmanaged<nint, nint, int>)Export("MPI_Comm_set_errhandler");
             Allreduce = (delegate* unmanaged<void*, void*, int, nint, nint, nint, int>)Export("MPI_Allreduce");
             Allgather = (delegate* unmanaged<void*, int, nint, void*, int, nint, nint, int>)Export("MPI_Allgather");
+            Alltoall = (delegate* unmanaged<void*, int, nint, void*, int, nint, nint, int>)Export("MPI_Alltoall");
             Bcast = (delegate* unmanaged<void*, int, nint, int, nint, int>)Export("MPI_Bcast");
             Barrier = (delegate* unmanaged<nint, int>)Export("MPI_Barrier");
             Abort = (delegate* unmanaged<nint, int, int>)Export("MPI_Abort");

@@ -17,7 +17,7 @@ internal static partial class Kernels
     /// <remarks>
     /// op(A) is m×k: A stored m×k (row stride <paramref name="lda"/> ≥ k) when <paramref name="transA"/> is false,
     /// or stored k×m (stride ≥ m) and read transposed when true. Likewise op(B) is k×n: B stored k×n or n×k.
-    /// No transposed copy is materialized by callers. C has row stride <paramref name="ldc"/> ≥ n.
+    /// No transposed copy is materialized by callers. C has row stride <paramref name="ldc"/> ≥ n and must not overlap A or B.
     /// Dispatches to the fastest available implementation; bit-identical for any thread count.
     /// </remarks>
     public static void Gemm<T>(bool transA, bool transB, int m, int n, int k,
