@@ -1,0 +1,71 @@
+using System.Text.RegularExpressions;
+using NeuralNet.Data;
+using NeuralNet.Evaluation;
+using NeuralNet.Losses;
+using NeuralNet.Modules;
+using NeuralNet.Modules.Activations;
+using NeuralNet.Optimization;
+using NeuralNet.Optimization.Schedules;
+using NeuralNet.Tests.TestSupport;
+using NeuralNet.Training;
+
+namespace NeuralNet.Tests;
+
+/// <summary>
+/// The README's quick-start sample: the code between the markers below must be the README's block line for line
+/// (checked by <see cref="ReadmeQuickStart_IsTheCodeThisTestRuns"/>), and it must reach the accuracy the README states.
+/// </summary>
+public class ReadmeSampleTests
+{
+    [Fact]
+    public void ReadmeQuickStart_TrainsToAtLeast95Percent()
+    {
+        string saved = Directory.GetCurrentDirectory();
+        Directory.SetCurrentDirectory(RepoPaths.Root);
+        try
+        {
+            // --- README quick start ---
+            MnistData mnist = Mnist.Load("data/mnist");                 // the bundled IDX files, scaled to [0, 1]
+            var random = new RandomGenerator(seed: 42);                 // every random number comes from here
+
+            var model = new Sequential<float>([784],
+                new Dense<float>(784, 64, random: random), new ReLU<float>(),
+                new Dense<float>(64, 10, random: random));              // logits; the loss applies the softmax
+
+            var trainer = new Trainer<float>(model, new SoftmaxCrossEntropyLoss<float>(),
+                new Sgd<float>(model, learningRate: 0.1), new StepDecaySchedule(0.1, gamma: 0.97), random);
+            History history = trainer.Fit(mnist.Train, new TrainerOptions { Epochs = 2, BatchSize = 32 });
+
+            EvaluationResult result = trainer.Evaluate(mnist.Test);
+            Console.WriteLine($"Test accuracy: {result.Accuracy:P2}");  // about 96 %
+            // --- end ---
+
+            result.Accuracy.Should().BeGreaterThanOrEqualTo(0.95, "the README promises about 96 % after two epochs");
+            result.ConfusionMatrix.Total.Should().Be(10_000);
+            history.Epochs.Should().HaveCount(2);
+        }
+        finally
+        {
+            Directory.SetCurrentDirectory(saved);
+        }
+    }
+
+    [Fact]
+    public void ReadmeQuickStart_IsTheCodeThisTestRuns()
+    {
+        string readme = File.ReadAllText(Path.Combine(RepoPaths.Root, "README.md"));
+        var block = Regex.Match(readme, @"## Quick start\s+```csharp\n(?<code>.*?)```", RegexOptions.Singleline);
+        block.Success.Should().BeTrue("README.md has a C# block under '## Quick start'");
+        var readmeLines = Normalize(block.Groups["code"].Value.Split('\n')).Where(l => !l.StartsWith("using ", StringComparison.Ordinal)).ToList();
+
+        string source = File.ReadAllText(Path.Combine(RepoPaths.Root, "tests", "NeuralNet.Tests", "ReadmeSampleTests.cs"));
+        int start = source.IndexOf("// --- README quick start ---", StringComparison.Ordinal);
+        int end = source.IndexOf("// --- end ---", start, StringComparison.Ordinal);
+        var testLines = Normalize(source[start..end].Split('\n').Skip(1)).ToList();
+
+        testLines.Should().Equal(readmeLines, "the README sample and the code this test runs must not drift apart");
+    }
+
+    private static IEnumerable<string> Normalize(IEnumerable<string> lines) =>
+        lines.Select(l => l.Trim()).Where(l => l.Length > 0);
+}
