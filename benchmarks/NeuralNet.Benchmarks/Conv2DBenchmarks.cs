@@ -13,17 +13,20 @@ namespace NeuralNet.Benchmarks;
 /// <c>lenet-conv2</c> also computes dx (GEMM + col2im).
 /// </remarks>
 [MemoryDiagnoser]
+[MedianColumn]
 public class Conv2DBenchmarks
 {
     private Conv2D<float>? _conv;
     private Tensor<float>? _x, _dy;
 
-    /// <summary>The layers: name → (batch, in channels, out channels, kernel, input side, bias, input gradient).</summary>
+    /// <summary>The layers: name → (batch, in channels, out channels, kernel, input side, bias, input gradient).
+    /// lenet-conv1: 1→6 5×5 on 28×28, batch 64; lenet-conv2: 6→16 5×5 on 12×12, batch 64; small-cnn-conv: 1→8 3×3 on 28×28
+    /// without bias, batch 1.</summary>
     private static readonly Dictionary<string, (int N, int C, int OC, int K, int Side, bool Bias, bool Dx)> s_layers = new()
     {
-        ["lenet-conv1 1->6 5x5 28x28 b64"] = (64, 1, 6, 5, 28, true, false),
-        ["lenet-conv2 6->16 5x5 12x12 b64"] = (64, 6, 16, 5, 12, true, true),
-        ["small-cnn-conv 1->8 3x3 28x28 b1"] = (1, 1, 8, 3, 28, false, false),
+        ["lenet-conv1"] = (64, 1, 6, 5, 28, true, false),
+        ["lenet-conv2"] = (64, 6, 16, 5, 12, true, true),
+        ["small-cnn-conv"] = (1, 1, 8, 3, 28, false, false),
     };
 
     /// <summary>The layer names, for the parameter.</summary>

@@ -13,4 +13,10 @@ if (args.Length > 0 && args[0] == "kernel-quick")
     return;
 }
 
+if (args.Length > 0 && args[0] == "step-quick")
+{
+    StepQuick.Run(args[1..]);
+    return;
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(QuickGemm).Assembly).Run(args);

@@ -8,6 +8,7 @@ namespace NeuralNet.Benchmarks;
 /// Allocated column must read 0 B (or "-"): after warm-up a step allocates nothing.
 /// </summary>
 [MemoryDiagnoser]
+[MedianColumn]
 public class TrainingStepBenchmarks
 {
     private ReferenceNetwork? _network;
