@@ -80,19 +80,7 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
         NeuralNetSettings.MaxDegreeOfParallelism = settings.Threads > 0 ? settings.Threads : Environment.ProcessorCount;
         var view = CreateView();
 
-        var (train, validation, test) = LoadData(p, view);
-        if (p.Architecture != Architecture.Mlp)
-        {
-            train = train.Reshape(1, 28, 28);
-            validation = validation?.Reshape(1, 28, 28);
-            test = test.Reshape(1, 28, 28);
-        }
-
-        var random = new RandomGenerator(settings.Seed);
-        var model = ModelFactory.Build(p, random);
-        var loss = ModelFactory.Loss(p);
-        var sgd = new Sgd<float>(model, p.LearningRate, p.Momentum, p.WeightDecay);
-        var schedule = CreateSchedule(p);
+        var (train, validation, test, random, model, loss, sgd, schedule) = Prepare(p, view);
         var trainer = new Trainer<float>(model, loss, sgd, schedule, random);
 
         int sampleCount = p.SampleFraction >= 1 ? train.Count : Math.Max(1, (int)Math.Round(p.SampleFraction * train.Count));
@@ -157,19 +145,7 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
         var p = settings.Effective;
         NeuralNetSettings.MaxDegreeOfParallelism = settings.Threads > 0 ? settings.Threads : MpiCommunicator.SuggestedThreadsPerRank;
         var view = world.IsRoot ? CreateView() : new SilentView();
-        var (train, validation, test) = LoadData(p, view);
-        if (p.Architecture != Architecture.Mlp)
-        {
-            train = train.Reshape(1, 28, 28);
-            validation = validation?.Reshape(1, 28, 28);
-            test = test.Reshape(1, 28, 28);
-        }
-
-        var random = new RandomGenerator(settings.Seed);
-        var model = ModelFactory.Build(p, random);
-        var loss = ModelFactory.Loss(p);
-        var sgd = new Sgd<float>(model, p.LearningRate, p.Momentum, p.WeightDecay);
-        var schedule = CreateSchedule(p);
+        var (train, validation, test, random, model, loss, sgd, schedule) = Prepare(p, view);
         Directory.CreateDirectory(settings.OutputDirectory);
         int perRank = Math.Max(1, p.BatchSize / world.Size);
         var options = new DistributedTrainerOptions
@@ -226,6 +202,27 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
         if (settings.Json) _out.WriteLine(OutputWriter.SummaryLine(summary));
         else view.Results(summary, settings.OutputDirectory);
         return summary;
+    }
+
+    /// <summary>
+    /// What single-process and distributed training share: the data (as images for the CNN presets), the seeded generator,
+    /// the network, its loss, the optimizer and the schedule.
+    /// </summary>
+    private (Dataset Train, Dataset? Validation, Dataset Test, RandomGenerator Random, Sequential<float> Model, NeuralNet.Losses.Loss<float> Loss,
+        Sgd<float> Sgd, LearningRateSchedule Schedule) Prepare(Preset p, TrainingView view)
+    {
+        var (train, validation, test) = LoadData(p, view);
+        if (p.Architecture != Architecture.Mlp)
+        {
+            train = train.Reshape(1, 28, 28);
+            validation = validation?.Reshape(1, 28, 28);
+            test = test.Reshape(1, 28, 28);
+        }
+
+        var random = new RandomGenerator(settings.Seed);
+        var model = ModelFactory.Build(p, random);
+        var sgd = new Sgd<float>(model, p.LearningRate, p.Momentum, p.WeightDecay);
+        return (train, validation, test, random, model, ModelFactory.Loss(p), sgd, CreateSchedule(p));
     }
 
     private static LearningRateSchedule CreateSchedule(Preset p) => p.Schedule switch
