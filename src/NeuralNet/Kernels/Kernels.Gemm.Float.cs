@@ -28,15 +28,11 @@ internal interface IGemmMicroKernel
 
 internal static partial class Kernels
 {
-    // Cache blocking (floats), for 48 KiB L1d and 2 MiB L2 per core (lscpu on the Xeon this was tuned on). The packed A
-    // panel (KC·MR·4 = 18 KiB) stays in L1 while the micro-kernel streams one B panel (KC·NR·4 = 48 KiB) after another
-    // from the packed B block (KC·NC·4 = 1.125 MiB) in L2. KC = 384 rather than 256 cuts the read-back of C (one pass
-    // per KC block) and the per-tile overhead by a third; measured 1-thread 512² and 1024² ~15 % more GFLOP per CPU
-    // second than KC = 256 / NC = 1024, while KC = 512 / NC = 512 (a 24 KiB A panel) was no better than 256.
-    // MC bounds the A block so the buffers stay small.
-    internal const int GemmKC = 384;
+    // Cache blocking (floats). KC·MR·4 B of packed A stays in L1 (12 KiB) while a sweep over the packed B block
+    // (KC·NC·4 = 1 MiB) streams from L2 (2 MiB per core here). MC bounds the A block so the buffers stay small.
+    internal const int GemmKC = 256;
     internal const int GemmMC = 192;
-    internal const int GemmNC = 768;
+    internal const int GemmNC = 1024;
 
     // Below this many multiply-adds a second thread costs more (wake-up, duplicate packing) than it saves.
     internal const long GemmParallelThreshold = 1L << 19;
