@@ -209,8 +209,7 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
             return;
         }
         var job = _job ??= new ChunkJob(this);
-        job.Backward = backward;
-        job.Chunks = chunks;
+        job.Start(backward, chunks);
         Kernels.KernelThreads.Run(job, threads);
     }
 
@@ -289,16 +288,27 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
         }
     }
 
-    /// <summary>Runs the chunks [part·chunks/parts, (part+1)·chunks/parts) of the current pass.</summary>
+    /// <summary>
+    /// Every part claims chunks of the current pass one at a time until none are left: a thread the machine deschedules
+    /// simply runs fewer chunks. A chunk's result does not depend on which thread runs it.
+    /// </summary>
     private sealed class ChunkJob(Conv2D<T> owner) : Kernels.ParallelJob
     {
-        public bool Backward;
-        public int Chunks;
+        private bool _backward;
+        private int _chunks;
+        private int _next;
+
+        public void Start(bool backward, int chunks)
+        {
+            _backward = backward;
+            _chunks = chunks;
+            Volatile.Write(ref _next, 0);
+        }
 
         public override void Execute(int part, int parts)
         {
-            int from = (int)((long)part * Chunks / parts), to = (int)((long)(part + 1) * Chunks / parts);
-            for (int c = from; c < to; c++) owner.RunChunk(c, Backward);
+            for (int c = Interlocked.Increment(ref _next) - 1; c < _chunks; c = Interlocked.Increment(ref _next) - 1)
+                owner.RunChunk(c, _backward);
         }
     }
 
