@@ -13,6 +13,12 @@ if (args.Length > 0 && args[0] == "kernel-quick")
     return;
 }
 
+if (args.Length > 0 && args[0] == "layers-quick")
+{
+    LayersQuick.Run(args[1..]);
+    return;
+}
+
 if (args.Length > 0 && args[0] == "step-quick")
 {
     StepQuick.Run(args[1..]);
