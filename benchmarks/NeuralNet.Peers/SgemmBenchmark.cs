@@ -19,17 +19,19 @@ internal static class SgemmBenchmark
             void Multiply() => Kernels.Kernels.Gemm<float>(false, false, n, n, n, a, n, b, n, c, n, accumulate: false);
 
             Multiply();
-            // Calibrate the call count so one timed run lasts about 0.2 s, on at least 0.05 s of calls (peers.py does
-            // the same; one call can be an outlier on a busy machine).
-            long t0 = Stopwatch.GetTimestamp();
+            // Calibrate the call count so one timed run lasts about 0.2 s, from the fastest of at least 3 calls and
+            // 0.05 s of calls (peers.py does the same; a single call can stall on a busy machine).
+            long tStart = Stopwatch.GetTimestamp();
             int probe = 0;
-            while (probe < 1 || Stopwatch.GetElapsedTime(t0).TotalSeconds < 0.05)
+            double one = double.PositiveInfinity;
+            while (probe < 3 || Stopwatch.GetElapsedTime(tStart).TotalSeconds < 0.05)
             {
+                long t0 = Stopwatch.GetTimestamp();
                 Multiply();
+                one = Math.Min(one, Stopwatch.GetElapsedTime(t0).TotalSeconds);
                 probe++;
             }
-            double one = Math.Max(Stopwatch.GetElapsedTime(t0).TotalSeconds / probe, 1e-9);
-            int calls = Math.Max(1, (int)(0.2 / one));
+            int calls = Math.Max(1, (int)(0.2 / Math.Max(one, 1e-9)));
 
             var rates = new List<double>();
             double used = 0;

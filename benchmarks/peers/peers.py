@@ -332,15 +332,16 @@ def sgemm(framework, sizes, repeats, budget, threads):
             def mm():
                 np.matmul(a, b, out=c)
         mm()
-        # Calibrate the call count so one timed run lasts about 0.2 s, on at least 0.05 s of calls (one call can be
-        # an outlier on a busy machine).
-        t0 = time.perf_counter()
-        probe = 0
-        while probe < 1 or time.perf_counter() - t0 < 0.05:
+        # Calibrate the call count so one timed run lasts about 0.2 s, from the fastest of at least 3 calls and 0.05 s
+        # of calls (a single call can stall on a busy machine).
+        t_start = time.perf_counter()
+        probe, one = 0, float("inf")
+        while probe < 3 or time.perf_counter() - t_start < 0.05:
+            t0 = time.perf_counter()
             mm()
+            one = min(one, time.perf_counter() - t0)
             probe += 1
-        one = max((time.perf_counter() - t0) / probe, 1e-9)
-        calls = max(1, int(0.2 / one))
+        calls = max(1, int(0.2 / max(one, 1e-9)))
         rates = []
         used = 0.0
         for _ in range(repeats):

@@ -69,6 +69,7 @@ def main():
     ap.add_argument("--load-end", default="")
     ap.add_argument("--dotnet", default="")
     ap.add_argument("--wall", default="", help="wall time of the run in seconds")
+    ap.add_argument("--omp-wait-policy", default="", help="OMP_WAIT_POLICY the PyTorch process ran with")
     args = ap.parse_args()
 
     train, sgemm, info, errors = {}, {}, {}, []
@@ -99,7 +100,8 @@ def main():
     w(f"- Machine: {cpu_info()}, Linux {platform.release()}")
     threads = next((i.get("threads") for i in info.values() if i.get("threads")), "?")
     w(f"- Threads: {threads} for every framework (OpenBLAS/OpenMP thread count, torch.set_num_threads, "
-      f"NeuralNetSettings.MaxDegreeOfParallelism)")
+      f"NeuralNetSettings.MaxDegreeOfParallelism)"
+      + (f"; OMP_WAIT_POLICY {args.omp_wait_policy}" if args.omp_wait_policy else ""))
     data = next((i.get("data") for i in info.values() if i.get("data")), "?")
     w(f"- Data: {data} (the same batches, in the same order, for all three)")
     versions = []
@@ -144,7 +146,8 @@ def main():
     w("")
     w("## Details")
     w("")
-    w("Timed steps per run × runs, spread of the runs ((max − min) / median), loss at the first warm-up step → last step:")
+    w("Timed steps per run × runs, the best run, the spread of the runs ((max − min) / median), and the loss at the first"
+      " warm-up step → the last step (a single example for batch 1; a sanity check, the initial weights differ):")
     w("")
     for net in nets:
         parts = []
@@ -154,9 +157,10 @@ def main():
                 parts.append(f"{label}: no result")
                 continue
             sp = spread(r)
-            parts.append(f"{label}: {r['steps']}×{r['repeats']}, spread {sp * 100:.0f}%, loss {r['loss_first']:.3f} → "
-                         f"{r['loss_last']:.3f}" if sp is not None else
-                         f"{label}: {r['steps']}×{r['repeats']}, loss {r['loss_first']:.3f} → {r['loss_last']:.3f}")
+            best = max(r.get("all") or [r["samples_per_s"]])
+            parts.append(f"{label}: {r['steps']}×{r['repeats']}, best {fmt_rate(best)}"
+                         + (f", spread {sp * 100:.0f}%" if sp is not None else "")
+                         + f", loss {r['loss_first']:.3f} → {r['loss_last']:.3f}")
         nn = train.get((net, "neuralnet"))
         if nn is not None and nn.get("alloc_bytes_per_step") is not None:
             parts.append(f"NeuralNet managed allocation {nn['alloc_bytes_per_step']:.0f} B/step")
@@ -168,10 +172,12 @@ def main():
             r = sgemm.get((n, fw))
             if r is not None:
                 sp = spread(r)
-                cells.append(f"{label} {r['calls']} calls×{r['repeats']}" + (f" spread {sp * 100:.0f}%" if sp is not None else ""))
-        sg_parts.append(f"{n}: " + ", ".join(cells))
+                best = max(r.get("all") or [r["gflops"]])
+                cells.append(f"{label} {r['calls']} calls×{r['repeats']}, best {fmt_rate(best)}"
+                             + (f", spread {sp * 100:.0f}%" if sp is not None else ""))
+        sg_parts.append(f"{n}: " + "; ".join(cells))
     if sg_parts:
-        w("- SGEMM: " + "; ".join(sg_parts))
+        w("- SGEMM " + " | ".join(sg_parts))
     for e in errors:
         w(f"- ERROR {e.get('framework')} {e.get('what', '')}: {e.get('message', '')}")
     w("")

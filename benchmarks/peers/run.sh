@@ -10,6 +10,8 @@
 #   BUDGET=30          seconds of timed runs per network and framework; a slower implementation times fewer steps
 #   DATA=mnist         mnist (bundled data/mnist) or random (uniform noise of MNIST shape)
 #   NETS=a,b,c,d       which networks;  SGEMM=128,256,512,1024  which sizes (empty: none)
+#   OMP_WAIT_POLICY=PASSIVE   for PyTorch's OpenMP pool; set it empty to keep libgomp's default (spinning), which
+#                      is much slower for PyTorch when other processes share the cores (see docs/peers.md)
 #   OUT=benchmarks/peers/results.md
 set -euo pipefail
 
@@ -54,6 +56,11 @@ DOTNET_VERSION="$(dotnet --version 2>/dev/null || echo '?')"
 # OPENBLAS_NUM_THREADS/OMP_NUM_THREADS pin the thread count; OPENBLAS_CORETYPE is left alone (OpenBLAS picks its
 # kernels for this CPU itself).
 export OPENBLAS_NUM_THREADS="$THREADS" OMP_NUM_THREADS="$THREADS"
+# PyTorch's OpenMP workers spin after each parallel region by default; on a shared machine a spinning worker holds a
+# core the other one needs and PyTorch slows down many times over. PASSIVE (sleep at once) is the kinder default here;
+# NumPy (OpenBLAS pthreads) and NeuralNet do not read it.
+OMP_WAIT_POLICY="${OMP_WAIT_POLICY-PASSIVE}"
+if [ -n "$OMP_WAIT_POLICY" ]; then export OMP_WAIT_POLICY; else unset OMP_WAIT_POLICY; fi
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
 RESULTS="$TMP/results.jsonl"
@@ -87,6 +94,7 @@ LOAD_END="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # 4. Report.
 "$PY" "$HERE/report.py" "$RESULTS" --load-start "$LOAD_START" --load-end "$LOAD_END" --dotnet "$DOTNET_VERSION" \
+  --omp-wait-policy "${OMP_WAIT_POLICY:-default}" \
   --wall "$(( $(date +%s) - START ))" > "$OUT"
 cp "$RESULTS" "${OUT%.md}.jsonl"
 cat "$OUT"

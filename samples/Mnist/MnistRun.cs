@@ -5,6 +5,7 @@ using MnistSample.Output;
 using MnistSample.Report;
 using NeuralNet;
 using NeuralNet.Data;
+using NeuralNet.Distributed;
 using NeuralNet.Evaluation;
 using NeuralNet.Modules;
 using NeuralNet.Optimization;
@@ -37,6 +38,20 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
     {
         try
         {
+            if (settings.Distributed)
+            {
+                // Checked before MPI starts: an exception inside MpiCommunicator.Run aborts the whole job.
+                if (settings.Effective.SampleFraction < 1)
+                    throw new ArgumentException($"--distributed trains on every training image each epoch; preset {settings.Effective.Name} samples {settings.Effective.SampleFraction:P0} per epoch. Add --sample-fraction 1.");
+                if (!MpiCommunicator.IsAvailable(out string? reason))
+                    throw new IOException($"--distributed needs Open MPI (libmpi.so.40, Debian package openmpi-bin): {reason}");
+                return MpiCommunicator.Run(world =>
+                {
+                    Summary = TrainDistributed(world);
+                    return 0;
+                });
+            }
+
             Summary = Train();
             return 0;
         }
@@ -65,24 +80,7 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
         NeuralNetSettings.MaxDegreeOfParallelism = settings.Threads > 0 ? settings.Threads : Environment.ProcessorCount;
         var view = CreateView();
 
-        var (train, validation, test) = LoadData(p, view);
-        if (p.Architecture != Architecture.Mlp)
-        {
-            train = train.Reshape(1, 28, 28);
-            validation = validation?.Reshape(1, 28, 28);
-            test = test.Reshape(1, 28, 28);
-        }
-
-        var random = new RandomGenerator(settings.Seed);
-        var model = ModelFactory.Build(p, random);
-        var loss = ModelFactory.Loss(p);
-        var sgd = new Sgd<float>(model, p.LearningRate, p.Momentum);
-        LearningRateSchedule schedule = p.Schedule switch
-        {
-            ScheduleKind.Step => new StepDecaySchedule(p.LearningRate, p.Decay, p.StepSize),
-            ScheduleKind.BoldDriver => new BoldDriverSchedule(p.LearningRate, p.BoldIncrease, p.BoldDecrease),
-            _ => new ConstantSchedule(p.LearningRate),
-        };
+        var (train, validation, test, random, model, loss, sgd, schedule) = Prepare(p, view);
         var trainer = new Trainer<float>(model, loss, sgd, schedule, random);
 
         int sampleCount = p.SampleFraction >= 1 ? train.Count : Math.Max(1, (int)Math.Round(p.SampleFraction * train.Count));
@@ -128,12 +126,116 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
             ["output"] = ModelFactory.Output(p).ToString(),
         });
 
-        var (summary, _) = Evaluate(p, model, trainer, timer, train.Count, validation?.Count ?? 0, test);
+        var (summary, _) = Evaluate(p, model, trainer, timer.Epochs, timer.Iterations, train.Count, validation?.Count ?? 0, test);
         summary = summary with { ResumedFromEpoch = resumedAfter };
         OutputWriter.WriteAll(settings.OutputDirectory, summary, report: !settings.NoReport);
         if (settings.Json) _out.WriteLine(OutputWriter.SummaryLine(summary));
         else view.Results(summary, settings.OutputDirectory);
         return summary;
+    }
+
+    /// <summary>
+    /// Data-parallel training over the MPI world (<c>mpirun -np N … --distributed</c>): every rank loads the data and builds
+    /// the same network, rank 0's weights are broadcast, each global batch of about the preset's batch size is split over
+    /// the ranks and the gradients are averaged in rank order. Rank 0 evaluates, prints and writes the outputs; the other
+    /// ranks return null.
+    /// </summary>
+    private RunSummary? TrainDistributed(Communicator world)
+    {
+        var p = settings.Effective;
+        NeuralNetSettings.MaxDegreeOfParallelism = settings.Threads > 0 ? settings.Threads : MpiCommunicator.SuggestedThreadsPerRank;
+        var view = world.IsRoot ? CreateView() : new SilentView();
+        var (train, validation, test, random, model, loss, sgd, schedule) = Prepare(p, view);
+        Directory.CreateDirectory(settings.OutputDirectory);
+        int perRank = Math.Max(1, p.BatchSize / world.Size);
+        var options = new DistributedTrainerOptions
+        {
+            Epochs = p.Epochs,
+            BatchSizePerRank = perRank,
+            Seed = settings.Seed,
+            CheckpointPath = settings.Resume ?? Path.Combine(settings.OutputDirectory, OutputWriter.Files.Checkpoint),
+            Resume = settings.Resume is not null,
+            Description = p.Name,
+        };
+        var trainer = new DistributedTrainer<float>(world, model, loss, sgd, schedule, options);
+        view.Message(string.Create(CultureInfo.InvariantCulture,
+            $"{p.Name}: {ModelFactory.Describe(model)}; {world.Size} ranks × batch {perRank} = global batch {perRank * world.Size}; {train.Count:N0} training images, {p.Epochs} epochs"));
+
+        var records = new List<Report.EpochRecord>();
+        var previous = TimeSpan.Zero;
+        var progress = new SyncProgress<LibEpoch>(r =>
+        {
+            double seconds = (r.Elapsed >= previous ? r.Elapsed - previous : r.Elapsed).TotalSeconds;
+            previous = r.Elapsed;
+            var record = new Report.EpochRecord(r.Epoch, r.TrainingLoss, r.TrainingAccuracy,
+                double.IsNaN(r.ValidationLoss) ? null : r.ValidationLoss, double.IsNaN(r.ValidationAccuracy) ? null : r.ValidationAccuracy,
+                r.LearningRate, seconds, seconds > 0 ? train.Count / seconds : 0);
+            records.Add(record);
+            view.EpochDone(record, p.Epochs);
+        });
+        var history = trainer.Fit(train.Features, train.Labels, validation?.Features, validation?.Labels, progress);
+        if (!world.IsRoot) return null;
+
+        ModelSerializer.Save(model, Path.Combine(settings.OutputDirectory, OutputWriter.Files.Model), new Dictionary<string, string>
+        {
+            ["preset"] = p.Name,
+            ["epochs"] = trainer.Epoch.ToString(CultureInfo.InvariantCulture),
+            ["seed"] = settings.Seed.ToString(CultureInfo.InvariantCulture),
+            ["ranks"] = world.Size.ToString(CultureInfo.InvariantCulture),
+            ["output"] = ModelFactory.Output(p).ToString(),
+        });
+        // Epochs restored from a checkpoint were not reported through progress: take them from the history.
+        if (records.Count < history.Epochs.Count)
+        {
+            var earlier = history.Epochs.Take(history.Epochs.Count - records.Count)
+                .Select(r => new Report.EpochRecord(r.Epoch, r.TrainingLoss, r.TrainingAccuracy,
+                    double.IsNaN(r.ValidationLoss) ? null : r.ValidationLoss, double.IsNaN(r.ValidationAccuracy) ? null : r.ValidationAccuracy,
+                    r.LearningRate, 0, 0));
+            records.InsertRange(0, earlier);
+        }
+
+        var evaluator = new Trainer<float>(model, loss, sgd);
+        var (summary, _) = Evaluate(p, model, evaluator, records, [], train.Count, validation?.Count ?? 0, test);
+        summary = summary with { ResumedFromEpoch = history.Epochs.Count - records.Count(r => r.Seconds > 0) };
+        summary = summary with { Settings = [.. summary.Settings, new("ranks", world.Size.ToString(CultureInfo.InvariantCulture)), new("batch per rank", perRank.ToString(CultureInfo.InvariantCulture))] };
+        OutputWriter.WriteAll(settings.OutputDirectory, summary, report: !settings.NoReport);
+        if (settings.Json) _out.WriteLine(OutputWriter.SummaryLine(summary));
+        else view.Results(summary, settings.OutputDirectory);
+        return summary;
+    }
+
+    /// <summary>
+    /// What single-process and distributed training share: the data (as images for the CNN presets), the seeded generator,
+    /// the network, its loss, the optimizer and the schedule.
+    /// </summary>
+    private (Dataset Train, Dataset? Validation, Dataset Test, RandomGenerator Random, Sequential<float> Model, NeuralNet.Losses.Loss<float> Loss,
+        Sgd<float> Sgd, LearningRateSchedule Schedule) Prepare(Preset p, TrainingView view)
+    {
+        var (train, validation, test) = LoadData(p, view);
+        if (p.Architecture != Architecture.Mlp)
+        {
+            train = train.Reshape(1, 28, 28);
+            validation = validation?.Reshape(1, 28, 28);
+            test = test.Reshape(1, 28, 28);
+        }
+
+        var random = new RandomGenerator(settings.Seed);
+        var model = ModelFactory.Build(p, random);
+        var sgd = new Sgd<float>(model, p.LearningRate, p.Momentum, p.WeightDecay);
+        return (train, validation, test, random, model, ModelFactory.Loss(p), sgd, CreateSchedule(p));
+    }
+
+    private static LearningRateSchedule CreateSchedule(Preset p) => p.Schedule switch
+    {
+        ScheduleKind.Step => new StepDecaySchedule(p.LearningRate, p.Decay, p.StepSize),
+        ScheduleKind.BoldDriver => new BoldDriverSchedule(p.LearningRate, p.BoldIncrease, p.BoldDecrease),
+        _ => new ConstantSchedule(p.LearningRate),
+    };
+
+    /// <summary>Reports synchronously on the calling thread (<see cref="Progress{T}"/> would post to the thread pool).</summary>
+    private sealed class SyncProgress<TValue>(Action<TValue> report) : IProgress<TValue>
+    {
+        public void Report(TValue value) => report(value);
     }
 
     private (Dataset Train, Dataset? Validation, Dataset Test) LoadData(Preset p, TrainingView view)
@@ -189,8 +291,8 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
         return null;
     }
 
-    private (RunSummary Summary, NeuralNet.Evaluation.Prediction[] Predictions) Evaluate(Preset p, Sequential<float> model, Trainer<float> trainer, EpochTimer timer,
-        int trainCount, int validationCount, Dataset test)
+    private (RunSummary Summary, NeuralNet.Evaluation.Prediction[] Predictions) Evaluate(Preset p, Sequential<float> model, Trainer<float> trainer,
+        IReadOnlyList<Report.EpochRecord> epochs, IReadOnlyList<Report.IterationRecord> iterations, int trainCount, int validationCount, Dataset test)
     {
         var result = trainer.Evaluate(test.Features, test.Labels);
         var predictor = new Predictor<float>(model, ModelFactory.Output(p));
@@ -226,8 +328,8 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
             TrainCount = trainCount,
             ValidationCount = validationCount,
             TestCount = test.Count,
-            Epochs = timer.Epochs,
-            Iterations = timer.Iterations,
+            Epochs = epochs,
+            Iterations = iterations,
             TestAccuracy = result.Accuracy,
             TestLoss = result.Loss,
             Confusion = confusion,
@@ -235,7 +337,7 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
             FirstLayer = FirstLayer(model),
             Gallery = gallery,
             Predictions = sample,
-            TrainingSeconds = timer.Epochs.Sum(e => e.Seconds),
+            TrainingSeconds = epochs.Sum(e => e.Seconds),
             CommandLine = "Mnist " + string.Join(' ', Environment.GetCommandLineArgs().Skip(1)),
         };
         return (summary, predictions);
@@ -256,6 +358,7 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
                 _ => "constant",
             }),
             new("momentum", p.Momentum.ToString(inv)),
+            new("weight decay", p.WeightDecay.ToString(inv)),
             new("loss", p.Loss switch { LossKind.Mse => "squared error", LossKind.CrossEntropy => string.Create(inv, $"cross-entropy, ε = {p.CrossEntropyEpsilon}"), _ => "softmax cross-entropy" }),
             new("initialization", p.InitStd is { } s ? string.Create(inv, $"N(0, {s}²)") : "layer default (He for ReLU, Xavier otherwise)"),
             new("sample per epoch", p.SampleFraction >= 1 ? "all (shuffled)" : string.Create(inv, $"{p.SampleFraction:P0} random")),

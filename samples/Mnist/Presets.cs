@@ -93,6 +93,9 @@ public sealed record Preset(
     int TestSubset,
     string Notes)
 {
+    /// <summary>L2 weight decay λ of SGD (the gradient gains λ·w); 0 in every reference.</summary>
+    public double WeightDecay { get; init; }
+
     /// <summary>The preset used when none is named: the README's main job.</summary>
     public const string DefaultName = "mlp";
 
@@ -160,7 +163,7 @@ public sealed record Preset(
             Loss: LossKind.SoftmaxCrossEntropy,
             CrossEntropyEpsilon: 1e-7,
             InitStd: null,
-            Epochs: 10,
+            Epochs: 12,
             BatchSize: 64,
             LearningRate: 0.05,
             Schedule: ScheduleKind.Step,
@@ -170,10 +173,13 @@ public sealed record Preset(
             BoldDecrease: 0.5,
             SampleFraction: 1.0,
             Momentum: 0.9,
-            Validation: 5_000,
+            Validation: 1_000,
             TrainSubset: 0,
             TestSubset: 0,
-            Notes: "The reference gives no learning rate or batch size: batch 64, η 0.05 with momentum 0.9, decay 0.9 per epoch."),
+            Notes: "The reference gives no optimizer settings: batch 64, η 0.05, momentum 0.9, ×0.9 per epoch, weight decay 5e-4 (without it 12 epochs give 98.91%), He initialization; 12 epochs, 1,000 validation images.")
+        {
+            WeightDecay = 5e-4,
+        },
         new(
             Name: "small-cnn",
             Title: "NumPy CNN: conv 8@3×3 no bias → sigmoid → pool 2×2 → dense 20 sigmoid → dense 10 softmax, batch 1, η 0.01",
@@ -185,7 +191,7 @@ public sealed record Preset(
             Loss: LossKind.SoftmaxCrossEntropy,
             CrossEntropyEpsilon: 1e-7,
             InitStd: null,
-            Epochs: 5,
+            Epochs: 20,
             BatchSize: 1,
             LearningRate: 0.01,
             Schedule: ScheduleKind.Constant,
@@ -198,7 +204,7 @@ public sealed record Preset(
             Validation: 0,
             TrainSubset: 0,
             TestSubset: 0,
-            Notes: "Reference settings; --subset 1000 --epochs 150 reproduces the 1,000-image setting."),
+            Notes: "Reference settings; 20 epochs on the full data; --subset 1000 --epochs 150 reproduces the reference's 1,000-image, 3 × 50-epoch setting."),
         new(
             Name: "deep-mlp",
             Title: "Minimal MLP module: hidden [400, 100, 25] ReLU, softmax, clipped cross-entropy ε = 1e-5, N(0, 0.01²), batch 30",
@@ -212,9 +218,9 @@ public sealed record Preset(
             InitStd: 0.01,
             Epochs: 10,
             BatchSize: 30,
-            LearningRate: 0.1,
-            Schedule: ScheduleKind.Constant,
-            Decay: 1.0,
+            LearningRate: 0.2,
+            Schedule: ScheduleKind.Step,
+            Decay: 0.8,
             StepSize: 1,
             BoldIncrease: 1.05,
             BoldDecrease: 0.5,
@@ -223,7 +229,7 @@ public sealed record Preset(
             Validation: 1_000,
             TrainSubset: 0,
             TestSubset: 0,
-            Notes: "Reference settings (η 0.1 from the reference's 0.1–0.4 range)."),
+            Notes: "η 0.2 (inside the reference's 0.1–0.4 range) decayed ×0.8 per epoch (the reference keeps it constant; a constant 0.2 ends at 97.8%), 10 epochs, 1,000 validation images."),
     ];
 
     /// <summary>The preset names, for <c>--help</c> and validation.</summary>

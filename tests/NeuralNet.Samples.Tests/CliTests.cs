@@ -57,7 +57,7 @@ public class CliTests
         foreach (var option in new[]
                  {
                      "--preset", "--epochs", "--batch-size", "--learning-rate", "--schedule", "--decay", "--step-size", "--bold-increase",
-                     "--bold-decrease", "--momentum", "--hidden", "--activation", "--sample-fraction", "--seed", "--threads", "--subset",
+                     "--bold-decrease", "--momentum", "--weight-decay", "--hidden", "--activation", "--sample-fraction", "--seed", "--threads", "--subset",
                      "--validation", "--data-dir", "--csv", "--output", "--resume", "--json", "--distributed", "--plain", "--no-report",
                      "TRAIN_IMAGES TRAIN_LABELS TEST_IMAGES TEST_LABELS OUTPUT_DIR",
                  })
@@ -129,5 +129,16 @@ public class CliTests
         var deep = Preset.Get("deep-mlp");
         deep.Hidden.Should().Equal(400, 100, 25);
         (deep.Activation, deep.InitStd, deep.Loss, deep.CrossEntropyEpsilon, deep.BatchSize).Should().Be(("relu", 0.01, LossKind.CrossEntropy, 1e-5, 30));
+    }
+}
+
+public class DistributedOptionTests
+{
+    [Fact]
+    public void DistributedRefusesPerEpochSamplingBeforeStartingMpi()
+    {
+        var (code, _, err, _) = SmokeTests.RunSample("--distributed", "--preset", "spark-mlp", "-o", Path.GetTempPath());
+        code.Should().Be(1);
+        err.Trim().Should().StartWith("mnist: error: --distributed").And.Contain("--sample-fraction 1").And.NotContain("\n");
     }
 }

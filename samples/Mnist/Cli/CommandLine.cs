@@ -82,6 +82,12 @@ public static class CommandLine
         HelpName = "m",
     };
 
+    private static readonly Option<double?> WeightDecayOption = new("--weight-decay")
+    {
+        Description = "L2 weight decay of SGD (0 = none, as in the references).",
+        HelpName = "lambda",
+    };
+
     private static readonly Option<int[]?> HiddenOption = new("--hidden")
     {
         Description = "Hidden layer widths of an MLP preset, comma-separated, e.g. 400,100,25.",
@@ -192,7 +198,7 @@ public static class CommandLine
         Option[] options =
         [
             PresetOption, EpochsOption, BatchSizeOption, LearningRateOption, ScheduleOption, DecayOption, StepSizeOption,
-            BoldIncreaseOption, BoldDecreaseOption, MomentumOption, HiddenOption, ActivationOption, SampleFractionOption,
+            BoldIncreaseOption, BoldDecreaseOption, MomentumOption, WeightDecayOption, HiddenOption, ActivationOption, SampleFractionOption,
             SeedOption, ThreadsOption, SubsetOption, ValidationOption, DataDirOption, CsvOption, OutputOption, ResumeOption,
             JsonOption, DistributedOption, PlainOption, NoReportOption,
         ];
@@ -211,6 +217,7 @@ public static class CommandLine
         PositiveReal(BoldIncreaseOption);
         PositiveReal(BoldDecreaseOption);
         InRange(MomentumOption, 0, 1, upperInclusive: false);
+        InRange(WeightDecayOption, 0, 1, upperInclusive: false);
         InRange(SampleFractionOption, 0, 1, upperInclusive: true, lowerExclusive: true);
         ThreadsOption.Validators.Add(r =>
         {
@@ -295,6 +302,7 @@ public static class CommandLine
         if (r.GetValue(BoldIncreaseOption) is { } up) e = e with { BoldIncrease = up };
         if (r.GetValue(BoldDecreaseOption) is { } down) e = e with { BoldDecrease = down };
         if (r.GetValue(MomentumOption) is { } momentum) e = e with { Momentum = momentum };
+        if (r.GetValue(WeightDecayOption) is { } weightDecay) e = e with { WeightDecay = weightDecay };
         if (r.GetValue(HiddenOption) is { Length: > 0 } hidden) e = e with { Hidden = hidden };
         if (r.GetValue(ActivationOption) is { } activation) e = e with { Activation = activation };
         if (r.GetValue(SampleFractionOption) is { } fraction) e = e with { SampleFraction = fraction };

@@ -55,7 +55,10 @@ public static class SvgChart
         else
         {
             double pad = (ymax - ymin) * 0.05;
-            yTicks = NiceTicks(ymin - pad, ymax + pad, 6);
+            // Losses, rates and accuracies are never negative: do not let the padding invent a negative axis.
+            double low = ymin >= 0 ? Math.Max(0, ymin - pad) : ymin - pad;
+            double high = percent && ymax <= 1 ? Math.Min(1, ymax + pad) : ymax + pad;
+            yTicks = NiceTicks(low, high, 6);
             ymin = yTicks[0]; ymax = yTicks[^1];
         }
 
@@ -175,7 +178,8 @@ public static class SvgChart
     {
         double a = Math.Abs(v);
         if (a == 0) return "0";
-        if (a >= 10_000) return v.ToString("0.#e0", Inv);
+        if (a >= 1_000_000) return v.ToString("0.#e0", Inv);
+        if (a >= 10_000) return v.ToString("#,0", Inv);
         if (a >= 100) return v.ToString("0", Inv);
         if (a >= 1) return v.ToString("0.##", Inv);
         if (a >= 0.001) return v.ToString("0.####", Inv);
