@@ -30,6 +30,7 @@ internal static class KernelThreads
     private sealed class Worker
     {
         public readonly SemaphoreSlim Wake = new(0, int.MaxValue);
+        public readonly ManualResetEventSlim Ready = new(false);   // set once the thread owns its buffers
         public int Sleeping;
         public long Generation;   // the call this worker was last woken for; 0 = nothing to do
     }
@@ -65,6 +66,7 @@ internal static class KernelThreads
         }
         try
         {
+            Kernels.EnsurePackBuffers();   // the caller may run any part too
             EnsureWorkers(parts - 1);
             long generation = ++s_generationCounter;
             s_error = null;
@@ -110,6 +112,10 @@ internal static class KernelThreads
         }
     }
 
+    /// <summary>
+    /// Starts workers until there are <paramref name="count"/>, and returns only when every new worker has allocated its
+    /// per-thread buffers, so that from the first parallel call on no pool thread allocates, whatever parts it claims.
+    /// </summary>
     private static void EnsureWorkers(int count)
     {
         if (s_workers.Length >= count) return;
@@ -128,12 +134,16 @@ internal static class KernelThreads
                 };
                 thread.Start();
             }
+            for (int w = s_workers.Length; w < count; w++) grown[w].Ready.Wait();
             s_workers = grown;
         }
     }
 
     private static void WorkerLoop(Worker self)
     {
+        // Before anything else: a worker that claims no packed GEMM part during warm-up must not allocate later.
+        Kernels.EnsurePackBuffers();
+        self.Ready.Set();
         long spinTicks = Stopwatch.Frequency * SpinMicroseconds / 1_000_000;
         while (true)
         {

@@ -168,6 +168,23 @@ internal static partial class Kernels
             GemmFloatBlocked<GemmFloat256>(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate);
     }
 
+    /// <summary>
+    /// Allocates this thread's pinned packing buffers (about 1.2 MB) if it has none yet. Kernel workers call it before their
+    /// first job and callers of <see cref="KernelThreads.Run"/> before dispatching, so no thread allocates them in the middle
+    /// of training, whichever parallel parts it happens to claim during warm-up.
+    /// </summary>
+    internal static void EnsurePackBuffers()
+    {
+        if (t_gemmPackA is null || t_gemmPackA.Length < GemmPackALength)
+            t_gemmPackA = GC.AllocateUninitializedArray<float>(GemmPackALength, pinned: true);
+        if (t_gemmPackB is null || t_gemmPackB.Length < GemmPackBLength)
+            t_gemmPackB = GC.AllocateUninitializedArray<float>(GemmPackBLength, pinned: true);
+    }
+
+    // The packing buffers: one MC×KC block of A and one KC×NC block of B, plus 16 floats for the 64-byte alignment.
+    private const int GemmPackALength = GemmMC * GemmKC + 16;
+    private const int GemmPackBLength = GemmKC * GemmNC + 16;
+
     /// <summary>Returns a 64-byte aligned pointer into a pinned per-thread buffer of at least <paramref name="length"/> floats.</summary>
     private static unsafe float* GetPackBuffer(ref float[]? buffer, int length)
     {

@@ -1,5 +1,7 @@
 using System.Numerics;
-using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace NeuralNet.Kernels;
 
@@ -12,7 +14,8 @@ internal static partial class Kernels
     /// </summary>
     /// <remarks>
     /// With stride 1 every (row, oh) segment of cols is a contiguous slice of one input row plus zero borders, so it is
-    /// a block copy; other strides gather with the bounds hoisted out of the inner loop.
+    /// a block copy; other strides gather with the bounds hoisted out of the inner loop. No per-segment span slicing:
+    /// the segments are as short as 8 elements, where call overheads outweigh the copy.
     /// </remarks>
     /// <exception cref="ArgumentException">A size is not positive, OH/OW disagree with the input, or a span is too short.</exception>
     public static void Im2Col<T>(Span<T> cols, ReadOnlySpan<T> x, int channels, int height, int width,
@@ -20,13 +23,17 @@ internal static partial class Kernels
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ValidateIm2Col(nameof(Im2Col), cols.Length, x.Length, channels, height, width, kernelH, kernelW, stride, padding, outH, outW);
+        // The lengths are validated above, so every segment below is in range. Segments are short (LeNet conv2: 8
+        // floats), so span slicing and per-call overheads, not bandwidth, used to dominate: raw refs and block copies.
+        ref T colsRef = ref MemoryMarshal.GetReference(cols);
+        ref T xRef = ref MemoryMarshal.GetReference(x);
+        bool vectors = Vector256.IsHardwareAccelerated && Vector256<T>.IsSupported;
         int outSize = outH * outW;
         for (int c = 0; c < channels; c++)
         for (int kh = 0; kh < kernelH; kh++)
         for (int kw = 0; kw < kernelW; kw++)
         {
             int row = (c * kernelH + kh) * kernelW + kw;
-            Span<T> dstRow = cols.Slice(row * outSize, outSize);
             int iw0 = kw - padding;
             // Output columns whose input column iw = ow·stride + iw0 lies inside [0, W).
             int owStart = iw0 >= 0 ? 0 : (-iw0 + stride - 1) / stride;
@@ -34,27 +41,49 @@ internal static partial class Kernels
             if (owEnd < owStart) owEnd = owStart;
             for (int oh = 0; oh < outH; oh++)
             {
-                Span<T> dst = dstRow.Slice(oh * outW, outW);
+                ref T dst = ref Unsafe.Add(ref colsRef, row * outSize + oh * outW);
                 int ih = oh * stride - padding + kh;
                 if ((uint)ih >= (uint)height)
                 {
-                    dst.Clear();
+                    ClearElements(ref dst, outW);
                     continue;
                 }
-                ReadOnlySpan<T> src = x.Slice((c * height + ih) * width, width);
-                dst[..owStart].Clear();
+                ref T src = ref Unsafe.Add(ref xRef, (c * height + ih) * width);
+                if (owStart > 0) ClearElements(ref dst, owStart);
                 if (stride == 1)
                 {
-                    src.Slice(owStart + iw0, owEnd - owStart).CopyTo(dst[owStart..]);
+                    CopyElements(ref Unsafe.Add(ref dst, owStart), ref Unsafe.Add(ref src, owStart + iw0), owEnd - owStart, vectors);
                 }
                 else
                 {
-                    for (int ow = owStart, iw = owStart * stride + iw0; ow < owEnd; ow++, iw += stride) dst[ow] = src[iw];
+                    for (int ow = owStart, iw = owStart * stride + iw0; ow < owEnd; ow++, iw += stride)
+                        Unsafe.Add(ref dst, ow) = Unsafe.Add(ref src, iw);
                 }
-                dst[owEnd..].Clear();
+                if (owEnd < outW) ClearElements(ref Unsafe.Add(ref dst, owEnd), outW - owEnd);
             }
         }
     }
+
+    /// <summary>
+    /// Copies <paramref name="count"/> elements with 256-bit moves, the last one overlapping the previous (a copy may write
+    /// an element twice); a general block copy costs more in call overhead than these short segments take.
+    /// </summary>
+    private static void CopyElements<T>(ref T dst, ref T src, int count, bool vectors) where T : unmanaged
+    {
+        if (vectors && count >= Vector256<T>.Count)
+        {
+            int last = count - Vector256<T>.Count;
+            for (int j = 0; j < last; j += Vector256<T>.Count)
+                Vector256.LoadUnsafe(ref src, (nuint)j).StoreUnsafe(ref dst, (nuint)j);
+            Vector256.LoadUnsafe(ref src, (nuint)last).StoreUnsafe(ref dst, (nuint)last);
+            return;
+        }
+        for (int j = 0; j < count; j++) Unsafe.Add(ref dst, j) = Unsafe.Add(ref src, j);
+    }
+
+    /// <summary>Sets <paramref name="count"/> elements to +0 (all-zero bits are +0 for every IEEE type).</summary>
+    private static void ClearElements<T>(ref T start, int count) where T : unmanaged =>
+        Unsafe.InitBlockUnaligned(ref Unsafe.As<T, byte>(ref start), 0, (uint)(count * Unsafe.SizeOf<T>()));
 
     /// <summary>
     /// col2im for one image, the adjoint of <see cref="Im2Col{T}"/>: ADDS every entry of cols (C·KH·KW, OH·OW) into
@@ -67,13 +96,16 @@ internal static partial class Kernels
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ValidateIm2Col(nameof(Col2Im), cols.Length, dx.Length, channels, height, width, kernelH, kernelW, stride, padding, outH, outW);
+        // Lengths validated above; short segments, so raw refs and an inline vector loop instead of per-segment calls.
+        ref T dxRef = ref MemoryMarshal.GetReference(dx);
+        ref T colsRef = ref MemoryMarshal.GetReference(cols);
+        bool vectors = Vector256.IsHardwareAccelerated && Vector256<T>.IsSupported;
         int outSize = outH * outW;
         for (int c = 0; c < channels; c++)
         for (int kh = 0; kh < kernelH; kh++)
         for (int kw = 0; kw < kernelW; kw++)
         {
             int row = (c * kernelH + kh) * kernelW + kw;
-            ReadOnlySpan<T> srcRow = cols.Slice(row * outSize, outSize);
             int iw0 = kw - padding;
             int owStart = iw0 >= 0 ? 0 : (-iw0 + stride - 1) / stride;
             int owEnd = Math.Min(outW, width - iw0 <= 0 ? 0 : (width - 1 - iw0) / stride + 1);
@@ -82,16 +114,25 @@ internal static partial class Kernels
             {
                 int ih = oh * stride - padding + kh;
                 if ((uint)ih >= (uint)height) continue;
-                Span<T> dst = dx.Slice((c * height + ih) * width, width);
-                ReadOnlySpan<T> src = srcRow.Slice(oh * outW, outW);
+                ref T dst = ref Unsafe.Add(ref dxRef, (c * height + ih) * width);
+                ref T src = ref Unsafe.Add(ref colsRef, row * outSize + oh * outW);
                 if (stride == 1)
                 {
-                    Span<T> target = dst.Slice(owStart + iw0, owEnd - owStart);
-                    TensorPrimitives.Add(target, src[owStart..owEnd], target);
+                    // Element-wise sums: the vector and scalar forms round identically.
+                    ref T d = ref Unsafe.Add(ref dst, owStart + iw0);
+                    ref T s = ref Unsafe.Add(ref src, owStart);
+                    int length = owEnd - owStart, j = 0;
+                    if (vectors)
+                    {
+                        for (; j <= length - Vector256<T>.Count; j += Vector256<T>.Count)
+                            (Vector256.LoadUnsafe(ref d, (nuint)j) + Vector256.LoadUnsafe(ref s, (nuint)j)).StoreUnsafe(ref d, (nuint)j);
+                    }
+                    for (; j < length; j++) Unsafe.Add(ref d, j) += Unsafe.Add(ref s, j);
                 }
                 else
                 {
-                    for (int ow = owStart, iw = owStart * stride + iw0; ow < owEnd; ow++, iw += stride) dst[iw] += src[ow];
+                    for (int ow = owStart, iw = owStart * stride + iw0; ow < owEnd; ow++, iw += stride)
+                        Unsafe.Add(ref dst, iw) += Unsafe.Add(ref src, ow);
                 }
             }
         }

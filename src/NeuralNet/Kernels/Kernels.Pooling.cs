@@ -141,6 +141,30 @@ internal static partial class Kernels
                         best.Store(yo + ow);
                         index.Store(io + ow);
                     }
+                    if (ow <= outW - 8)
+                    {
+                        // 8 outputs (LeNet's 24-wide planes give 12 per row): inputs 2·ow .. 2·ow+15 < W, one vector per
+                        // row; the same selects on the lower 8 lanes, so ties and NaN behave as above.
+                        Vector512<float> a = Vector512.Load(r0 + 2 * ow), b = Vector512.Load(r1 + 2 * ow);
+                        Vector512<float> best = Avx512F.PermuteVar16x32(a, evenIdx);
+                        Vector512<int> index = Vector512.Create(rowBase + 2 * ow) + evenIdx;
+                        Vector512<float> v = Avx512F.PermuteVar16x32(a, oddIdx);
+                        Vector512<float> gt = Vector512.GreaterThan(v, best);
+                        best = Vector512.ConditionalSelect(gt, v, best);
+                        index = Vector512.ConditionalSelect(gt.AsInt32(), index + Vector512<int>.One, index);
+                        Vector512<int> base1 = Vector512.Create(rowBase + width + 2 * ow) + evenIdx;
+                        v = Avx512F.PermuteVar16x32(b, evenIdx);
+                        gt = Vector512.GreaterThan(v, best);
+                        best = Vector512.ConditionalSelect(gt, v, best);
+                        index = Vector512.ConditionalSelect(gt.AsInt32(), base1, index);
+                        v = Avx512F.PermuteVar16x32(b, oddIdx);
+                        gt = Vector512.GreaterThan(v, best);
+                        best = Vector512.ConditionalSelect(gt, v, best);
+                        index = Vector512.ConditionalSelect(gt.AsInt32(), base1 + Vector512<int>.One, index);
+                        best.GetLower().Store(yo + ow);
+                        index.GetLower().Store(io + ow);
+                        ow += 8;
+                    }
                 }
                 for (; ow < outW; ow++)
                 {

@@ -12,6 +12,10 @@ namespace NeuralNet.Modules;
 /// the last window does not reach are ignored). Padding is zero.</para>
 /// <para>Forward: y[n, o, i, j] = b[o] + Σ_{c,p,q} W[o, c, p, q] · x[n, c, i·stride − padding + p, j·stride − padding + q].
 /// Computed per image as im2col, giving cols (C·K·K, OH·OW), then one GEMM: y_n = W·cols (+ b per channel row).</para>
+/// <para>Threads: the batch is cut into at most 8 chunks of consecutive images, fixed by the batch size; chunks run in
+/// parallel (up to <see cref="NeuralNetSettings.MaxDegreeOfParallelism"/> threads) when a pass has at least 2¹⁸
+/// multiply-adds. Each chunk sums its images' weight gradients in image order (chunk 0 straight into dW), and the other
+/// chunks' sums are then added to dW in chunk order, so results are bit-identical for any thread count.</para>
 /// <para>Backward, for dy (N, OC, OH, OW): dW += Σ_n dy_n·cols_nᵀ, db[o] += Σ_{n,i,j} dy[n, o, i, j],
 /// dx_n = col2im(Wᵀ·dy_n) (skipped when <see cref="Module{T}.ComputeInputGradient"/> is false).</para>
 /// <para>During training the im2col matrices of the whole batch are kept for the backward pass
@@ -27,7 +31,17 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
     private Tensor<T>? _inputGradient;
     private T[] _cols = [];
     private T[] _dcols = [];
+    private T[] _dWPartial = [];
+    private Tensor<T>? _outputGradient;
+    private ChunkJob? _job;
     private bool _colsHoldBatch;
+
+    // At most this many image chunks: enough to balance two or more threads, few enough that the per-chunk weight
+    // gradient sums cost little to keep and add.
+    private const int MaxChunks = 8;
+
+    // Below this many multiply-adds per pass the batch stays on the calling thread (waking a worker costs more).
+    private const long ParallelThreshold = 1L << 18;
     private int _outH, _outW;
 
     /// <summary>Creates a convolution with Xavier-uniform weights and zero biases.</summary>
@@ -119,22 +133,108 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
         ModuleChecks.ThrowIfNotFinite(_label, nameof(input), input);
 
         int n = input.Dim(0), h = input.Dim(2), w = input.Dim(3);
-        int outH = OutSize(h), outW = OutSize(w), spatial = outH * outW;
-        int colRows = FanIn, colSize = colRows * spatial, imageSize = InChannels * h * w;
+        int outH = OutSize(h), outW = OutSize(w), colSize = FanIn * outH * outW;
         var y = ModuleChecks.Ensure(ref _output, n, [OutChannels, outH, outW]);
 
-        // Training keeps every image's columns for the weight gradient; inference needs one slot only.
-        int slots = training ? n : 1;
+        // Training keeps every image's columns for the weight gradient; inference needs one slot per chunk.
+        int slots = training ? n : ChunkCount(n);
         if (_cols.Length < (long)slots * colSize) _cols = new T[checked(slots * colSize)];
         _colsHoldBatch = training;
+        _input = input;
+        _outH = outH;
+        _outW = outW;
+        RunChunks(n, backward: false);
+        return y;
+    }
 
-        T[] wData = Weight.Value.Data;
-        for (int i = 0; i < n; i++)
+    /// <inheritdoc/>
+    public override Tensor<T> Backward(Tensor<T> outputGradient)
+    {
+        ArgumentNullException.ThrowIfNull(outputGradient);
+        ModuleChecks.ThrowIfGradientMismatch(_label, outputGradient, _output);
+        var x = _input!;
+        int n = x.Dim(0), h = x.Dim(2), w = x.Dim(3);
+        int spatial = _outH * _outW, colSize = FanIn * spatial, chunks = ChunkCount(n);
+        ModuleChecks.Ensure(ref _inputGradient, n, [InChannels, h, w]);
+        if (ComputeInputGradient && _dcols.Length < (long)chunks * colSize) _dcols = new T[checked(chunks * colSize)];
+        if (!_colsHoldBatch && _cols.Length < (long)chunks * colSize) _cols = new T[checked(chunks * colSize)];
+        int wLength = Weight.Value.Length;
+        if (_dWPartial.Length < (long)(chunks - 1) * wLength) _dWPartial = new T[checked((chunks - 1) * wLength)];
+
+        _outputGradient = outputGradient;
+        try
         {
-            var cols = _cols.AsSpan((training ? i : 0) * colSize, colSize);
-            Kernels.Kernels.Im2Col<T>(cols, input.Data.AsSpan(i * imageSize, imageSize), InChannels, h, w,
-                KernelSize, KernelSize, Stride, Padding, outH, outW);
-            var yi = y.AsSpan().Slice(i * OutChannels * spatial, OutChannels * spatial);
+            RunChunks(n, backward: true);
+        }
+        finally
+        {
+            _outputGradient = null;
+        }
+
+        // Chunk 0 accumulated into dW itself; the others' sums are added in chunk order, whatever thread made them.
+        Span<T> dW = Weight.Gradient.AsSpan();
+        for (int c = 1; c < chunks; c++) TensorPrimitives.Add(dW, _dWPartial.AsSpan((c - 1) * wLength, wLength), dW);
+        if (Bias is not null)
+        {
+            var db = Bias.Gradient.AsSpan();
+            T[] dy = outputGradient.Data;
+            for (int i = 0; i < n; i++)
+            for (int o = 0; o < OutChannels; o++)
+                db[o] += TensorPrimitives.Sum(new ReadOnlySpan<T>(dy, (i * OutChannels + o) * spatial, spatial));
+        }
+        return _inputGradient!;
+    }
+
+    /// <summary>
+    /// The batch is cut into chunks of consecutive images that depend on the batch size only (at most
+    /// <see cref="MaxChunks"/>), so which thread runs a chunk never changes a result.
+    /// </summary>
+    private static int ChunkSize(int batch) => (batch + MaxChunks - 1) / MaxChunks;
+
+    private static int ChunkCount(int batch)
+    {
+        int size = ChunkSize(batch);
+        return (batch + size - 1) / size;
+    }
+
+    /// <summary>Runs every chunk of the batch, on up to <see cref="NeuralNetSettings.MaxDegreeOfParallelism"/> threads.</summary>
+    private void RunChunks(int batch, bool backward)
+    {
+        int chunks = ChunkCount(batch);
+        long work = (long)batch * OutChannels * FanIn * _outH * _outW;
+        int threads = work >= ParallelThreshold ? Math.Min(NeuralNetSettings.MaxDegreeOfParallelism, chunks) : 1;
+        if (threads <= 1)
+        {
+            for (int c = 0; c < chunks; c++) RunChunk(c, backward);
+            return;
+        }
+        var job = _job ??= new ChunkJob(this);
+        job.Start(backward, chunks);
+        Kernels.KernelThreads.Run(job, threads);
+    }
+
+    private void RunChunk(int chunk, bool backward)
+    {
+        int size = ChunkSize(_input!.Dim(0));
+        int first = chunk * size, end = Math.Min(_input.Dim(0), first + size);
+        if (backward) BackwardImages(chunk, first, end);
+        else ForwardImages(chunk, first, end);
+    }
+
+    /// <summary>y_i = W·im2col(x_i) (+ b) for images [first, end).</summary>
+    private void ForwardImages(int chunk, int first, int end)
+    {
+        var x = _input!;
+        int h = x.Dim(2), w = x.Dim(3), spatial = _outH * _outW;
+        int colRows = FanIn, colSize = colRows * spatial, imageSize = InChannels * h * w;
+        T[] wData = Weight.Value.Data;
+        Span<T> y = _output!.AsSpan();
+        for (int i = first; i < end; i++)
+        {
+            var cols = _cols.AsSpan((_colsHoldBatch ? i : chunk) * colSize, colSize);
+            Kernels.Kernels.Im2Col<T>(cols, x.Data.AsSpan(i * imageSize, imageSize), InChannels, h, w,
+                KernelSize, KernelSize, Stride, Padding, _outH, _outW);
+            var yi = y.Slice(i * OutChannels * spatial, OutChannels * spatial);
             Kernels.Kernels.Gemm<T>(false, false, OutChannels, spatial, colRows, wData, colRows, cols, spatial, yi, spatial, accumulate: false);
             if (Bias is not null)
             {
@@ -146,25 +246,21 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
                 }
             }
         }
-        _input = input;
-        _outH = outH;
-        _outW = outW;
-        return y;
     }
 
-    /// <inheritdoc/>
-    public override Tensor<T> Backward(Tensor<T> outputGradient)
+    /// <summary>
+    /// For images [first, end): the chunk's weight gradient Σ dy_i·cols_iᵀ (into dW itself for chunk 0, else into the
+    /// chunk's partial sum, summed over the images in order) and dx_i = col2im(Wᵀ·dy_i).
+    /// </summary>
+    private void BackwardImages(int chunk, int first, int end)
     {
-        ArgumentNullException.ThrowIfNull(outputGradient);
-        ModuleChecks.ThrowIfGradientMismatch(_label, outputGradient, _output);
         var x = _input!;
-        int n = x.Dim(0), h = x.Dim(2), w = x.Dim(3);
-        int spatial = _outH * _outW, colRows = FanIn, colSize = colRows * spatial, imageSize = InChannels * h * w;
-        var dx = ModuleChecks.Ensure(ref _inputGradient, n, [InChannels, h, w]);
-        if (ComputeInputGradient && _dcols.Length < colSize) _dcols = new T[colSize];
-
-        T[] wData = Weight.Value.Data, dW = Weight.Gradient.Data, dy = outputGradient.Data;
-        for (int i = 0; i < n; i++)
+        int h = x.Dim(2), w = x.Dim(3), spatial = _outH * _outW;
+        int colRows = FanIn, colSize = colRows * spatial, imageSize = InChannels * h * w, wLength = Weight.Value.Length;
+        T[] wData = Weight.Value.Data, dy = _outputGradient!.Data;
+        Span<T> dW = chunk == 0 ? Weight.Gradient.AsSpan() : _dWPartial.AsSpan((chunk - 1) * wLength, wLength);
+        Span<T> dx = _inputGradient!.AsSpan();
+        for (int i = first; i < end; i++)
         {
             var dyi = new ReadOnlySpan<T>(dy, i * OutChannels * spatial, OutChannels * spatial);
             Span<T> cols;
@@ -174,27 +270,46 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
             }
             else
             {
-                // The forward pass ran in inference mode and kept one image's columns: rebuild them.
-                cols = _cols.AsSpan(0, colSize);
+                // The forward pass ran in inference mode and kept one slot per chunk: rebuild the columns.
+                cols = _cols.AsSpan(chunk * colSize, colSize);
                 Kernels.Kernels.Im2Col<T>(cols, x.Data.AsSpan(i * imageSize, imageSize), InChannels, h, w,
                     KernelSize, KernelSize, Stride, Padding, _outH, _outW);
             }
-            Kernels.Kernels.Gemm<T>(false, true, OutChannels, colRows, spatial, dyi, spatial, cols, spatial, dW, colRows, accumulate: true);
-            if (Bias is not null)
-            {
-                var db = Bias.Gradient.AsSpan();
-                for (int o = 0; o < OutChannels; o++) db[o] += TensorPrimitives.Sum(dyi.Slice(o * spatial, spatial));
-            }
+            bool accumulate = chunk == 0 || i > first;
+            Kernels.Kernels.Gemm<T>(false, true, OutChannels, colRows, spatial, dyi, spatial, cols, spatial, dW, colRows, accumulate);
             if (ComputeInputGradient)
             {
-                var dcols = _dcols.AsSpan(0, colSize);
+                var dcols = _dcols.AsSpan(chunk * colSize, colSize);
                 Kernels.Kernels.Gemm<T>(true, false, colRows, spatial, OutChannels, wData, colRows, dyi, spatial, dcols, spatial, accumulate: false);
-                var dxi = dx.AsSpan().Slice(i * imageSize, imageSize);
+                var dxi = dx.Slice(i * imageSize, imageSize);
                 dxi.Clear();
                 Kernels.Kernels.Col2Im<T>(dxi, dcols, InChannels, h, w, KernelSize, KernelSize, Stride, Padding, _outH, _outW);
             }
         }
-        return dx;
+    }
+
+    /// <summary>
+    /// Every part claims chunks of the current pass one at a time until none are left: a thread the machine deschedules
+    /// simply runs fewer chunks. A chunk's result does not depend on which thread runs it.
+    /// </summary>
+    private sealed class ChunkJob(Conv2D<T> owner) : Kernels.ParallelJob
+    {
+        private bool _backward;
+        private int _chunks;
+        private int _next;
+
+        public void Start(bool backward, int chunks)
+        {
+            _backward = backward;
+            _chunks = chunks;
+            Volatile.Write(ref _next, 0);
+        }
+
+        public override void Execute(int part, int parts)
+        {
+            for (int c = Interlocked.Increment(ref _next) - 1; c < _chunks; c = Interlocked.Increment(ref _next) - 1)
+                owner.RunChunk(c, _backward);
+        }
     }
 
     /// <inheritdoc/>

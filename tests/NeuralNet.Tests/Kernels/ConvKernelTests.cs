@@ -71,6 +71,8 @@ public class ConvKernelTests
     [InlineData(16, 8, 8, 2, 2)]    // LeNet pool2
     [InlineData(8, 26, 26, 2, 2)]   // small CNN
     [InlineData(3, 67, 45, 2, 2)]   // odd sizes: last row/column dropped, vector body plus scalar tail
+    [InlineData(2, 7, 49, 2, 2)]    // 24 outputs per row: the 16-wide body, then the 8-wide step
+    [InlineData(2, 6, 34, 2, 2)]    // 17 per row: 16-wide body and a scalar tail
     [InlineData(2, 9, 11, 3, 2)]
     [InlineData(2, 7, 7, 3, 1)]
     [InlineData(1, 5, 8, 2, 3)]

@@ -13,6 +13,7 @@ public class Conv2DTests
     [InlineData(2, 2, 6, 5, 2, 1, 1, 0, true)]   // 1×1 kernel
     [InlineData(1, 3, 8, 8, 5, 5, 1, 2, true)]   // "same" padding with K = 5
     [InlineData(2, 1, 5, 7, 2, 2, 3, 0, true)]   // stride > kernel: skipped inputs get zero gradient
+    [InlineData(11, 2, 5, 5, 2, 3, 1, 1, true)]  // 6 image chunks of 2 (the last of 1): per-chunk weight-gradient sums
     public void GradientCheck_IsBelow1e6(int batch, int c, int h, int w, int oc, int k, int stride, int padding, bool bias)
     {
         var conv = new Conv2D<double>(c, oc, k, stride, padding, bias, new RandomGenerator(11));
@@ -124,5 +125,57 @@ public class Conv2DTests
             .Should().Be((3, 8, 5, 2, 1, false));
         conv.Weight.Value.ShapeString.Should().Be("(8, 3, 5, 5)");
         (conv.FanIn, conv.FanOut).Should().Be((75, 200));
+    }
+}
+
+/// <summary>The batch is split over threads in fixed image chunks: every result is bit-identical at 1, 2 and 3 threads.</summary>
+[Collection(NeuralNet.Tests.Kernels.KernelThreadSettingCollection.Name)]
+public class Conv2DThreadingTests
+{
+    [Theory]
+    // batch, C, H, W, OC, K, stride, padding, bias, input gradient
+    [InlineData(64, 1, 28, 28, 6, 5, 1, 0, true, false)]   // LeNet-5 conv1
+    [InlineData(64, 6, 12, 12, 16, 5, 1, 0, true, true)]   // LeNet-5 conv2
+    [InlineData(13, 3, 17, 15, 5, 3, 2, 1, false, true)]   // uneven chunks (7 of 2, the last of 1), stride 2, padding
+    public void ForwardAndBackward_AreBitIdenticalForAnyThreadCount(int batch, int c, int h, int w, int oc, int k,
+        int stride, int padding, bool bias, bool inputGradient)
+    {
+        int saved = NeuralNetSettings.MaxDegreeOfParallelism;
+        try
+        {
+            var x = ModuleTestData.Uniform(21, -1, 1, batch, c, h, w).Cast<float>();
+            int outH = (h + 2 * padding - k) / stride + 1, outW = (w + 2 * padding - k) / stride + 1;
+            var dy = ModuleTestData.Uniform(22, -1, 1, batch, oc, outH, outW).Cast<float>();
+            float[][]? reference = null;
+            foreach (int threads in new[] { 1, 2, 3 })
+            {
+                NeuralNetSettings.MaxDegreeOfParallelism = threads;
+                var conv = new Conv2D<float>(c, oc, k, stride, padding, bias, new RandomGenerator(5))
+                {
+                    ComputeInputGradient = inputGradient,
+                };
+                // Two steps, so the weight gradient also accumulates onto a non-zero dW.
+                float[] y = [], dx = [];
+                for (int step = 0; step < 2; step++)
+                {
+                    y = conv.Forward(x, training: true).Data.ToArray();
+                    var g = conv.Backward(dy);
+                    if (inputGradient) dx = g.Data.ToArray();
+                }
+                float[][] results = [y, dx, conv.Weight.Gradient.Data.ToArray(), bias ? conv.Bias!.Gradient.Data.ToArray() : []];
+                if (reference is null)
+                {
+                    reference = results;
+                    results[2].Should().Contain(v => v != 0f);
+                    continue;
+                }
+                for (int r = 0; r < results.Length; r++)
+                    results[r].Should().Equal(reference[r], $"result {r} (y, dx, dW, db) at {threads} threads must equal 1 thread bit for bit");
+            }
+        }
+        finally
+        {
+            NeuralNetSettings.MaxDegreeOfParallelism = saved;
+        }
     }
 }

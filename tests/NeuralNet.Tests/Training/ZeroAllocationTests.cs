@@ -71,7 +71,6 @@ public class ZeroAllocationTests
             long step = 0;
             float firstLoss = net.Step(step++);
             WarmUp(() => net.Step(step++));
-            probe.WarmPackBuffers(); // see KernelThreadProbe.WarmPackBuffers
 
             // Exact: the calling thread and every kernel worker, read on the threads themselves.
             long before = GC.GetAllocatedBytesForCurrentThread();
@@ -122,7 +121,6 @@ public class ZeroAllocationTests
             trainer.Callbacks.Add(meter);
             var options = new TrainerOptions { Epochs = 2, BatchSize = net.BatchSize };
             trainer.Fit(inputs, labels, options); // warm-up: every buffer, and the JIT's first tiers
-            probe.WarmPackBuffers();
 
             // A window between two consecutive OnIterationEnd calls of the same epoch covers the batch gather, the whole step
             // (forward, finiteness check, loss, accuracy, backward, Sgd.Step), the iteration record and the history append.
@@ -238,14 +236,10 @@ public class ZeroAllocationTests
         private readonly int _parts;
         private readonly int[][] _threadIds;
         private readonly long[][] _bytes;
-        private readonly float[][] _gemm;
         private int _slot, _started;
-        private bool _warmPackBuffers;
 
         public KernelThreadProbe(int parts, int slots)
         {
-            _gemm = new float[parts][];
-            for (int p = 0; p < parts; p++) _gemm[p] = new float[3 * 32 * 32];
             _parts = parts;
             _threadIds = new int[slots][];
             _bytes = new long[slots][];
@@ -263,30 +257,11 @@ public class ZeroAllocationTests
             KernelThreads.Run(this, _parts);
         }
 
-        /// <summary>
-        /// Runs one packed 32×32×32 GEMM on every kernel thread, so each has its per-thread packing buffers (1.2 MB, allocated
-        /// on a thread's first packed GEMM). Without this, a worker that a loaded machine kept out of every parallel call
-        /// during warm-up allocates them in the middle of the measured steps.
-        /// </summary>
-        public void WarmPackBuffers()
-        {
-            _warmPackBuffers = true;
-            try { Capture(0); }
-            finally { _warmPackBuffers = false; }
-        }
-
         public override void Execute(int part, int parts)
         {
             Interlocked.Increment(ref _started);
             long deadline = Stopwatch.GetTimestamp() + 5 * Stopwatch.Frequency;
             while (Volatile.Read(ref _started) < parts && Stopwatch.GetTimestamp() < deadline) Thread.SpinWait(16);
-            if (_warmPackBuffers)
-            {
-                // Below the parallel threshold, so it runs on this thread.
-                var g = _gemm[part];
-                NeuralNet.Kernels.Kernels.Gemm<float>(false, false, 32, 32, 32, g.AsSpan(0, 1024), 32, g.AsSpan(1024, 1024), 32,
-                    g.AsSpan(2048, 1024), 32, accumulate: false);
-            }
             _threadIds[_slot][part] = Environment.CurrentManagedThreadId;
             _bytes[_slot][part] = GC.GetAllocatedBytesForCurrentThread();
         }
