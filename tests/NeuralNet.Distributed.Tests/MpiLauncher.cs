@@ -37,7 +37,7 @@ internal static class MpiLauncher
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var a in new[] { "--oversubscribe", "-np", ranks.ToString(), "dotnet", WorkerPath }) psi.ArgumentList.Add(a);
+        foreach (var a in new[] { "--oversubscribe", "--bind-to", "none", "-np", ranks.ToString(), "dotnet", WorkerPath }) psi.ArgumentList.Add(a);
         foreach (var a in args) psi.ArgumentList.Add(a);
         // Root is refused by Open MPI unless confirmed twice; containers often run as root.
         psi.Environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1";

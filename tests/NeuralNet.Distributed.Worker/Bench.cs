@@ -24,12 +24,18 @@ internal static class Bench
             for (int i = 0; i < input.Length; i++) input.Data[i] = (float)rng.NextDouble();
             var labels = Enumerable.Range(0, batch).Select(i => i % 10).ToArray();
             var loss = new NeuralNet.Losses.SoftmaxCrossEntropyLoss<float>();
-            var compute = Time(world, Math.Max(2, warmup / 4), Math.Max(5, iterations / 10), () =>
+            void Step()
             {
                 model.ZeroGrad();
                 loss.Forward(model.Forward(input, training: true), labels);
                 model.Backward(loss.Backward());
-            });
+            }
+
+            // The compute step has no collective, so each rank may warm it up for a while on its own: a few calls
+            // would time the JIT's unoptimized first tier, not the kernels.
+            var warm = Stopwatch.StartNew();
+            while (warm.Elapsed < TimeSpan.FromSeconds(1.5)) Step();
+            var compute = Time(world, 0, Math.Max(5, iterations / 10), Step);
             var buffer = new float[count];
             var ordered = Time(world, warmup, iterations, () => { buffer.AsSpan().Fill(1f / 3); world.AllReduceSumOrdered<float>(buffer); });
             var native = Time(world, warmup, iterations, () => { buffer.AsSpan().Fill(1f / 3); world.AllReduce<float>(buffer, ReduceOperation.Sum); });
