@@ -15,11 +15,6 @@ public sealed class Sigmoid<T> : Activation<T> where T : unmanaged, IFloatingPoi
     protected override void Apply(Tensor<T> x, Tensor<T> y) => TensorPrimitives.Sigmoid<T>(x.Data, y.Data);
 
     /// <inheritdoc/>
-    protected override void ApplyGradient(Tensor<T> x, Tensor<T> y, Tensor<T> dy, Tensor<T> dx)
-    {
-        var d = dx.AsSpan();
-        TensorPrimitives.Subtract(T.One, y.Data, d);
-        TensorPrimitives.Multiply(d, y.Data, d);
-        TensorPrimitives.Multiply(d, dy.Data, d);
-    }
+    protected override void ApplyGradient(Tensor<T> x, Tensor<T> y, Tensor<T> dy, Tensor<T> dx) =>
+        Kernels.Kernels.SigmoidBackward<T>(dx.AsSpan(), dy.Data, y.Data);
 }

@@ -15,11 +15,6 @@ public sealed class Tanh<T> : Activation<T> where T : unmanaged, IFloatingPointI
     protected override void Apply(Tensor<T> x, Tensor<T> y) => TensorPrimitives.Tanh<T>(x.Data, y.Data);
 
     /// <inheritdoc/>
-    protected override void ApplyGradient(Tensor<T> x, Tensor<T> y, Tensor<T> dy, Tensor<T> dx)
-    {
-        var d = dx.AsSpan();
-        TensorPrimitives.Multiply<T>(y.Data, y.Data, d);
-        TensorPrimitives.Subtract(T.One, d, d);
-        TensorPrimitives.Multiply(d, dy.Data, d);
-    }
+    protected override void ApplyGradient(Tensor<T> x, Tensor<T> y, Tensor<T> dy, Tensor<T> dx) =>
+        Kernels.Kernels.TanhBackward<T>(dx.AsSpan(), dy.Data, y.Data);
 }
