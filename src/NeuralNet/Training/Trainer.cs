@@ -487,12 +487,8 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         return null;
     }
 
-    private static bool IsFinite(ReadOnlySpan<T> values)
-    {
-        if (values.IsEmpty) return true;
-        // One vectorized sum; a NaN or infinity always makes it non-finite. A finite overflow falls back to the exact scan.
-        return T.IsFinite(TensorPrimitives.Sum(values)) || FirstNonFinite(values) < 0;
-    }
+    // The same vectorized test the modules use (ModuleChecks.ThrowIfNotFinite).
+    private static bool IsFinite(ReadOnlySpan<T> values) => TensorPrimitives.IsFiniteAll(values);
 
     private static int FirstNonFinite(ReadOnlySpan<T> values)
     {
