@@ -13,6 +13,13 @@ if (args.Length > 0 && args[0] == "kernel-quick")
     return;
 }
 
+if (args.Length > 0 && args[0] == "gemm-efficiency")
+{
+    GemmEfficiency.Run(args[1..]);
+    return;
+}
+
+
 if (args.Length > 0 && args[0] == "fma-peak")
 {
     FmaPeak.Run();

@@ -24,6 +24,12 @@ internal interface IGemmMicroKernel
     /// read and write exactly MR/2 rows of C: the driver calls it directly on C when the panel has MR/2 valid rows.
     /// </summary>
     static abstract unsafe void RunHalf(int kc, float* a, float* b, float* c, nint ldc, bool add);
+
+    /// <summary>
+    /// Like <see cref="Run"/> with A unpacked: row r of the MR×kc panel starts at a + r·lda and its k steps are contiguous.
+    /// Same per-element arithmetic as <see cref="Run"/>.
+    /// </summary>
+    static abstract unsafe void RunRows(int kc, float* a, nint lda, float* b, float* c, nint ldc, bool add);
 }
 
 internal static partial class Kernels
@@ -33,6 +39,9 @@ internal static partial class Kernels
     internal const int GemmKC = 256;
     internal const int GemmMC = 192;
     internal const int GemmNC = 1024;
+
+    // With at most this many columns of C, a row-major A is not packed (see GemmFloatBlocked).
+    internal const int GemmUnpackedAMaxColumns = 128;
 
     // Below this many multiply-adds a second thread costs more (wake-up, duplicate packing) than it saves.
     internal const long GemmParallelThreshold = 1L << 19;
@@ -208,6 +217,9 @@ internal static partial class Kernels
     {
         int mr = TKernel.MR, nr = TKernel.NR;
         float* packA = GetPackBuffer(ref t_gemmPackA, GemmMC * GemmKC);
+        // Packing A pays off through reuse across column tiles; with at most GemmUnpackedAMaxColumns columns (the forward
+        // X·Wᵀ of a layer with few outputs) each A panel serves a handful of tiles and packing it cost as much as the tiles.
+        bool packAPanels = transA || n > GemmUnpackedAMaxColumns;
         float* packB = GetPackBuffer(ref t_gemmPackB, GemmKC * GemmNC);
         float* tile = stackalloc float[12 * 32 + 16];
         tile = (float*)(((nint)tile + 63) & ~(nint)63);
@@ -223,17 +235,34 @@ internal static partial class Kernels
                 for (int ic = 0; ic < m; ic += GemmMC)
                 {
                     int mc = Math.Min(GemmMC, m - ic);
-                    PackA(transA, a, lda, ic, pc, mc, kc, packA, mr);
+                    // Full panels of a row-major A are read in place when they serve only a few column tiles; only a short
+                    // last panel is packed (zero-padded) then.
+                    int packedFrom = packAPanels ? 0 : mc / mr * mr;
+                    if (packedFrom < mc)
+                        PackA(transA, a, lda, ic + packedFrom, pc, mc - packedFrom, kc, packA + (nint)packedFrom * kc, mr);
                     for (int ir = 0; ir < mc; ir += mr)
                     {
                         int rows = Math.Min(mr, mc - ir);
                         float* ap = packA + (nint)ir * kc;
+                        float* aRows = a + (nint)(ic + ir) * lda + pc;
                         float* cRow = c + (ic + ir) * ldc + jc;
                         for (int jr = 0; jr < nc; jr += nr)
                         {
                             int cols = Math.Min(nr, nc - jr);
                             float* bp = packB + (nint)jr * kc;
-                            if (rows == mr && cols == nr)
+                            if (ir < packedFrom)
+                            {
+                                if (cols == nr)
+                                {
+                                    TKernel.RunRows(kc, aRows, lda, bp, cRow + jr, ldc, add);
+                                }
+                                else
+                                {
+                                    TKernel.RunRows(kc, aRows, lda, bp, tile, nr, false);
+                                    StoreTile(tile, nr, cRow + jr, ldc, rows, cols, add);
+                                }
+                            }
+                            else if (rows == mr && cols == nr)
                             {
                                 TKernel.Run(kc, ap, bp, cRow + jr, ldc, add);
                             }

@@ -133,4 +133,82 @@ internal readonly struct GemmFloat512 : IGemmMicroKernel
         c40.Store(c); c41.Store(c + 16); c += ldc;
         c50.Store(c); c51.Store(c + 16);
     }
+
+    /// <summary>
+    /// <see cref="Run"/> with A read in place from a row-major matrix: row r of the panel at <paramref name="a"/> + r·lda,
+    /// the k steps contiguous. The same FMA chain per element as <see cref="Run"/>, so it gives the same bits; it saves packing
+    /// A when the panel would be used for only a few column tiles (a layer forward X·Wᵀ with few output features).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static unsafe void RunRows(int kc, float* a, nint lda, float* b, float* c, nint ldc, bool add)
+    {
+        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
+            c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default,
+            c60 = default, c61 = default, c70 = default, c71 = default, c80 = default, c81 = default,
+            c90 = default, c91 = default, ca0 = default, ca1 = default, cb0 = default, cb1 = default;
+
+        // Rows as base + L·{0,1,2} with L = lda in bytes: one x86 addressing mode each, four bases advanced per k step.
+        nint l = lda * sizeof(float);
+        byte* a0 = (byte*)a, a3 = (byte*)a + 3 * l, a6 = (byte*)a + 6 * l, a9 = (byte*)a + 9 * l;
+        for (int p = 0; p < kc; p++)
+        {
+            Vector512<float> b0 = Vector512.Load(b);
+            Vector512<float> b1 = Vector512.Load(b + 16);
+            Vector512<float> av = Vector512.Create(*(float*)(a0));
+            c00 = Vector512.FusedMultiplyAdd(av, b0, c00); c01 = Vector512.FusedMultiplyAdd(av, b1, c01);
+            av = Vector512.Create(*(float*)(a0 + l));
+            c10 = Vector512.FusedMultiplyAdd(av, b0, c10); c11 = Vector512.FusedMultiplyAdd(av, b1, c11);
+            av = Vector512.Create(*(float*)(a0 + 2 * l));
+            c20 = Vector512.FusedMultiplyAdd(av, b0, c20); c21 = Vector512.FusedMultiplyAdd(av, b1, c21);
+            av = Vector512.Create(*(float*)(a3));
+            c30 = Vector512.FusedMultiplyAdd(av, b0, c30); c31 = Vector512.FusedMultiplyAdd(av, b1, c31);
+            av = Vector512.Create(*(float*)(a3 + l));
+            c40 = Vector512.FusedMultiplyAdd(av, b0, c40); c41 = Vector512.FusedMultiplyAdd(av, b1, c41);
+            av = Vector512.Create(*(float*)(a3 + 2 * l));
+            c50 = Vector512.FusedMultiplyAdd(av, b0, c50); c51 = Vector512.FusedMultiplyAdd(av, b1, c51);
+            av = Vector512.Create(*(float*)(a6));
+            c60 = Vector512.FusedMultiplyAdd(av, b0, c60); c61 = Vector512.FusedMultiplyAdd(av, b1, c61);
+            av = Vector512.Create(*(float*)(a6 + l));
+            c70 = Vector512.FusedMultiplyAdd(av, b0, c70); c71 = Vector512.FusedMultiplyAdd(av, b1, c71);
+            av = Vector512.Create(*(float*)(a6 + 2 * l));
+            c80 = Vector512.FusedMultiplyAdd(av, b0, c80); c81 = Vector512.FusedMultiplyAdd(av, b1, c81);
+            av = Vector512.Create(*(float*)(a9));
+            c90 = Vector512.FusedMultiplyAdd(av, b0, c90); c91 = Vector512.FusedMultiplyAdd(av, b1, c91);
+            av = Vector512.Create(*(float*)(a9 + l));
+            ca0 = Vector512.FusedMultiplyAdd(av, b0, ca0); ca1 = Vector512.FusedMultiplyAdd(av, b1, ca1);
+            av = Vector512.Create(*(float*)(a9 + 2 * l));
+            cb0 = Vector512.FusedMultiplyAdd(av, b0, cb0); cb1 = Vector512.FusedMultiplyAdd(av, b1, cb1);
+            a0 += sizeof(float); a3 += sizeof(float); a6 += sizeof(float); a9 += sizeof(float);
+            b += 32;
+        }
+
+        if (add)
+        {
+            c00 += Vector512.Load(c); c01 += Vector512.Load(c + 16); c += ldc;
+            c10 += Vector512.Load(c); c11 += Vector512.Load(c + 16); c += ldc;
+            c20 += Vector512.Load(c); c21 += Vector512.Load(c + 16); c += ldc;
+            c30 += Vector512.Load(c); c31 += Vector512.Load(c + 16); c += ldc;
+            c40 += Vector512.Load(c); c41 += Vector512.Load(c + 16); c += ldc;
+            c50 += Vector512.Load(c); c51 += Vector512.Load(c + 16); c += ldc;
+            c60 += Vector512.Load(c); c61 += Vector512.Load(c + 16); c += ldc;
+            c70 += Vector512.Load(c); c71 += Vector512.Load(c + 16); c += ldc;
+            c80 += Vector512.Load(c); c81 += Vector512.Load(c + 16); c += ldc;
+            c90 += Vector512.Load(c); c91 += Vector512.Load(c + 16); c += ldc;
+            ca0 += Vector512.Load(c); ca1 += Vector512.Load(c + 16); c += ldc;
+            cb0 += Vector512.Load(c); cb1 += Vector512.Load(c + 16);
+            c -= 11 * ldc;
+        }
+        c00.Store(c); c01.Store(c + 16); c += ldc;
+        c10.Store(c); c11.Store(c + 16); c += ldc;
+        c20.Store(c); c21.Store(c + 16); c += ldc;
+        c30.Store(c); c31.Store(c + 16); c += ldc;
+        c40.Store(c); c41.Store(c + 16); c += ldc;
+        c50.Store(c); c51.Store(c + 16); c += ldc;
+        c60.Store(c); c61.Store(c + 16); c += ldc;
+        c70.Store(c); c71.Store(c + 16); c += ldc;
+        c80.Store(c); c81.Store(c + 16); c += ldc;
+        c90.Store(c); c91.Store(c + 16); c += ldc;
+        ca0.Store(c); ca1.Store(c + 16); c += ldc;
+        cb0.Store(c); cb1.Store(c + 16);
+    }
 }

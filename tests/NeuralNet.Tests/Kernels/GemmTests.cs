@@ -118,6 +118,38 @@ public class GemmTests
     }
 
     [Theory]
+    [InlineData(256, 64, 784, false, true)]
+    [InlineData(64, 120, 400, false, true)]
+    [InlineData(37, 100, 300, false, false)]
+    [InlineData(25, 33, 520, false, true)]
+    public void Float_UnpackedAPanels_GiveTheBitsOfThePackedPath(int m, int n, int k, bool transA, bool transB)
+    {
+        // With at most GemmUnpackedAMaxColumns columns, full A panels are read in place instead of packed. Each element must
+        // still be the same FMA chain: the product with B widened past the limit (packed path) has the same first n columns.
+        n.Should().BeLessThanOrEqualTo(K.GemmUnpackedAMaxColumns);
+        int wide = K.GemmUnpackedAMaxColumns + 64;
+        var rng = new RandomGenerator(123);
+        float[] a = Enumerable.Range(0, m * k).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        float[] bWide = Enumerable.Range(0, wide * k).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        int lda = transA ? m : k;
+        // B's first n columns (or rows, when transposed) as a matrix of their own.
+        float[] bNarrow = new float[n * k];
+        for (int p = 0; p < k; p++)
+        for (int j = 0; j < n; j++)
+        {
+            if (transB) bNarrow[j * k + p] = bWide[j * k + p];
+            else bNarrow[p * n + j] = bWide[p * wide + j];
+        }
+        float[] cWide = new float[m * wide], cNarrow = new float[m * n];
+        K.Gemm<float>(transA, transB, m, wide, k, a, lda, bWide, transB ? k : wide, cWide, wide, false);
+        K.Gemm<float>(transA, transB, m, n, k, a, lda, bNarrow, transB ? k : n, cNarrow, n, false);
+        for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++)
+            if (BitConverter.SingleToInt32Bits(cNarrow[i * n + j]) != BitConverter.SingleToInt32Bits(cWide[i * wide + j]))
+                Assert.Fail($"m={m} n={n} k={k}: C[{i},{j}] = {cNarrow[i * n + j]:R} unpacked, {cWide[i * wide + j]:R} packed");
+    }
+
+    [Theory]
     [InlineData(257, 257, 257, false, false)]
     [InlineData(256, 64, 784, false, true)]
     [InlineData(256, 784, 64, false, false)]
