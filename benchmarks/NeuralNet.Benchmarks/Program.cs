@@ -19,7 +19,6 @@ if (args.Length > 0 && args[0] == "gemm-efficiency")
     return;
 }
 
-
 if (args.Length > 0 && args[0] == "fma-peak")
 {
     FmaPeak.Run();

@@ -150,6 +150,40 @@ public class GemmTests
     }
 
     [Theory]
+    [InlineData(30, 400, 784)]
+    [InlineData(64, 120, 400)]
+    [InlineData(5, 200, 300)]
+    [InlineData(127, 1000, 64)]
+    [InlineData(100, 129, 33)]
+    [InlineData(13, 1024, 257)]
+    public void Float_TransposedProduct_GivesTheBitsOfTheDirectPath(int m, int n, int k)
+    {
+        // A·Bᵀ with few rows and accumulate = false is computed as (B·Aᵀ)ᵀ. With accumulate = true on a zero C the direct
+        // path runs instead; 0 + x = x exactly, so both must agree bit for bit (random data gives no exact zeros).
+        var rng = new RandomGenerator(321);
+        float[] a = Enumerable.Range(0, m * k).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        float[] b = Enumerable.Range(0, n * k).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        int saved = NeuralNetSettings.MaxDegreeOfParallelism;
+        try
+        {
+            foreach (int threads in new[] { 1, 2 })
+            {
+                NeuralNetSettings.MaxDegreeOfParallelism = threads;
+                float[] transposed = Enumerable.Repeat(float.NaN, m * n).ToArray(), direct = new float[m * n];
+                K.Gemm<float>(false, true, m, n, k, a, k, b, k, transposed, n, accumulate: false);
+                K.Gemm<float>(false, true, m, n, k, a, k, b, k, direct, n, accumulate: true);
+                for (int i = 0; i < m * n; i++)
+                    if (BitConverter.SingleToInt32Bits(transposed[i]) != BitConverter.SingleToInt32Bits(direct[i]))
+                        Assert.Fail($"m={m} n={n} k={k} threads={threads}: C[{i / n},{i % n}] = {transposed[i]:R} transposed, {direct[i]:R} direct");
+            }
+        }
+        finally
+        {
+            NeuralNetSettings.MaxDegreeOfParallelism = saved;
+        }
+    }
+
+    [Theory]
     [InlineData(257, 257, 257, false, false)]
     [InlineData(256, 64, 784, false, true)]
     [InlineData(256, 784, 64, false, false)]
