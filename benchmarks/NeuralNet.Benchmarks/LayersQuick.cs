@@ -5,7 +5,7 @@ namespace NeuralNet.Benchmarks;
 
 /// <summary>
 /// <c>layers-quick [steps] [network…]</c>: median forward and backward time of each layer of the reference networks at 1
-/// and 2 kernel threads, to see where a training step spends its time.
+/// and 2 kernel threads, and of the loss, ZeroGrad and the SGD update, to see where a training step spends its time.
 /// </summary>
 internal static class LayersQuick
 {
@@ -29,8 +29,14 @@ internal static class LayersQuick
                     backward[l] = new double[steps];
                 }
                 var outputs = new Tensor<float>[layers.Count + 1];
+                var zeroGrad = new double[steps];
+                var loss = new double[steps];
+                var update = new double[steps];
                 for (int step = 0; step < steps; step++)
                 {
+                    long z0 = Stopwatch.GetTimestamp();
+                    net.Optimizer.ZeroGrad();
+                    zeroGrad[step] = Stopwatch.GetElapsedTime(z0).TotalMilliseconds;
                     outputs[0] = net.Inputs[0];
                     for (int l = 0; l < layers.Count; l++)
                     {
@@ -38,14 +44,19 @@ internal static class LayersQuick
                         outputs[l + 1] = layers[l].Forward(outputs[l], training: true);
                         forward[l][step] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
                     }
+                    long l0 = Stopwatch.GetTimestamp();
                     net.Loss.Forward(outputs[layers.Count], net.Labels[0]);
                     var gradient = net.Loss.Backward();
+                    loss[step] = Stopwatch.GetElapsedTime(l0).TotalMilliseconds;
                     for (int l = layers.Count - 1; l >= 0; l--)
                     {
                         long t0 = Stopwatch.GetTimestamp();
                         gradient = layers[l].Backward(gradient);
                         backward[l][step] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
                     }
+                    long u0 = Stopwatch.GetTimestamp();
+                    net.Optimizer.Step();
+                    update[step] = Stopwatch.GetElapsedTime(u0).TotalMilliseconds;
                 }
                 Console.WriteLine($"{name}, {threads} thread(s): median ms per layer over {steps} passes");
                 for (int l = 0; l < layers.Count; l++)
@@ -54,6 +65,12 @@ internal static class LayersQuick
                     Array.Sort(backward[l]);
                     Console.WriteLine($"  {l,2} {layers[l],-60} fwd {forward[l][steps / 2],8:F3} bwd {backward[l][steps / 2],8:F3}");
                 }
+                Array.Sort(zeroGrad);
+                Array.Sort(loss);
+                Array.Sort(update);
+                Console.WriteLine($"     {"loss forward + backward",-60}     {loss[steps / 2],8:F3}");
+                Console.WriteLine($"     {"Sgd.ZeroGrad",-60}     {zeroGrad[steps / 2],8:F3}");
+                Console.WriteLine($"     {"Sgd.Step",-60}     {update[steps / 2],8:F3}");
             }
         }
     }

@@ -27,6 +27,7 @@ public sealed class Sgd<T> where T : unmanaged, IFloatingPointIeee754<T>
     private readonly Parameter<T>[] _parameters;
     private readonly Tensor<T>[] _buffers; // momentum v, or the scratch d when only weight decay is used; empty otherwise
     private double _learningRate;
+    private ElementwiseJob? _job;
 
     /// <summary>Creates an optimizer for every parameter of <paramref name="model"/>.</summary>
     /// <param name="model">The model whose <see cref="Module{T}.Parameters"/> are stepped.</param>
@@ -95,41 +96,91 @@ public sealed class Sgd<T> where T : unmanaged, IFloatingPointIeee754<T>
     public long StepCount { get; private set; }
 
     /// <summary>Sets every parameter's gradient to zero.</summary>
+    /// <remarks>Large gradients are cleared in parallel over the kernel threads (<see cref="NeuralNetSettings.MaxDegreeOfParallelism"/>).</remarks>
     public void ZeroGrad()
     {
-        foreach (var p in _parameters) p.ZeroGrad();
+        for (int i = 0; i < _parameters.Length; i++)
+        {
+            T[] g = _parameters[i].Gradient.Data;
+            if (!RunParallel(i, g.Length, zero: true)) Array.Clear(g);
+        }
     }
 
     /// <summary>Updates every parameter from its gradient by the formula in the remarks. Allocates nothing.</summary>
+    /// <remarks>
+    /// Large parameters are updated in parallel over the kernel threads, each thread a contiguous range of elements. The
+    /// update is elementwise, so the result is the same bits for any number of threads. Measured on the 784-400-100-25-10
+    /// MLP (355k parameters, 2 threads): the update is bound by memory traffic, and after a 2-thread backward half of each
+    /// gradient sits in the other core's cache; one thread took 0.30 ms of a 0.95 ms step.
+    /// </remarks>
     public void Step()
+    {
+        for (int i = 0; i < _parameters.Length; i++)
+        {
+            int length = _parameters[i].Value.Data.Length;
+            if (!RunParallel(i, length, zero: false)) Update(i, 0, length);
+        }
+        StepCount++;
+    }
+
+    // Parameters with fewer elements than this are updated (cleared) on the calling thread: waking a worker costs more.
+    private const int ParallelMinLength = 32 * 1024;
+
+    private bool RunParallel(int parameter, int length, bool zero)
+    {
+        int parts = Math.Min(NeuralNetSettings.MaxDegreeOfParallelism, length / (ParallelMinLength / 2));
+        if (length < ParallelMinLength || parts <= 1) return false;
+        var job = _job ??= new ElementwiseJob(this);
+        job.Set(parameter, length, zero);
+        Kernels.KernelThreads.Run(job, parts);
+        return true;
+    }
+
+    /// <summary>The update of elements [start, start + length) of parameter <paramref name="i"/>.</summary>
+    private void Update(int i, int start, int length)
     {
         T lr = T.CreateTruncating(_learningRate);
         T negLr = -lr;
         T mu = T.CreateTruncating(Momentum);
         T lambda = T.CreateTruncating(WeightDecay);
         bool hasMomentum = Momentum != 0, hasDecay = WeightDecay != 0;
-        for (int i = 0; i < _parameters.Length; i++)
+        Span<T> w = _parameters[i].Value.AsSpan().Slice(start, length);
+        ReadOnlySpan<T> g = _parameters[i].Gradient.AsSpan().Slice(start, length);
+        if (!hasMomentum && !hasDecay)
         {
-            Span<T> w = _parameters[i].Value.AsSpan();
-            ReadOnlySpan<T> g = _parameters[i].Gradient.AsSpan();
-            if (!hasMomentum && !hasDecay)
-            {
-                TensorPrimitives.MultiplyAdd(g, negLr, w, w); // w = g·(−η) + w
-                continue;
-            }
-            Span<T> v = _buffers[i].AsSpan();
-            if (hasMomentum)
-            {
-                TensorPrimitives.MultiplyAdd(v, mu, g, v); // v = μ·v + g
-                if (hasDecay) TensorPrimitives.MultiplyAdd(w, lambda, v, v); // v += λ·w, i.e. v = μ·v + (g + λ·w)
-            }
-            else
-            {
-                TensorPrimitives.MultiplyAdd(w, lambda, g, v); // d = λ·w + g
-            }
-            TensorPrimitives.MultiplyAdd(v, negLr, w, w); // w = v·(−η) + w
+            TensorPrimitives.MultiplyAdd(g, negLr, w, w); // w = g·(−η) + w
+            return;
         }
-        StepCount++;
+        Span<T> v = _buffers[i].AsSpan().Slice(start, length);
+        if (hasMomentum)
+        {
+            TensorPrimitives.MultiplyAdd(v, mu, g, v); // v = μ·v + g
+            if (hasDecay) TensorPrimitives.MultiplyAdd(w, lambda, v, v); // v += λ·w, i.e. v = μ·v + (g + λ·w)
+        }
+        else
+        {
+            TensorPrimitives.MultiplyAdd(w, lambda, g, v); // d = λ·w + g
+        }
+        TensorPrimitives.MultiplyAdd(v, negLr, w, w); // w = v·(−η) + w
+    }
+
+    /// <summary>One parameter's update or gradient clearing, split into contiguous ranges of whole cache lines.</summary>
+    private sealed class ElementwiseJob(Sgd<T> owner) : Kernels.ParallelJob
+    {
+        private int _parameter, _length;
+        private bool _zero;
+
+        public void Set(int parameter, int length, bool zero) => (_parameter, _length, _zero) = (parameter, length, zero);
+
+        public override void Execute(int part, int parts)
+        {
+            int chunk = ((_length + parts - 1) / parts + 15) & ~15;
+            int start = part * chunk;
+            int length = Math.Min(chunk, _length - start);
+            if (length <= 0) return;
+            if (_zero) Array.Clear(owner._parameters[_parameter].Gradient.Data, start, length);
+            else owner.Update(_parameter, start, length);
+        }
     }
 
     /// <summary>Clears the momentum buffers, e.g. after parameters were restored to an earlier snapshot.</summary>

@@ -2,6 +2,7 @@ using NeuralNet.Optimization;
 
 namespace NeuralNet.Tests.Optimization;
 
+[Collection(NeuralNet.Tests.Kernels.KernelThreadSettingCollection.Name)]
 public class SgdTests
 {
     private static Parameter<double> Param(double[] w, double[] g)
@@ -66,6 +67,47 @@ public class SgdTests
             p.Value.Data[0].Should().Be(w);
         }
         w.Should().BeApproximately(2.0 - 0.1 * 0.12 - 0.1 * (0.06 + 0.1 + 0.01 * (2.0 - 0.012)), 1e-14);
+    }
+
+    [Theory]
+    [InlineData(0.0, 0.0)]
+    [InlineData(0.9, 0.0)]
+    [InlineData(0.0, 1e-3)]
+    [InlineData(0.9, 5e-4)]
+    public void LargeParameters_StepInParallel_WithTheBitsOfOneThread(double momentum, double weightDecay)
+    {
+        // 313,600 and 40,001 elements are above the parallel threshold (32k), 7 below: all three paths, odd lengths.
+        int[] lengths = [313_600, 40_001, 7];
+        float[] Run(int threads)
+        {
+            NeuralNetSettings.MaxDegreeOfParallelism = threads;
+            var rng = new RandomGenerator(8);
+            var parameters = lengths.Select((n, i) => new Parameter<float>($"p{i}",
+                new Tensor<float>(Enumerable.Range(0, n).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray(), n))).ToArray();
+            var sgd = new Sgd<float>(parameters, learningRate: 0.05, momentum, weightDecay);
+            for (int step = 0; step < 3; step++)
+            {
+                sgd.ZeroGrad();
+                foreach (var p in parameters)
+                {
+                    p.Gradient.Data.Should().OnlyContain(x => x == 0f, "ZeroGrad clears every element");
+                    for (int j = 0; j < p.Gradient.Data.Length; j++) p.Gradient.Data[j] = (float)rng.NextDouble() - 0.5f;
+                }
+                sgd.Step();
+            }
+            return parameters.SelectMany(p => p.Value.Data).ToArray();
+        }
+        int saved = NeuralNetSettings.MaxDegreeOfParallelism;
+        try
+        {
+            float[] one = Run(1);
+            Run(2).Should().Equal(one);
+            Run(3).Should().Equal(one);
+        }
+        finally
+        {
+            NeuralNetSettings.MaxDegreeOfParallelism = saved;
+        }
     }
 
     [Fact]
