@@ -111,12 +111,21 @@ public sealed class Dense<T> : Module<T>, IWeightedModule<T> where T : unmanaged
         var x = _input!;
         int n = x.Dim(0);
         T[] dy = outputGradient.Data;
+        // A freshly zeroed gradient is written rather than added to: the same values (0 + x = x), one pass less.
+        var dW = Weight.GradientForAccumulation(out bool overwriteWeight);
         Kernels.Kernels.Gemm<T>(true, false, OutFeatures, InFeatures, n,
-            dy, OutFeatures, x.Data, InFeatures, Weight.Gradient.Data, InFeatures, accumulate: true);
+            dy, OutFeatures, x.Data, InFeatures, dW.Data, InFeatures, accumulate: !overwriteWeight);
         if (Bias is not null)
         {
-            var db = Bias.Gradient.AsSpan();
-            for (int r = 0; r < n; r++)
+            var db = Bias.GradientForAccumulation(out bool overwriteBias).AsSpan();
+            int r = 0;
+            if (overwriteBias)
+            {
+                if (n == 0) db.Clear();
+                else new ReadOnlySpan<T>(dy, 0, OutFeatures).CopyTo(db);
+                r = 1;
+            }
+            for (; r < n; r++)
                 TensorPrimitives.Add(db, new ReadOnlySpan<T>(dy, r * OutFeatures, OutFeatures), db);
         }
         var dx = ModuleChecks.Ensure(ref _inputGradient, n, [InFeatures]);

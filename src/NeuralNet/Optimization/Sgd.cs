@@ -27,7 +27,7 @@ public sealed class Sgd<T> where T : unmanaged, IFloatingPointIeee754<T>
     private readonly Parameter<T>[] _parameters;
     private readonly Tensor<T>[] _buffers; // momentum v, or the scratch d when only weight decay is used; empty otherwise
     private double _learningRate;
-    private ElementwiseJob? _job;
+    private UpdateJob? _job;
 
     /// <summary>Creates an optimizer for every parameter of <paramref name="model"/>.</summary>
     /// <param name="model">The model whose <see cref="Module{T}.Parameters"/> are stepped.</param>
@@ -95,15 +95,10 @@ public sealed class Sgd<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>The number of <see cref="Step"/> calls so far (restored by <see cref="SetState"/>).</summary>
     public long StepCount { get; private set; }
 
-    /// <summary>Sets every parameter's gradient to zero.</summary>
-    /// <remarks>Large gradients are cleared in parallel over the kernel threads (<see cref="NeuralNetSettings.MaxDegreeOfParallelism"/>).</remarks>
+    /// <summary>Sets every parameter's gradient to zero (deferred: see <see cref="Parameter{T}.ZeroGrad"/>).</summary>
     public void ZeroGrad()
     {
-        for (int i = 0; i < _parameters.Length; i++)
-        {
-            T[] g = _parameters[i].Gradient.Data;
-            if (!RunParallel(i, g.Length, zero: true)) Array.Clear(g);
-        }
+        foreach (var p in _parameters) p.ZeroGrad();
     }
 
     /// <summary>Updates every parameter from its gradient by the formula in the remarks. Allocates nothing.</summary>
@@ -118,20 +113,22 @@ public sealed class Sgd<T> where T : unmanaged, IFloatingPointIeee754<T>
         for (int i = 0; i < _parameters.Length; i++)
         {
             int length = _parameters[i].Value.Data.Length;
-            if (!RunParallel(i, length, zero: false)) Update(i, 0, length);
+            if (!RunParallel(i, length)) Update(i, 0, length);
         }
         StepCount++;
     }
 
-    // Parameters with fewer elements than this are updated (cleared) on the calling thread: waking a worker costs more.
+    // Parameters with fewer elements than this are updated on the calling thread: waking a worker costs more.
     private const int ParallelMinLength = 32 * 1024;
 
-    private bool RunParallel(int parameter, int length, bool zero)
+    private bool RunParallel(int parameter, int length)
     {
         int parts = Math.Min(NeuralNetSettings.MaxDegreeOfParallelism, length / (ParallelMinLength / 2));
         if (length < ParallelMinLength || parts <= 1) return false;
-        var job = _job ??= new ElementwiseJob(this);
-        job.Set(parameter, length, zero);
+        // Read the gradient through its property here, on this thread: a deferred ZeroGrad clears it before the split.
+        _ = _parameters[parameter].Gradient;
+        var job = _job ??= new UpdateJob(this);
+        job.Set(parameter, length);
         Kernels.KernelThreads.Run(job, parts);
         return true;
     }
@@ -164,13 +161,12 @@ public sealed class Sgd<T> where T : unmanaged, IFloatingPointIeee754<T>
         TensorPrimitives.MultiplyAdd(v, negLr, w, w); // w = v·(−η) + w
     }
 
-    /// <summary>One parameter's update or gradient clearing, split into contiguous ranges of whole cache lines.</summary>
-    private sealed class ElementwiseJob(Sgd<T> owner) : Kernels.ParallelJob
+    /// <summary>One parameter's update, split into contiguous ranges of whole cache lines.</summary>
+    private sealed class UpdateJob(Sgd<T> owner) : Kernels.ParallelJob
     {
         private int _parameter, _length;
-        private bool _zero;
 
-        public void Set(int parameter, int length, bool zero) => (_parameter, _length, _zero) = (parameter, length, zero);
+        public void Set(int parameter, int length) => (_parameter, _length) = (parameter, length);
 
         public override void Execute(int part, int parts)
         {
@@ -178,8 +174,7 @@ public sealed class Sgd<T> where T : unmanaged, IFloatingPointIeee754<T>
             int start = part * chunk;
             int length = Math.Min(chunk, _length - start);
             if (length <= 0) return;
-            if (_zero) Array.Clear(owner._parameters[_parameter].Gradient.Data, start, length);
-            else owner.Update(_parameter, start, length);
+            owner.Update(_parameter, start, length);
         }
     }
 

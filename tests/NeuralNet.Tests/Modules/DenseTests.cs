@@ -58,6 +58,49 @@ public class DenseTests
         layer.Weight.Gradient.Data.Should().OnlyContain(v => v == 0);
     }
 
+    [Theory]
+    [InlineData(5, 7, 3)]
+    [InlineData(40, 300, 20)]
+    [InlineData(1, 4, 3)]
+    public void ZeroGrad_IsDeferred_BackwardOverwritesStaleValues_AndAccumulatesOtherwise(int batch, int inFeatures, int outFeatures)
+    {
+        var layer = new Dense<float>(inFeatures, outFeatures, bias: true, new RandomGenerator(3));
+        var x = ModuleTestData.Uniform(4, -1, 1, batch, inFeatures).Data.Select(v => (float)v).ToArray();
+        var input = new Tensor<float>(x, batch, inFeatures);
+        var dyData = ModuleTestData.Uniform(5, -1, 1, batch, outFeatures).Data.Select(v => (float)v).ToArray();
+        var dy = new Tensor<float>(dyData, batch, outFeatures);
+
+        // Reference: gradients added into explicitly cleared buffers.
+        layer.Weight.Gradient.Clear();
+        layer.Bias!.Gradient.Clear();
+        layer.Forward(input, training: true);
+        layer.Backward(dy);
+        float[] dW = layer.Weight.Gradient.Data.ToArray(), db = layer.Bias.Gradient.Data.ToArray();
+
+        // Stale values, then a deferred ZeroGrad: the next backward writes the gradient, nothing stale leaks in.
+        Array.Fill(layer.Weight.Gradient.Data, 1e6f);
+        Array.Fill(layer.Bias.Gradient.Data, -3f);
+        layer.ZeroGrad();
+        layer.Forward(input, training: true);
+        layer.Backward(dy);
+        layer.Weight.Gradient.Data.Should().Equal(dW);
+        layer.Bias.Gradient.Data.Should().Equal(db);
+
+        // Without ZeroGrad a second backward adds: the weight GEMM adds its k-sum to the old value, the bias adds row by row.
+        layer.Backward(dy);
+        layer.Weight.Gradient.Data.Should().Equal(dW.Select(v => v + v));
+        float[] db2 = db.ToArray();
+        for (int r = 0; r < batch; r++)
+        for (int j = 0; j < outFeatures; j++)
+            db2[j] += dyData[r * outFeatures + j];
+        layer.Bias.Gradient.Data.Should().Equal(db2);
+
+        // ZeroGrad, then reading the gradient (no backward): zeros.
+        layer.ZeroGrad();
+        layer.Weight.Gradient.Data.Should().OnlyContain(v => v == 0f);
+        layer.Bias.Gradient.Data.Should().OnlyContain(v => v == 0f);
+    }
+
     [Fact]
     public void ComputeInputGradientFalse_StillComputesParameterGradients()
     {
