@@ -56,9 +56,12 @@ internal static partial class Kernels
     // the packed path from k = 30 on.
     internal const int GemmRowsMaxK = 16;
 
-    // A·Bᵀ with at most one micro-tile of columns (the conv weight gradient dY·colsᵀ: n = C·KH·KW = 9 or 25, long k)
-    // wastes most of a padded tile on the packed path; dot products over k are 3–4× faster there.
+    // A·Bᵀ with at most one micro-tile of columns and a long k (the conv weight gradient dY·colsᵀ: n = C·KH·KW = 9 or 25,
+    // k = OH·OW ≥ 576) wastes most of a padded tile on the packed path; dot products over k are 3–4× faster there. With a
+    // short k (a classifier layer's forward, 256×10×64, 30×10×25, 1000×10×100) each dot product is a few FMAs and a lane
+    // sum, and the packed path with A read in place was 1.3–3.2× faster (interleaved A/B, 2 threads).
     internal const int GemmDotNTMaxColumns = 32;
+    internal const int GemmDotNTMinK = 256;
 
     /// <summary>Which algorithm computes a GEMM; chosen from the shape alone so thread count never changes results.</summary>
     internal enum GemmPath { Packed, Rows, DotNT }
@@ -86,7 +89,7 @@ internal static partial class Kernels
 
             // The path depends on the shape only, never on the thread count, so results stay bit-identical.
             GemmPath path = !transB && (m <= GemmSmallRows || k <= GemmRowsMaxK) ? GemmPath.Rows
-                : !transA && transB && (m <= GemmSmallRows || n <= GemmDotNTMaxColumns) && k >= 16 ? GemmPath.DotNT
+                : !transA && transB && (m <= GemmSmallRows || (n <= GemmDotNTMaxColumns && k >= GemmDotNTMinK)) && k >= 16 ? GemmPath.DotNT
                 : GemmPath.Packed;
             bool splitRows = m >= n;
             int unit = path != GemmPath.Packed ? (splitRows ? 1 : 16) : splitRows ? GemmMR : GemmNR;
