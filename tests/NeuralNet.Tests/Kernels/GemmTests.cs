@@ -30,6 +30,8 @@ public class GemmTests
         yield return (4, 41, 33);
         yield return (4, 8, 16);
         yield return (65, 129, 3);
+        // Tall: three MC blocks of rows, the last one short, split over threads.
+        yield return (401, 300, 100);
     }
 
     public static TheoryData<bool, bool> Transpositions() => new() { { false, false }, { false, true }, { true, false }, { true, true } };
@@ -196,6 +198,9 @@ public class GemmTests
     [InlineData(700, 900, 2, true, false)]
     [InlineData(40, 30, 2000, false, true)]
     [InlineData(300, 1000, 9, false, false)]
+    [InlineData(1000, 1100, 300, false, false)]
+    [InlineData(385, 257, 513, true, true)]
+    [InlineData(777, 2100, 64, false, true)]
     public void Float_OneTwoAndThreeThreads_AreBitIdentical(int m, int n, int k, bool transA, bool transB)
     {
         var p = Problem<float>.Create(new RandomGenerator(99), transA, transB, m, n, k, pad: 1);
