@@ -6,19 +6,24 @@ using NeuralNet.Kernels;
 namespace NeuralNet.Benchmarks;
 
 /// <summary>
-/// Single-thread GEMM efficiency as a fraction of the core's FMA peak, measured in interleaved pairs:
+/// Single-thread GEMM efficiency as a fraction of the core's FMA peak, measured in interleaved samples:
 /// <c>gemm-efficiency [--sizes 512,1024] [--pairs 15] [--sample-ms 40]</c>.
 /// </summary>
 /// <remarks>
-/// The machines this runs on are shared virtual CPUs whose speed drifts by 20–40 % within seconds (another tenant on the
-/// sibling hyperthread, frequency changes). A peak measured once and a GEMM measured a minute later can be in different
-/// states, so their quotient says more about the neighbour than about the kernel. Here every pair times the FMA-peak
-/// loop (<see cref="FmaPeak"/>) and then the GEMM back to back, a few tens of milliseconds each, and the figure quoted
-/// is the median of the per-pair ratios (with the medians of each side for reference). The micro-kernel alone on
-/// L1-resident panels is measured the same way, as the ceiling the blocked GEMM can reach.
+/// <para>The machines this runs on are shared virtual CPUs whose speed drifts by 20–40 % within seconds, and not
+/// uniformly: the FMA-peak loop (registers only) hardly changes, while code that loads data slows down whenever another
+/// tenant loads the core's caches. A peak measured once and a GEMM measured a minute later can be in different states,
+/// so their quotient says more about the neighbour than about the kernel.</para>
+/// <para>Here every sample times, back to back and a few tens of milliseconds each, the FMA-peak loop
+/// (<see cref="FmaPeak"/>), the micro-kernel on L1-resident panels (a probe of the core's state: it reaches 96–98 % of
+/// the peak on a free core) and the kernel under test. The figures are medians of the per-sample ratios kernel / peak:
+/// over all samples, and split by the probe into samples where the core ran free (probe ≥ 90 % of peak) and samples
+/// where it was loaded.</para>
 /// </remarks>
 internal static class GemmEfficiency
 {
+    private const double FreeCoreProbeRatio = 0.90;
+
     public static void Run(string[] args)
     {
         if (!Vector512.IsHardwareAccelerated)
@@ -26,18 +31,21 @@ internal static class GemmEfficiency
             Console.WriteLine("gemm-efficiency: Vector512 is not hardware-accelerated here; the peak loop needs it.");
             return;
         }
-        int pairs = GetOption(args, "--pairs", 15);
+        int samples = GetOption(args, "--pairs", 15);
         double sampleSeconds = GetOption(args, "--sample-ms", 40) / 1000.0;
         int[] sizes = GetList(args, "--sizes", [512, 1024]);
         int saved = NeuralNetSettings.MaxDegreeOfParallelism;
         NeuralNetSettings.MaxDegreeOfParallelism = 1;
         try
         {
-            Console.WriteLine($"# gemm-efficiency: single thread, {pairs} pairs of (FMA peak loop, kernel), {sampleSeconds * 1000:0} ms each");
-            Console.WriteLine($"{"kernel",-24} {"peak GF/s",10} {"kernel GF/s",12} {"ratio median",13} {"ratio q1",10} {"ratio q3",10}");
-            Report("micro-kernel 12x32 L1", MicroKernelCall(), 2.0 * 12 * 32 * 256, pairs, sampleSeconds);
+            Console.WriteLine($"# gemm-efficiency: single thread, {samples} samples of (FMA peak loop, micro-kernel probe, kernel), " +
+                $"{sampleSeconds * 1000:0} ms each; ratios are kernel / peak per sample");
+            Console.WriteLine($"{"kernel",-22} {"peak GF/s",9} {"kernel GF/s",11} {"all: median",12} {"q1",7} {"q3",7} " +
+                $"{"core free: n",13} {"median",7} {"core loaded: n",15} {"median",7}");
+            Action probe = MicroKernelCall();
+            Report("micro-kernel 12x32 L1", probe, probe, 2.0 * 12 * 32 * 256, samples, sampleSeconds);
             foreach (int n in sizes)
-                Report($"sgemm {n}x{n}x{n}", GemmCall(n), 2.0 * n * n * n, pairs, sampleSeconds);
+                Report($"sgemm {n}x{n}x{n}", GemmCall(n), probe, 2.0 * n * n * n, samples, sampleSeconds);
         }
         finally
         {
@@ -45,52 +53,66 @@ internal static class GemmEfficiency
         }
     }
 
-    private static void Report(string name, Action call, double flopsPerCall, int pairs, double sampleSeconds)
+    private static void Report(string name, Action call, Action probe, double flopsPerCall, int samples, double sampleSeconds)
     {
-        const int variants = 1;
-        // Warm up both sides and size the samples.
+        const double probeFlops = 2.0 * 12 * 32 * 256;
+        // Warm up every side and size the samples.
         const long chainsWarm = 200_000;
         var sw = Stopwatch.StartNew();
         FmaPeak.Chains(chainsWarm);
         long chainIterations = Math.Max(1000, (long)(chainsWarm * sampleSeconds / sw.Elapsed.TotalSeconds));
-        call();
-        sw.Restart();
-        int calls = 0;
-        while (sw.Elapsed.TotalSeconds < Math.Max(0.1, sampleSeconds)) { call(); calls++; }
-        int perSample = Math.Max(1, (int)(calls * sampleSeconds / sw.Elapsed.TotalSeconds));
+        int perSample = CallsPerSample(call, sampleSeconds);
+        int probeCalls = CallsPerSample(probe, sampleSeconds / 2);
 
-        var peaks = new double[variants, pairs];
-        var kernels = new double[variants, pairs];
-        var ratios = new double[variants, pairs];
-        for (int i = 0; i < pairs; i++)
-        for (int v = 0; v < variants; v++)
+        var peaks = new double[samples];
+        var kernels = new double[samples];
+        var ratios = new double[samples];
+        var probeRatios = new double[samples];
+        for (int i = 0; i < samples; i++)
         {
             long start = Stopwatch.GetTimestamp();
             FmaPeak.Chains(chainIterations);
-            peaks[v, i] = chainIterations * FmaPeak.FlopsPerIteration / Stopwatch.GetElapsedTime(start).TotalSeconds / 1e9;
+            peaks[i] = chainIterations * FmaPeak.FlopsPerIteration / Stopwatch.GetElapsedTime(start).TotalSeconds / 1e9;
+            start = Stopwatch.GetTimestamp();
+            for (int c = 0; c < probeCalls; c++) probe();
+            probeRatios[i] = probeFlops * probeCalls / Stopwatch.GetElapsedTime(start).TotalSeconds / 1e9 / peaks[i];
             start = Stopwatch.GetTimestamp();
             for (int c = 0; c < perSample; c++) call();
-            kernels[v, i] = flopsPerCall * perSample / Stopwatch.GetElapsedTime(start).TotalSeconds / 1e9;
-            ratios[v, i] = kernels[v, i] / peaks[v, i];
+            kernels[i] = flopsPerCall * perSample / Stopwatch.GetElapsedTime(start).TotalSeconds / 1e9;
+            ratios[i] = kernels[i] / peaks[i];
         }
-        for (int v = 0; v < variants; v++)
-        {
-            double[] p = Row(peaks, v), k = Row(kernels, v), r = Row(ratios, v);
-            string label = variants > 1 ? $"{name} v{v}" : name;
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{label,-24} {p[pairs / 2],10:0.0} {k[pairs / 2],12:0.0} {r[pairs / 2] * 100,12:0.0}% {r[pairs / 4] * 100,9:0.0}% {r[3 * pairs / 4] * 100,9:0.0}%"));
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"RESULT efficiency {label.Replace(' ', '_')} ratio_median={r[pairs / 2]:0.000} peak_median={p[pairs / 2]:0.0} kernel_median={k[pairs / 2]:0.0}"));
-        }
+        double[] free = ratios.Where((_, i) => probeRatios[i] >= FreeCoreProbeRatio).ToArray();
+        double[] loaded = ratios.Where((_, i) => probeRatios[i] < FreeCoreProbeRatio).ToArray();
+        double[] all = Sorted(ratios);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{name,-22} {Median(peaks),9:0.0} {Median(kernels),11:0.0} {all[samples / 2] * 100,11:0.0}% {all[samples / 4] * 100,6:0.0}% " +
+            $"{all[3 * samples / 4] * 100,6:0.0}% {free.Length,13} {Percent(free),7} {loaded.Length,15} {Percent(loaded),7}"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"RESULT efficiency {name.Replace(' ', '_')} ratio_median={all[samples / 2]:0.000} free_samples={free.Length} " +
+            $"free_ratio_median={(free.Length > 0 ? Median(free) : double.NaN):0.000} loaded_samples={loaded.Length} " +
+            $"loaded_ratio_median={(loaded.Length > 0 ? Median(loaded) : double.NaN):0.000} peak_median={Median(peaks):0.0}"));
     }
 
-    private static double[] Row(double[,] values, int row)
+    private static int CallsPerSample(Action call, double seconds)
     {
-        var result = new double[values.GetLength(1)];
-        for (int i = 0; i < result.Length; i++) result[i] = values[row, i];
-        Array.Sort(result);
-        return result;
+        call();
+        var sw = Stopwatch.StartNew();
+        int calls = 0;
+        while (sw.Elapsed.TotalSeconds < Math.Max(0.05, seconds)) { call(); calls++; }
+        return Math.Max(1, (int)(calls * seconds / sw.Elapsed.TotalSeconds));
     }
+
+    private static double[] Sorted(double[] values)
+    {
+        double[] copy = values.ToArray();
+        Array.Sort(copy);
+        return copy;
+    }
+
+    private static double Median(double[] values) => Sorted(values)[values.Length / 2];
+
+    private static string Percent(double[] values) =>
+        values.Length == 0 ? "—" : (Median(values) * 100).ToString("0.0", CultureInfo.InvariantCulture) + "%";
 
     private static unsafe Action MicroKernelCall()
     {
