@@ -201,6 +201,8 @@ public class GemmTests
     [InlineData(1000, 1100, 300, false, false)]
     [InlineData(385, 257, 513, true, true)]
     [InlineData(777, 2100, 64, false, true)]
+    [InlineData(120, 256, 64, true, false)]
+    [InlineData(64, 784, 40, true, false)]
     public void Float_OneTwoAndThreeThreads_AreBitIdentical(int m, int n, int k, bool transA, bool transB)
     {
         var p = Problem<float>.Create(new RandomGenerator(99), transA, transB, m, n, k, pad: 1);
