@@ -19,7 +19,10 @@ internal static class LayersQuick
             {
                 NeuralNetSettings.MaxDegreeOfParallelism = threads;
                 var net = ReferenceNetworks.Create(name);
-                for (int i = 0; i < 20; i++) net.Step(i);
+                // At least 20 steps and a second: the JIT promotes hot methods to optimized code only after a delay, and
+                // a layer timed in its first code version (TensorPrimitives.Sigmoid, say) looks many times slower.
+                var warm = Stopwatch.StartNew();
+                for (int i = 0; i < 20 || warm.ElapsedMilliseconds < 1000; i++) net.Step(i);
                 IReadOnlyList<Module<float>> layers = net.Model.Layers;
                 var forward = new double[layers.Count][];
                 var backward = new double[layers.Count][];

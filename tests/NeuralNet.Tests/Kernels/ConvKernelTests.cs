@@ -73,6 +73,8 @@ public class ConvKernelTests
     [InlineData(3, 67, 45, 2, 2)]   // odd sizes: last row/column dropped, vector body plus scalar tail
     [InlineData(2, 7, 49, 2, 2)]    // 24 outputs per row: the 16-wide body, then the 8-wide step
     [InlineData(2, 6, 34, 2, 2)]    // 17 per row: 16-wide body and a scalar tail
+    [InlineData(2, 4, 8, 2, 2)]     // 4 per row: the 4-wide step only, with the NaN in its first window
+    [InlineData(3, 6, 46, 2, 2)]    // 23 per row: 16, then 4, then a scalar tail of 3
     [InlineData(2, 9, 11, 3, 2)]
     [InlineData(2, 7, 7, 3, 1)]
     [InlineData(1, 5, 8, 2, 3)]
