@@ -31,9 +31,9 @@ internal static class GemmEfficiency
             Console.WriteLine("gemm-efficiency: Vector512 is not hardware-accelerated here; the peak loop needs it.");
             return;
         }
-        int samples = GetOption(args, "--pairs", 15);
-        double sampleSeconds = GetOption(args, "--sample-ms", 40) / 1000.0;
-        int[] sizes = GetList(args, "--sizes", [512, 1024]);
+        int samples = QuickGemm.GetOption(args, "--pairs", 15);
+        double sampleSeconds = QuickGemm.GetOption(args, "--sample-ms", 40) / 1000.0;
+        int[] sizes = QuickGemm.GetList(args, "--sizes", [512, 1024]);
         int saved = NeuralNetSettings.MaxDegreeOfParallelism;
         NeuralNetSettings.MaxDegreeOfParallelism = 1;
         try
@@ -117,11 +117,7 @@ internal static class GemmEfficiency
     private static unsafe Action MicroKernelCall()
     {
         const int kc = 256;
-        float* a = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc(12 * kc * 4, 64);
-        float* b = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc(32 * kc * 4, 64);
-        float* c = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc(12 * 32 * 4, 64);
-        for (int i = 0; i < 12 * kc; i++) a[i] = 0.001f * i;
-        for (int i = 0; i < 32 * kc; i++) b[i] = 0.002f * i;
+        QuickGemm.AllocatePanels(kc, out float* a, out float* b, out float* c);
         return () => GemmFloat512.Run(kc, a, b, c, 32, false);
     }
 
@@ -132,19 +128,5 @@ internal static class GemmEfficiency
         for (int i = 0; i < a.Length; i++) a[i] = (float)(rng.NextDouble() * 2 - 1);
         for (int i = 0; i < b.Length; i++) b[i] = (float)(rng.NextDouble() * 2 - 1);
         return () => Kernels.Kernels.Gemm<float>(false, false, n, n, n, a, n, b, n, c, n, false);
-    }
-
-    private static int GetOption(string[] args, string name, int fallback)
-    {
-        int i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
-    }
-
-    private static int[] GetList(string[] args, string name, int[] fallback)
-    {
-        int i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length
-            ? args[i + 1].Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray()
-            : fallback;
     }
 }

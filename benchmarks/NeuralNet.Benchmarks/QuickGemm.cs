@@ -49,11 +49,7 @@ internal static class QuickGemm
     public static unsafe void MicroKernel()
     {
         const int kc = 256;
-        float* a = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc(12 * kc * 4, 64);
-        float* b = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc(32 * kc * 4, 64);
-        float* c = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc(12 * 32 * 4, 64);
-        for (int i = 0; i < 12 * kc; i++) a[i] = 0.001f * i;
-        for (int i = 0; i < 32 * kc; i++) b[i] = 0.002f * i;
+        AllocatePanels(kc, out float* a, out float* b, out float* c);
         for (int rep = 0; rep < 5; rep++)
         {
             int iters = 20000;
@@ -72,6 +68,19 @@ internal static class QuickGemm
             flops = 2.0 * 6 * 16 * kc * iters * 4;
             Console.WriteLine($"micro-kernel 6x16 (256-bit) kc={kc}: {flops / s / 1e9:0.0} GFLOP/s wall, {flops / cpu / 1e9:0.0} per cpu-s");
         }
+    }
+
+    /// <summary>
+    /// Packed panels for one 12×32 micro-kernel tile with <paramref name="kc"/> k steps (64-byte aligned native memory,
+    /// kept for the life of the process): 12 KiB of A and 32 KiB of B at kc = 256, so both stay in L1.
+    /// </summary>
+    internal static unsafe void AllocatePanels(int kc, out float* a, out float* b, out float* c)
+    {
+        a = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)(12 * kc * 4), 64);
+        b = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)(32 * kc * 4), 64);
+        c = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc(12 * 32 * 4, 64);
+        for (int i = 0; i < 12 * kc; i++) a[i] = 0.001f * i;
+        for (int i = 0; i < 32 * kc; i++) b[i] = 0.002f * i;
     }
 
     internal static Shape[] NetworkShapes() =>
@@ -140,13 +149,15 @@ internal static class QuickGemm
         return data;
     }
 
-    private static int GetOption(string[] args, string name, int fallback)
+    /// <summary>The integer after <paramref name="name"/> in the arguments, or <paramref name="fallback"/>.</summary>
+    internal static int GetOption(string[] args, string name, int fallback)
     {
         int i = Array.IndexOf(args, name);
         return i >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
     }
 
-    private static int[] GetList(string[] args, string name, int[] fallback)
+    /// <summary>The comma-separated integers after <paramref name="name"/>, or <paramref name="fallback"/>.</summary>
+    internal static int[] GetList(string[] args, string name, int[] fallback)
     {
         int i = Array.IndexOf(args, name);
         return i >= 0 && i + 1 < args.Length
