@@ -217,40 +217,7 @@ internal static partial class Kernels
             GemmFloatBlocked<GemmFloat512>(false, true, n, m, k, b, ldb, a, lda, t, ldt, false, paddedColumns: true);
         else
             GemmFloatBlocked<GemmFloat256>(false, true, n, m, k, b, ldb, a, lda, t, ldt, false, paddedColumns: true);
-        TransposeInto(t, ldt, n, m, c, ldc);
-    }
-
-    /// <summary>dst[j·ldd + i] = src[i·lds + j] for i &lt; rows, j &lt; cols: 4×4 register transposes, scalar edges.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void TransposeInto(float* src, nint lds, int rows, int cols, float* dst, nint ldd)
-    {
-        // Column block by column block of the source, so each destination row is written in runs of 4.
-        for (int j = 0; j < cols; j += 4)
-        {
-            int w = Math.Min(4, cols - j);
-            // PackTransposed reads w source "rows" of length `rows` at stride lds — here the columns j..j+w of src are
-            // not contiguous, so transpose 4×4 blocks directly.
-            int i = 0;
-            if (w == 4 && Sse.IsSupported)
-            {
-                for (; i <= rows - 4; i += 4)
-                {
-                    float* s0 = src + (nint)i * lds + j;
-                    Vector128<float> x0 = Sse.LoadVector128(s0), x1 = Sse.LoadVector128(s0 + lds);
-                    Vector128<float> x2 = Sse.LoadVector128(s0 + 2 * lds), x3 = Sse.LoadVector128(s0 + 3 * lds);
-                    Vector128<float> t0 = Sse.UnpackLow(x0, x1), t1 = Sse.UnpackLow(x2, x3);
-                    Vector128<float> t2 = Sse.UnpackHigh(x0, x1), t3 = Sse.UnpackHigh(x2, x3);
-                    float* d = dst + (nint)j * ldd + i;
-                    Sse.Store(d, Sse.MoveLowToHigh(t0, t1));
-                    Sse.Store(d + ldd, Sse.MoveHighToLow(t1, t0));
-                    Sse.Store(d + 2 * ldd, Sse.MoveLowToHigh(t2, t3));
-                    Sse.Store(d + 3 * ldd, Sse.MoveHighToLow(t3, t2));
-                }
-            }
-            for (; i < rows; i++)
-                for (int q = 0; q < w; q++)
-                    dst[(nint)(j + q) * ldd + i] = src[(nint)i * lds + j + q];
-        }
+        PackTransposed(t, ldt, n, m, c, ldc); // C[i, j] = T[j, i]
     }
 
     /// <summary>
@@ -472,7 +439,7 @@ internal static partial class Kernels
 
     /// <summary>dst[p·ds + r] = src[r·ld + p] for r &lt; rows, p &lt; kc: 4×4 register transposes, scalar edges.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void PackTransposed(float* src, nint ld, int rows, int kc, float* dst, int ds)
+    private static unsafe void PackTransposed(float* src, nint ld, int rows, int kc, float* dst, nint ds)
     {
         int r = 0;
         if (Sse.IsSupported)
