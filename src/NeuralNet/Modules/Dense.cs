@@ -121,8 +121,7 @@ public sealed class Dense<T> : Module<T>, IWeightedModule<T> where T : unmanaged
             int r = 0;
             if (overwriteBias)
             {
-                if (n == 0) db.Clear();
-                else new ReadOnlySpan<T>(dy, 0, OutFeatures).CopyTo(db);
+                new ReadOnlySpan<T>(dy, 0, OutFeatures).CopyTo(db); // n ≥ 1: a tensor has no empty dimension
                 r = 1;
             }
             for (; r < n; r++)
