@@ -35,10 +35,7 @@ internal static partial class Kernels
         {
             int row = (c * kernelH + kh) * kernelW + kw;
             int iw0 = kw - padding;
-            // Output columns whose input column iw = ow·stride + iw0 lies inside [0, W).
-            int owStart = iw0 >= 0 ? 0 : (-iw0 + stride - 1) / stride;
-            int owEnd = Math.Min(outW, width - iw0 <= 0 ? 0 : (width - 1 - iw0) / stride + 1);
-            if (owEnd < owStart) owEnd = owStart;
+            (int owStart, int owEnd) = InsideColumns(iw0, stride, width, outW);
             for (int oh = 0; oh < outH; oh++)
             {
                 ref T dst = ref Unsafe.Add(ref colsRef, row * outSize + oh * outW);
@@ -86,6 +83,17 @@ internal static partial class Kernels
         Unsafe.InitBlockUnaligned(ref Unsafe.As<T, byte>(ref start), 0, (uint)(count * Unsafe.SizeOf<T>()));
 
     /// <summary>
+    /// The output columns [start, end) whose input column iw = ow·stride + iw0 lies inside [0, width), for the kernel
+    /// column with offset iw0 = kw − padding; end ≥ start (equal when none does). Shared by im2col and col2im.
+    /// </summary>
+    private static (int Start, int End) InsideColumns(int iw0, int stride, int width, int outW)
+    {
+        int start = iw0 >= 0 ? 0 : (-iw0 + stride - 1) / stride;
+        int end = Math.Min(outW, width - iw0 <= 0 ? 0 : (width - 1 - iw0) / stride + 1);
+        return (start, Math.Max(start, end));
+    }
+
+    /// <summary>
     /// col2im for one image, the adjoint of <see cref="Im2Col{T}"/>: ADDS every entry of cols (C·KH·KW, OH·OW) into
     /// dx (C, H, W) at the input position it was read from; padding positions are dropped. Additions happen in the same
     /// order as <see cref="Col2ImNaive{T}"/>, so the result is bit-identical to it.
@@ -107,9 +115,8 @@ internal static partial class Kernels
         {
             int row = (c * kernelH + kh) * kernelW + kw;
             int iw0 = kw - padding;
-            int owStart = iw0 >= 0 ? 0 : (-iw0 + stride - 1) / stride;
-            int owEnd = Math.Min(outW, width - iw0 <= 0 ? 0 : (width - 1 - iw0) / stride + 1);
-            if (owEnd <= owStart) continue;
+            (int owStart, int owEnd) = InsideColumns(iw0, stride, width, outW);
+            if (owEnd == owStart) continue;
             for (int oh = 0; oh < outH; oh++)
             {
                 int ih = oh * stride - padding + kh;
