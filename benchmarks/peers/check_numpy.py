@@ -36,6 +36,17 @@ def to_numpy_layout(tl, nl, prev_shape):
     return w.T.copy()
 
 
+def flatten_inputs(tls, flatten_shape):
+    """Per torch layer, the (C, H, W) of the Flatten it follows (the first Linear of a conv net), else None."""
+    prevs, first_dense = [], True
+    for tl in tls:
+        prev = None
+        if isinstance(tl, nn.Linear) and flatten_shape is not None and first_dense:
+            prev, first_dense = flatten_shape, False
+        prevs.append(prev)
+    return prevs
+
+
 def main():
     x, y, _ = peers.load_data("mnist", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "data", "mnist"), limit=512)
     build = peers.numpy_nets()
@@ -48,12 +59,8 @@ def main():
         net = build(name)
         tls, nls = torch_params(model), numpy_params(net)
         assert len(tls) == len(nls)
-        first_dense_after_flatten = True
-        for tl, nl in zip(tls, nls):
-            prev = None
-            if isinstance(tl, nn.Linear) and name in flatten_shapes and first_dense_after_flatten:
-                prev = flatten_shapes[name]
-                first_dense_after_flatten = False
+        prevs = flatten_inputs(tls, flatten_shapes.get(name))
+        for tl, nl, prev in zip(tls, nls, prevs):
             nl.w = to_numpy_layout(tl, nl, prev).astype(np.float64)
             if nl.__dict__.get("b") is not None:
                 nl.b = tl.bias.detach().numpy().astype(np.float64).copy()
@@ -66,12 +73,7 @@ def main():
         loss_t.backward()
         opt.step()
         worst = abs(loss_np - loss_t.item())
-        first_dense_after_flatten = True
-        for tl, nl in zip(tls, nls):
-            prev = None
-            if isinstance(tl, nn.Linear) and name in flatten_shapes and first_dense_after_flatten:
-                prev = flatten_shapes[name]
-                first_dense_after_flatten = False
+        for tl, nl, prev in zip(tls, nls, prevs):
             worst = max(worst, float(np.max(np.abs(to_numpy_layout(tl, nl, prev) - nl.w))))
             if nl.__dict__.get("b") is not None:
                 worst = max(worst, float(np.max(np.abs(tl.bias.detach().numpy() - nl.b))))
