@@ -1,5 +1,4 @@
 using System.Numerics;
-using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 
 namespace NeuralNet.Losses;
 
@@ -19,15 +18,12 @@ internal static class LossChecks
     public static void Finite<T>(string loss, string what, Tensor<T> values) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ReadOnlySpan<T> span = values.AsSpan();
-        if (TensorPrimitives.IsFiniteAll(span)) return;
+        int i = Modules.ModuleChecks.FirstNonFinite(span);
+        if (i < 0) return;
         int cols = values.Length / values.Dim(0);
-        for (int i = 0; i < span.Length; i++)
-        {
-            if (!T.IsFinite(span[i]))
-                throw new ArgumentException(
-                    $"{loss}: {what} {values.ShapeString} must be finite, but row {i / cols}, column {i % cols} is {Modules.ModuleChecks.Format(span[i])}.",
-                    what);
-        }
+        throw new ArgumentException(
+            $"{loss}: {what} {values.ShapeString} must be finite, but row {i / cols}, column {i % cols} is {Modules.ModuleChecks.Format(span[i])}.",
+            what);
     }
 
     /// <summary>Checks one label per row, each in [0, classes).</summary>

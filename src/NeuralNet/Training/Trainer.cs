@@ -431,13 +431,11 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         for (int i = 0; i < labels.Length; i++)
             if ((uint)labels[i] >= (uint)classes)
                 throw new ArgumentException($"Trainer: {what} label {labels[i]} at index {i} is outside [0, {classes}).", nameof(labels));
-        if (!IsFinite(inputs.AsSpan()))
+        int bad = ModuleChecks.FirstNonFinite(inputs.AsSpan());
+        if (bad >= 0)
         {
-            var span = inputs.AsSpan();
             int rowLength = inputs.Length / n;
-            for (int i = 0; i < span.Length; i++)
-                if (!T.IsFinite(span[i]))
-                    throw new ArgumentException($"Trainer: {what} input of example {i / rowLength} (element {i % rowLength}) is {span[i]}, not finite.", nameof(inputs));
+            throw new ArgumentException($"Trainer: {what} input of example {bad / rowLength} (element {bad % rowLength}) is {inputs.AsSpan()[bad]}, not finite.", nameof(inputs));
         }
         if (_perExampleShape.Length == 0)
         {
@@ -470,12 +468,12 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
             {
                 return null; // a genuine shape error, not divergence
             }
-            int bad = FirstNonFinite(output.AsSpan());
+            int bad = ModuleChecks.FirstNonFinite(output.AsSpan());
             if (bad >= 0)
             {
                 string parameters = "";
                 foreach (var p in layers[i].Parameters)
-                    if (FirstNonFinite(p.Value.AsSpan()) >= 0) { parameters = $"; its parameter '{p.Name}' {p.Value.ShapeString} holds non-finite values"; break; }
+                    if (ModuleChecks.FirstNonFinite(p.Value.AsSpan()) >= 0) { parameters = $"; its parameter '{p.Name}' {p.Value.ShapeString} holds non-finite values"; break; }
                 int row = bad / (output.Length / output.Dim(0));
                 return new TrainingDivergedException(
                     $"{where}: the output of layer {i} ({layers[i]}) is not finite (first at example {row} of the batch, value {output.AsSpan()[bad]}){parameters}{extra}. " +
@@ -489,11 +487,4 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     // The same vectorized test the modules use (ModuleChecks.ThrowIfNotFinite).
     private static bool IsFinite(ReadOnlySpan<T> values) => TensorPrimitives.IsFiniteAll(values);
-
-    private static int FirstNonFinite(ReadOnlySpan<T> values)
-    {
-        for (int i = 0; i < values.Length; i++)
-            if (!T.IsFinite(values[i])) return i;
-        return -1;
-    }
 }
