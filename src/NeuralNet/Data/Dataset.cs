@@ -35,7 +35,7 @@ public sealed class Dataset
         for (int i = 0; i < labels.Length; i++)
             if ((uint)labels[i] >= (uint)classCount)
                 throw new ArgumentException($"Dataset '{Name}': label {labels[i]} of example {i} is outside [0, {classCount}).", nameof(labels));
-        int bad = IndexOfNonFinite(features.Data);
+        int bad = Finiteness.FirstNonFinite<float>(features.Data);
         if (bad >= 0)
         {
             int per = features.Length / features.Dim(0);
@@ -254,14 +254,5 @@ public sealed class Dataset
         ClassCount = classCount;
         Name = name;
         _exampleShape = features.ShapeArray()[1..];
-    }
-
-    private static int IndexOfNonFinite(ReadOnlySpan<float> values)
-    {
-        // Vectorized check first; the scalar search runs only when something is wrong.
-        if (System.Numerics.Tensors.TensorPrimitives.IsFiniteAll(values)) return -1;
-        for (int i = 0; i < values.Length; i++)
-            if (!float.IsFinite(values[i])) return i;
-        return -1;
     }
 }

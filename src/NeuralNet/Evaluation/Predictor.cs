@@ -161,10 +161,9 @@ public sealed class Predictor<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     private void CheckFinite(ReadOnlySpan<T> values, int offset)
     {
-        if (T.IsFinite(TensorPrimitives.Sum(values))) return;
-        for (int i = 0; i < values.Length; i++)
-            if (!T.IsFinite(values[i]))
-                throw new ArgumentException($"Predictor: value {offset + i} (example {(offset + i) / _exampleLength}) is {values[i]}, not finite.", nameof(values));
+        int i = Finiteness.FirstNonFinite(values);
+        if (i >= 0)
+            throw new ArgumentException($"Predictor: value {offset + i} (example {(offset + i) / _exampleLength}) is {values[i]}, not finite.", nameof(values));
     }
 
     private Tensor<T> Buffer(int b)

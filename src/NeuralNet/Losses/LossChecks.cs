@@ -18,7 +18,7 @@ internal static class LossChecks
     public static void Finite<T>(string loss, string what, Tensor<T> values) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ReadOnlySpan<T> span = values.AsSpan();
-        int i = Modules.ModuleChecks.FirstNonFinite(span);
+        int i = Finiteness.FirstNonFinite(span);
         if (i < 0) return;
         int cols = values.Length / values.Dim(0);
         throw new ArgumentException(

@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Numerics;
-using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 
 namespace NeuralNet.Modules;
 
@@ -12,24 +11,13 @@ internal static class ModuleChecks
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ReadOnlySpan<T> span = values.AsSpan();
-        int i = FirstNonFinite(span);
+        int i = Finiteness.FirstNonFinite(span);
         if (i >= 0)
             throw new ArgumentException(
                 $"{owner}: {what} {values.ShapeString} must be finite, but element {FormatIndex(values.Shape, i)} is {Format(span[i])}.",
                 what);
     }
 
-    /// <summary>
-    /// The index of the first NaN or infinity in <paramref name="values"/>, or −1 when all are finite: one vectorized pass
-    /// in the common case, the element-by-element search only when there is something to find.
-    /// </summary>
-    public static int FirstNonFinite<T>(ReadOnlySpan<T> values) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        if (TensorPrimitives.IsFiniteAll(values)) return -1;
-        for (int i = 0; i < values.Length; i++)
-            if (!T.IsFinite(values[i])) return i;
-        return -1;
-    }
 
     /// <summary>Throws unless the batch tensor is (N, perExample...) with N ≥ 1.</summary>
     public static void ThrowIfWrongShape<T>(string owner, string what, Tensor<T> values, ReadOnlySpan<int> perExample)

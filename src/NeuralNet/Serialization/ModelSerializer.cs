@@ -179,7 +179,7 @@ public static class ModelSerializer
             if (entry.DType is SafeTensorDType.I64 or SafeTensorDType.U64)
                 throw Bad(source, $"tensor '{name}' is {entry.DType}; parameters are F32 or F64.");
             var values = entry.ToTensor<T>();
-            int bad = IndexOfNonFinite(values.Data);
+            int bad = Finiteness.FirstNonFinite<T>(values.Data);
             if (bad >= 0)
                 throw Bad(source, $"tensor '{name}' holds {values.Data[bad]} at element {bad}; parameters must be finite.");
             parameter.Value.CopyFrom(values);
@@ -290,13 +290,6 @@ public static class ModelSerializer
             path += (path.Length == 0 ? "layer " : ".") + i;
         }
         return $"{path} ({current})";
-    }
-
-    private static int IndexOfNonFinite<T>(ReadOnlySpan<T> values) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        for (int i = 0; i < values.Length; i++)
-            if (!T.IsFinite(values[i])) return i;
-        return -1;
     }
 
     private static InvalidDataException Bad(string source, string detail, Exception? inner = null) => new($"{source}: {detail}", inner);

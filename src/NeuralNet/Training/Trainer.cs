@@ -431,7 +431,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         for (int i = 0; i < labels.Length; i++)
             if ((uint)labels[i] >= (uint)classes)
                 throw new ArgumentException($"Trainer: {what} label {labels[i]} at index {i} is outside [0, {classes}).", nameof(labels));
-        int bad = ModuleChecks.FirstNonFinite(inputs.AsSpan());
+        int bad = Finiteness.FirstNonFinite(inputs.AsSpan());
         if (bad >= 0)
         {
             int rowLength = inputs.Length / n;
@@ -468,12 +468,12 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
             {
                 return null; // a genuine shape error, not divergence
             }
-            int bad = ModuleChecks.FirstNonFinite(output.AsSpan());
+            int bad = Finiteness.FirstNonFinite(output.AsSpan());
             if (bad >= 0)
             {
                 string parameters = "";
                 foreach (var p in layers[i].Parameters)
-                    if (ModuleChecks.FirstNonFinite(p.Value.AsSpan()) >= 0) { parameters = $"; its parameter '{p.Name}' {p.Value.ShapeString} holds non-finite values"; break; }
+                    if (Finiteness.FirstNonFinite(p.Value.AsSpan()) >= 0) { parameters = $"; its parameter '{p.Name}' {p.Value.ShapeString} holds non-finite values"; break; }
                 int row = bad / (output.Length / output.Dim(0));
                 return new TrainingDivergedException(
                     $"{where}: the output of layer {i} ({layers[i]}) is not finite (first at example {row} of the batch, value {output.AsSpan()[bad]}){parameters}{extra}. " +
