@@ -6,6 +6,7 @@ Usage: report.py RESULTS.jsonl [--load-start "1.00 0.50 0.20"] [--load-end "..."
 
 import argparse
 import json
+import statistics
 import os
 import platform
 import subprocess
@@ -86,7 +87,8 @@ def main():
             if kind == "train":
                 train[(r["net"], fw)] = r
             elif kind == "sgemm":
-                sgemm[(int(r["n"]), fw)] = r
+                # SGEMM runs in rounds: the i-th record of a framework and size belongs to round i.
+                sgemm.setdefault((int(r["n"]), fw), []).append(r)
             elif kind == "info":
                 info.setdefault(fw, r)
             elif kind == "error":
@@ -135,14 +137,27 @@ def main():
           f"{fmt_rate(rates['torch'])} | {fmt_rate(rates['neuralnet'])} | "
           f"{fmt_ratio(rates['neuralnet'], [rates[p] for p in PEERS])} |")
     w("")
-    w("## Square SGEMM, C = A·B, float32 (GFLOP/s = 2n³ / time, median; higher is better)")
+    w("## Square SGEMM, C = A·B, float32 (GFLOP/s = 2n³ / time; higher is better)")
     w("")
-    w("| n | NumPy (OpenBLAS) | PyTorch | NeuralNet Kernels.Gemm | NeuralNet / best peer |")
-    w("|---:|---:|---:|---:|---:|")
+    rounds = max((len(v) for v in sgemm.values()), default=0)
+    w(f"{rounds} rounds, each running NumPy, PyTorch and NeuralNet in turn (a few seconds apart); each cell is the median"
+      " over the rounds of each round's median run, and the ratio is the median of the per-round ratios NeuralNet / faster"
+      " peer (the load changes within minutes here, so only ratios from the same round are compared).")
+    w("")
+    w("| n | NumPy (OpenBLAS) | PyTorch | NeuralNet Kernels.Gemm | NeuralNet / best peer | rounds NeuralNet ahead |")
+    w("|---:|---:|---:|---:|---:|---:|")
     for n in sorted({k[0] for k in sgemm}):
-        g = {fw: (sgemm[(n, fw)]["gflops"] if (n, fw) in sgemm else None) for fw, _ in FRAMEWORKS}
-        w(f"| {n} | {fmt_rate(g['numpy'])} | {fmt_rate(g['torch'])} | {fmt_rate(g['neuralnet'])} | "
-          f"{fmt_ratio(g['neuralnet'], [g[p] for p in PEERS])} |")
+        per_fw = {fw: [r["gflops"] for r in sgemm.get((n, fw), [])] for fw, _ in FRAMEWORKS}
+        g = {fw: (statistics.median(v) if v else None) for fw, v in per_fw.items()}
+        ratios = []
+        for i in range(rounds):
+            nn = per_fw["neuralnet"][i] if i < len(per_fw["neuralnet"]) else None
+            peers = [per_fw[p][i] for p in PEERS if i < len(per_fw[p])]
+            if nn is not None and peers:
+                ratios.append(nn / max(peers))
+        ratio = f"{statistics.median(ratios):.2f}×" if ratios else "n/a"
+        ahead = f"{sum(1 for x in ratios if x >= 1)} of {len(ratios)}" if ratios else "n/a"
+        w(f"| {n} | {fmt_rate(g['numpy'])} | {fmt_rate(g['torch'])} | {fmt_rate(g['neuralnet'])} | {ratio} | {ahead} |")
     w("")
     w("## Details")
     w("")
@@ -169,15 +184,13 @@ def main():
     for n in sorted({k[0] for k in sgemm}):
         cells = []
         for fw, label in FRAMEWORKS:
-            r = sgemm.get((n, fw))
-            if r is not None:
-                sp = spread(r)
-                best = max(r.get("all") or [r["gflops"]])
-                cells.append(f"{label} {r['calls']} calls×{r['repeats']}, best {fmt_rate(best)}"
-                             + (f", spread {sp * 100:.0f}%" if sp is not None else ""))
+            recs = sgemm.get((n, fw), [])
+            if recs:
+                per_round = ", ".join(f"{r['gflops']:.0f}" for r in recs)
+                cells.append(f"{label} {recs[0]['calls']} calls×{recs[0]['repeats']} per round, rounds {per_round}")
         sg_parts.append(f"{n}: " + "; ".join(cells))
     if sg_parts:
-        w("- SGEMM " + " | ".join(sg_parts))
+        w("- SGEMM GFLOP/s by round: " + " | ".join(sg_parts))
     for e in errors:
         w(f"- ERROR {e.get('framework')} {e.get('what', '')}: {e.get('message', '')}")
     w("")

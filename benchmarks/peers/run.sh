@@ -9,7 +9,8 @@
 #   STEPS=a=500,b=300,c=100,d=3000   timed steps per run, per network
 #   BUDGET=30          seconds of timed runs per network and framework; a slower implementation times fewer steps
 #   DATA=mnist         mnist (bundled data/mnist) or random (uniform noise of MNIST shape)
-#   NETS=a,b,c,d       which networks;  SGEMM=128,256,512,1024  which sizes (empty: none)
+#   NETS=a,b,c,d       which networks (empty: none);  SGEMM=128,256,512,1024  which sizes (empty: none)
+#   SGEMM_ROUNDS=7     SGEMM rounds (each runs the three frameworks in turn); SGEMM_REPEATS=3 timed runs per round
 #   OMP_WAIT_POLICY=PASSIVE   for PyTorch's OpenMP pool; set it empty to keep libgomp's default (spinning), which
 #                      is much slower for PyTorch when other processes share the cores (see docs/peers.md)
 #   OUT=benchmarks/peers/results.md
@@ -23,8 +24,10 @@ REPEATS="${REPEATS:-5}"
 STEPS="${STEPS:-a=500,b=300,c=100,d=3000}"
 BUDGET="${BUDGET:-30}"
 DATA="${DATA:-mnist}"
-NETS="${NETS:-a,b,c,d}"
+NETS="${NETS-a,b,c,d}"
 SGEMM="${SGEMM-128,256,512,1024}"
+SGEMM_ROUNDS="${SGEMM_ROUNDS:-7}"
+SGEMM_REPEATS="${SGEMM_REPEATS:-3}"
 OUT="${OUT:-$HERE/results.md}"
 START=$(date +%s)
 
@@ -85,10 +88,16 @@ for net in "${NET_LIST[@]}"; do
   run torch "net $net" "$PY" "$HERE/peers.py" --framework torch --nets "$net" --sgemm "" "${COMMON_PY[@]}"
   run neuralnet "net $net" dotnet "$DLL" train --net "$net" "${COMMON_NN[@]}"
 done
+# SGEMM runs in rounds (NumPy, PyTorch, NeuralNet, SGEMM_REPEATS timed runs each, then again): a few seconds per round,
+# so that the load of the moment hits all three alike; the report gives the median over rounds and the ratio per round.
 if [ -n "$SGEMM" ]; then
-  run numpy sgemm "$PY" "$HERE/peers.py" --framework numpy --nets "" --sgemm "$SGEMM" "${COMMON_PY[@]}"
-  run torch sgemm "$PY" "$HERE/peers.py" --framework torch --nets "" --sgemm "$SGEMM" "${COMMON_PY[@]}"
-  run neuralnet sgemm dotnet "$DLL" sgemm --sizes "$SGEMM" --repeats "$REPEATS" --budget "$BUDGET" --threads "$THREADS"
+  for round in $(seq 1 "$SGEMM_ROUNDS"); do
+    SG_PY=(--repeats "$SGEMM_REPEATS" --budget "$BUDGET" --threads "$THREADS" --data "$DATA" --mnist-dir "$ROOT/data/mnist")
+    run numpy "sgemm round $round" "$PY" "$HERE/peers.py" --framework numpy --nets "" --sgemm "$SGEMM" "${SG_PY[@]}"
+    run torch "sgemm round $round" "$PY" "$HERE/peers.py" --framework torch --nets "" --sgemm "$SGEMM" "${SG_PY[@]}"
+    run neuralnet "sgemm round $round" dotnet "$DLL" sgemm --sizes "$SGEMM" --repeats "$SGEMM_REPEATS" --budget "$BUDGET" \
+      --threads "$THREADS"
+  done
 fi
 LOAD_END="$(cut -d' ' -f1-3 /proc/loadavg)"
 

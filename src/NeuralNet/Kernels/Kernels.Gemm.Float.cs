@@ -49,6 +49,9 @@ internal static partial class Kernels
     // See the thread split in GemmFloat.
     internal const int GemmRowSplitMaxK = 64;
 
+    // From this many multiply-adds (512·512·256) threads share a product out block by block (GemmBlocksJob).
+    internal const long GemmBlockSchedulingMinWork = 1L << 26;
+
     // With at most this many rows of C (batch 1 to 4) packing costs more than it saves: op(A)·B runs on the row path
     // (Kernels.Gemm.Rows.cs) and A·Bᵀ on dot products (Kernels.Gemm.DotNT.cs). Measured: packed wins from m = 16 up on
     // the network shapes, while at m = 1 the unpacked paths are 5–20× faster.
@@ -72,6 +75,7 @@ internal static partial class Kernels
     [ThreadStatic] private static float[]? t_gemmPackA;
     [ThreadStatic] private static float[]? t_gemmPackB;
     [ThreadStatic] private static GemmFloatJob? t_gemmJob;
+    [ThreadStatic] private static GemmBlocksJob? t_gemmBlocksJob;
     [ThreadStatic] private static float[]? t_gemmTransposed;
 
     /// <summary>Single-precision GEMM: validated spans in, blocked SIMD kernels out, split over threads by output block.</summary>
@@ -90,38 +94,74 @@ internal static partial class Kernels
                 return;
             }
 
-            // The path depends on the shape only, never on the thread count, so results stay bit-identical.
-            GemmPath path = !transB && (m <= GemmSmallRows || k <= GemmRowsMaxK) ? GemmPath.Rows
-                : !transA && transB && (m <= GemmSmallRows || (n <= GemmDotNTMaxColumns && k >= GemmDotNTMinK)) && k >= 16 ? GemmPath.DotNT
-                : GemmPath.Packed;
-            // Threads split C by rows when it is at least as tall as wide, and by columns otherwise, except for a weight
-            // gradient dYᵀ·X of a small batch (A transposed, k ≤ 64): there writing C dominates, and whole rows per
-            // thread were 1.05–1.36× faster than half rows (400×784×30, 120×256×64, 64×784×40; interleaved A/B).
-            bool splitRows = m >= n || (path == GemmPath.Packed && transA && k <= GemmRowSplitMaxK && m >= 2 * GemmMR);
-            int unit = path != GemmPath.Packed ? (splitRows ? 1 : 16) : splitRows ? GemmMR : GemmNR;
-            int dim = splitRows ? m : n;
-            int parts = 1;
-            if ((long)m * n * k >= GemmParallelThreshold)
-                parts = Math.Min(NeuralNetSettings.MaxDegreeOfParallelism, (dim + unit - 1) / unit);
-            if (parts <= 1)
+            GemmPlan plan = PlanGemmFloat(transA, transB, m, n, k, accumulate, NeuralNetSettings.MaxDegreeOfParallelism);
+            GemmPath path = plan.Path;
+            if (plan.Parts <= 1)
             {
                 GemmFloatRange(path, transA, transB, m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate);
                 return;
             }
 
-            int chunk = ((dim + parts - 1) / parts + unit - 1) / unit * unit;
-            parts = (dim + chunk - 1) / chunk;
+            if (plan.Blocks)
+            {
+                GemmBlocksJob blocks = t_gemmBlocksJob ??= new GemmBlocksJob();
+                blocks.Set(transA, transB, m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate);
+                try
+                {
+                    KernelThreads.Run(blocks, plan.Parts);
+                }
+                finally
+                {
+                    blocks.Clear();
+                }
+                return;
+            }
+
             GemmFloatJob job = t_gemmJob ??= new GemmFloatJob();
-            job.Set(path, transA, transB, m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate, splitRows, chunk);
+            job.Set(path, transA, transB, m, n, k, pa, lda, pb, ldb, pc, ldc, accumulate, plan.SplitRows, plan.Chunk);
             try
             {
-                KernelThreads.Run(job, parts);
+                KernelThreads.Run(job, plan.Parts);
             }
             finally
             {
                 job.Clear();
             }
         }
+    }
+
+    /// <summary>How a single-precision GEMM runs: its path, and how it is shared among threads.</summary>
+    /// <param name="Path">The algorithm; it depends on the shape only, never on the thread count, so results stay bit-identical.</param>
+    /// <param name="SplitRows">Whether threads take rows of C (true) or columns.</param>
+    /// <param name="Parts">How many parallel parts (1: the calling thread alone).</param>
+    /// <param name="Chunk">The rows (or columns) of each fixed part; the last one may be shorter.</param>
+    /// <param name="Blocks">
+    /// Whether the parts instead claim blocks of the loop nest dynamically (<see cref="GemmBlocksJob"/>; Chunk unused).
+    /// </param>
+    internal readonly record struct GemmPlan(GemmPath Path, bool SplitRows, int Parts, int Chunk, bool Blocks);
+
+    /// <summary>Chooses the path and the thread split of C (m×n) = op(A)·op(B) for at most <paramref name="maxThreads"/> threads.</summary>
+    internal static GemmPlan PlanGemmFloat(bool transA, bool transB, int m, int n, int k, bool accumulate, int maxThreads)
+    {
+        GemmPath path = !transB && (m <= GemmSmallRows || k <= GemmRowsMaxK) ? GemmPath.Rows
+            : !transA && transB && (m <= GemmSmallRows || (n <= GemmDotNTMaxColumns && k >= GemmDotNTMinK)) && k >= 16 ? GemmPath.DotNT
+            : GemmPath.Packed;
+        // Threads split C by rows when it is at least as tall as wide, and by columns otherwise, except for a weight
+        // gradient dYᵀ·X of a small batch (A transposed, k ≤ 64): there writing C dominates, and whole rows per
+        // thread were 1.05–1.36× faster than half rows (400×784×30, 120×256×64, 64×784×40; interleaved A/B).
+        bool splitRows = m >= n || (path == GemmPath.Packed && transA && k <= GemmRowSplitMaxK && m >= 2 * GemmMR);
+        int unit = path != GemmPath.Packed ? (splitRows ? 1 : 16) : splitRows ? GemmMR : GemmNR;
+        int dim = splitRows ? m : n;
+        int parts = 1;
+        if ((long)m * n * k >= GemmParallelThreshold)
+            parts = Math.Min(maxThreads, (dim + unit - 1) / unit);
+        // Large products are shared out block by block: from 512·512·256 multiply-adds, with at least two MC blocks of
+        // rows per thread.
+        bool blocks = parts > 1 && path == GemmPath.Packed && splitRows && (long)m * n * k >= GemmBlockSchedulingMinWork
+            && (m + GemmMC - 1) / GemmMC >= 2 * parts && !UseTransposedProduct(transA, transB, m, n, accumulate);
+        int chunk = ((dim + parts - 1) / parts + unit - 1) / unit * unit;
+        if (!blocks) parts = (dim + chunk - 1) / chunk;
+        return new GemmPlan(path, splitRows, parts, chunk, blocks);
     }
 
     private static int GemmMR => Vector512.IsHardwareAccelerated ? GemmFloat512.MR : GemmFloat256.MR;
@@ -172,6 +212,104 @@ internal static partial class Kernels
                 GemmFloatRange(_path, _transA, _transB, _m, cols, _k, _a, _lda, b, _ldb, _c + start, _ldc, _accumulate);
             }
         }
+    }
+
+    /// <summary>
+    /// A large product shared out in blocks: one block is C[ic..ic+MC, jc..jc+NC] (+)= op(A)[ic.., pc..pc+KC]·B[pc.., jc..],
+    /// exactly the step of the single-threaded loop nest. Threads claim blocks in loop order (column block, then k block,
+    /// then row block) from one counter, pack the B block themselves when they reach a new one, and take a block of rows
+    /// at k block p only once block p − 1 of the same rows is done. So each element of C is the same FMA chain, added in
+    /// the same order as on one thread, whichever thread computes which block, and a thread that the machine slows down
+    /// simply claims fewer blocks instead of holding the other one back (a fixed half per thread waits for the slower).
+    /// </summary>
+    private sealed unsafe class GemmBlocksJob : ParallelJob
+    {
+        private bool _transA, _transB, _accumulate;
+        private int _m, _n, _k, _rowBlocks, _kBlocks, _blocks;
+        private float* _a, _b, _c;
+        private nint _lda, _ldb, _ldc;
+        // Per (column block, row block): how many k blocks are done. Grown, never shrunk, so a warm call allocates nothing.
+        private int[] _progress = [];
+        private PaddedCounter _next;
+
+        public void Set(bool transA, bool transB, int m, int n, int k, float* a, nint lda, float* b, nint ldb,
+            float* c, nint ldc, bool accumulate)
+        {
+            (_transA, _transB, _m, _n, _k, _lda, _ldb, _ldc, _accumulate) = (transA, transB, m, n, k, lda, ldb, ldc, accumulate);
+            _a = a;
+            _b = b;
+            _c = c;
+            _rowBlocks = (m + GemmMC - 1) / GemmMC;
+            _kBlocks = (k + GemmKC - 1) / GemmKC;
+            int columnBlocks = (n + GemmNC - 1) / GemmNC;
+            _blocks = columnBlocks * _kBlocks * _rowBlocks;
+            int cells = columnBlocks * _rowBlocks;
+            if (_progress.Length < cells) _progress = new int[cells];
+            Array.Clear(_progress, 0, cells);
+            _next.Value = 0;
+        }
+
+        public void Clear()
+        {
+            _a = null;
+            _b = null;
+            _c = null;
+        }
+
+        public override void Execute(int part, int parts)
+        {
+            if (Vector512.IsHardwareAccelerated)
+                Run<GemmFloat512>();
+            else
+                Run<GemmFloat256>();
+        }
+
+        [SkipLocalsInit]
+        private void Run<TKernel>() where TKernel : struct, IGemmMicroKernel
+        {
+            float* packA = GetPackBuffer(ref t_gemmPackA, GemmMC * GemmKC);
+            float* packB = GetPackBuffer(ref t_gemmPackB, GemmKC * GemmNC);
+            float* tile = stackalloc float[12 * 32 + 16];
+            tile = (float*)(((nint)tile + 63) & ~(nint)63);
+            bool packAPanels = _transA || _n > GemmUnpackedAMaxColumns;
+            int packed = -1;   // the (column block, k block) whose B block this thread holds packed
+            while (true)
+            {
+                int block = Interlocked.Increment(ref _next.Value) - 1;
+                if (block >= _blocks) return;
+                int rowBlock = block % _rowBlocks;
+                int step = block / _rowBlocks;
+                int kBlock = step % _kBlocks;
+                int columnBlock = step / _kBlocks;
+                int jc = columnBlock * GemmNC, nc = Math.Min(GemmNC, _n - jc);
+                int pc = kBlock * GemmKC, kc = Math.Min(GemmKC, _k - pc);
+                int ic = rowBlock * GemmMC;
+                if (step != packed)
+                {
+                    PackB(_transB, _b, _ldb, pc, jc, kc, nc, packB, TKernel.NR);
+                    packed = step;
+                }
+
+                // Blocks are claimed in order, so the previous k block of these rows is done or being computed now.
+                ref int done = ref _progress[columnBlock * _rowBlocks + rowBlock];
+                if (Volatile.Read(ref done) != kBlock)
+                {
+                    var spin = new SpinWait();
+                    while (Volatile.Read(ref done) != kBlock) spin.SpinOnce(sleep1Threshold: -1);
+                }
+                GemmFloatBlock<TKernel>(_transA, _a, _lda, _c, _ldc, ic, Math.Min(GemmMC, _m - ic), jc, nc, pc, kc,
+                    _accumulate || pc > 0, packAPanels, false, packA, packB, tile);
+                Volatile.Write(ref done, kBlock + 1);
+            }
+        }
+    }
+
+    /// <summary>An int alone on its cache line, for a counter that threads update while others read nearby fields.</summary>
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Explicit, Size = 128)]
+    private struct PaddedCounter
+    {
+        [System.Runtime.InteropServices.FieldOffset(64)]
+        public int Value;
     }
 
     private static unsafe void GemmFloatRange(GemmPath path, bool transA, bool transB, int m, int n, int k,
@@ -263,7 +401,7 @@ internal static partial class Kernels
         float* a, nint lda, float* b, nint ldb, float* c, nint ldc, bool accumulate, bool paddedColumns = false)
         where TKernel : struct, IGemmMicroKernel
     {
-        int mr = TKernel.MR, nr = TKernel.NR;
+        int nr = TKernel.NR;
         float* packA = GetPackBuffer(ref t_gemmPackA, GemmMC * GemmKC);
         // Packing A pays off through reuse across column tiles; with at most GemmUnpackedAMaxColumns columns (the forward
         // X·Wᵀ of a layer with few outputs) each A panel serves a handful of tiles and packing it cost as much as the tiles.
@@ -281,56 +419,68 @@ internal static partial class Kernels
                 bool add = accumulate || pc > 0;
                 PackB(transB, b, ldb, pc, jc, kc, nc, packB, nr);
                 for (int ic = 0; ic < m; ic += GemmMC)
+                    GemmFloatBlock<TKernel>(transA, a, lda, c, ldc, ic, Math.Min(GemmMC, m - ic), jc, nc, pc, kc, add,
+                        packAPanels, paddedColumns, packA, packB, tile);
+            }
+        }
+    }
+
+    /// <summary>
+    /// One block of the loop nest: C[ic..ic+mc, jc..jc+nc] (+)= op(A)[ic..ic+mc, pc..pc+kc] · (the packed B block), the
+    /// A block packed (or read in place) here, every MR×NR tile through the micro-kernel.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void GemmFloatBlock<TKernel>(bool transA, float* a, nint lda, float* c, nint ldc,
+        int ic, int mc, int jc, int nc, int pc, int kc, bool add, bool packAPanels, bool paddedColumns,
+        float* packA, float* packB, float* tile)
+        where TKernel : struct, IGemmMicroKernel
+    {
+        int mr = TKernel.MR, nr = TKernel.NR;
+        // Full panels of a row-major A are read in place when they serve only a few column tiles; only a short
+        // last panel is packed (zero-padded) then.
+        int packedFrom = packAPanels ? 0 : mc / mr * mr;
+        if (packedFrom < mc)
+            PackA(transA, a, lda, ic + packedFrom, pc, mc - packedFrom, kc, packA + (nint)packedFrom * kc, mr);
+        for (int ir = 0; ir < mc; ir += mr)
+        {
+            int rows = Math.Min(mr, mc - ir);
+            float* ap = packA + (nint)ir * kc;
+            float* aRows = a + (nint)(ic + ir) * lda + pc;
+            float* cRow = c + (ic + ir) * ldc + jc;
+            for (int jr = 0; jr < nc; jr += nr)
+            {
+                // C with rows padded to whole tiles (the transposed product's buffer) takes every tile in place.
+                int cols = paddedColumns ? nr : Math.Min(nr, nc - jr);
+                float* bp = packB + (nint)jr * kc;
+                if (ir < packedFrom)
                 {
-                    int mc = Math.Min(GemmMC, m - ic);
-                    // Full panels of a row-major A are read in place when they serve only a few column tiles; only a short
-                    // last panel is packed (zero-padded) then.
-                    int packedFrom = packAPanels ? 0 : mc / mr * mr;
-                    if (packedFrom < mc)
-                        PackA(transA, a, lda, ic + packedFrom, pc, mc - packedFrom, kc, packA + (nint)packedFrom * kc, mr);
-                    for (int ir = 0; ir < mc; ir += mr)
+                    if (cols == nr)
                     {
-                        int rows = Math.Min(mr, mc - ir);
-                        float* ap = packA + (nint)ir * kc;
-                        float* aRows = a + (nint)(ic + ir) * lda + pc;
-                        float* cRow = c + (ic + ir) * ldc + jc;
-                        for (int jr = 0; jr < nc; jr += nr)
-                        {
-                            // C with rows padded to whole tiles (the transposed product's buffer) takes every tile in place.
-                            int cols = paddedColumns ? nr : Math.Min(nr, nc - jr);
-                            float* bp = packB + (nint)jr * kc;
-                            if (ir < packedFrom)
-                            {
-                                if (cols == nr)
-                                {
-                                    TKernel.RunRows(kc, aRows, lda, bp, cRow + jr, ldc, add);
-                                }
-                                else
-                                {
-                                    TKernel.RunRows(kc, aRows, lda, bp, tile, nr, false);
-                                    StoreTile(tile, nr, cRow + jr, ldc, rows, cols, add);
-                                }
-                            }
-                            else if (rows == mr && cols == nr)
-                            {
-                                TKernel.Run(kc, ap, bp, cRow + jr, ldc, add);
-                            }
-                            else if (rows * 2 == mr && cols == nr)
-                            {
-                                TKernel.RunHalf(kc, ap, bp, cRow + jr, ldc, add);
-                            }
-                            else if (rows * 2 <= mr)
-                            {
-                                TKernel.RunHalf(kc, ap, bp, tile, nr, false);
-                                StoreTile(tile, nr, cRow + jr, ldc, rows, cols, add);
-                            }
-                            else
-                            {
-                                TKernel.Run(kc, ap, bp, tile, nr, false);
-                                StoreTile(tile, nr, cRow + jr, ldc, rows, cols, add);
-                            }
-                        }
+                        TKernel.RunRows(kc, aRows, lda, bp, cRow + jr, ldc, add);
                     }
+                    else
+                    {
+                        TKernel.RunRows(kc, aRows, lda, bp, tile, nr, false);
+                        StoreTile(tile, nr, cRow + jr, ldc, rows, cols, add);
+                    }
+                }
+                else if (rows == mr && cols == nr)
+                {
+                    TKernel.Run(kc, ap, bp, cRow + jr, ldc, add);
+                }
+                else if (rows * 2 == mr && cols == nr)
+                {
+                    TKernel.RunHalf(kc, ap, bp, cRow + jr, ldc, add);
+                }
+                else if (rows * 2 <= mr)
+                {
+                    TKernel.RunHalf(kc, ap, bp, tile, nr, false);
+                    StoreTile(tile, nr, cRow + jr, ldc, rows, cols, add);
+                }
+                else
+                {
+                    TKernel.Run(kc, ap, bp, tile, nr, false);
+                    StoreTile(tile, nr, cRow + jr, ldc, rows, cols, add);
                 }
             }
         }

@@ -229,6 +229,66 @@ public class GemmTests
         }
     }
 
+    /// <summary>Large products that threads share out block by block (GemmBlocksJob), with every transposition.</summary>
+    public static TheoryData<int, int, int, bool, bool> BlockScheduledShapes() => new()
+    {
+        { 1000, 700, 300, false, false },   // 6 row blocks (the last one short) × 2 k blocks
+        { 640, 600, 200, false, true },     // 4 row blocks, 1 k block
+        { 777, 300, 700, true, false },     // 3 k blocks, k not a multiple of KC
+        { 1200, 1100, 64, true, true },     // 2 column blocks (n > NC)
+        { 600, 256, 1030, false, false },   // 5 k blocks, the last one 6 deep
+    };
+
+    [Theory]
+    [MemberData(nameof(BlockScheduledShapes))]
+    public void Float_BlockScheduledProducts_MatchNaiveAndAreBitIdenticalForAnyThreadCount(int m, int n, int k, bool transA, bool transB)
+    {
+        K.PlanGemmFloat(transA, transB, m, n, k, accumulate: true, maxThreads: 2).Blocks.Should().BeTrue("the shape is meant to test the block scheduling");
+        K.PlanGemmFloat(transA, transB, m, n, k, accumulate: true, maxThreads: 1).Parts.Should().Be(1);
+        var p = Problem<float>.Create(new RandomGenerator(5), transA, transB, m, n, k, pad: 2);
+        int saved = NeuralNetSettings.MaxDegreeOfParallelism;
+        try
+        {
+            float[] Run(int threads, bool accumulate)
+            {
+                NeuralNetSettings.MaxDegreeOfParallelism = threads;
+                float[] c = p.C0.ToArray();
+                K.Gemm<float>(transA, transB, m, n, k, p.A, p.Lda, p.B, p.Ldb, c, p.Ldc, accumulate);
+                return c;
+            }
+            foreach (bool accumulate in new[] { false, true })
+            {
+                float[] one = Run(1, accumulate);
+                Run(2, accumulate).Should().Equal(one, $"2 threads vs 1, accumulate={accumulate}");
+                Run(3, accumulate).Should().Equal(one, $"3 threads vs 1, accumulate={accumulate}");
+                // Repeated calls reuse the job and its progress table: the same bits again.
+                Run(2, accumulate).Should().Equal(one, $"2 threads again, accumulate={accumulate}");
+
+                // Against the naive kernel in double, with the bound k·ε·(Σ|a||b| + |c0|).
+                double[] reference = p.C0.Select(v => (double)v).ToArray();
+                double[] a = p.A.Select(v => (double)v).ToArray(), b = p.B.Select(v => (double)v).ToArray();
+                K.GemmNaive<double>(transA, transB, m, n, k, a, p.Lda, b, p.Ldb, reference, p.Ldc, accumulate);
+                double[] bound = new double[reference.Length];
+                K.GemmNaive<double>(transA, transB, m, n, k, a.Select(Math.Abs).ToArray(), p.Lda, b.Select(Math.Abs).ToArray(),
+                    p.Ldb, bound, p.Ldc, false);
+                for (int i = 0; i < m; i++)
+                for (int j = 0; j < n; j++)
+                {
+                    int idx = i * p.Ldc + j;
+                    double tolerance = (k + 2) * 1.2e-7 * (bound[idx] + Math.Abs(p.C0[idx])) + 1e-30;
+                    if (!(Math.Abs(one[idx] - reference[idx]) <= tolerance))
+                        Assert.Fail($"m={m} n={n} k={k} transA={transA} transB={transB} accumulate={accumulate}: " +
+                            $"C[{i},{j}] = {one[idx]}, expected {reference[idx]} ± {tolerance}");
+                }
+                AssertPaddingUntouched(one, p.C0, m, n, p.Ldc);
+            }
+        }
+        finally
+        {
+            NeuralNetSettings.MaxDegreeOfParallelism = saved;
+        }
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(2)]
