@@ -1,4 +1,6 @@
 using System.Numerics;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using NeuralNet.Initialization;
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 
@@ -11,7 +13,10 @@ namespace NeuralNet.Modules;
 /// OH = (H + 2·padding − K)/stride + 1 and OW = (W + 2·padding − K)/stride + 1 (integer division; rows and columns
 /// the last window does not reach are ignored). Padding is zero.</para>
 /// <para>Forward: y[n, o, i, j] = b[o] + Σ_{c,p,q} W[o, c, p, q] · x[n, c, i·stride − padding + p, j·stride − padding + q].
-/// Computed per image as im2col, giving cols (C·K·K, OH·OW), then one GEMM: y_n = W·cols (+ b per channel row).</para>
+/// Computed per image as im2col, giving cols (C·K·K, OH·OW), then one GEMM: y_n = W·cols (+ b per channel row). A float
+/// layer with one input channel, stride 1 and no padding (the first layer of an MNIST network) instead reads the image in
+/// place with a direct kernel on machines with AVX-512: the same outputs bit for bit, and the weight gradient the same to
+/// rounding (summed in another order).</para>
 /// <para>Threads: the batch is cut into at most 8 chunks of consecutive images, fixed by the batch size; chunks run in
 /// parallel (up to <see cref="NeuralNetSettings.MaxDegreeOfParallelism"/> threads) when a pass has at least 2¹⁸
 /// multiply-adds. Each chunk sums its images' weight gradients in image order (chunk 0 straight into dW), and the other
@@ -19,7 +24,7 @@ namespace NeuralNet.Modules;
 /// <para>Backward, for dy (N, OC, OH, OW): dW += Σ_n dy_n·cols_nᵀ, db[o] += Σ_{n,i,j} dy[n, o, i, j],
 /// dx_n = col2im(Wᵀ·dy_n) (skipped when <see cref="Module{T}.ComputeInputGradient"/> is false).</para>
 /// <para>During training the im2col matrices of the whole batch are kept for the backward pass
-/// (N·C·K·K·OH·OW elements); inference keeps one image's worth.</para>
+/// (N·C·K·K·OH·OW elements); inference keeps one image's worth. The direct single-channel path keeps none.</para>
 /// <para>Default initialization: Xavier/Glorot uniform with fan-in C·K·K and fan-out OC·K·K; biases zero.</para>
 /// </remarks>
 public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanaged, IFloatingPointIeee754<T>
@@ -35,6 +40,9 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
     private Tensor<T>? _outputGradient;
     private ChunkJob? _job;
     private bool _colsHoldBatch;
+    private bool _direct;
+    private T[] _scratch = [];
+    private int _scratchLength;
 
     // At most this many image chunks: enough to balance two or more threads, few enough that the per-chunk weight
     // gradient sums cost little to keep and add.
@@ -136,10 +144,21 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
         int outH = OutSize(h), outW = OutSize(w), colSize = FanIn * outH * outW;
         var y = ModuleChecks.Ensure(ref _output, n, [OutChannels, outH, outW]);
 
-        // Training keeps every image's columns for the weight gradient; inference needs one slot per chunk.
-        int slots = training ? n : ChunkCount(n);
-        if (_cols.Length < (long)slots * colSize) _cols = new T[checked(slots * colSize)];
-        _colsHoldBatch = training;
+        _direct = UsesDirectKernel();
+        if (_direct)
+        {
+            // The single-channel kernels read the image in place: no columns, one scratch slot per chunk.
+            _scratchLength = Kernels.Kernels.Conv2DSingleChannelScratchLength(OutChannels, h, w, KernelSize, KernelSize);
+            if (_scratch.Length < (long)ChunkCount(n) * _scratchLength) _scratch = new T[checked(ChunkCount(n) * _scratchLength)];
+            _colsHoldBatch = false;
+        }
+        else
+        {
+            // Training keeps every image's columns for the weight gradient; inference needs one slot per chunk.
+            int slots = training ? n : ChunkCount(n);
+            if (_cols.Length < (long)slots * colSize) _cols = new T[checked(slots * colSize)];
+            _colsHoldBatch = training;
+        }
         _input = input;
         _outH = outH;
         _outW = outW;
@@ -157,7 +176,7 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
         int spatial = _outH * _outW, colSize = FanIn * spatial, chunks = ChunkCount(n);
         ModuleChecks.Ensure(ref _inputGradient, n, [InChannels, h, w]);
         if (ComputeInputGradient && _dcols.Length < (long)chunks * colSize) _dcols = new T[checked(chunks * colSize)];
-        if (!_colsHoldBatch && _cols.Length < (long)chunks * colSize) _cols = new T[checked(chunks * colSize)];
+        if (!_direct && !_colsHoldBatch && _cols.Length < (long)chunks * colSize) _cols = new T[checked(chunks * colSize)];
         int wLength = Weight.Value.Length;
         if (_dWPartial.Length < (long)(chunks - 1) * wLength) _dWPartial = new T[checked((chunks - 1) * wLength)];
 
@@ -184,6 +203,15 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
         }
         return _inputGradient!;
     }
+
+    /// <summary>
+    /// Whether this layer runs the single-channel direct kernels (<see cref="Kernels.Kernels.Conv2DSingleChannel"/>)
+    /// instead of im2col + GEMM: float, one input channel, stride 1, no padding, K² ≤ 256 (where the direct forward is
+    /// bit-identical to the GEMM's), on a machine with 512-bit vectors (the kernels' only vector width).
+    /// </summary>
+    private bool UsesDirectKernel() =>
+        typeof(T) == typeof(float) && InChannels == 1 && Stride == 1 && Padding == 0
+        && KernelSize * KernelSize <= Kernels.Kernels.GemmKC && Vector512.IsHardwareAccelerated;
 
     /// <summary>
     /// The batch is cut into chunks of consecutive images that depend on the batch size only (at most
@@ -231,11 +259,21 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
         Span<T> y = _output!.AsSpan();
         for (int i = first; i < end; i++)
         {
-            var cols = _cols.AsSpan((_colsHoldBatch ? i : chunk) * colSize, colSize);
-            Kernels.Kernels.Im2Col<T>(cols, x.Data.AsSpan(i * imageSize, imageSize), InChannels, h, w,
-                KernelSize, KernelSize, Stride, Padding, _outH, _outW);
             var yi = y.Slice(i * OutChannels * spatial, OutChannels * spatial);
-            Kernels.Kernels.Gemm<T>(false, false, OutChannels, spatial, colRows, wData, colRows, cols, spatial, yi, spatial, accumulate: false);
+            if (_direct)
+            {
+                Kernels.Kernels.Conv2DSingleChannel(MemoryMarshal.Cast<T, float>(yi),
+                    MemoryMarshal.Cast<T, float>(x.Data.AsSpan(i * imageSize, imageSize)), MemoryMarshal.Cast<T, float>(wData.AsSpan()),
+                    MemoryMarshal.Cast<T, float>(_scratch.AsSpan(chunk * _scratchLength, _scratchLength)),
+                    OutChannels, h, w, KernelSize, KernelSize);
+            }
+            else
+            {
+                var cols = _cols.AsSpan((_colsHoldBatch ? i : chunk) * colSize, colSize);
+                Kernels.Kernels.Im2Col<T>(cols, x.Data.AsSpan(i * imageSize, imageSize), InChannels, h, w,
+                    KernelSize, KernelSize, Stride, Padding, _outH, _outW);
+                Kernels.Kernels.Gemm<T>(false, false, OutChannels, spatial, colRows, wData, colRows, cols, spatial, yi, spatial, accumulate: false);
+            }
             if (Bias is not null)
             {
                 T[] b = Bias.Value.Data;
@@ -263,20 +301,30 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
         for (int i = first; i < end; i++)
         {
             var dyi = new ReadOnlySpan<T>(dy, i * OutChannels * spatial, OutChannels * spatial);
-            Span<T> cols;
-            if (_colsHoldBatch)
+            bool accumulate = chunk == 0 || i > first;
+            if (_direct)
             {
-                cols = _cols.AsSpan(i * colSize, colSize);
+                Kernels.Kernels.Conv2DSingleChannelWeightGradient(MemoryMarshal.Cast<T, float>(dW), MemoryMarshal.Cast<T, float>(dyi),
+                    MemoryMarshal.Cast<T, float>(x.Data.AsSpan(i * imageSize, imageSize)),
+                    MemoryMarshal.Cast<T, float>(_scratch.AsSpan(chunk * _scratchLength, _scratchLength)),
+                    OutChannels, h, w, KernelSize, KernelSize, accumulate);
             }
             else
             {
-                // The forward pass ran in inference mode and kept one slot per chunk: rebuild the columns.
-                cols = _cols.AsSpan(chunk * colSize, colSize);
-                Kernels.Kernels.Im2Col<T>(cols, x.Data.AsSpan(i * imageSize, imageSize), InChannels, h, w,
-                    KernelSize, KernelSize, Stride, Padding, _outH, _outW);
+                Span<T> cols;
+                if (_colsHoldBatch)
+                {
+                    cols = _cols.AsSpan(i * colSize, colSize);
+                }
+                else
+                {
+                    // The forward pass ran in inference mode and kept one slot per chunk: rebuild the columns.
+                    cols = _cols.AsSpan(chunk * colSize, colSize);
+                    Kernels.Kernels.Im2Col<T>(cols, x.Data.AsSpan(i * imageSize, imageSize), InChannels, h, w,
+                        KernelSize, KernelSize, Stride, Padding, _outH, _outW);
+                }
+                Kernels.Kernels.Gemm<T>(false, true, OutChannels, colRows, spatial, dyi, spatial, cols, spatial, dW, colRows, accumulate);
             }
-            bool accumulate = chunk == 0 || i > first;
-            Kernels.Kernels.Gemm<T>(false, true, OutChannels, colRows, spatial, dyi, spatial, cols, spatial, dW, colRows, accumulate);
             if (ComputeInputGradient)
             {
                 var dcols = _dcols.AsSpan(chunk * colSize, colSize);

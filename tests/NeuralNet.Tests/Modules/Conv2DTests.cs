@@ -70,6 +70,34 @@ public class Conv2DTests
         ModuleTestData.FloatVersusDouble(d, f, ModuleTestData.Uniform(9, -1, 1, 2, 3, 9, 8)).Should().BeLessThan(1e-4);
     }
 
+    [Theory]
+    [InlineData(3, 28, 28, 6, 5)]   // LeNet-5 conv1
+    [InlineData(2, 28, 28, 8, 3)]   // the small CNN's conv
+    [InlineData(11, 9, 7, 3, 2)]    // 6 image chunks
+    public void SingleChannelFloat_AgreesWithDoubleWithin1e4(int batch, int h, int w, int oc, int k)
+    {
+        // One input channel, stride 1, no padding: the float layer runs the direct kernels on AVX-512 machines, the double
+        // layer im2col + GEMM.
+        var d = new Conv2D<double>(1, oc, k, random: new RandomGenerator(8));
+        var f = new Conv2D<float>(1, oc, k);
+        ModuleTestData.FloatVersusDouble(d, f, ModuleTestData.Uniform(10, -1, 1, batch, 1, h, w)).Should().BeLessThan(1e-4);
+    }
+
+    [Fact]
+    public void SingleChannelFloat_InferenceForwardThenBackward_GivesTrainingGradients()
+    {
+        var a = new Conv2D<float>(1, 6, 5, random: new RandomGenerator(4));
+        var b = new Conv2D<float>(1, 6, 5, random: new RandomGenerator(4));
+        var x = ModuleTestData.Uniform(6, -1, 1, 9, 1, 28, 28).Cast<float>();
+        var dy = ModuleTestData.Uniform(7, -1, 1, 9, 6, 24, 24).Cast<float>();
+        a.Forward(x, training: true).Clone().Data.Should().Equal(b.Forward(x, training: false).Data);
+        var dxa = a.Backward(dy).Clone();
+        var dxb = b.Backward(dy);
+        dxb.Data.Should().Equal(dxa.Data);
+        b.Weight.Gradient.Data.Should().Equal(a.Weight.Gradient.Data);
+        b.Bias!.Gradient.Data.Should().Equal(a.Bias!.Gradient.Data);
+    }
+
     [Fact]
     public void Step_AllocatesNothingAfterWarmUp()
     {
@@ -77,6 +105,10 @@ public class Conv2DTests
         var x = new Tensor<float>(4, 2, 6, 6);
         var dy = new Tensor<float>(4, 3, 6, 6);
         ModuleTestData.AllocatedBytes(() => { conv.Forward(x, true); conv.Backward(dy); }).Should().Be(0);
+        var direct = new Conv2D<float>(1, 6, 5);   // the single-channel direct path
+        var image = new Tensor<float>(4, 1, 12, 12);
+        var dyDirect = new Tensor<float>(4, 6, 8, 8);
+        ModuleTestData.AllocatedBytes(() => { direct.Forward(image, true); direct.Backward(dyDirect); }).Should().Be(0);
     }
 
     [Fact]
