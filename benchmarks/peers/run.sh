@@ -46,7 +46,7 @@ if ((${#missing[@]})); then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q -o DPkg::Lock::Timeout=600 "${missing[@]}" >&2
 fi
-"$PY" -c "import numpy, torch" || { log "numpy/torch not importable by $PY"; exit 1; }
+env -u OMP_WAIT_POLICY "$PY" -c "import numpy, torch" || { log "numpy/torch not importable by $PY"; exit 1; }
 
 # 2. NeuralNet side, Release.
 log "building benchmarks/NeuralNet.Peers (Release)"
