@@ -48,26 +48,7 @@ public class GemmTests
             var p = Problem<float>.Create(rng, transA, transB, m, n, k, pad: 3);
             float[] c = p.C0.ToArray();
             K.Gemm<float>(transA, transB, m, n, k, p.A, p.Lda, p.B, p.Ldb, c, p.Ldc, accumulate);
-
-            // Oracle: the naive kernel in double on the same inputs, with an error bound of k·ε·Σ|a||b| per element.
-            double[] reference = p.C0.Select(v => (double)v).ToArray();
-            double[] a = p.A.Select(v => (double)v).ToArray(), b = p.B.Select(v => (double)v).ToArray();
-            K.GemmNaive<double>(transA, transB, m, n, k, a, p.Lda, b, p.Ldb, reference, p.Ldc, accumulate);
-            double[] absA = a.Select(Math.Abs).ToArray(), absB = b.Select(Math.Abs).ToArray();
-            double[] bound = new double[reference.Length];
-            K.GemmNaive<double>(transA, transB, m, n, k, absA, p.Lda, absB, p.Ldb, bound, p.Ldc, false);
-
-            for (int i = 0; i < m; i++)
-            for (int j = 0; j < n; j++)
-            {
-                int idx = i * p.Ldc + j;
-                double tolerance = (k + 2) * 1.2e-7 * (bound[idx] + Math.Abs(p.C0[idx])) + 1e-30;
-                double error = Math.Abs(c[idx] - reference[idx]);
-                if (!(error <= tolerance))
-                    Assert.Fail($"m={m} n={n} k={k} transA={transA} transB={transB} accumulate={accumulate}: C[{i},{j}] = {c[idx]}, " +
-                        $"expected {reference[idx]} ± {tolerance}");
-            }
-            AssertPaddingUntouched(c, p.C0, m, n, p.Ldc);
+            AssertMatchesNaive(c, p, transA, transB, m, n, k, accumulate);
             checkedShapes++;
         }
         checkedShapes.Should().Be(Shapes().Count());
@@ -206,26 +187,11 @@ public class GemmTests
     public void Float_OneTwoAndThreeThreads_AreBitIdentical(int m, int n, int k, bool transA, bool transB)
     {
         var p = Problem<float>.Create(new RandomGenerator(99), transA, transB, m, n, k, pad: 1);
-        int saved = NeuralNetSettings.MaxDegreeOfParallelism;
-        try
+        foreach (bool accumulate in new[] { false, true })
         {
-            float[] Run(int threads, bool accumulate)
-            {
-                NeuralNetSettings.MaxDegreeOfParallelism = threads;
-                float[] c = p.C0.ToArray();
-                K.Gemm<float>(transA, transB, m, n, k, p.A, p.Lda, p.B, p.Ldb, c, p.Ldc, accumulate);
-                return c;
-            }
-            foreach (bool accumulate in new[] { false, true })
-            {
-                float[] one = Run(1, accumulate);
-                Run(2, accumulate).Should().Equal(one, $"2 threads vs 1, accumulate={accumulate}");
-                Run(3, accumulate).Should().Equal(one, $"3 threads vs 1, accumulate={accumulate}");
-            }
-        }
-        finally
-        {
-            NeuralNetSettings.MaxDegreeOfParallelism = saved;
+            float[] one = RunWithThreads(p, 1, transA, transB, m, n, k, accumulate);
+            RunWithThreads(p, 2, transA, transB, m, n, k, accumulate).Should().Equal(one, $"2 threads vs 1, accumulate={accumulate}");
+            RunWithThreads(p, 3, transA, transB, m, n, k, accumulate).Should().Equal(one, $"3 threads vs 1, accumulate={accumulate}");
         }
     }
 
@@ -246,47 +212,56 @@ public class GemmTests
         K.PlanGemmFloat(transA, transB, m, n, k, accumulate: true, maxThreads: 2).Blocks.Should().BeTrue("the shape is meant to test the block scheduling");
         K.PlanGemmFloat(transA, transB, m, n, k, accumulate: true, maxThreads: 1).Parts.Should().Be(1);
         var p = Problem<float>.Create(new RandomGenerator(5), transA, transB, m, n, k, pad: 2);
+        foreach (bool accumulate in new[] { false, true })
+        {
+            float[] one = RunWithThreads(p, 1, transA, transB, m, n, k, accumulate);
+            RunWithThreads(p, 2, transA, transB, m, n, k, accumulate).Should().Equal(one, $"2 threads vs 1, accumulate={accumulate}");
+            RunWithThreads(p, 3, transA, transB, m, n, k, accumulate).Should().Equal(one, $"3 threads vs 1, accumulate={accumulate}");
+            // Repeated calls reuse the job and its progress table: the same bits again.
+            RunWithThreads(p, 2, transA, transB, m, n, k, accumulate).Should().Equal(one, $"2 threads again, accumulate={accumulate}");
+            AssertMatchesNaive(one, p, transA, transB, m, n, k, accumulate);
+        }
+    }
+
+    /// <summary>C0 (+)= op(A)·op(B) with <paramref name="threads"/> kernel threads, into a copy of C0.</summary>
+    private static float[] RunWithThreads(Problem<float> p, int threads, bool transA, bool transB, int m, int n, int k, bool accumulate)
+    {
         int saved = NeuralNetSettings.MaxDegreeOfParallelism;
         try
         {
-            float[] Run(int threads, bool accumulate)
-            {
-                NeuralNetSettings.MaxDegreeOfParallelism = threads;
-                float[] c = p.C0.ToArray();
-                K.Gemm<float>(transA, transB, m, n, k, p.A, p.Lda, p.B, p.Ldb, c, p.Ldc, accumulate);
-                return c;
-            }
-            foreach (bool accumulate in new[] { false, true })
-            {
-                float[] one = Run(1, accumulate);
-                Run(2, accumulate).Should().Equal(one, $"2 threads vs 1, accumulate={accumulate}");
-                Run(3, accumulate).Should().Equal(one, $"3 threads vs 1, accumulate={accumulate}");
-                // Repeated calls reuse the job and its progress table: the same bits again.
-                Run(2, accumulate).Should().Equal(one, $"2 threads again, accumulate={accumulate}");
-
-                // Against the naive kernel in double, with the bound k·ε·(Σ|a||b| + |c0|).
-                double[] reference = p.C0.Select(v => (double)v).ToArray();
-                double[] a = p.A.Select(v => (double)v).ToArray(), b = p.B.Select(v => (double)v).ToArray();
-                K.GemmNaive<double>(transA, transB, m, n, k, a, p.Lda, b, p.Ldb, reference, p.Ldc, accumulate);
-                double[] bound = new double[reference.Length];
-                K.GemmNaive<double>(transA, transB, m, n, k, a.Select(Math.Abs).ToArray(), p.Lda, b.Select(Math.Abs).ToArray(),
-                    p.Ldb, bound, p.Ldc, false);
-                for (int i = 0; i < m; i++)
-                for (int j = 0; j < n; j++)
-                {
-                    int idx = i * p.Ldc + j;
-                    double tolerance = (k + 2) * 1.2e-7 * (bound[idx] + Math.Abs(p.C0[idx])) + 1e-30;
-                    if (!(Math.Abs(one[idx] - reference[idx]) <= tolerance))
-                        Assert.Fail($"m={m} n={n} k={k} transA={transA} transB={transB} accumulate={accumulate}: " +
-                            $"C[{i},{j}] = {one[idx]}, expected {reference[idx]} ± {tolerance}");
-                }
-                AssertPaddingUntouched(one, p.C0, m, n, p.Ldc);
-            }
+            NeuralNetSettings.MaxDegreeOfParallelism = threads;
+            float[] c = p.C0.ToArray();
+            K.Gemm<float>(transA, transB, m, n, k, p.A, p.Lda, p.B, p.Ldb, c, p.Ldc, accumulate);
+            return c;
         }
         finally
         {
             NeuralNetSettings.MaxDegreeOfParallelism = saved;
         }
+    }
+
+    /// <summary>
+    /// The oracle: the naive kernel in double on the same inputs, with an error bound of k·ε·(Σ|a||b| + |c0|) per element;
+    /// and nothing outside the m×n block of C written.
+    /// </summary>
+    private static void AssertMatchesNaive(float[] c, Problem<float> p, bool transA, bool transB, int m, int n, int k, bool accumulate)
+    {
+        double[] reference = p.C0.Select(v => (double)v).ToArray();
+        double[] a = p.A.Select(v => (double)v).ToArray(), b = p.B.Select(v => (double)v).ToArray();
+        K.GemmNaive<double>(transA, transB, m, n, k, a, p.Lda, b, p.Ldb, reference, p.Ldc, accumulate);
+        double[] bound = new double[reference.Length];
+        K.GemmNaive<double>(transA, transB, m, n, k, a.Select(Math.Abs).ToArray(), p.Lda, b.Select(Math.Abs).ToArray(), p.Ldb,
+            bound, p.Ldc, false);
+        for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++)
+        {
+            int idx = i * p.Ldc + j;
+            double tolerance = (k + 2) * 1.2e-7 * (bound[idx] + Math.Abs(p.C0[idx])) + 1e-30;
+            if (!(Math.Abs(c[idx] - reference[idx]) <= tolerance))
+                Assert.Fail($"m={m} n={n} k={k} transA={transA} transB={transB} accumulate={accumulate}: C[{i},{j}] = {c[idx]}, " +
+                    $"expected {reference[idx]} ± {tolerance}");
+        }
+        AssertPaddingUntouched(c, p.C0, m, n, p.Ldc);
     }
 
     [Theory]
