@@ -68,6 +68,17 @@ internal static partial class Kernels
                         t += 16;
                     }
                 }
+                else if (Vector256.IsHardwareAccelerated)
+                {
+                    // AVX2: 4 channels × 16 positions per pass (8 ymm chains; 16 registers leave no room for more), the
+                    // last pass moved back to end at span.
+                    while (t < span && span >= 16)
+                    {
+                        if (t > span - 16) t = span - 16;
+                        DirectForwardPass16x256(px + t, offsets, taps, w0, w1, w2, w3, s0 + t, s1 + t, s2 + t, s3 + t);
+                        t += 16;
+                    }
+                }
                 for (; t < span; t++)
                 {
                     float a0 = 0f, a1 = 0f, a2 = 0f, a3 = 0f;
@@ -126,6 +137,29 @@ internal static partial class Kernels
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void DirectForwardPass16x256(float* x, int* offsets, int taps, float* w0, float* w1, float* w2, float* w3,
+        float* s0, float* s1, float* s2, float* s3)
+    {
+        Vector256<float> a00 = default, a01 = default, a10 = default, a11 = default;
+        Vector256<float> a20 = default, a21 = default, a30 = default, a31 = default;
+        for (int p = 0; p < taps; p++)
+        {
+            float* xp = x + offsets[p];
+            Vector256<float> x0 = Vector256.Load(xp), x1 = Vector256.Load(xp + 8);
+            Vector256<float> v = Vector256.Create(w0[p]);
+            a00 = Vector256.FusedMultiplyAdd(v, x0, a00); a01 = Vector256.FusedMultiplyAdd(v, x1, a01);
+            v = Vector256.Create(w1[p]);
+            a10 = Vector256.FusedMultiplyAdd(v, x0, a10); a11 = Vector256.FusedMultiplyAdd(v, x1, a11);
+            v = Vector256.Create(w2[p]);
+            a20 = Vector256.FusedMultiplyAdd(v, x0, a20); a21 = Vector256.FusedMultiplyAdd(v, x1, a21);
+            v = Vector256.Create(w3[p]);
+            a30 = Vector256.FusedMultiplyAdd(v, x0, a30); a31 = Vector256.FusedMultiplyAdd(v, x1, a31);
+        }
+        a00.Store(s0); a01.Store(s0 + 8); a10.Store(s1); a11.Store(s1 + 8);
+        a20.Store(s2); a21.Store(s2 + 8); a30.Store(s3); a31.Store(s3 + 8);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe void DirectForwardPass16(float* x, int* offsets, int taps, float* w0, float* w1, float* w2, float* w3,
         float* s0, float* s1, float* s2, float* s3)
     {
@@ -143,8 +177,8 @@ internal static partial class Kernels
 
     /// <summary>
     /// The weight gradient of <see cref="Conv2DSingleChannel"/> for one image: dW[o, kh, kw] (+)= Σ_{oh, ow}
-    /// dy[o, oh, ow] · x[oh + kh, ow + kw]. Sums in its own order (8-wide partial sums), so it matches dy·im2col(x)ᵀ to
-    /// rounding, not bit for bit.
+    /// dy[o, oh, ow] · x[oh + kh, ow + kw]. Sums in its own order (16- or 8-wide partial sums by vector width), so it
+    /// matches dy·im2col(x)ᵀ to rounding, not bit for bit.
     /// </summary>
     /// <param name="dW">The filters' gradient (OC, KH·KW): overwritten, or added to when <paramref name="accumulate"/>.</param>
     /// <param name="dy">The output gradient (OC, OH, OW).</param>
@@ -210,6 +244,25 @@ internal static partial class Kernels
                     }
                     s00 = Vector512.Sum(a00); s01 = Vector512.Sum(a01); s02 = Vector512.Sum(a02); s03 = Vector512.Sum(a03);
                     s10 = Vector512.Sum(a10); s11 = Vector512.Sum(a11); s12 = Vector512.Sum(a12); s13 = Vector512.Sum(a13);
+                }
+                else if (Vector256.IsHardwareAccelerated)
+                {
+                    Vector256<float> a00 = default, a01 = default, a02 = default, a03 = default;
+                    Vector256<float> a10 = default, a11 = default, a12 = default, a13 = default;
+                    for (; t <= span - 8; t += 8)
+                    {
+                        Vector256<float> e0 = Vector256.Load(d0 + t), e1 = Vector256.Load(d1 + t);
+                        Vector256<float> v = Vector256.Load(x0 + t);
+                        a00 = Vector256.FusedMultiplyAdd(e0, v, a00); a10 = Vector256.FusedMultiplyAdd(e1, v, a10);
+                        v = Vector256.Load(x1 + t);
+                        a01 = Vector256.FusedMultiplyAdd(e0, v, a01); a11 = Vector256.FusedMultiplyAdd(e1, v, a11);
+                        v = Vector256.Load(x2 + t);
+                        a02 = Vector256.FusedMultiplyAdd(e0, v, a02); a12 = Vector256.FusedMultiplyAdd(e1, v, a12);
+                        v = Vector256.Load(x3 + t);
+                        a03 = Vector256.FusedMultiplyAdd(e0, v, a03); a13 = Vector256.FusedMultiplyAdd(e1, v, a13);
+                    }
+                    s00 = Vector256.Sum(a00); s01 = Vector256.Sum(a01); s02 = Vector256.Sum(a02); s03 = Vector256.Sum(a03);
+                    s10 = Vector256.Sum(a10); s11 = Vector256.Sum(a11); s12 = Vector256.Sum(a12); s13 = Vector256.Sum(a13);
                 }
                 for (; t < span; t++)
                 {

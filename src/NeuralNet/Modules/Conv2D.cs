@@ -15,7 +15,7 @@ namespace NeuralNet.Modules;
 /// <para>Forward: y[n, o, i, j] = b[o] + Σ_{c,p,q} W[o, c, p, q] · x[n, c, i·stride − padding + p, j·stride − padding + q].
 /// Computed per image as im2col, giving cols (C·K·K, OH·OW), then one GEMM: y_n = W·cols (+ b per channel row). A float
 /// layer with one input channel, stride 1 and no padding (the first layer of an MNIST network) instead reads the image in
-/// place with a direct kernel on machines with AVX-512: the same outputs bit for bit, and the weight gradient the same to
+/// place with a direct kernel (AVX-512 or AVX2): the same outputs bit for bit, and the weight gradient the same to
 /// rounding (summed in another order).</para>
 /// <para>Threads: the batch is cut into at most 8 chunks of consecutive images, fixed by the batch size; chunks run in
 /// parallel (up to <see cref="NeuralNetSettings.MaxDegreeOfParallelism"/> threads) when a pass has at least 2¹⁸
@@ -207,11 +207,11 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
     /// <summary>
     /// Whether this layer runs the single-channel direct kernels (<see cref="Kernels.Kernels.Conv2DSingleChannel"/>)
     /// instead of im2col + GEMM: float, one input channel, stride 1, no padding, K² ≤ 256 (where the direct forward is
-    /// bit-identical to the GEMM's), on a machine with 512-bit vectors (the kernels' only vector width).
+    /// bit-identical to the GEMM's), with 256- or 512-bit vectors.
     /// </summary>
     private bool UsesDirectKernel() =>
         typeof(T) == typeof(float) && InChannels == 1 && Stride == 1 && Padding == 0
-        && KernelSize * KernelSize <= Kernels.Kernels.GemmKC && Vector512.IsHardwareAccelerated;
+        && KernelSize * KernelSize <= Kernels.Kernels.GemmKC && Vector256.IsHardwareAccelerated;
 
     /// <summary>
     /// The batch is cut into chunks of consecutive images that depend on the batch size only (at most

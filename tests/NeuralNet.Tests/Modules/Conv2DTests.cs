@@ -76,7 +76,7 @@ public class Conv2DTests
     [InlineData(11, 9, 7, 3, 2)]    // 6 image chunks
     public void SingleChannelFloat_AgreesWithDoubleWithin1e4(int batch, int h, int w, int oc, int k)
     {
-        // One input channel, stride 1, no padding: the float layer runs the direct kernels on AVX-512 machines, the double
+        // One input channel, stride 1, no padding: the float layer runs the direct kernels (AVX-512 or AVX2), the double
         // layer im2col + GEMM.
         var d = new Conv2D<double>(1, oc, k, random: new RandomGenerator(8));
         var f = new Conv2D<float>(1, oc, k);
