@@ -9,25 +9,26 @@ internal static partial class Kernels
 {
     // Fused activation backward passes: one read of each input and one write, where TensorPrimitives would need two or
     // three passes (sigmoid, tanh) or has no primitive (the ReLU mask). Each computes exactly the expression in its
-    // remarks, in that order, so results match the multi-pass TensorPrimitives form bit for bit.
+    // remarks, in that order, so results match the multi-pass TensorPrimitives form bit for bit. Large tensors run in
+    // parallel parts (Kernels.Elementwise.cs).
 
     /// <summary>ReLU backward: dx[i] = x[i] &gt; 0 ? dy[i] : 0 (x the forward input; NaN counts as not positive).</summary>
     /// <exception cref="ArgumentException">The spans differ in length.</exception>
     public static void ReluBackward<T>(Span<T> dx, ReadOnlySpan<T> dy, ReadOnlySpan<T> x)
         where T : unmanaged, IFloatingPointIeee754<T> =>
-        ApplyGradient<T, ReluGradient<T>>(nameof(ReluBackward), dx, dy, x);
+        RunElementwise(ElementwiseOp.ReluBackward, dx, dy, x);
 
     /// <summary>Sigmoid backward from the forward output y: dx[i] = ((1 − y[i]) · y[i]) · dy[i].</summary>
     /// <exception cref="ArgumentException">The spans differ in length.</exception>
     public static void SigmoidBackward<T>(Span<T> dx, ReadOnlySpan<T> dy, ReadOnlySpan<T> y)
         where T : unmanaged, IFloatingPointIeee754<T> =>
-        ApplyGradient<T, SigmoidGradient<T>>(nameof(SigmoidBackward), dx, dy, y);
+        RunElementwise(ElementwiseOp.SigmoidBackward, dx, dy, y);
 
     /// <summary>Tanh backward from the forward output y: dx[i] = (1 − y[i]·y[i]) · dy[i].</summary>
     /// <exception cref="ArgumentException">The spans differ in length.</exception>
     public static void TanhBackward<T>(Span<T> dx, ReadOnlySpan<T> dy, ReadOnlySpan<T> y)
         where T : unmanaged, IFloatingPointIeee754<T> =>
-        ApplyGradient<T, TanhGradient<T>>(nameof(TanhBackward), dx, dy, y);
+        RunElementwise(ElementwiseOp.TanhBackward, dx, dy, y);
 
     /// <summary>
     /// An elementwise backward rule dx = f(dy, s), s the forward tensor the rule needs (input or output), at each vector
@@ -70,12 +71,14 @@ internal static partial class Kernels
         public static T Apply(T dy, T y) => (T.One - y * y) * dy;
     }
 
-    /// <summary>dx[i] = TRule.Apply(dy[i], s[i]): the widest hardware vectors, then scalars for the tail.</summary>
-    private static void ApplyGradient<T, TRule>(string kernel, Span<T> dx, ReadOnlySpan<T> dy, ReadOnlySpan<T> s)
+    /// <summary>
+    /// dx[i] = TRule.Apply(dy[i], s[i]): the widest hardware vectors, then scalars for the tail. The lengths are checked
+    /// by the caller (<see cref="RunElementwise{T}"/>).
+    /// </summary>
+    private static void ApplyGradient<T, TRule>(Span<T> dx, ReadOnlySpan<T> dy, ReadOnlySpan<T> s)
         where T : unmanaged, IFloatingPointIeee754<T>
         where TRule : struct, IGradientRule<T>
     {
-        CheckSameLength(kernel, dx.Length, dy.Length, s.Length);
         ref T d = ref MemoryMarshal.GetReference(dx);
         ref T g = ref MemoryMarshal.GetReference(dy);
         ref T v = ref MemoryMarshal.GetReference(s);

@@ -70,6 +70,132 @@ internal static partial class Kernels
             throw new ArgumentException($"MaxPoolForward: needs {inNeeded} input and {outNeeded} output/argmax elements, " +
                 $"got {x.Length}, {y.Length} and {argmax.Length}.");
 
+        int parts = ElementwiseParts((int)Math.Min(int.MaxValue, inNeeded), planes);
+        if (parts <= 1)
+        {
+            MaxPoolForwardPlanes(y, argmax, x, planes, height, width, kernelSize, stride, outH, outW);
+            return;
+        }
+        unsafe
+        {
+            fixed (T* py = y, px = x)
+            fixed (int* pa = argmax)
+            {
+                var job = PoolJob<T>.ForThisThread;
+                job.SetForward(py, pa, px, planes, height, width, kernelSize, stride, outH, outW);
+                try
+                {
+                    KernelThreads.Run(job, parts);
+                }
+                finally
+                {
+                    job.Clear();
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Max-pooling backward over planes: dx (planes, H, W) is cleared, then each dy is added at its
+    /// <paramref name="argmax"/> position (which lies in the same plane); large tensors are split over the kernel threads by
+    /// planes, each plane's additions in the same order, so the result is the same bits for any thread count.
+    /// </summary>
+    /// <exception cref="ArgumentException">The lengths are not whole planes, or dy and argmax differ in length.</exception>
+    public static void MaxPoolBackward<T>(Span<T> dx, ReadOnlySpan<T> dy, ReadOnlySpan<int> argmax, int planes)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (planes <= 0 || dx.Length % planes != 0 || dy.Length % planes != 0 || argmax.Length != dy.Length)
+            throw new ArgumentException($"MaxPoolBackward: dx ({dx.Length}) and dy ({dy.Length}) must hold {planes} whole planes, " +
+                $"and argmax ({argmax.Length}) one index per dy.");
+        int parts = ElementwiseParts(dx.Length, planes);
+        if (parts <= 1)
+        {
+            MaxPoolBackward(dx, dy, argmax);
+            return;
+        }
+        unsafe
+        {
+            fixed (T* pdx = dx, pdy = dy)
+            fixed (int* pa = argmax)
+            {
+                var job = PoolJob<T>.ForThisThread;
+                job.SetBackward(pdx, pdy, pa, planes, dx.Length / planes, dy.Length / planes);
+                try
+                {
+                    KernelThreads.Run(job, parts);
+                }
+                finally
+                {
+                    job.Clear();
+                }
+            }
+        }
+    }
+
+    /// <summary>Pooling by planes over the kernel threads: each part a contiguous range of whole planes.</summary>
+    private sealed unsafe class PoolJob<T> : ParallelJob where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        [ThreadStatic] private static PoolJob<T>? t_job;
+        private bool _backward;
+        private T* _y, _x;
+        private int* _argmax;
+        private int _planes, _height, _width, _kernelSize, _stride, _outH, _outW, _inPlane, _outPlane;
+
+        public static PoolJob<T> ForThisThread => t_job ??= new PoolJob<T>();
+
+        public void SetForward(T* y, int* argmax, T* x, int planes, int height, int width, int kernelSize, int stride, int outH, int outW)
+        {
+            _backward = false;
+            _y = y;
+            _argmax = argmax;
+            _x = x;
+            (_planes, _height, _width, _kernelSize, _stride, _outH, _outW) = (planes, height, width, kernelSize, stride, outH, outW);
+            (_inPlane, _outPlane) = (height * width, outH * outW);
+        }
+
+        /// <summary>Backward: <c>_x</c> is dx and <c>_y</c> is dy.</summary>
+        public void SetBackward(T* dx, T* dy, int* argmax, int planes, int inPlane, int outPlane)
+        {
+            _backward = true;
+            _x = dx;
+            _y = dy;
+            _argmax = argmax;
+            (_planes, _inPlane, _outPlane) = (planes, inPlane, outPlane);
+        }
+
+        public void Clear()
+        {
+            _x = null;
+            _y = null;
+            _argmax = null;
+        }
+
+        public override void Execute(int part, int parts)
+        {
+            int chunk = (_planes + parts - 1) / parts, first = part * chunk, count = Math.Min(chunk, _planes - first);
+            if (count <= 0) return;
+            var argmax = new Span<int>(_argmax + (nint)first * _outPlane, count * _outPlane);
+            if (_backward)
+            {
+                // Global indices into dx: this part clears and fills only its own planes.
+                var dx = new Span<T>(_x, _planes * _inPlane);
+                dx.Slice(first * _inPlane, count * _inPlane).Clear();
+                var dy = new ReadOnlySpan<T>(_y + (nint)first * _outPlane, count * _outPlane);
+                for (int i = 0; i < dy.Length; i++) dx[argmax[i]] += dy[i];
+                return;
+            }
+            MaxPoolForwardPlanes(new Span<T>(_y + (nint)first * _outPlane, count * _outPlane), argmax,
+                new ReadOnlySpan<T>(_x + (nint)first * _inPlane, count * _inPlane), count, _height, _width, _kernelSize, _stride, _outH, _outW);
+            // The indices came out relative to this part's first plane.
+            System.Numerics.Tensors.TensorPrimitives.Add(argmax, first * _inPlane, argmax);
+        }
+    }
+
+    /// <summary>The forward pass on validated arguments, on the calling thread.</summary>
+    private static void MaxPoolForwardPlanes<T>(Span<T> y, Span<int> argmax, ReadOnlySpan<T> x, int planes, int height, int width,
+        int kernelSize, int stride, int outH, int outW)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
         if (typeof(T) == typeof(float) && kernelSize == 2 && stride == 2)
         {
             MaxPool2x2Float(MemoryMarshal.Cast<T, float>(y), argmax, MemoryMarshal.Cast<T, float>(x), planes, height, width, outH, outW);

@@ -78,7 +78,7 @@ public sealed class MaxPool2D<T> : Module<T> where T : unmanaged, IFloatingPoint
         var x = _input!;
         var dx = ModuleChecks.Ensure(ref _inputGradient, x.Shape);
         if (ComputeInputGradient)
-            Kernels.Kernels.MaxPoolBackward<T>(dx.Data, outputGradient.Data, _argmax);
+            Kernels.Kernels.MaxPoolBackward<T>(dx.Data, outputGradient.Data, _argmax, x.Dim(0) * x.Dim(1));
         return dx;
     }
 

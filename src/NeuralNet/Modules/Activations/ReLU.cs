@@ -13,7 +13,7 @@ public sealed class ReLU<T> : Activation<T> where T : unmanaged, IFloatingPointI
     public override string Name => "ReLU";
 
     /// <inheritdoc/>
-    protected override void Apply(Tensor<T> x, Tensor<T> y) => TensorPrimitives.Max<T>(x.Data, T.Zero, y.Data);
+    protected override void Apply(Tensor<T> x, Tensor<T> y) => Kernels.Kernels.ReluForward<T>(y.AsSpan(), x.Data);
 
     /// <inheritdoc/>
     protected override void ApplyGradient(Tensor<T> x, Tensor<T> y, Tensor<T> dy, Tensor<T> dx) =>

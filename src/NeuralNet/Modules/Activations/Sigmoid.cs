@@ -12,7 +12,7 @@ public sealed class Sigmoid<T> : Activation<T> where T : unmanaged, IFloatingPoi
     public override string Name => "Sigmoid";
 
     /// <inheritdoc/>
-    protected override void Apply(Tensor<T> x, Tensor<T> y) => TensorPrimitives.Sigmoid<T>(x.Data, y.Data);
+    protected override void Apply(Tensor<T> x, Tensor<T> y) => Kernels.Kernels.SigmoidForward<T>(y.AsSpan(), x.Data);
 
     /// <inheritdoc/>
     protected override void ApplyGradient(Tensor<T> x, Tensor<T> y, Tensor<T> dy, Tensor<T> dx) =>

@@ -12,7 +12,7 @@ public sealed class Tanh<T> : Activation<T> where T : unmanaged, IFloatingPointI
     public override string Name => "Tanh";
 
     /// <inheritdoc/>
-    protected override void Apply(Tensor<T> x, Tensor<T> y) => TensorPrimitives.Tanh<T>(x.Data, y.Data);
+    protected override void Apply(Tensor<T> x, Tensor<T> y) => Kernels.Kernels.TanhForward<T>(y.AsSpan(), x.Data);
 
     /// <inheritdoc/>
     protected override void ApplyGradient(Tensor<T> x, Tensor<T> y, Tensor<T> dy, Tensor<T> dx) =>
