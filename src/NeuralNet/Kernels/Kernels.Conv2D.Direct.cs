@@ -295,12 +295,18 @@ internal static partial class Kernels
     public static int Conv2DSingleChannelScratchLength(int outChannels, int height, int width, int kernelH, int kernelW) =>
         checked(Math.Max(4, outChannels) * ((height - kernelH) * width + width - kernelW + 1));
 
+    /// <summary>The largest KH·KW the direct kernels take (Conv2D uses them up to 256).</summary>
+    private const int MaxDirectTaps = 4096;
+
     private static void ValidateSingleChannel(string kernel, int outputLength, string outputName, int imageLength, int weightLength,
         int scratchLength, int outChannels, int height, int width, int kernelH, int kernelW)
     {
         if (outChannels <= 0 || kernelH <= 0 || kernelW <= 0 || kernelH > height || kernelW > width)
             throw new ArgumentException($"{kernel}: need OC ≥ 1 and a kernel that fits the image, got OC={outChannels}, " +
                 $"kernel {kernelH}×{kernelW}, image {height}×{width}.");
+        if ((long)kernelH * kernelW > MaxDirectTaps)
+            throw new ArgumentException($"{kernel}: at most {MaxDirectTaps} kernel taps (the tap offsets live on the stack), " +
+                $"got a {kernelH}×{kernelW} kernel.");
         long outputs = (long)outChannels * (height - kernelH + 1) * (width - kernelW + 1);
         long weights = (long)outChannels * kernelH * kernelW, image = (long)height * width;
         long scratch = Conv2DSingleChannelScratchLength(outChannels, height, width, kernelH, kernelW);

@@ -131,6 +131,9 @@ public class DirectConvKernelTests
         shortGradient.Should().Throw<ArgumentException>().WithMessage("*9 weight*");
         Action noChannels = () => K.Conv2DSingleChannel(y, x, w, scratch, 0, 5, 5, 3, 3);
         noChannels.Should().Throw<ArgumentException>();
+        Action hugeKernel = () => K.Conv2DSingleChannel(new float[1], new float[100 * 100], new float[100 * 100],
+            new float[400], 1, 100, 100, 100, 100);
+        hugeKernel.Should().Throw<ArgumentException>().WithMessage("*at most 4096 kernel taps*100×100*");
     }
 
     private static float[] Random(int n, ulong seed)
