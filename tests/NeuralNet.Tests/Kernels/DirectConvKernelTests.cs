@@ -30,6 +30,34 @@ public class DirectConvKernelTests
         { 2, 16, 16, 16, 16 },   // 256 taps, the most the direct path takes
     };
 
+    /// <summary>The sweep sizes as image sides (1, 7, 31, 33, 65 where a kernel fits) with kernels 1, 3, 5 and 7, square and not.</summary>
+    public static TheoryData<int, int, int, int, int> SweepShapes()
+    {
+        var data = new TheoryData<int, int, int, int, int>();
+        int[] sides = [1, 7, 31, 33, 65];
+        int[] kernels = [1, 3, 5, 7];
+        int i = 0;
+        foreach (int h in sides)
+        foreach (int w in sides)
+        foreach (int k in kernels)
+        {
+            int kw = (k + i) % 2 == 0 ? k : Math.Max(1, k - 2);   // some non-square kernels
+            if (k <= h && kw <= w) data.Add(1 + i % 7, h, w, k, kw);
+            i++;
+        }
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(SweepShapes))]
+    public void Forward_IsBitIdenticalToIm2ColAndGemm_OverSweep(int outChannels, int height, int width, int kernelH, int kernelW) =>
+        Forward_IsBitIdenticalToIm2ColAndGemm(outChannels, height, width, kernelH, kernelW);
+
+    [Theory]
+    [MemberData(nameof(SweepShapes))]
+    public void WeightGradient_MatchesDoubleSum_OverSweep(int outChannels, int height, int width, int kernelH, int kernelW) =>
+        WeightGradient_MatchesDoubleSum(outChannels, height, width, kernelH, kernelW);
+
     [Theory]
     [MemberData(nameof(Shapes))]
     public void Forward_IsBitIdenticalToIm2ColAndGemm(int outChannels, int height, int width, int kernelH, int kernelW)
