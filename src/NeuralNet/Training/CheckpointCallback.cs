@@ -6,7 +6,8 @@ namespace NeuralNet.Training;
 /// <summary>Saves a <see cref="TrainingCheckpoint"/> every <see cref="EveryEpochs"/> epochs.</summary>
 /// <typeparam name="T">The element type.</typeparam>
 /// <remarks>The path may contain <c>{epoch}</c>, replaced by the epoch number (e.g. <c>run/ckpt-{epoch}.safetensors</c>);
-/// without it each save atomically replaces the previous file. Add it after callbacks that change the weights at epoch end.</remarks>
+/// without it each save atomically replaces the previous file. Add it after callbacks that change the weights at epoch end
+/// or keep state the checkpoint saves (<see cref="ICheckpointedCallback{T}"/>, e.g. <see cref="EarlyStopping{T}"/>).</remarks>
 public sealed class CheckpointCallback<T> : TrainingCallback<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>Creates the callback.</summary>

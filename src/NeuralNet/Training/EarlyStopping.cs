@@ -13,12 +13,15 @@ namespace NeuralNet.Training;
 /// <para>With <see cref="RestoreBestWeights"/>, the best epoch's parameters are copied into a preallocated snapshot whenever it
 /// improves and copied back in <see cref="OnTrainEnd"/> (whether training stopped early or ran all its epochs), so after
 /// <c>Fit</c> the model holds the best weights. Momentum buffers are not restored.</para>
-/// <para>The counters reset at the start of every <c>Fit</c> call. Its state is not part of checkpoints.</para>
+/// <para>The counters reset at the start of every <c>Fit</c> call, except the first one after its state was restored from a
+/// <see cref="TrainingCheckpoint"/> (it is an <see cref="ICheckpointedCallback{T}"/>): a resumed run then stops at the same
+/// epoch, with the same best weights, as an uninterrupted one. Add it before the <see cref="CheckpointCallback{T}"/>.</para>
 /// </remarks>
-public sealed class EarlyStopping<T> : TrainingCallback<T> where T : unmanaged, IFloatingPointIeee754<T>
+public sealed class EarlyStopping<T> : TrainingCallback<T>, ICheckpointedCallback<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private ParameterSnapshot<T>? _best;
     private int _wait;
+    private bool _restored;
 
     /// <summary>Creates the callback.</summary>
     /// <param name="monitor">The figure to watch.</param>
@@ -61,11 +64,66 @@ public sealed class EarlyStopping<T> : TrainingCallback<T> where T : unmanaged, 
     public override void OnTrainBegin(Trainer<T> trainer)
     {
         ArgumentNullException.ThrowIfNull(trainer);
+        if (RestoreBestWeights) _best ??= new ParameterSnapshot<T>(trainer.Model.Parameters);
+        if (_restored)
+        {
+            // Continue from the restored state instead of starting over.
+            _restored = false;
+            return;
+        }
         BestValue = double.NaN;
         BestEpoch = 0;
         StoppedEpoch = 0;
         _wait = 0;
-        if (RestoreBestWeights) _best ??= new ParameterSnapshot<T>(trainer.Model.Parameters);
+    }
+
+    /// <inheritdoc/>
+    public string StateKind => "early_stopping";
+
+    /// <inheritdoc/>
+    /// <remarks>Values: <c>best_value</c>, <c>best_epoch</c>, <c>stopped_epoch</c>, <c>wait</c>; tensors: the best weights in
+    /// model parameter order, when <see cref="RestoreBestWeights"/> and some epoch has improved.</remarks>
+    public CallbackState<T> GetState()
+    {
+        var values = new Dictionary<string, double>
+        {
+            ["best_value"] = BestValue,
+            ["best_epoch"] = BestEpoch,
+            ["stopped_epoch"] = StoppedEpoch,
+            ["wait"] = _wait,
+        };
+        IReadOnlyList<Tensor<T>> tensors = _best is { HasValue: true } best ? best.Values.Select(t => t.Clone()).ToArray() : [];
+        return new CallbackState<T>(values, tensors);
+    }
+
+    /// <inheritdoc/>
+    public void SetState(Trainer<T> trainer, CallbackState<T> state)
+    {
+        ArgumentNullException.ThrowIfNull(trainer);
+        ArgumentNullException.ThrowIfNull(state);
+        double Value(string key) => state.Values.TryGetValue(key, out double v)
+            ? v : throw new ArgumentException($"EarlyStopping: the state has no '{key}'.", nameof(state));
+        double bestValue = Value("best_value"), bestEpoch = Value("best_epoch"), stoppedEpoch = Value("stopped_epoch"), wait = Value("wait");
+        foreach (var (name, v) in new[] { ("best_epoch", bestEpoch), ("stopped_epoch", stoppedEpoch), ("wait", wait) })
+            if (!(v >= 0 && v <= int.MaxValue && v == Math.Floor(v)))
+                throw new ArgumentException($"EarlyStopping: '{name}' must be a non-negative integer, got {v}.", nameof(state));
+        if (double.IsInfinity(bestValue))
+            throw new ArgumentException($"EarlyStopping: 'best_value' must be finite or NaN (nothing seen yet), got {bestValue}.", nameof(state));
+        ParameterSnapshot<T>? best = null;
+        if (state.Tensors.Count > 0)
+        {
+            if (!RestoreBestWeights)
+                throw new ArgumentException("EarlyStopping: the state holds best weights, but this instance does not restore them.", nameof(state));
+            best = new ParameterSnapshot<T>(trainer.Model.Parameters);
+            best.Load(state.Tensors); // throws ArgumentException on a count or shape mismatch
+        }
+
+        BestValue = bestValue;
+        BestEpoch = (int)bestEpoch;
+        StoppedEpoch = (int)stoppedEpoch;
+        _wait = (int)wait;
+        _best = RestoreBestWeights ? best ?? new ParameterSnapshot<T>(trainer.Model.Parameters) : null;
+        _restored = true;
     }
 
     /// <inheritdoc/>

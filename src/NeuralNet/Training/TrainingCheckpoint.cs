@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Numerics;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using NeuralNet.Modules;
 using NeuralNet.Optimization;
 using NeuralNet.Serialization;
@@ -24,8 +25,12 @@ namespace NeuralNet.Training;
 /// <c>training.element_type</c>, <c>training.epoch</c>, <c>training.iteration</c>, <c>training.parameter_count</c>, and
 /// <c>training.optimizer</c> / <c>training.schedule.kind</c> / <c>training.schedule.state</c> (JSON numbers, round-trip exact).</para>
 /// <para>Restoring needs a trainer built the same way (same architecture, same optimizer momentum and weight decay, a schedule of
-/// the same kind); it overwrites that trainer's weights and state. Callbacks' own state (e.g. early stopping's counters) is not
-/// saved. Checkpoints are taken at epoch boundaries, where the trainer's state is complete.</para>
+/// the same kind); it overwrites that trainer's weights and state. Callbacks that implement <see cref="ICheckpointedCallback{T}"/>
+/// (e.g. <see cref="EarlyStopping{T}"/>) are saved too, by their position in <see cref="Trainer{T}.Callbacks"/>: metadata
+/// <c>training.callbacks.{c}.kind</c>, <c>.state</c> (JSON numbers, NaN allowed) and <c>.tensors</c> (a count), tensors
+/// <c>training.callbacks.{c}.{j}</c>; on restore each such callback gets the state saved at its position when there is one
+/// (a checkpoint without it leaves the callback as it is). Other callbacks keep no state in the file. Checkpoints are taken at
+/// epoch boundaries, where the trainer's state is complete.</para>
 /// </remarks>
 public static class TrainingCheckpoint
 {
@@ -89,6 +94,16 @@ public static class TrainingCheckpoint
         var state = trainer.Random.GetState();
         file.Add("training.random.state", [(long)state[0], (long)state[1], (long)state[2], (long)state[3]]);
 
+        for (int c = 0; c < trainer.Callbacks.Count; c++)
+        {
+            if (trainer.Callbacks[c] is not ICheckpointedCallback<T> checkpointed) continue;
+            var callbackState = checkpointed.GetState();
+            file.Metadata[$"training.callbacks.{c}.kind"] = checkpointed.StateKind;
+            file.Metadata[$"training.callbacks.{c}.state"] = JsonSerializer.Serialize(callbackState.Values, s_callbackJson);
+            file.Metadata[$"training.callbacks.{c}.tensors"] = callbackState.Tensors.Count.ToString(CultureInfo.InvariantCulture);
+            for (int j = 0; j < callbackState.Tensors.Count; j++) file.Add($"training.callbacks.{c}.{j}", callbackState.Tensors[j]);
+        }
+
         var epochs = trainer.History.Epochs;
         if (epochs.Count > 0)
         {
@@ -114,7 +129,8 @@ public static class TrainingCheckpoint
         file.Save(path);
     }
 
-    /// <summary>Restores a checkpoint into <paramref name="trainer"/>: its model weights, optimizer, schedule, generator, counters and history.</summary>
+    /// <summary>Restores a checkpoint into <paramref name="trainer"/>: its model weights, optimizer, schedule, generator, counters,
+    /// history and the state of its checkpointed callbacks.</summary>
     /// <param name="trainer">A trainer built like the one that was saved.</param>
     /// <param name="path">The checkpoint file.</param>
     /// <exception cref="InvalidDataException">The file is corrupt, is not a training checkpoint, or does not match the trainer
@@ -181,6 +197,22 @@ public static class TrainingCheckpoint
             for (int i = 0; i < count; i++) undo.Add(ReadTensor<T>(file, path, $"training.undo.{i}"));
         }
 
+        // Callback states: for each checkpointed callback, the state saved at its position, if any.
+        var callbackStates = new List<(ICheckpointedCallback<T> Callback, CallbackState<T> State, int Index)>();
+        for (int c = 0; c < trainer.Callbacks.Count; c++)
+        {
+            if (trainer.Callbacks[c] is not ICheckpointedCallback<T> checkpointed) continue;
+            if (!file.Metadata.TryGetValue($"training.callbacks.{c}.kind", out var savedKind)) continue;
+            if (savedKind != checkpointed.StateKind)
+                throw Bad(path, $"callback {c} saved a '{savedKind}' state, the trainer's callback {c} keeps '{checkpointed.StateKind}'");
+            var stateValues = ReadJson(path, $"training.callbacks.{c}.state", Meta($"training.callbacks.{c}.state"), s_callbackJson);
+            int tensorCount = ParseInt(path, $"training.callbacks.{c}.tensors", Meta($"training.callbacks.{c}.tensors"));
+            if (tensorCount > count + 1024) throw Bad(path, $"callback {c} claims {tensorCount} tensors");
+            var tensors = new Tensor<T>[tensorCount];
+            for (int j = 0; j < tensorCount; j++) tensors[j] = ReadTensor<T>(file, path, $"training.callbacks.{c}.{j}");
+            callbackStates.Add((checkpointed, new CallbackState<T>(stateValues, tensors), c));
+        }
+
         var rng = file.GetRequired("training.random.state");
         if (rng.DType != SafeTensorDType.I64 || rng.ElementCount != 4) throw Bad(path, "tensor 'training.random.state' must be 4 I64 words");
         var words = rng.ToInt64Array();
@@ -203,6 +235,24 @@ public static class TrainingCheckpoint
         catch (ArgumentException e)
         {
             throw new InvalidDataException($"{path}: invalid training checkpoint: {e.Message}", e);
+        }
+
+        // The callbacks last among the checks: each validates before it changes; if one refuses its state, the ones already
+        // set get their previous state back, so a failed restore changes nothing.
+        var previous = new List<(ICheckpointedCallback<T> Callback, CallbackState<T> State)>();
+        foreach (var (callback, state, index) in callbackStates)
+        {
+            var before = callback.GetState();
+            try
+            {
+                callback.SetState(trainer, state);
+            }
+            catch (ArgumentException e)
+            {
+                foreach (var (done, old) in previous) done.SetState(trainer, old);
+                throw new InvalidDataException($"{path}: invalid training checkpoint: callback {index}: {e.Message}", e);
+            }
+            previous.Add((callback, before));
         }
 
         for (int i = 0; i < count; i++) parameters[i].Value.CopyFrom(values[i]);
@@ -255,11 +305,14 @@ public static class TrainingCheckpoint
         return entry.ToTensor<T>();
     }
 
-    private static Dictionary<string, double> ReadJson(string path, string key, string json)
+    // Callback states may hold NaN (e.g. no best value yet): written and read as the JSON strings "NaN", "Infinity".
+    private static readonly JsonSerializerOptions s_callbackJson = new() { NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals };
+
+    private static Dictionary<string, double> ReadJson(string path, string key, string json, JsonSerializerOptions? options = null)
     {
         try
         {
-            return JsonSerializer.Deserialize<Dictionary<string, double>>(json) ?? throw Bad(path, $"metadata '{key}' is null");
+            return JsonSerializer.Deserialize<Dictionary<string, double>>(json, options) ?? throw Bad(path, $"metadata '{key}' is null");
         }
         catch (JsonException e)
         {

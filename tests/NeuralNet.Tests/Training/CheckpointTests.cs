@@ -107,4 +107,104 @@ public sealed class CheckpointTests : IDisposable
         FluentActions.Invoking(() => TrainingCheckpoint.Restore(Make(1, () => new StepDecaySchedule(0.3, 0.7)), corrupt))
             .Should().Throw<InvalidDataException>().WithMessage("*corrupt.safetensors*");
     }
+    [Fact]
+    public void ResumingWithEarlyStopping_StopsAtTheSameEpochWithTheSameBestWeights()
+    {
+        var (x, y) = MnistTestData.TrainSubset(800);
+        var options = new TrainerOptions { Epochs = 12, BatchSize = 40, ValidationSplit = 0.25 };
+        EarlyStopping<float> Stopper() => new(TrainingMetric.ValidationLoss, patience: 2, minDelta: 0.01);
+
+        var straight = Make(9, () => new StepDecaySchedule(0.3, 0.7));
+        var straightStopper = Stopper();
+        straight.Callbacks.Add(straightStopper);
+        straight.Fit(x, y, options);
+        // The test needs a stop after the checkpoint (epoch 3) and before the last epoch, with the best epoch earlier.
+        straightStopper.StoppedEpoch.Should().BeInRange(5, 11, "the scenario must stop early, after the checkpoint");
+        straightStopper.BestEpoch.Should().BeLessThan(straightStopper.StoppedEpoch);
+
+        var first = Make(9, () => new StepDecaySchedule(0.3, 0.7));
+        first.Callbacks.Add(Stopper());
+        var saver = new CheckpointCallback<float>(Path.Combine(_dir, "es-{epoch}.safetensors"), everyEpochs: 3);
+        first.Callbacks.Add(saver);
+        first.Fit(x, y, options with { Epochs = 3 });
+
+        var resumed = Make(12345, () => new StepDecaySchedule(0.3, 0.7));
+        var resumedStopper = Stopper();
+        resumed.Callbacks.Add(resumedStopper);
+        TrainingCheckpoint.Restore(resumed, saver.Saved[0]);
+        resumedStopper.BestEpoch.Should().BeInRange(1, 3);
+        resumed.Fit(x, y, options with { Epochs = 9 });
+
+        resumedStopper.StoppedEpoch.Should().Be(straightStopper.StoppedEpoch);
+        resumedStopper.BestEpoch.Should().Be(straightStopper.BestEpoch);
+        resumedStopper.BestValue.Should().Be(straightStopper.BestValue);
+        resumed.Epoch.Should().Be(straight.Epoch);
+        // Both ended with the best epoch's weights put back.
+        TrainerTests.ShouldBeBitIdentical(TrainerTests.Snapshot(resumed.Model), TrainerTests.Snapshot(straight.Model));
+    }
+
+    [Fact]
+    public void CallbackStates_RoundTripNaN_AndMismatchesLeaveEverythingUntouched()
+    {
+        // Saved before any epoch: the best value is still NaN, which plain JSON cannot hold.
+        var t = Make(1, () => new StepDecaySchedule(0.3, 0.7));
+        var stopper = new EarlyStopping<float>(patience: 4);
+        t.Callbacks.Add(stopper);
+        string path = Path.Combine(_dir, "fresh.safetensors");
+        TrainingCheckpoint.Save(t, path);
+        var file = NeuralNet.Serialization.SafeTensorsFile.Load(path);
+        file.Metadata["training.callbacks.0.kind"].Should().Be("early_stopping");
+        file.Metadata["training.callbacks.0.state"].Should().Contain("\"NaN\"");
+        var other = Make(2, () => new StepDecaySchedule(0.3, 0.7));
+        var otherStopper = new EarlyStopping<float>(patience: 4);
+        other.Callbacks.Add(otherStopper);
+        TrainingCheckpoint.Restore(other, path);
+        double.IsNaN(otherStopper.BestValue).Should().BeTrue();
+
+        // After training, the state holds the best weights.
+        var (x, y) = MnistTestData.TrainSubset(200);
+        t.Fit(x, y, new TrainerOptions { Epochs = 2, BatchSize = 50 });
+        TrainingCheckpoint.Save(t, path);
+        NeuralNet.Serialization.SafeTensorsFile.Load(path).Contains("training.callbacks.0.3").Should().BeTrue("4 parameter tensors");
+
+        // A callback of another kind at that position: refused, and nothing changes.
+        var mismatched = Make(3, () => new StepDecaySchedule(0.3, 0.7));
+        var foreign = new CountingCallback();
+        mismatched.Callbacks.Add(foreign);
+        var before = TrainerTests.Snapshot(mismatched.Model);
+        FluentActions.Invoking(() => TrainingCheckpoint.Restore(mismatched, path)).Should().Throw<InvalidDataException>()
+            .WithMessage("*callback 0 saved a 'early_stopping' state*'counting'*");
+        TrainerTests.ShouldBeBitIdentical(TrainerTests.Snapshot(mismatched.Model), before);
+        foreign.Count.Should().Be(0);
+
+        // An early stopping that does not restore best weights cannot take a state that holds them: refused, unchanged.
+        var noRestore = Make(4, () => new StepDecaySchedule(0.3, 0.7));
+        var plainStopper = new EarlyStopping<float>(restoreBestWeights: false);
+        noRestore.Callbacks.Add(plainStopper);
+        FluentActions.Invoking(() => TrainingCheckpoint.Restore(noRestore, path)).Should().Throw<InvalidDataException>()
+            .WithMessage("*callback 0*does not restore them*");
+        noRestore.Epoch.Should().Be(0);
+        double.IsNaN(plainStopper.BestValue).Should().BeTrue();
+
+        // A checkpoint without callback state (or a trainer without the callback) restores as before.
+        var bare = Make(5, () => new StepDecaySchedule(0.3, 0.7));
+        string barePath = Path.Combine(_dir, "bare.safetensors");
+        TrainingCheckpoint.Save(bare, barePath);
+        var withStopper = Make(6, () => new StepDecaySchedule(0.3, 0.7));
+        withStopper.Callbacks.Add(new EarlyStopping<float>());
+        TrainingCheckpoint.Restore(withStopper, barePath);
+        TrainingCheckpoint.Restore(Make(7, () => new StepDecaySchedule(0.3, 0.7)), path);
+    }
+
+    /// <summary>A checkpointed callback of another kind, to test the kind check.</summary>
+    private sealed class CountingCallback : TrainingCallback<float>, ICheckpointedCallback<float>
+    {
+        public int Count { get; private set; }
+
+        public string StateKind => "counting";
+
+        public CallbackState<float> GetState() => new(new Dictionary<string, double> { ["count"] = Count }, []);
+
+        public void SetState(Trainer<float> trainer, CallbackState<float> state) => Count = (int)state.Values["count"];
+    }
 }
