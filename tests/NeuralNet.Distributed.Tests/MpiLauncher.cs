@@ -25,19 +25,26 @@ internal static class MpiLauncher
     public static string WorkerPath =>
         typeof(MpiLauncher).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "WorkerPath").Value!;
 
+    /// <summary>The MNIST sample (samples/Mnist), built with the tests.</summary>
+    public static string SamplePath =>
+        typeof(MpiLauncher).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "SamplePath").Value!;
+
     /// <summary>Runs <c>mpirun -np <paramref name="ranks"/> dotnet Worker.dll args…</c>, killing the whole tree after <paramref name="timeout"/>.</summary>
     /// <param name="onOutputLine">Called for each output line as it arrives (from a reader thread).</param>
-    public static MpiRun Run(int ranks, string[] args, TimeSpan? timeout = null, Action<string, Process>? onOutputLine = null)
+    /// <param name="program">The .NET program to launch instead of the worker.</param>
+    public static MpiRun Run(int ranks, string[] args, TimeSpan? timeout = null, Action<string, Process>? onOutputLine = null,
+        string? program = null)
     {
         if (Problem is { } problem) throw new InvalidOperationException($"The distributed tests need Open MPI: {problem}");
-        File.Exists(WorkerPath).Should().BeTrue($"the worker is built with the tests, at {WorkerPath}");
+        program ??= WorkerPath;
+        File.Exists(program).Should().BeTrue($"the program is built with the tests, at {program}");
         var psi = new ProcessStartInfo(Mpirun.Value.Path!)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var a in new[] { "--oversubscribe", "--bind-to", "none", "-np", ranks.ToString(), "dotnet", WorkerPath }) psi.ArgumentList.Add(a);
+        foreach (var a in new[] { "--oversubscribe", "--bind-to", "none", "-np", ranks.ToString(), "dotnet", program }) psi.ArgumentList.Add(a);
         foreach (var a in args) psi.ArgumentList.Add(a);
         // Root is refused by Open MPI unless confirmed twice; containers often run as root.
         psi.Environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1";
