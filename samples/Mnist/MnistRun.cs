@@ -47,6 +47,9 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
                     throw new IOException($"--distributed needs Open MPI (libmpi.so.40, Debian package openmpi-bin): {reason}");
                 return MpiCommunicator.Run(world =>
                 {
+                    // A rank that hangs (rather than fails) would block the others forever: give up after 10 minutes in
+                    // one collective, far more than any step, evaluation or checkpoint of these presets takes.
+                    world.CollectiveTimeout = TimeSpan.FromMinutes(10);
                     Summary = TrainDistributed(world);
                     return 0;
                 });

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.InteropServices;
 using NeuralNet.Distributed.Native;
 
@@ -14,7 +15,8 @@ namespace NeuralNet.Distributed;
 /// (<c>MPI_THREAD_SINGLE</c> semantics).</para>
 /// <para>Fault behaviour: when a rank dies (killed, crashed, or exited without finalizing) <c>mpirun</c> terminates every
 /// other rank within its kill timeout; <see cref="Run"/> turns a managed exception into a message on stderr plus
-/// <c>MPI_Abort</c>, so no rank is left blocked in a collective.</para>
+/// <c>MPI_Abort</c>, so no rank is left blocked in a collective. A rank that hangs without failing is caught by
+/// <see cref="CollectiveTimeout"/> when it is set: the ranks waiting for it give up and the job ends.</para>
 /// </remarks>
 public sealed unsafe class MpiCommunicator : Communicator
 {
@@ -123,9 +125,17 @@ public sealed unsafe class MpiCommunicator : Communicator
         CheckNoOverlap<T>(send, receive, "AllReduce");
         CheckLive();
         if (send.IsEmpty) return;
-        fixed (T* s = send)
-        fixed (T* r = receive)
-            Check(MpiNative.Allreduce(s, r, send.Length, DataType<T>(), Op(operation), MpiNative.CommWorld), "MPI_Allreduce");
+        EnterCollective("MPI_Allreduce");
+        try
+        {
+            fixed (T* s = send)
+            fixed (T* r = receive)
+                Check(MpiNative.Allreduce(s, r, send.Length, DataType<T>(), Op(operation), MpiNative.CommWorld), "MPI_Allreduce");
+        }
+        finally
+        {
+            LeaveCollective();
+        }
     }
 
     /// <inheritdoc/>
@@ -134,8 +144,16 @@ public sealed unsafe class MpiCommunicator : Communicator
         CheckReducible<T>();
         CheckLive();
         if (buffer.IsEmpty) return;
-        fixed (T* r = buffer)
-            Check(MpiNative.Allreduce((void*)MpiNative.InPlace, r, buffer.Length, DataType<T>(), Op(operation), MpiNative.CommWorld), "MPI_Allreduce");
+        EnterCollective("MPI_Allreduce");
+        try
+        {
+            fixed (T* r = buffer)
+                Check(MpiNative.Allreduce((void*)MpiNative.InPlace, r, buffer.Length, DataType<T>(), Op(operation), MpiNative.CommWorld), "MPI_Allreduce");
+        }
+        finally
+        {
+            LeaveCollective();
+        }
     }
 
     /// <inheritdoc/>
@@ -147,9 +165,17 @@ public sealed unsafe class MpiCommunicator : Communicator
         CheckLive();
         if (send.IsEmpty) return;
         int bytes = checked(send.Length * sizeof(T));
-        fixed (T* s = send)
-        fixed (T* r = receive)
-            Check(MpiNative.Allgather(s, bytes, MpiNative.Byte, r, bytes, MpiNative.Byte, MpiNative.CommWorld), "MPI_Allgather");
+        EnterCollective("MPI_Allgather");
+        try
+        {
+            fixed (T* s = send)
+            fixed (T* r = receive)
+                Check(MpiNative.Allgather(s, bytes, MpiNative.Byte, r, bytes, MpiNative.Byte, MpiNative.CommWorld), "MPI_Allgather");
+        }
+        finally
+        {
+            LeaveCollective();
+        }
     }
 
     /// <inheritdoc/>
@@ -161,9 +187,17 @@ public sealed unsafe class MpiCommunicator : Communicator
         CheckLive();
         if (send.IsEmpty) return;
         int bytes = checked(send.Length / _size * sizeof(T));
-        fixed (T* s = send)
-        fixed (T* r = receive)
-            Check(MpiNative.Alltoall(s, bytes, MpiNative.Byte, r, bytes, MpiNative.Byte, MpiNative.CommWorld), "MPI_Alltoall");
+        EnterCollective("MPI_Alltoall");
+        try
+        {
+            fixed (T* s = send)
+            fixed (T* r = receive)
+                Check(MpiNative.Alltoall(s, bytes, MpiNative.Byte, r, bytes, MpiNative.Byte, MpiNative.CommWorld), "MPI_Alltoall");
+        }
+        finally
+        {
+            LeaveCollective();
+        }
     }
 
     /// <inheritdoc/>
@@ -173,15 +207,31 @@ public sealed unsafe class MpiCommunicator : Communicator
         CheckLive();
         if (buffer.IsEmpty) return;
         int bytes = checked(buffer.Length * sizeof(T));
-        fixed (T* b = buffer)
-            Check(MpiNative.Bcast(b, bytes, MpiNative.Byte, root, MpiNative.CommWorld), "MPI_Bcast");
+        EnterCollective("MPI_Bcast");
+        try
+        {
+            fixed (T* b = buffer)
+                Check(MpiNative.Bcast(b, bytes, MpiNative.Byte, root, MpiNative.CommWorld), "MPI_Bcast");
+        }
+        finally
+        {
+            LeaveCollective();
+        }
     }
 
     /// <inheritdoc/>
     public override void Barrier()
     {
         CheckLive();
-        Check(MpiNative.Barrier(MpiNative.CommWorld), "MPI_Barrier");
+        EnterCollective("MPI_Barrier");
+        try
+        {
+            Check(MpiNative.Barrier(MpiNative.CommWorld), "MPI_Barrier");
+        }
+        finally
+        {
+            LeaveCollective();
+        }
     }
 
     /// <summary>The wall-clock time in seconds (<c>MPI_Wtime</c>).</summary>
@@ -209,6 +259,70 @@ public sealed unsafe class MpiCommunicator : Communicator
             if (_finalized) return;
             _finalized = true;
             Check(MpiNative.Finalize(), "MPI_Finalize");
+        }
+    }
+
+    /// <summary>
+    /// How long one collective (all-reduce, all-gather, all-to-all, broadcast, barrier) may take before this rank gives up
+    /// on the job: it prints <c>[rank r/N] fatal: MPI_… did not complete within …</c> to stderr and exits with code 3,
+    /// and <c>mpirun</c>, seeing a rank end without finalizing, stops every other rank. So a rank that hangs without
+    /// crashing (a deadlock, an endless loop, a stopped process) ends the job instead of blocking it forever.
+    /// <see cref="Timeout.InfiniteTimeSpan"/> (the default) waits as long as MPI does.
+    /// </summary>
+    /// <remarks>Set it well above the longest legitimate wait, including a step where one rank does extra work (rank 0
+    /// writing a checkpoint or evaluating) while the others wait in the next collective. Checked by a background thread
+    /// every 100 ms or so; it makes no MPI call.</remarks>
+    /// <exception cref="ArgumentOutOfRangeException">The value is not positive and not infinite.</exception>
+    public TimeSpan CollectiveTimeout
+    {
+        get => _collectiveTimeout;
+        set
+        {
+            if (value != Timeout.InfiniteTimeSpan && value <= TimeSpan.Zero)
+                throw new ArgumentOutOfRangeException(nameof(value), value, "MpiCommunicator.CollectiveTimeout must be positive or Timeout.InfiniteTimeSpan.");
+            _collectiveTimeout = value;
+            if (value != Timeout.InfiniteTimeSpan) EnsureWatchdog();
+        }
+    }
+
+    private TimeSpan _collectiveTimeout = Timeout.InfiniteTimeSpan;
+    private long _collectiveDeadline = long.MaxValue;   // Stopwatch ticks; MaxValue = not inside a timed collective
+    private string _collectiveName = "";
+    private Thread? _watchdog;
+
+    private void EnterCollective(string name)
+    {
+        TimeSpan timeout = _collectiveTimeout;
+        if (timeout == Timeout.InfiniteTimeSpan) return;
+        _collectiveName = name;
+        Volatile.Write(ref _collectiveDeadline, Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency));
+    }
+
+    private void LeaveCollective() => Volatile.Write(ref _collectiveDeadline, long.MaxValue);
+
+    private void EnsureWatchdog()
+    {
+        lock (Gate)
+        {
+            if (_watchdog is not null) return;
+            _watchdog = new Thread(Watch) { IsBackground = true, Name = "NeuralNet MPI collective watchdog" };
+            _watchdog.Start();
+        }
+    }
+
+    private void Watch()
+    {
+        while (true)
+        {
+            Thread.Sleep(100);
+            long deadline = Volatile.Read(ref _collectiveDeadline);
+            if (deadline == long.MaxValue || Stopwatch.GetTimestamp() <= deadline) continue;
+            Console.Out.Flush();
+            Console.Error.WriteLine($"[rank {_rank}/{_size}] fatal: {_collectiveName} did not complete within " +
+                $"{_collectiveTimeout.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)} s " +
+                "(MpiCommunicator.CollectiveTimeout): another rank is hung, stopped or far slower. Ending this rank so that mpirun ends the job.");
+            Console.Error.Flush();
+            Environment.Exit(3);
         }
     }
 

@@ -41,4 +41,16 @@ public sealed class MpiCollectiveTests
         run.ExitCode.Should().NotBe(0, run.ToString());
         run.Output.Should().Contain("[rank 1/3] fatal: InvalidOperationException: deliberate failure at step 20", run.ToString());
     }
+
+    [MpiFact]
+    public void RankThatHangs_EndsTheJobAfterTheCollectiveTimeout()
+    {
+        // Without a timeout the other ranks would wait in the all-reduce forever; the launcher's own limit is 60 s.
+        var run = MpiLauncher.Run(3, ["hang", "--rank", "1", "--step", "20", "--timeout", "3"], TimeSpan.FromSeconds(60));
+        run.TimedOut.Should().BeFalse(run.ToString());
+        run.ExitCode.Should().NotBe(0, run.ToString());
+        run.Output.Should().Contain("[rank 1] hanging at step 20", run.ToString());
+        run.Output.Should().MatchRegex(@"\[rank [02]/3\] fatal: MPI_\w+ did not complete within 3 s", run.ToString());
+        run.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(40), run.ToString());
+    }
 }

@@ -15,7 +15,7 @@ internal static class Program
     {
         if (args.Length == 0)
         {
-            Console.Error.WriteLine("usage: NeuralNet.Distributed.Worker <primitives|mismatch|fail|bench|train> [--option value ...]");
+            Console.Error.WriteLine("usage: NeuralNet.Distributed.Worker <primitives|mismatch|fail|hang|bench|train> [--option value ...]");
             return 2;
         }
         var options = Options.Parse(args.AsSpan(1));
@@ -26,6 +26,7 @@ internal static class Program
             "primitives" => Primitives(world),
             "mismatch" => Mismatch(world),
             "fail" => Fail(world, options),
+            "hang" => Hang(world, options),
             "bench" => Bench.Run(world, options),
             "train" => TrainMode.Run(world, options),
             _ => throw new ArgumentException($"Worker: unknown mode '{args[0]}'."),
@@ -118,6 +119,29 @@ internal static class Program
         {
             if (world.Rank == failRank && step == failStep)
                 throw new InvalidOperationException($"deliberate failure at step {step}");
+            buffer.AsSpan().Fill(1);
+            world.AllReduceSumOrdered<float>(buffer);
+            if (step % 100 == 0) Console.WriteLine($"[rank {world.Rank}] step {step}");
+            Thread.Sleep(1);
+        }
+    }
+
+    /// <summary>Like <see cref="Fail"/>, but rank <c>--rank</c> stops answering at step <c>--step</c> (sleeps forever) instead
+    /// of failing; every rank sets <see cref="MpiCommunicator.CollectiveTimeout"/> to <c>--timeout</c> seconds.</summary>
+    private static int Hang(MpiCommunicator world, Options options)
+    {
+        int hangRank = options.Int("rank", 1), hangStep = options.Int("step", 5);
+        world.CollectiveTimeout = TimeSpan.FromSeconds(options.Int("timeout", 3));
+        var buffer = new float[1000];
+        Console.WriteLine($"[rank {world.Rank}] pid {Environment.ProcessId}");
+        for (int step = 0; ; step++)
+        {
+            if (world.Rank == hangRank && step == hangStep)
+            {
+                Console.WriteLine($"[rank {world.Rank}] hanging at step {step}");
+                Console.Out.Flush();
+                Thread.Sleep(Timeout.Infinite);
+            }
             buffer.AsSpan().Fill(1);
             world.AllReduceSumOrdered<float>(buffer);
             if (step % 100 == 0) Console.WriteLine($"[rank {world.Rank}] step {step}");
