@@ -125,17 +125,10 @@ public sealed unsafe class MpiCommunicator : Communicator
         CheckNoOverlap<T>(send, receive, "AllReduce");
         CheckLive();
         if (send.IsEmpty) return;
-        EnterCollective("MPI_Allreduce");
-        try
-        {
-            fixed (T* s = send)
-            fixed (T* r = receive)
-                Check(MpiNative.Allreduce(s, r, send.Length, DataType<T>(), Op(operation), MpiNative.CommWorld), "MPI_Allreduce");
-        }
-        finally
-        {
-            LeaveCollective();
-        }
+        using var scope = TimedCollective("MPI_Allreduce");
+        fixed (T* s = send)
+        fixed (T* r = receive)
+            Check(MpiNative.Allreduce(s, r, send.Length, DataType<T>(), Op(operation), MpiNative.CommWorld), "MPI_Allreduce");
     }
 
     /// <inheritdoc/>
@@ -144,16 +137,9 @@ public sealed unsafe class MpiCommunicator : Communicator
         CheckReducible<T>();
         CheckLive();
         if (buffer.IsEmpty) return;
-        EnterCollective("MPI_Allreduce");
-        try
-        {
-            fixed (T* r = buffer)
-                Check(MpiNative.Allreduce((void*)MpiNative.InPlace, r, buffer.Length, DataType<T>(), Op(operation), MpiNative.CommWorld), "MPI_Allreduce");
-        }
-        finally
-        {
-            LeaveCollective();
-        }
+        using var scope = TimedCollective("MPI_Allreduce");
+        fixed (T* r = buffer)
+            Check(MpiNative.Allreduce((void*)MpiNative.InPlace, r, buffer.Length, DataType<T>(), Op(operation), MpiNative.CommWorld), "MPI_Allreduce");
     }
 
     /// <inheritdoc/>
@@ -165,17 +151,10 @@ public sealed unsafe class MpiCommunicator : Communicator
         CheckLive();
         if (send.IsEmpty) return;
         int bytes = checked(send.Length * sizeof(T));
-        EnterCollective("MPI_Allgather");
-        try
-        {
-            fixed (T* s = send)
-            fixed (T* r = receive)
-                Check(MpiNative.Allgather(s, bytes, MpiNative.Byte, r, bytes, MpiNative.Byte, MpiNative.CommWorld), "MPI_Allgather");
-        }
-        finally
-        {
-            LeaveCollective();
-        }
+        using var scope = TimedCollective("MPI_Allgather");
+        fixed (T* s = send)
+        fixed (T* r = receive)
+            Check(MpiNative.Allgather(s, bytes, MpiNative.Byte, r, bytes, MpiNative.Byte, MpiNative.CommWorld), "MPI_Allgather");
     }
 
     /// <inheritdoc/>
@@ -187,17 +166,10 @@ public sealed unsafe class MpiCommunicator : Communicator
         CheckLive();
         if (send.IsEmpty) return;
         int bytes = checked(send.Length / _size * sizeof(T));
-        EnterCollective("MPI_Alltoall");
-        try
-        {
-            fixed (T* s = send)
-            fixed (T* r = receive)
-                Check(MpiNative.Alltoall(s, bytes, MpiNative.Byte, r, bytes, MpiNative.Byte, MpiNative.CommWorld), "MPI_Alltoall");
-        }
-        finally
-        {
-            LeaveCollective();
-        }
+        using var scope = TimedCollective("MPI_Alltoall");
+        fixed (T* s = send)
+        fixed (T* r = receive)
+            Check(MpiNative.Alltoall(s, bytes, MpiNative.Byte, r, bytes, MpiNative.Byte, MpiNative.CommWorld), "MPI_Alltoall");
     }
 
     /// <inheritdoc/>
@@ -207,31 +179,17 @@ public sealed unsafe class MpiCommunicator : Communicator
         CheckLive();
         if (buffer.IsEmpty) return;
         int bytes = checked(buffer.Length * sizeof(T));
-        EnterCollective("MPI_Bcast");
-        try
-        {
-            fixed (T* b = buffer)
-                Check(MpiNative.Bcast(b, bytes, MpiNative.Byte, root, MpiNative.CommWorld), "MPI_Bcast");
-        }
-        finally
-        {
-            LeaveCollective();
-        }
+        using var scope = TimedCollective("MPI_Bcast");
+        fixed (T* b = buffer)
+            Check(MpiNative.Bcast(b, bytes, MpiNative.Byte, root, MpiNative.CommWorld), "MPI_Bcast");
     }
 
     /// <inheritdoc/>
     public override void Barrier()
     {
         CheckLive();
-        EnterCollective("MPI_Barrier");
-        try
-        {
-            Check(MpiNative.Barrier(MpiNative.CommWorld), "MPI_Barrier");
-        }
-        finally
-        {
-            LeaveCollective();
-        }
+        using var scope = TimedCollective("MPI_Barrier");
+        Check(MpiNative.Barrier(MpiNative.CommWorld), "MPI_Barrier");
     }
 
     /// <summary>The wall-clock time in seconds (<c>MPI_Wtime</c>).</summary>
@@ -290,15 +248,23 @@ public sealed unsafe class MpiCommunicator : Communicator
     private string _collectiveName = "";
     private Thread? _watchdog;
 
-    private void EnterCollective(string name)
+    /// <summary>Starts the <see cref="CollectiveTimeout"/> clock for one collective; disposing the scope stops it.</summary>
+    private CollectiveScope TimedCollective(string name)
     {
         TimeSpan timeout = _collectiveTimeout;
-        if (timeout == Timeout.InfiniteTimeSpan) return;
+        if (timeout == Timeout.InfiniteTimeSpan) return default;
         _collectiveName = name;
         Volatile.Write(ref _collectiveDeadline, Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency));
+        return new CollectiveScope(this);
     }
 
-    private void LeaveCollective() => Volatile.Write(ref _collectiveDeadline, long.MaxValue);
+    private readonly ref struct CollectiveScope(MpiCommunicator? owner)
+    {
+        public void Dispose()
+        {
+            if (owner is not null) Volatile.Write(ref owner._collectiveDeadline, long.MaxValue);
+        }
+    }
 
     private void EnsureWatchdog()
     {
