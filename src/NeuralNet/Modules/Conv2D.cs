@@ -24,7 +24,8 @@ namespace NeuralNet.Modules;
 /// <para>Backward, for dy (N, OC, OH, OW): dW += Σ_n dy_n·cols_nᵀ, db[o] += Σ_{n,i,j} dy[n, o, i, j],
 /// dx_n = col2im(Wᵀ·dy_n) (skipped when <see cref="Module{T}.ComputeInputGradient"/> is false).</para>
 /// <para>During training the im2col matrices of the whole batch are kept for the backward pass
-/// (N·C·K·K·OH·OW elements); inference keeps one image's worth. The direct single-channel path keeps none.</para>
+/// (N·C·K·K·OH·OW elements); inference keeps one image's worth per chunk, written for a float layer straight into the
+/// GEMM's packed panels (the same products, bit for bit). The direct single-channel path keeps none.</para>
 /// <para>Default initialization: Xavier/Glorot uniform with fan-in C·K·K and fan-out OC·K·K; biases zero.</para>
 /// </remarks>
 public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanaged, IFloatingPointIeee754<T>
@@ -43,6 +44,9 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
     private bool _direct;
     private T[] _scratch = [];
     private int _scratchLength;
+    private bool _packedIm2Col;
+    private T[] _packedCols = [];
+    private int _packedLength;
 
     // At most this many image chunks: enough to balance two or more threads, few enough that the per-chunk weight
     // gradient sums cost little to keep and add.
@@ -145,11 +149,21 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
         var y = ModuleChecks.Ensure(ref _output, n, [OutChannels, outH, outW]);
 
         _direct = UsesDirectKernel();
+        _packedIm2Col = false;
         if (_direct)
         {
             // The single-channel kernels read the image in place: no columns, one scratch slot per chunk.
             _scratchLength = Kernels.Kernels.Conv2DSingleChannelScratchLength(OutChannels, h, w, KernelSize, KernelSize);
             if (_scratch.Length < (long)ChunkCount(n) * _scratchLength) _scratch = new T[checked(ChunkCount(n) * _scratchLength)];
+            _colsHoldBatch = false;
+        }
+        else if (!training && typeof(T) == typeof(float) && Kernels.Kernels.CanUsePackedIm2Col(OutChannels, FanIn, outH, outW, Stride, Padding))
+        {
+            // Inference: nothing reads the columns but the product, so im2col writes them straight into the GEMM's packed
+            // panels, one slot per chunk (a backward pass after this rebuilds plain columns).
+            _packedIm2Col = true;
+            _packedLength = Kernels.Kernels.PackedIm2ColLength(FanIn, outH * outW);
+            if (_packedCols.Length < (long)ChunkCount(n) * _packedLength) _packedCols = new T[checked(ChunkCount(n) * _packedLength)];
             _colsHoldBatch = false;
         }
         else
@@ -266,6 +280,14 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
                     MemoryMarshal.Cast<T, float>(x.Data.AsSpan(i * imageSize, imageSize)), MemoryMarshal.Cast<T, float>(wData.AsSpan()),
                     MemoryMarshal.Cast<T, float>(_scratch.AsSpan(chunk * _scratchLength, _scratchLength)),
                     OutChannels, h, w, KernelSize, KernelSize);
+            }
+            else if (_packedIm2Col)
+            {
+                var packed = MemoryMarshal.Cast<T, float>(_packedCols.AsSpan(chunk * _packedLength, _packedLength));
+                Kernels.Kernels.Im2ColPacked(packed, MemoryMarshal.Cast<T, float>(x.Data.AsSpan(i * imageSize, imageSize)),
+                    InChannels, h, w, KernelSize, KernelSize, Stride, Padding, _outH, _outW);
+                Kernels.Kernels.GemmPackedB(OutChannels, spatial, colRows, MemoryMarshal.Cast<T, float>(wData.AsSpan()), colRows,
+                    packed, MemoryMarshal.Cast<T, float>(yi), spatial);
             }
             else
             {

@@ -83,6 +83,29 @@ public class Conv2DTests
         ModuleTestData.FloatVersusDouble(d, f, ModuleTestData.Uniform(10, -1, 1, batch, 1, h, w)).Should().BeLessThan(1e-4);
     }
 
+    [Theory]
+    [InlineData(5, 6, 12, 12, 16, 5, 1, 0)]    // LeNet-5 conv2
+    [InlineData(3, 3, 9, 11, 5, 3, 2, 1)]      // stride 2, padding
+    [InlineData(11, 20, 6, 7, 9, 1, 1, 0)]     // 1×1 kernel, k = 20, 6 image chunks (plain columns: OW = 7)
+    [InlineData(11, 4, 10, 10, 8, 3, 1, 0)]    // packed, OW = 8, 6 image chunks
+    [InlineData(3, 5, 6, 6, 7, 3, 1, 0)]       // packed, OW = 4
+    public void MultiChannelFloat_InferenceForward_IsBitIdenticalToTraining_AndBackwardStillWorks(
+        int batch, int c, int h, int w, int oc, int k, int stride, int padding)
+    {
+        // Inference writes im2col straight into the GEMM's packed panels where that is faster (LeNet conv2's layout);
+        // training keeps the plain columns.
+        var a = new Conv2D<float>(c, oc, k, stride, padding, random: new RandomGenerator(4));
+        var b = new Conv2D<float>(c, oc, k, stride, padding, random: new RandomGenerator(4));
+        var x = ModuleTestData.Uniform(6, -1, 1, batch, c, h, w).Cast<float>();
+        var training = a.Forward(x, training: true).Clone();
+        var inference = b.Forward(x, training: false);
+        inference.Data.Should().Equal(training.Data);
+        var dy = ModuleTestData.Uniform(7, -1, 1, training.ShapeArray()).Cast<float>();
+        var dxa = a.Backward(dy).Clone();
+        b.Backward(dy).Data.Should().Equal(dxa.Data);
+        b.Weight.Gradient.Data.Should().Equal(a.Weight.Gradient.Data);
+    }
+
     [Fact]
     public void SingleChannelFloat_InferenceForwardThenBackward_GivesTrainingGradients()
     {
