@@ -29,6 +29,20 @@ internal static partial class Kernels
         ref T xRef = ref MemoryMarshal.GetReference(x);
         bool vectors = Vector256.IsHardwareAccelerated && Vector256<T>.IsSupported;
         int outSize = outH * outW;
+        if (stride == 1 && padding == 0)
+        {
+            // Every window lies inside the image: each (row, output row) segment is one copy of an input row's slice.
+            for (int c = 0; c < channels; c++)
+            for (int kh = 0; kh < kernelH; kh++)
+            for (int kw = 0; kw < kernelW; kw++)
+            {
+                ref T dst = ref Unsafe.Add(ref colsRef, ((c * kernelH + kh) * kernelW + kw) * outSize);
+                ref T src = ref Unsafe.Add(ref xRef, (c * height + kh) * width + kw);
+                for (int oh = 0; oh < outH; oh++)
+                    CopyElements(ref Unsafe.Add(ref dst, oh * outW), ref Unsafe.Add(ref src, oh * width), outW, vectors);
+            }
+            return;
+        }
         for (int c = 0; c < channels; c++)
         for (int kh = 0; kh < kernelH; kh++)
         for (int kw = 0; kw < kernelW; kw++)
