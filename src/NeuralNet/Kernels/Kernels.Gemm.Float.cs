@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -394,19 +395,23 @@ internal static partial class Kernels
     /// columns and KC block of k, pack B once; for each MC block of rows pack A; then run the micro-kernel over every
     /// MR×NR tile. Edge tiles run the same kernel on zero-padded panels into a scratch tile, so each element of C is the
     /// same FMA chain whether or not it sits on an edge, which keeps results independent of the thread partition.
+    /// With <paramref name="bPacked"/>, <paramref name="b"/> already holds the one packed block (k ≤ KC, n ≤ NC; see
+    /// <see cref="Im2ColPacked"/>) and is used as it is.
     /// </summary>
     [SkipLocalsInit]
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void GemmFloatBlocked<TKernel>(bool transA, bool transB, int m, int n, int k,
-        float* a, nint lda, float* b, nint ldb, float* c, nint ldc, bool accumulate, bool paddedColumns = false)
+        float* a, nint lda, float* b, nint ldb, float* c, nint ldc, bool accumulate, bool paddedColumns = false,
+        bool bPacked = false)
         where TKernel : struct, IGemmMicroKernel
     {
+        Debug.Assert(!bPacked || (k <= GemmKC && n <= GemmNC), "a packed B is one KC × NC block");
         int nr = TKernel.NR;
         float* packA = GetPackBuffer(ref t_gemmPackA, GemmMC * GemmKC);
         // Packing A pays off through reuse across column tiles; with at most GemmUnpackedAMaxColumns columns (the forward
         // X·Wᵀ of a layer with few outputs) each A panel serves a handful of tiles and packing it cost as much as the tiles.
         bool packAPanels = transA || n > GemmUnpackedAMaxColumns;
-        float* packB = GetPackBuffer(ref t_gemmPackB, GemmKC * GemmNC);
+        float* packB = bPacked ? b : GetPackBuffer(ref t_gemmPackB, GemmKC * GemmNC);
         float* tile = stackalloc float[12 * 32 + 16];
         tile = (float*)(((nint)tile + 63) & ~(nint)63);
 
@@ -417,7 +422,7 @@ internal static partial class Kernels
             {
                 int kc = Math.Min(GemmKC, k - pc);
                 bool add = accumulate || pc > 0;
-                PackB(transB, b, ldb, pc, jc, kc, nc, packB, nr);
+                if (!bPacked) PackB(transB, b, ldb, pc, jc, kc, nc, packB, nr);
                 for (int ic = 0; ic < m; ic += GemmMC)
                     GemmFloatBlock<TKernel>(transA, a, lda, c, ldc, ic, Math.Min(GemmMC, m - ic), jc, nc, pc, kc, add,
                         packAPanels, paddedColumns, packA, packB, tile);

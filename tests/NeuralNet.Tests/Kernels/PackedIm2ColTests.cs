@@ -3,22 +3,22 @@ using K = NeuralNet.Kernels.Kernels;
 namespace NeuralNet.Tests.Kernels;
 
 /// <summary>
-/// im2col straight into the GEMM's packed panels (the convolution's inference forward): the panels equal the plain
-/// im2col matrix packed by hand, and the product on them equals <c>Gemm</c> on the plain matrix bit for bit.
+/// im2col straight into the GEMM's packed panels (the convolution's inference forward, stride 1 without padding): the
+/// panels equal the plain im2col matrix packed by hand, and the product on them equals <c>Gemm</c> on the plain matrix bit
+/// for bit.
 /// </summary>
 [Collection(KernelThreadSettingCollection.Name)]
 public class PackedIm2ColTests
 {
     public static TheoryData<int, int, int, int, int, int, int> Cases() => new()
     {
-        // channels, height, width, kernel, stride, padding, output channels
-        { 6, 12, 12, 5, 1, 0, 16 },    // LeNet-5 conv2: 64 columns, two 32-wide panels
-        { 3, 7, 9, 3, 1, 1, 5 },       // padding, 63 columns: a partial last panel
-        { 2, 11, 8, 3, 2, 1, 7 },      // stride 2 with padding
-        { 2, 9, 13, 4, 2, 0, 12 },
-        { 20, 6, 7, 1, 1, 0, 9 },      // 1×1 kernel, k = 20
-        { 4, 33, 31, 3, 1, 0, 13 },    // 899 columns: many panels, output rows crossing panel edges
-        { 8, 5, 5, 5, 1, 2, 6 },
+        // channels, height, width, kernel, stride, padding, output channels (stride 1, no padding, OW dividing 16)
+        { 6, 12, 12, 5, 1, 0, 16 },    // LeNet-5 conv2: 64 columns, whole panels
+        { 3, 7, 6, 3, 1, 0, 5 },       // OW = 4, 20 columns: a partial last panel
+        { 2, 10, 11, 4, 1, 0, 7 },     // OW = 8, 56 columns
+        { 20, 6, 2, 1, 1, 0, 9 },      // 1×1 kernel, k = 20, OW = 2
+        { 4, 40, 18, 3, 1, 0, 13 },    // OW = 16, 608 columns: many panels
+        { 5, 9, 2, 2, 1, 0, 6 },       // OW = 1
         { 28, 3, 3, 3, 1, 0, 200 },    // k = 252, m = 200: two MC blocks of rows
     };
 
@@ -74,6 +74,10 @@ public class PackedIm2ColTests
             .Should().Throw<ArgumentException>().WithMessage("*Im2ColPacked*packed elements*");
         FluentActions.Invoking(() => K.Im2ColPacked(new float[10_000], x, 2, 6, 6, 3, 3, 1, 0, 4, 5))
             .Should().Throw<ArgumentException>().WithMessage("*gives a 4×4 output*");
+        FluentActions.Invoking(() => K.Im2ColPacked(new float[10_000], x, 2, 6, 6, 3, 3, 2, 1, 3, 3))
+            .Should().Throw<ArgumentException>().WithMessage("*stride 1, no padding*got stride 2, padding 1, output width 3*");
+        FluentActions.Invoking(() => K.Im2ColPacked(new float[10_000], new float[2 * 6 * 7], 2, 6, 7, 2, 2, 1, 0, 5, 6))
+            .Should().Throw<ArgumentException>().WithMessage("*output width 6*");
         FluentActions.Invoking(() => K.GemmPackedB(4, 10, 300, new float[1200], 300, new float[100_000], new float[40], 10))
             .Should().Throw<ArgumentException>().WithMessage("*k ≤ 256*");
         FluentActions.Invoking(() => K.GemmPackedB(4, 10, 20, new float[80], 20, new float[10], new float[40], 10))
