@@ -41,7 +41,7 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
     private Tensor<T>? _outputGradient;
     private ChunkJob? _job;
     private bool _colsHoldBatch;
-    private bool _direct;
+    private readonly bool _direct;   // the single-channel direct kernels instead of im2col + GEMM (UsesDirectKernel)
     private T[] _scratch = [];
     private int _scratchLength;
     private bool _packedIm2Col;
@@ -83,6 +83,7 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
         Bias = bias ? new Parameter<T>("bias", new Tensor<T>(outChannels)) : null;
         _parameters = Bias is null ? [Weight] : [Weight, Bias];
         _label = $"Conv2D({inChannels} -> {outChannels}, kernel {kernelSize}, stride {stride}, padding {padding})";
+        _direct = UsesDirectKernel();
         Initializer.Default.Initialize(this, random ?? new RandomGenerator(0));
     }
 
@@ -148,7 +149,6 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
         int outH = OutSize(h), outW = OutSize(w), colSize = FanIn * outH * outW;
         var y = ModuleChecks.Ensure(ref _output, n, [OutChannels, outH, outW]);
 
-        _direct = UsesDirectKernel();
         _packedIm2Col = false;
         if (_direct)
         {
