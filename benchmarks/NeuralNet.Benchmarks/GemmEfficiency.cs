@@ -118,7 +118,7 @@ internal static class GemmEfficiency
     {
         const int kc = 256;
         QuickGemm.AllocatePanels(kc, out float* a, out float* b, out float* c);
-        return () => GemmFloat512.Run(kc, a, b, c, 32, false);
+        return () => GemmFloat512.Run(kc, a, b, 32, c, 32, false);
     }
 
     private static Action GemmCall(int n)

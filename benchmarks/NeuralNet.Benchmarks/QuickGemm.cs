@@ -55,14 +55,14 @@ internal static class QuickGemm
             int iters = 20000;
             TimeSpan cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
             long start = Stopwatch.GetTimestamp();
-            for (int i = 0; i < iters; i++) GemmFloat512.Run(kc, a, b, c, 32, false);
+            for (int i = 0; i < iters; i++) GemmFloat512.Run(kc, a, b, 32, c, 32, false);
             double s = Stopwatch.GetElapsedTime(start).TotalSeconds;
             double cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds;
             double flops = 2.0 * 12 * 32 * kc * iters;
             Console.WriteLine($"micro-kernel 12x32 kc={kc}: {flops / s / 1e9:0.0} GFLOP/s wall, {flops / cpu / 1e9:0.0} per cpu-s");
             cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
             start = Stopwatch.GetTimestamp();
-            for (int i = 0; i < iters * 4; i++) GemmFloat256.Run(kc, a, b, c, 16, false);
+            for (int i = 0; i < iters * 4; i++) GemmFloat256.Run(kc, a, b, 16, c, 16, false);
             s = Stopwatch.GetElapsedTime(start).TotalSeconds;
             cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalSeconds;
             flops = 2.0 * 6 * 16 * kc * iters * 4;

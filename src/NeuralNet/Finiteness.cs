@@ -1,4 +1,7 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 
 namespace NeuralNet;
@@ -12,9 +15,63 @@ internal static class Finiteness
     /// </summary>
     public static int FirstNonFinite<T>(ReadOnlySpan<T> values) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (TensorPrimitives.IsFiniteAll(values)) return -1;
+        if (AllFinite(values)) return -1;
         for (int i = 0; i < values.Length; i++)
             if (!T.IsFinite(values[i])) return i;
         return -1;
+    }
+
+    /// <summary>Whether every element of <paramref name="values"/> is finite (neither NaN nor infinite).</summary>
+    public static bool AllFinite<T>(ReadOnlySpan<T> values) where T : unmanaged, IFloatingPointIeee754<T> =>
+        typeof(T) == typeof(float)
+            ? AllFiniteSingle(MemoryMarshal.Cast<T, int>(values))
+            : TensorPrimitives.IsFiniteAll(values);
+
+    /// <summary>
+    /// The float case over the raw bits: a float is NaN or infinite exactly when its exponent field is all ones, and with
+    /// the sign and mantissa masked off that field is the largest value a masked element can take. So the test keeps a
+    /// running maximum of the masked bits (an AND and a MAX per vector, no branch) and compares it once at the end.
+    /// TensorPrimitives.IsFiniteAll took 49 µs for the 256 × 784 input of the MLP's first layer; this takes a fraction of
+    /// that (see docs/kernels.md).
+    /// </summary>
+    private static bool AllFiniteSingle(ReadOnlySpan<int> bits)
+    {
+        const int exponent = 0x7F800000;
+        ref int start = ref MemoryMarshal.GetReference(bits);
+        nuint length = (nuint)bits.Length, i = 0;
+        int max = 0;
+        if (Vector512.IsHardwareAccelerated && length >= (nuint)Vector512<int>.Count)
+        {
+            var mask = Vector512.Create(exponent);
+            Vector512<int> m0 = default, m1 = default, m2 = default, m3 = default;
+            for (; i + 64 <= length; i += 64)
+            {
+                m0 = Vector512.Max(m0, Vector512.LoadUnsafe(ref start, i) & mask);
+                m1 = Vector512.Max(m1, Vector512.LoadUnsafe(ref start, i + 16) & mask);
+                m2 = Vector512.Max(m2, Vector512.LoadUnsafe(ref start, i + 32) & mask);
+                m3 = Vector512.Max(m3, Vector512.LoadUnsafe(ref start, i + 48) & mask);
+            }
+            for (; i + 16 <= length; i += 16)
+                m0 = Vector512.Max(m0, Vector512.LoadUnsafe(ref start, i) & mask);
+            if (Vector512.EqualsAny(Vector512.Max(Vector512.Max(m0, m1), Vector512.Max(m2, m3)), mask)) return false;
+        }
+        else if (Vector256.IsHardwareAccelerated && length >= (nuint)Vector256<int>.Count)
+        {
+            var mask = Vector256.Create(exponent);
+            Vector256<int> m0 = default, m1 = default, m2 = default, m3 = default;
+            for (; i + 32 <= length; i += 32)
+            {
+                m0 = Vector256.Max(m0, Vector256.LoadUnsafe(ref start, i) & mask);
+                m1 = Vector256.Max(m1, Vector256.LoadUnsafe(ref start, i + 8) & mask);
+                m2 = Vector256.Max(m2, Vector256.LoadUnsafe(ref start, i + 16) & mask);
+                m3 = Vector256.Max(m3, Vector256.LoadUnsafe(ref start, i + 24) & mask);
+            }
+            for (; i + 8 <= length; i += 8)
+                m0 = Vector256.Max(m0, Vector256.LoadUnsafe(ref start, i) & mask);
+            if (Vector256.EqualsAny(Vector256.Max(Vector256.Max(m0, m1), Vector256.Max(m2, m3)), mask)) return false;
+        }
+        for (; i < length; i++)
+            max = Math.Max(max, Unsafe.Add(ref start, i) & exponent);
+        return max != exponent;
     }
 }

@@ -15,22 +15,23 @@ internal interface IGemmMicroKernel
     static abstract int NR { get; }
 
     /// <summary>
-    /// Computes the full tile: a is the packed A panel (kc steps of MR values), b the packed B panel (kc steps of NR
-    /// values), c the top-left of the tile with row stride ldc. Stores the sum, or adds it to c when <paramref name="add"/>.
+    /// Computes the full tile: a is the packed A panel (kc steps of MR values), b the B panel (kc steps of NR values,
+    /// each ldb floats after the previous: NR when packed, B's row stride when read in place), c the top-left of the tile
+    /// with row stride ldc. Stores the sum, or adds it to c when <paramref name="add"/>.
     /// </summary>
-    static abstract unsafe void Run(int kc, float* a, float* b, float* c, nint ldc, bool add);
+    static abstract unsafe void Run(int kc, float* a, float* b, nint ldb, float* c, nint ldc, bool add);
 
     /// <summary>
     /// Like <see cref="Run"/> for the first MR/2 rows only (same per-element arithmetic), for short last panels. It must
     /// read and write exactly MR/2 rows of C: the driver calls it directly on C when the panel has MR/2 valid rows.
     /// </summary>
-    static abstract unsafe void RunHalf(int kc, float* a, float* b, float* c, nint ldc, bool add);
+    static abstract unsafe void RunHalf(int kc, float* a, float* b, nint ldb, float* c, nint ldc, bool add);
 
     /// <summary>
     /// Like <see cref="Run"/> with A unpacked: row r of the MR×kc panel starts at a + r·lda and its k steps are contiguous.
     /// Same per-element arithmetic as <see cref="Run"/>.
     /// </summary>
-    static abstract unsafe void RunRows(int kc, float* a, nint lda, float* b, float* c, nint ldc, bool add);
+    static abstract unsafe void RunRows(int kc, float* a, nint lda, float* b, nint ldb, float* c, nint ldc, bool add);
 }
 
 internal static partial class Kernels
@@ -43,6 +44,11 @@ internal static partial class Kernels
 
     // With at most this many columns of C, a row-major A is not packed (see GemmFloatBlocked).
     internal const int GemmUnpackedAMaxColumns = 128;
+
+    // With at most this many rows of C, and a B of at most GemmUnpackedBMaxFloats (k·ldb), the full panels of a row-major
+    // B are read in place instead of packed (see ReadsBInPlace).
+    internal const int GemmUnpackedBMaxRows = 16;
+    internal const long GemmUnpackedBMaxFloats = 1L << 18;
 
     // Below this many multiply-adds a second thread costs more (wake-up, duplicate packing) than it saves.
     internal const long GemmParallelThreshold = 1L << 19;
@@ -299,7 +305,7 @@ internal static partial class Kernels
                     while (Volatile.Read(ref done) != kBlock) spin.SpinOnce(sleep1Threshold: -1);
                 }
                 GemmFloatBlock<TKernel>(_transA, _a, _lda, _c, _ldc, ic, Math.Min(GemmMC, _m - ic), jc, nc, pc, kc,
-                    _accumulate || pc > 0, packAPanels, false, packA, packB, tile);
+                    _accumulate || pc > 0, packAPanels, false, packA, packB, null, 0, tile);
                 Volatile.Write(ref done, kBlock + 1);
             }
         }
@@ -360,6 +366,19 @@ internal static partial class Kernels
     }
 
     /// <summary>
+    /// Whether the blocked loop nest reads the full column panels of a row-major B in place (each k step's NR floats in
+    /// their row of B, stride ldb) instead of packing them: when C has at most <see cref="GemmUnpackedBMaxRows"/> rows, each
+    /// panel serves only a few A panels and packing it cost more than it saved. Measured (interleaved A/B, one thread,
+    /// AVX-512 / AVX2): LeNet-5's conv2 forward per image 16×64×150 1.24–1.31× / 1.27×, 12×64×150 1.56× / 1.44×,
+    /// 8×64×150 1.31× / 1.42×, 16×784×256 1.18× / 1.24×, 16×512×512 1.10× / 1.20×. Only while B is small enough
+    /// (k·ldb ≤ <see cref="GemmUnpackedBMaxFloats"/>) to stay in cache: 16×1024×1024 read in place was 0.84×. Tried and
+    /// not kept: up to 64 rows (64×784×256 0.93×, 0.78× on two threads; 30×784×400 0.91–0.96×). The micro-kernel does
+    /// the same FMAs in the same order, so the results are the bits of the packed path.
+    /// </summary>
+    internal static bool ReadsBInPlace(bool transB, int m, int k, nint ldb) =>
+        !transB && m <= GemmUnpackedBMaxRows && k * (long)ldb <= GemmUnpackedBMaxFloats;
+
+    /// <summary>
     /// Allocates this thread's pinned packing buffers (about 1.7 MB) if it has none yet. Kernel workers call it before their
     /// first job and callers of <see cref="KernelThreads.Run"/> before dispatching, so no thread allocates them in the middle
     /// of training, whichever parallel parts it happens to claim during warm-up.
@@ -412,6 +431,7 @@ internal static partial class Kernels
         // X·Wᵀ of a layer with few outputs) each A panel serves a handful of tiles and packing it cost as much as the tiles.
         bool packAPanels = transA || n > GemmUnpackedAMaxColumns;
         float* packB = bPacked ? b : GetPackBuffer(ref t_gemmPackB, GemmKC * GemmNC);
+        bool bInPlace = !bPacked && ReadsBInPlace(transB, m, k, ldb);
         float* tile = stackalloc float[12 * 32 + 16];
         tile = (float*)(((nint)tile + 63) & ~(nint)63);
 
@@ -422,25 +442,39 @@ internal static partial class Kernels
             {
                 int kc = Math.Min(GemmKC, k - pc);
                 bool add = accumulate || pc > 0;
-                if (!bPacked) PackB(transB, b, ldb, pc, jc, kc, nc, packB, nr);
+                float* bRows = null;
+                if (bInPlace)
+                {
+                    bRows = b + (nint)pc * ldb + jc;
+                    int full = nc / nr * nr;
+                    if (full < nc) PackB(transB, b, ldb, pc, jc + full, kc, nc - full, packB + (nint)full * kc, nr);
+                }
+                else if (!bPacked)
+                {
+                    PackB(transB, b, ldb, pc, jc, kc, nc, packB, nr);
+                }
                 for (int ic = 0; ic < m; ic += GemmMC)
                     GemmFloatBlock<TKernel>(transA, a, lda, c, ldc, ic, Math.Min(GemmMC, m - ic), jc, nc, pc, kc, add,
-                        packAPanels, paddedColumns, packA, packB, tile);
+                        packAPanels, paddedColumns, packA, packB, bRows, ldb, tile);
             }
         }
     }
 
     /// <summary>
-    /// One block of the loop nest: C[ic..ic+mc, jc..jc+nc] (+)= op(A)[ic..ic+mc, pc..pc+kc] · (the packed B block), the
+    /// One block of the loop nest: C[ic..ic+mc, jc..jc+nc] (+)= op(A)[ic..ic+mc, pc..pc+kc] · (the B block, packed or
+    /// read in place from <paramref name="bRows"/> with row stride <paramref name="ldb"/>), the
     /// A block packed (or read in place) here, every MR×NR tile through the micro-kernel.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void GemmFloatBlock<TKernel>(bool transA, float* a, nint lda, float* c, nint ldc,
         int ic, int mc, int jc, int nc, int pc, int kc, bool add, bool packAPanels, bool paddedColumns,
-        float* packA, float* packB, float* tile)
+        float* packA, float* packB, float* bRows, nint ldb, float* tile)
         where TKernel : struct, IGemmMicroKernel
     {
         int mr = TKernel.MR, nr = TKernel.NR;
+        // With B read in place (bRows: this block's first k step and column), its full column panels are read from B
+        // and only a short last one comes from packB.
+        int packedBFrom = bRows == null ? 0 : nc / nr * nr;
         // Full panels of a row-major A are read in place when they serve only a few column tiles; only a short
         // last panel is packed (zero-padded) then.
         int packedFrom = packAPanels ? 0 : mc / mr * mr;
@@ -456,35 +490,38 @@ internal static partial class Kernels
             {
                 // C with rows padded to whole tiles (the transposed product's buffer) takes every tile in place.
                 int cols = paddedColumns ? nr : Math.Min(nr, nc - jr);
-                float* bp = packB + (nint)jr * kc;
+                // Each k step of a B panel: NR floats, packed (stride NR) or in its row of B (stride ldb).
+                bool bRow = jr < packedBFrom;
+                float* bp = bRow ? bRows + jr : packB + (nint)jr * kc;
+                nint bs = bRow ? ldb : nr;
                 if (ir < packedFrom)
                 {
                     if (cols == nr)
                     {
-                        TKernel.RunRows(kc, aRows, lda, bp, cRow + jr, ldc, add);
+                        TKernel.RunRows(kc, aRows, lda, bp, bs, cRow + jr, ldc, add);
                     }
                     else
                     {
-                        TKernel.RunRows(kc, aRows, lda, bp, tile, nr, false);
+                        TKernel.RunRows(kc, aRows, lda, bp, bs, tile, nr, false);
                         StoreTile(tile, nr, cRow + jr, ldc, rows, cols, add);
                     }
                 }
                 else if (rows == mr && cols == nr)
                 {
-                    TKernel.Run(kc, ap, bp, cRow + jr, ldc, add);
+                    TKernel.Run(kc, ap, bp, bs, cRow + jr, ldc, add);
                 }
                 else if (rows * 2 == mr && cols == nr)
                 {
-                    TKernel.RunHalf(kc, ap, bp, cRow + jr, ldc, add);
+                    TKernel.RunHalf(kc, ap, bp, bs, cRow + jr, ldc, add);
                 }
                 else if (rows * 2 <= mr)
                 {
-                    TKernel.RunHalf(kc, ap, bp, tile, nr, false);
+                    TKernel.RunHalf(kc, ap, bp, bs, tile, nr, false);
                     StoreTile(tile, nr, cRow + jr, ldc, rows, cols, add);
                 }
                 else
                 {
-                    TKernel.Run(kc, ap, bp, tile, nr, false);
+                    TKernel.Run(kc, ap, bp, bs, tile, nr, false);
                     StoreTile(tile, nr, cRow + jr, ldc, rows, cols, add);
                 }
             }

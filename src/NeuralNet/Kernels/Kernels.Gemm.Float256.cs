@@ -17,7 +17,7 @@ internal readonly struct GemmFloat256 : IGemmMicroKernel
     public static int NR => 16;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static unsafe void Run(int kc, float* a, float* b, float* c, nint ldc, bool add)
+    public static unsafe void Run(int kc, float* a, float* b, nint ldb, float* c, nint ldc, bool add)
     {
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
 
@@ -39,7 +39,7 @@ internal readonly struct GemmFloat256 : IGemmMicroKernel
             av = Vector256.Create(a[5]);
             c50 = Vector256.FusedMultiplyAdd(av, b0, c50); c51 = Vector256.FusedMultiplyAdd(av, b1, c51);
             a += 6;
-            b += 16;
+            b += ldb;
         }
 
         if (add)
@@ -62,7 +62,7 @@ internal readonly struct GemmFloat256 : IGemmMicroKernel
 
     /// <summary>The first 3 rows of a tile (the panel keeps its 6-value stride), same per-element arithmetic as <see cref="Run"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static unsafe void RunHalf(int kc, float* a, float* b, float* c, nint ldc, bool add)
+    public static unsafe void RunHalf(int kc, float* a, float* b, nint ldb, float* c, nint ldc, bool add)
     {
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
 
@@ -78,7 +78,7 @@ internal readonly struct GemmFloat256 : IGemmMicroKernel
             av = Vector256.Create(a[2]);
             c20 = Vector256.FusedMultiplyAdd(av, b0, c20); c21 = Vector256.FusedMultiplyAdd(av, b1, c21);
             a += 6;
-            b += 16;
+            b += ldb;
         }
 
         if (add)
@@ -99,7 +99,7 @@ internal readonly struct GemmFloat256 : IGemmMicroKernel
     /// A when the panel would be used for only a few column tiles (a layer forward X·Wᵀ with few output features).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static unsafe void RunRows(int kc, float* a, nint lda, float* b, float* c, nint ldc, bool add)
+    public static unsafe void RunRows(int kc, float* a, nint lda, float* b, nint ldb, float* c, nint ldc, bool add)
     {
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
             c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
@@ -124,7 +124,7 @@ internal readonly struct GemmFloat256 : IGemmMicroKernel
             av = Vector256.Create(*(float*)(a3 + 2 * l));
             c50 = Vector256.FusedMultiplyAdd(av, b0, c50); c51 = Vector256.FusedMultiplyAdd(av, b1, c51);
             a0 += sizeof(float); a3 += sizeof(float);
-            b += 16;
+            b += ldb;
         }
 
         if (add)

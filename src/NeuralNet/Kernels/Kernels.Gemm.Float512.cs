@@ -17,7 +17,7 @@ internal readonly struct GemmFloat512 : IGemmMicroKernel
     public static int NR => 32;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static unsafe void Run(int kc, float* a, float* b, float* c, nint ldc, bool add)
+    public static unsafe void Run(int kc, float* a, float* b, nint ldb, float* c, nint ldc, bool add)
     {
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
             c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default,
@@ -53,7 +53,7 @@ internal readonly struct GemmFloat512 : IGemmMicroKernel
             av = Vector512.Create(a[11]);
             cb0 = Vector512.FusedMultiplyAdd(av, b0, cb0); cb1 = Vector512.FusedMultiplyAdd(av, b1, cb1);
             a += 12;
-            b += 32;
+            b += ldb;
         }
 
         if (add)
@@ -91,7 +91,7 @@ internal readonly struct GemmFloat512 : IGemmMicroKernel
     /// The panel keeps its 12-value stride; each element is the same FMA chain as in <see cref="Run"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static unsafe void RunHalf(int kc, float* a, float* b, float* c, nint ldc, bool add)
+    public static unsafe void RunHalf(int kc, float* a, float* b, nint ldb, float* c, nint ldc, bool add)
     {
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
 
@@ -113,7 +113,7 @@ internal readonly struct GemmFloat512 : IGemmMicroKernel
             av = Vector512.Create(a[5]);
             c50 = Vector512.FusedMultiplyAdd(av, b0, c50); c51 = Vector512.FusedMultiplyAdd(av, b1, c51);
             a += 12;
-            b += 32;
+            b += ldb;
         }
 
         if (add)
@@ -140,7 +140,7 @@ internal readonly struct GemmFloat512 : IGemmMicroKernel
     /// A when the panel would be used for only a few column tiles (a layer forward X·Wᵀ with few output features).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static unsafe void RunRows(int kc, float* a, nint lda, float* b, float* c, nint ldc, bool add)
+    public static unsafe void RunRows(int kc, float* a, nint lda, float* b, nint ldb, float* c, nint ldc, bool add)
     {
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default,
             c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default,
@@ -179,7 +179,7 @@ internal readonly struct GemmFloat512 : IGemmMicroKernel
             av = Vector512.Create(*(float*)(a9 + 2 * l));
             cb0 = Vector512.FusedMultiplyAdd(av, b0, cb0); cb1 = Vector512.FusedMultiplyAdd(av, b1, cb1);
             a0 += sizeof(float); a3 += sizeof(float); a6 += sizeof(float); a9 += sizeof(float);
-            b += 32;
+            b += ldb;
         }
 
         if (add)

@@ -486,5 +486,5 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
     }
 
     // The same vectorized test the modules use (ModuleChecks.ThrowIfNotFinite).
-    private static bool IsFinite(ReadOnlySpan<T> values) => TensorPrimitives.IsFiniteAll(values);
+    private static bool IsFinite(ReadOnlySpan<T> values) => Finiteness.AllFinite(values);
 }

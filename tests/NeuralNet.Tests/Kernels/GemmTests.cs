@@ -133,6 +133,52 @@ public class GemmTests
     }
 
     [Theory]
+    [InlineData(16, 64, 150, false)]
+    [InlineData(7, 33, 31, true)]
+    [InlineData(12, 100, 257, false)]
+    [InlineData(16, 784, 256, true)]
+    [InlineData(5, 31, 40, false)]
+    [InlineData(9, 65, 300, true)]
+    [InlineData(13, 1000, 17, false)]
+    public void Float_UnpackedBPanels_GiveTheBitsOfThePackedPath(int m, int n, int k, bool transA)
+    {
+        // With at most GemmUnpackedBMaxRows rows of C, the full panels of a row-major B are read in place. Each element must
+        // still be the same FMA chain: the product with A widened past the limit (packed B) has the same first m rows.
+        K.ReadsBInPlace(false, m, k, n).Should().BeTrue();
+        int tall = K.GemmUnpackedBMaxRows + 29;
+        K.ReadsBInPlace(false, tall, k, n).Should().BeFalse();
+        var rng = new RandomGenerator(77);
+        float[] aTall = Enumerable.Range(0, tall * k).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        float[] b = Enumerable.Range(0, k * n).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        // A's first m rows (columns, when transposed) as a matrix of their own.
+        float[] aShort = new float[m * k];
+        for (int i = 0; i < m; i++)
+        for (int p = 0; p < k; p++)
+        {
+            if (transA) aShort[p * m + i] = aTall[p * tall + i];
+            else aShort[i * k + p] = aTall[i * k + p];
+        }
+        int saved = NeuralNetSettings.MaxDegreeOfParallelism;
+        try
+        {
+            foreach (int threads in new[] { 1, 2 })
+            {
+                NeuralNetSettings.MaxDegreeOfParallelism = threads;
+                float[] cTall = new float[tall * n], cShort = new float[m * n];
+                K.Gemm<float>(transA, false, tall, n, k, aTall, transA ? tall : k, b, n, cTall, n, false);
+                K.Gemm<float>(transA, false, m, n, k, aShort, transA ? m : k, b, n, cShort, n, false);
+                for (int i = 0; i < m * n; i++)
+                    if (BitConverter.SingleToInt32Bits(cShort[i]) != BitConverter.SingleToInt32Bits(cTall[i]))
+                        Assert.Fail($"m={m} n={n} k={k} threads={threads}: C[{i / n},{i % n}] = {cShort[i]:R} B in place, {cTall[i]:R} packed");
+            }
+        }
+        finally
+        {
+            NeuralNetSettings.MaxDegreeOfParallelism = saved;
+        }
+    }
+
+    [Theory]
     [InlineData(30, 400, 784)]
     [InlineData(64, 120, 400)]
     [InlineData(5, 200, 300)]
