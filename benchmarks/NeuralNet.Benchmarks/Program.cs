@@ -37,4 +37,10 @@ if (args.Length > 0 && args[0] == "step-quick")
     return;
 }
 
+if (args.Length > 0 && args[0] == "path-ab")
+{
+    PathAb.Run(args[1..]);
+    return;
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(QuickGemm).Assembly).Run(args);

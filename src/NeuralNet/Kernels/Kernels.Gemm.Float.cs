@@ -368,15 +368,22 @@ internal static partial class Kernels
     /// <summary>
     /// Whether the blocked loop nest reads the full column panels of a row-major B in place (each k step's NR floats in
     /// their row of B, stride ldb) instead of packing them: when C has at most <see cref="GemmUnpackedBMaxRows"/> rows, each
-    /// panel serves only a few A panels and packing it cost more than it saved. Measured (interleaved A/B, one thread,
-    /// AVX-512 / AVX2): LeNet-5's conv2 forward per image 16×64×150 1.24–1.31× / 1.27×, 12×64×150 1.56× / 1.44×,
-    /// 8×64×150 1.31× / 1.42×, 16×784×256 1.18× / 1.24×, 16×512×512 1.10× / 1.20×. Only while B is small enough
-    /// (k·ldb ≤ <see cref="GemmUnpackedBMaxFloats"/>) to stay in cache: 16×1024×1024 read in place was 0.84×. Tried and
-    /// not kept: up to 64 rows (64×784×256 0.93×, 0.78× on two threads; 30×784×400 0.91–0.96×). The micro-kernel does
-    /// the same FMAs in the same order, so the results are the bits of the packed path.
+    /// panel serves only a few A panels and packing it cost more than it saved. Measured (<c>path-ab b-in-place</c> in
+    /// the benchmarks, one thread, AVX-512 / AVX2): LeNet-5's conv2 forward per image 16×64×150 1.23× / 1.29×, other
+    /// shapes in the bounds 1.09–1.77×. Only while B is small enough (k·ldb ≤ <see cref="GemmUnpackedBMaxFloats"/>) to
+    /// stay in cache: 16×1024×1024 read in place was 0.84×; and not with more rows (64×784×256 0.93×, 0.78× on two
+    /// threads; 30×784×400 0.91–0.96×). The micro-kernel does the same FMAs in the same order, so the results are the
+    /// bits of the packed path.
     /// </summary>
     internal static bool ReadsBInPlace(bool transB, int m, int k, nint ldb) =>
-        !transB && m <= GemmUnpackedBMaxRows && k * (long)ldb <= GemmUnpackedBMaxFloats;
+        BInPlaceEnabled && !transB && m <= GemmUnpackedBMaxRows && k * (long)ldb <= GemmUnpackedBMaxFloats;
+
+    /// <summary>
+    /// Whether <see cref="ReadsBInPlace"/> may choose the in-place path (the default). Turned off only by the benchmarks'
+    /// <c>path-ab</c> mode and the tests, to compare it with the packed path on the same shape; both give the same bits,
+    /// so flipping it never changes a result anywhere else.
+    /// </summary>
+    internal static volatile bool BInPlaceEnabled = true;
 
     /// <summary>
     /// Allocates this thread's pinned packing buffers (about 1.7 MB) if it has none yet. Kernel workers call it before their

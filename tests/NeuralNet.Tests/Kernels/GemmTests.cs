@@ -170,6 +170,21 @@ public class GemmTests
                 for (int i = 0; i < m * n; i++)
                     if (BitConverter.SingleToInt32Bits(cShort[i]) != BitConverter.SingleToInt32Bits(cTall[i]))
                         Assert.Fail($"m={m} n={n} k={k} threads={threads}: C[{i / n},{i % n}] = {cShort[i]:R} B in place, {cTall[i]:R} packed");
+                // The same product with the in-place path switched off (the benchmarks' path-ab does this): same bits.
+                float[] cPacked = new float[m * n];
+                K.BInPlaceEnabled = false;
+                try
+                {
+                    K.ReadsBInPlace(false, m, k, n).Should().BeFalse();
+                    K.Gemm<float>(transA, false, m, n, k, aShort, transA ? m : k, b, n, cPacked, n, false);
+                }
+                finally
+                {
+                    K.BInPlaceEnabled = true;
+                }
+                for (int i = 0; i < m * n; i++)
+                    if (BitConverter.SingleToInt32Bits(cShort[i]) != BitConverter.SingleToInt32Bits(cPacked[i]))
+                        Assert.Fail($"m={m} n={n} k={k} threads={threads}: C[{i / n},{i % n}] = {cShort[i]:R} B in place, {cPacked[i]:R} switched off");
             }
         }
         finally

@@ -1,0 +1,171 @@
+using System.Diagnostics;
+using System.Globalization;
+using NeuralNet.Kernels;
+
+namespace NeuralNet.Benchmarks;
+
+/// <summary>
+/// In-process A/B of one kernel path against its alternative, in interleaved pairs:
+/// <c>path-ab b-in-place [--shapes 16x64x150NN,…] [--threads 1] [--pairs 15] [--sample-ms 30]</c> times the GEMM with
+/// a row-major B read in place (<see cref="Kernels.Kernels.ReadsBInPlace"/>) against the same product with B packed;
+/// <c>path-ab finiteness</c> times the NaN/infinity search (<see cref="Finiteness.AllFinite{T}"/>) against
+/// <c>TensorPrimitives.IsFiniteAll</c> on the networks' input sizes.
+/// </summary>
+/// <remarks>
+/// The machines this runs on drift by 20–40 % within seconds, so the two sides are timed back to back, in alternating
+/// order, and the figure is the median of the per-pair ratios (with the quartiles). Both sides must give the same bits;
+/// the mode checks that first and says so.
+/// </remarks>
+internal static class PathAb
+{
+    public static void Run(string[] args)
+    {
+        string what = args.Length > 0 ? args[0] : "";
+        string[] options = args.Length > 0 ? args[1..] : [];
+        int pairs = QuickGemm.GetOption(options, "--pairs", 15);
+        double seconds = QuickGemm.GetOption(options, "--sample-ms", 30) / 1000.0;
+        switch (what)
+        {
+            case "b-in-place":
+                BInPlace(options, pairs, seconds);
+                break;
+            case "finiteness":
+                FinitenessSearch(pairs);
+                break;
+            default:
+                Console.Error.WriteLine("path-ab: expected 'b-in-place' or 'finiteness'.");
+                Environment.ExitCode = 2;
+                break;
+        }
+    }
+
+    private static void BInPlace(string[] options, int pairs, double seconds)
+    {
+        int si = Array.IndexOf(options, "--shapes");
+        string[] shapes = si >= 0 && si + 1 < options.Length
+            ? options[si + 1].Split(',')
+            : ["16x64x150NN", "12x64x150NN", "8x64x150NN", "16x784x256NN", "16x512x512NN", "13x1000x17TN"];
+        int threads = QuickGemm.GetOption(options, "--threads", 1);
+        int saved = NeuralNetSettings.MaxDegreeOfParallelism;
+        NeuralNetSettings.MaxDegreeOfParallelism = threads;
+        Console.WriteLine($"# path-ab b-in-place: {threads} thread(s), {pairs} interleaved pairs of {seconds * 1000:0} ms, Vector512 {System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated}");
+        try
+        {
+            foreach (string shape in shapes)
+            {
+                // MxNxK followed by the transpositions of A and B (N or T), e.g. 16x64x150NN.
+                string[] d = shape[..^2].Split('x');
+                int m = int.Parse(d[0], CultureInfo.InvariantCulture), n = int.Parse(d[1], CultureInfo.InvariantCulture);
+                int k = int.Parse(d[2], CultureInfo.InvariantCulture);
+                bool transA = shape[^2] == 'T', transB = shape[^1] == 'T';
+                var rng = new RandomGenerator(1);
+                float[] a = new float[m * k], b = new float[k * n], c = new float[m * n];
+                for (int i = 0; i < a.Length; i++) a[i] = (float)(rng.NextDouble() * 2 - 1);
+                for (int i = 0; i < b.Length; i++) b[i] = (float)(rng.NextDouble() * 2 - 1);
+                int ldb = transB ? k : n;
+                void Call() => Kernels.Kernels.Gemm<float>(transA, transB, m, n, k, a, transA ? m : k, b, ldb, c, n, false);
+                Kernels.Kernels.BInPlaceEnabled = true;
+                if (!Kernels.Kernels.ReadsBInPlace(transB, m, k, ldb))
+                {
+                    Console.WriteLine($"{shape,-16} outside the rule (B transposed, m > {Kernels.Kernels.GemmUnpackedBMaxRows} or k·ldb > {Kernels.Kernels.GemmUnpackedBMaxFloats}): both sides pack B");
+                    continue;
+                }
+                var results = new float[2][];
+                for (int side = 0; side < 2; side++)
+                {
+                    Kernels.Kernels.BInPlaceEnabled = side == 0;
+                    Warm(Call);
+                    results[side] = (float[])c.Clone();
+                }
+                bool same = results[0].AsSpan().SequenceEqual(results[1]);
+                double flops = 2.0 * m * n * k;
+                (double inPlace, double packed, double[] ratios) = Pairs(pairs,
+                    () => { Kernels.Kernels.BInPlaceEnabled = true; return flops / Sample(Call, seconds) / 1e9; },
+                    () => { Kernels.Kernels.BInPlaceEnabled = false; return flops / Sample(Call, seconds) / 1e9; });
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{shape,-16} in place {inPlace,6:0.0} GF/s, packed {packed,6:0.0} GF/s, in place / packed median {ratios[pairs / 2]:0.00}× (q1 {ratios[pairs / 4]:0.00}, q3 {ratios[3 * pairs / 4]:0.00}), same bits: {same}"));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"RESULT path-ab b-in-place shape={shape} threads={threads} ratio_median={ratios[pairs / 2]:0.000} same_bits={same}"));
+            }
+        }
+        finally
+        {
+            Kernels.Kernels.BInPlaceEnabled = true;
+            NeuralNetSettings.MaxDegreeOfParallelism = saved;
+        }
+    }
+
+    private static void FinitenessSearch(int pairs)
+    {
+        Console.WriteLine($"# path-ab finiteness: {pairs} interleaved pairs, Vector512 {System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated}");
+        // Each call reads the values at one of 8 offsets (0, 3, …, 21 floats) into a larger array, the same sequence for
+        // both sides: how a span sits against the 64-byte cache lines changes these timings by up to 2×.
+        float[] x = new float[256 * 784 + 32];
+        for (int i = 0; i < x.Length; i++) x[i] = i % 255 / 255f;
+        foreach ((string name, int length) in new[] { ("256x784 (MLP input)", 256 * 784), ("64x784 (LeNet input)", 64 * 784),
+                     ("30x784 (deep MLP input)", 30 * 784), ("256x10 (logits)", 256 * 10) })
+        {
+            bool agree = Finiteness.AllFinite<float>(x.AsSpan(0, length)) == System.Numerics.Tensors.TensorPrimitives.IsFiniteAll<float>(x.AsSpan(0, length));
+            int reps = Math.Max(24, 4_000_000 / length / 8 * 8);
+            void Ours() { for (int r = 0; r < reps; r++) Finiteness.AllFinite<float>(x.AsSpan(r % 8 * 3, length)); }
+            void Theirs() { for (int r = 0; r < reps; r++) System.Numerics.Tensors.TensorPrimitives.IsFiniteAll<float>(x.AsSpan(r % 8 * 3, length)); }
+            Warm(Ours);
+            Warm(Theirs);
+            (double ours, double theirs, double[] ratios) = Pairs(pairs, () => Time(Ours) / reps, () => Time(Theirs) / reps);
+            // Times here, so the ratio is theirs / ours: how many times faster the library's search is.
+            double[] speedUps = ratios.Select(r => 1 / r).OrderBy(v => v).ToArray();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{name,-24} Finiteness.AllFinite {ours * 1e6,7:0.00} µs, TensorPrimitives.IsFiniteAll {theirs * 1e6,7:0.00} µs, speed-up median {speedUps[pairs / 2]:0.00}× (q1 {speedUps[pairs / 4]:0.00}, q3 {speedUps[3 * pairs / 4]:0.00}), same answer: {agree}"));
+        }
+    }
+
+    /// <summary>Runs both sides <paramref name="pairs"/> times in alternating order; medians of each and the sorted ratios a/b.</summary>
+    private static (double A, double B, double[] Ratios) Pairs(int pairs, Func<double> a, Func<double> b)
+    {
+        var first = new double[pairs];
+        var second = new double[pairs];
+        for (int p = 0; p < pairs; p++)
+        {
+            if (p % 2 == 0)
+            {
+                first[p] = a();
+                second[p] = b();
+            }
+            else
+            {
+                second[p] = b();
+                first[p] = a();
+            }
+        }
+        double[] ratios = first.Zip(second, (x, y) => x / y).OrderBy(v => v).ToArray();
+        return (first.Order().ElementAt(pairs / 2), second.Order().ElementAt(pairs / 2), ratios);
+    }
+
+    // At least a second per side before timing: the JIT promotes hot methods to optimized code only after a delay.
+    private static void Warm(Action call)
+    {
+        var sw = Stopwatch.StartNew();
+        while (sw.Elapsed.TotalSeconds < 1.0) call();
+    }
+
+    /// <summary>Seconds per call, over a sample of at least <paramref name="seconds"/>.</summary>
+    private static double Sample(Action call, double seconds)
+    {
+        int calls = 0;
+        long start = Stopwatch.GetTimestamp();
+        do
+        {
+            call();
+            calls++;
+        }
+        while (Stopwatch.GetElapsedTime(start).TotalSeconds < seconds);
+        return Stopwatch.GetElapsedTime(start).TotalSeconds / calls;
+    }
+
+    private static double Time(Action call)
+    {
+        long start = Stopwatch.GetTimestamp();
+        call();
+        return Stopwatch.GetElapsedTime(start).TotalSeconds;
+    }
+}
