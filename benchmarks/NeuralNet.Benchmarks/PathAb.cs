@@ -9,7 +9,8 @@ namespace NeuralNet.Benchmarks;
 /// <c>path-ab b-in-place [--shapes 16x64x150NN,…] [--threads 1] [--pairs 15] [--sample-ms 30]</c> times the GEMM with
 /// a row-major B read in place (<see cref="Kernels.Kernels.ReadsBInPlace"/>) against the same product with B packed;
 /// <c>path-ab finiteness</c> times the NaN/infinity search (<see cref="Finiteness.AllFinite{T}"/>) against
-/// <c>TensorPrimitives.IsFiniteAll</c> on the networks' input sizes.
+/// <c>TensorPrimitives.IsFiniteAll</c> on the networks' input sizes; <c>path-ab finiteness-threads</c> times the search
+/// on the kernel threads against one thread, alone and inside training steps of the MLP and LeNet-5.
 /// </summary>
 /// <remarks>
 /// The machines this runs on drift by 20–40 % within seconds, so the two sides are timed back to back, in alternating
@@ -32,8 +33,11 @@ internal static class PathAb
             case "finiteness":
                 FinitenessSearch(pairs);
                 break;
+            case "finiteness-threads":
+                FinitenessThreads(pairs);
+                break;
             default:
-                Console.Error.WriteLine("path-ab: expected 'b-in-place' or 'finiteness'.");
+                Console.Error.WriteLine("path-ab: expected 'b-in-place', 'finiteness' or 'finiteness-threads'.");
                 Environment.ExitCode = 2;
                 break;
         }
@@ -116,6 +120,63 @@ internal static class PathAb
             double[] speedUps = ratios.Select(r => 1 / r).OrderBy(v => v).ToArray();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{name,-24} Finiteness.AllFinite {ours * 1e6,7:0.00} µs, TensorPrimitives.IsFiniteAll {theirs * 1e6,7:0.00} µs, speed-up median {speedUps[pairs / 2]:0.00}× (q1 {speedUps[pairs / 4]:0.00}, q3 {speedUps[3 * pairs / 4]:0.00}), same answer: {agree}"));
+        }
+    }
+
+    /// <summary>
+    /// The search on the kernel threads (2) against one thread, over 4 different 256 × 784 batches in turn (3.2 MB, more
+    /// than a core's L2), the way a training loop meets its inputs.
+    /// </summary>
+    private static void FinitenessThreads(int pairs)
+    {
+        int saved = NeuralNetSettings.MaxDegreeOfParallelism;
+        NeuralNetSettings.MaxDegreeOfParallelism = 2;
+        Console.WriteLine($"# path-ab finiteness-threads: 2 threads vs 1, {pairs} interleaved pairs, 4 batches of 256x784 in turn");
+        try
+        {
+            var batches = new float[4][];
+            for (int b = 0; b < batches.Length; b++)
+            {
+                batches[b] = new float[256 * 784];
+                for (int i = 0; i < batches[b].Length; i++) batches[b][i] = (i + b) % 255 / 255f;
+            }
+            const int reps = 400;
+            void Search() { for (int r = 0; r < reps; r++) Finiteness.AllFinite<float>(batches[r % 4]); }
+            foreach (bool on in new[] { true, false })
+            {
+                Finiteness.ParallelEnabled = on;
+                Warm(Search);
+            }
+            (double two, double one, double[] ratios) = Pairs(pairs,
+                () => { Finiteness.ParallelEnabled = true; return Time(Search) / reps; },
+                () => { Finiteness.ParallelEnabled = false; return Time(Search) / reps; });
+            double[] speedUps = ratios.Select(r => 1 / r).OrderBy(v => v).ToArray();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"256x784, 4 batches in turn: 2 threads {two * 1e6:0.00} µs, 1 thread {one * 1e6:0.00} µs, speed-up median {speedUps[pairs / 2]:0.00}× (q1 {speedUps[pairs / 4]:0.00}, q3 {speedUps[3 * pairs / 4]:0.00})"));
+            // And whole training steps of the networks whose inputs are large enough to be searched in parallel.
+            foreach (string name in new[] { "mlp", "lenet" })
+            {
+                var net = ReferenceNetworks.Create(name);
+                long step = 0;
+                int steps = name == "mlp" ? 40 : 10;
+                void Steps() { for (int i = 0; i < steps; i++) net.Step(step++); }
+                foreach (bool on in new[] { true, false })
+                {
+                    Finiteness.ParallelEnabled = on;
+                    Warm(Steps);
+                }
+                (double withThreads, double without, double[] stepRatios) = Pairs(pairs,
+                    () => { Finiteness.ParallelEnabled = true; return Time(Steps) / steps; },
+                    () => { Finiteness.ParallelEnabled = false; return Time(Steps) / steps; });
+                double[] stepSpeedUps = stepRatios.Select(r => 1 / r).OrderBy(v => v).ToArray();
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{name} training step: searches on 2 threads {withThreads * 1e3:0.000} ms, on 1 {without * 1e3:0.000} ms, speed-up median {stepSpeedUps[pairs / 2]:0.000}× (q1 {stepSpeedUps[pairs / 4]:0.000}, q3 {stepSpeedUps[3 * pairs / 4]:0.000})"));
+            }
+        }
+        finally
+        {
+            Finiteness.ParallelEnabled = true;
+            NeuralNetSettings.MaxDegreeOfParallelism = saved;
         }
     }
 

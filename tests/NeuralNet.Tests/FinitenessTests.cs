@@ -49,6 +49,39 @@ public class FinitenessTests
         Finiteness.FirstNonFinite<float>(values).Should().Be(-1);
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void LargeSearch_OnTheKernelThreads_GivesTheSameAnswerForAnyThreadCount(int threads)
+    {
+        // From Finiteness.ParallelMinLength floats the search is cut into parts of whole 64-float blocks; a value in any
+        // part, at a part's first or last element, must be found whatever the number of parts.
+        int saved = NeuralNetSettings.MaxDegreeOfParallelism;
+        NeuralNetSettings.MaxDegreeOfParallelism = threads;
+        try
+        {
+            foreach (int length in new[] { Finiteness.ParallelMinLength, Finiteness.ParallelMinLength + 37, 256 * 784 + 5 })
+            {
+                var values = new float[length];
+                for (int i = 0; i < length; i++) values[i] = i % 97 - 48.5f;
+                Finiteness.AllFinite<float>(values).Should().BeTrue();
+                foreach (int position in new[] { 0, 63, 64, length / 3, length / 2 - 1, length / 2, length / 2 + 64, length - 65, length - 1 })
+                {
+                    float saved2 = values[position];
+                    values[position] = position % 2 == 0 ? float.NaN : float.NegativeInfinity;
+                    Finiteness.AllFinite<float>(values).Should().BeFalse($"length {length}, threads {threads}, position {position}");
+                    Finiteness.FirstNonFinite<float>(values).Should().Be(position);
+                    values[position] = saved2;
+                }
+            }
+        }
+        finally
+        {
+            NeuralNetSettings.MaxDegreeOfParallelism = saved;
+        }
+    }
+
     [Fact]
     public void DoubleSearch_FindsNonFiniteValues()
     {
