@@ -10,7 +10,8 @@ namespace NeuralNet.Benchmarks;
 /// a row-major B read in place (<see cref="Kernels.Kernels.ReadsBInPlace"/>) against the same product with B packed;
 /// <c>path-ab finiteness</c> times the NaN/infinity search (<see cref="Finiteness.AllFinite{T}"/>) against
 /// <c>TensorPrimitives.IsFiniteAll</c> on the networks' input sizes; <c>path-ab finiteness-threads</c> times the search
-/// on the kernel threads against one thread, alone and inside training steps of the MLP and LeNet-5.
+/// on the kernel threads against one thread, alone and inside training steps of the MLP and LeNet-5;
+/// <c>path-ab rows-prefetch</c> times training steps with the in-place A kernel's row prefetch against without.
 /// </summary>
 /// <remarks>
 /// The machines this runs on drift by 20–40 % within seconds, so the two sides are timed back to back, in alternating
@@ -36,8 +37,11 @@ internal static class PathAb
             case "finiteness-threads":
                 FinitenessThreads(pairs);
                 break;
+            case "rows-prefetch":
+                RowsPrefetch(options, pairs);
+                break;
             default:
-                Console.Error.WriteLine("path-ab: expected 'b-in-place', 'finiteness' or 'finiteness-threads'.");
+                Console.Error.WriteLine("path-ab: expected 'b-in-place', 'finiteness', 'finiteness-threads' or 'rows-prefetch'.");
                 Environment.ExitCode = 2;
                 break;
         }
@@ -176,6 +180,46 @@ internal static class PathAb
         finally
         {
             Finiteness.ParallelEnabled = true;
+            NeuralNetSettings.MaxDegreeOfParallelism = saved;
+        }
+    }
+
+    /// <summary>
+    /// Whole training steps with the row prefetch of the in-place A micro-kernel at its setting against off
+    /// (<c>--networks deep-mlp,mlp,lenet</c>, <c>--threads 2</c>).
+    /// </summary>
+    private static void RowsPrefetch(string[] options, int pairs)
+    {
+        int ni = Array.IndexOf(options, "--networks");
+        string[] names = ni >= 0 && ni + 1 < options.Length ? options[ni + 1].Split(',') : ["deep-mlp", "mlp", "lenet"];
+        int threads = QuickGemm.GetOption(options, "--threads", 2);
+        int saved = NeuralNetSettings.MaxDegreeOfParallelism, setting = Kernels.Kernels.GemmRowsPrefetchBytes;
+        NeuralNetSettings.MaxDegreeOfParallelism = threads;
+        Console.WriteLine($"# path-ab rows-prefetch: {setting} bytes ahead vs off, {threads} thread(s), {pairs} interleaved pairs of training steps");
+        try
+        {
+            foreach (string name in names)
+            {
+                var net = ReferenceNetworks.Create(name);
+                long step = 0;
+                int steps = Math.Max(4, 10_000 / net.BatchSize);
+                void Steps() { for (int i = 0; i < steps; i++) net.Step(step++); }
+                foreach (int bytes in new[] { setting, 0 })
+                {
+                    Kernels.Kernels.GemmRowsPrefetchBytes = bytes;
+                    Warm(Steps);
+                }
+                (double on, double off, double[] ratios) = Pairs(pairs,
+                    () => { Kernels.Kernels.GemmRowsPrefetchBytes = setting; return Time(Steps) / steps; },
+                    () => { Kernels.Kernels.GemmRowsPrefetchBytes = 0; return Time(Steps) / steps; });
+                double[] speedUps = ratios.Select(r => 1 / r).OrderBy(v => v).ToArray();
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{name,-10} step with prefetch {on * 1e3:0.000} ms, without {off * 1e3:0.000} ms, speed-up median {speedUps[pairs / 2]:0.000}× (q1 {speedUps[pairs / 4]:0.000}, q3 {speedUps[3 * pairs / 4]:0.000})"));
+            }
+        }
+        finally
+        {
+            Kernels.Kernels.GemmRowsPrefetchBytes = setting;
             NeuralNetSettings.MaxDegreeOfParallelism = saved;
         }
     }

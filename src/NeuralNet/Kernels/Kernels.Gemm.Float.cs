@@ -50,6 +50,15 @@ internal static partial class Kernels
     internal const int GemmUnpackedBMaxRows = 16;
     internal const long GemmUnpackedBMaxFloats = 1L << 18;
 
+    /// <summary>
+    /// How far ahead (bytes) the micro-kernels' <c>RunRows</c>, which read A in place from up to twelve rows, prefetch
+    /// each row once per 16 k steps; 0 turns it off (the benchmarks' <c>path-ab rows-prefetch</c> compares). Results do
+    /// not depend on it. Measured in whole training steps (interleaved, one process): the deep MLP, whose first forward
+    /// streams the 1.25 MB weight matrix this way, 1.02–1.07× at 512 bytes (8 lines, 128 k steps); the other networks
+    /// unchanged within noise; 1024 bytes was slower (0.95×).
+    /// </summary>
+    internal static int GemmRowsPrefetchBytes = 512;
+
     // Below this many multiply-adds a second thread costs more (wake-up, duplicate packing) than it saves.
     internal const long GemmParallelThreshold = 1L << 19;
 
