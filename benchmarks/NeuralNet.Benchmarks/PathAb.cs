@@ -159,23 +159,7 @@ internal static class PathAb
                 $"256x784, 4 batches in turn: 2 threads {two * 1e6:0.00} µs, 1 thread {one * 1e6:0.00} µs, speed-up median {speedUps[pairs / 2]:0.00}× (q1 {speedUps[pairs / 4]:0.00}, q3 {speedUps[3 * pairs / 4]:0.00})"));
             // And whole training steps of the networks whose inputs are large enough to be searched in parallel.
             foreach (string name in new[] { "mlp", "lenet" })
-            {
-                var net = ReferenceNetworks.Create(name);
-                long step = 0;
-                int steps = name == "mlp" ? 40 : 10;
-                void Steps() { for (int i = 0; i < steps; i++) net.Step(step++); }
-                foreach (bool on in new[] { true, false })
-                {
-                    Finiteness.ParallelEnabled = on;
-                    Warm(Steps);
-                }
-                (double withThreads, double without, double[] stepRatios) = Pairs(pairs,
-                    () => { Finiteness.ParallelEnabled = true; return Time(Steps) / steps; },
-                    () => { Finiteness.ParallelEnabled = false; return Time(Steps) / steps; });
-                double[] stepSpeedUps = stepRatios.Select(r => 1 / r).OrderBy(v => v).ToArray();
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{name} training step: searches on 2 threads {withThreads * 1e3:0.000} ms, on 1 {without * 1e3:0.000} ms, speed-up median {stepSpeedUps[pairs / 2]:0.000}× (q1 {stepSpeedUps[pairs / 4]:0.000}, q3 {stepSpeedUps[3 * pairs / 4]:0.000})"));
-            }
+                StepPairs(name, pairs, on => Finiteness.ParallelEnabled = on, "searches on 2 threads", "on 1");
         }
         finally
         {
@@ -199,29 +183,37 @@ internal static class PathAb
         try
         {
             foreach (string name in names)
-            {
-                var net = ReferenceNetworks.Create(name);
-                long step = 0;
-                int steps = Math.Max(4, 10_000 / net.BatchSize);
-                void Steps() { for (int i = 0; i < steps; i++) net.Step(step++); }
-                foreach (int bytes in new[] { setting, 0 })
-                {
-                    Kernels.Kernels.GemmRowsPrefetchBytes = bytes;
-                    Warm(Steps);
-                }
-                (double on, double off, double[] ratios) = Pairs(pairs,
-                    () => { Kernels.Kernels.GemmRowsPrefetchBytes = setting; return Time(Steps) / steps; },
-                    () => { Kernels.Kernels.GemmRowsPrefetchBytes = 0; return Time(Steps) / steps; });
-                double[] speedUps = ratios.Select(r => 1 / r).OrderBy(v => v).ToArray();
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{name,-10} step with prefetch {on * 1e3:0.000} ms, without {off * 1e3:0.000} ms, speed-up median {speedUps[pairs / 2]:0.000}× (q1 {speedUps[pairs / 4]:0.000}, q3 {speedUps[3 * pairs / 4]:0.000})"));
-            }
+                StepPairs(name, pairs, on => Kernels.Kernels.GemmRowsPrefetchBytes = on ? setting : 0, "with prefetch", "without");
         }
         finally
         {
             Kernels.Kernels.GemmRowsPrefetchBytes = setting;
             NeuralNetSettings.MaxDegreeOfParallelism = saved;
         }
+    }
+
+    /// <summary>
+    /// Training steps of one reference network with a path switched on against off, in interleaved pairs of about 10k
+    /// samples' worth of steps each; prints the two medians and the speed-up (off / on).
+    /// </summary>
+    private static void StepPairs(string name, int pairs, Action<bool> setPath, string onLabel, string offLabel)
+    {
+        var net = ReferenceNetworks.Create(name);
+        long step = 0;
+        int steps = Math.Max(4, 10_000 / net.BatchSize);
+        void Steps() { for (int i = 0; i < steps; i++) net.Step(step++); }
+        foreach (bool on in new[] { true, false })
+        {
+            setPath(on);
+            Warm(Steps);
+        }
+        (double withPath, double without, double[] ratios) = Pairs(pairs,
+            () => { setPath(true); return Time(Steps) / steps; },
+            () => { setPath(false); return Time(Steps) / steps; });
+        setPath(true);
+        double[] speedUps = ratios.Select(r => 1 / r).OrderBy(v => v).ToArray();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{name,-10} training step {onLabel} {withPath * 1e3:0.000} ms, {offLabel} {without * 1e3:0.000} ms, speed-up median {speedUps[pairs / 2]:0.000}× (q1 {speedUps[pairs / 4]:0.000}, q3 {speedUps[3 * pairs / 4]:0.000})"));
     }
 
     /// <summary>Runs both sides <paramref name="pairs"/> times in alternating order; medians of each and the sorted ratios a/b.</summary>
