@@ -47,20 +47,15 @@ def fmt_rate(v):
     return f"{v:,.0f}" if v >= 100 else f"{v:,.1f}"
 
 
-def fmt_ratio(ours, peers):
-    best = max((p for p in peers if p is not None), default=None)
-    if ours is None or best is None:
-        return "—"
-    return f"{ours / best:.2f}×"
-
-
-def spread(rec):
-    """Relative spread (max-min)/median of the repeats, to show how noisy a figure is."""
-    vals = rec.get("all") or []
-    med = rec.get("samples_per_s") or rec.get("gflops")
-    if len(vals) < 2 or not med:
-        return None
-    return (max(vals) - min(vals)) / med
+def round_ratios(per_fw, rounds):
+    """NeuralNet / faster peer in each round where NeuralNet and at least one peer have a result."""
+    ratios = []
+    for i in range(rounds):
+        nn = per_fw["neuralnet"][i] if i < len(per_fw["neuralnet"]) else None
+        peers = [per_fw[p][i] for p in PEERS if i < len(per_fw[p])]
+        if nn is not None and peers:
+            ratios.append(nn / max(peers))
+    return ratios
 
 
 def main():
@@ -85,7 +80,8 @@ def main():
                 continue
             kind, fw = r.get("kind"), r.get("framework")
             if kind == "train":
-                train[(r["net"], fw)] = r
+                # Networks run in rounds too: the i-th record of a framework and network belongs to round i.
+                train.setdefault((r["net"], fw), []).append(r)
             elif kind == "sgemm":
                 # SGEMM runs in rounds: the i-th record of a framework and size belongs to round i.
                 sgemm.setdefault((int(r["n"]), fw), []).append(r)
@@ -122,20 +118,25 @@ def main():
     if args.wall:
         w(f"- Wall time of the whole run: {args.wall} s")
     w("")
-    w("## Training throughput (samples/s, median of the timed runs; higher is better)")
+    w("## Training throughput (samples/s; higher is better)")
     w("")
-    w("One step = forward, softmax cross-entropy loss, backward, plain SGD update (lr 0.05).")
+    net_rounds = max((len(v) for v in train.values()), default=0)
+    w(f"One step = forward, softmax cross-entropy loss, backward, plain SGD update (lr 0.05). {net_rounds} round(s) per"
+      " network, each running NumPy, PyTorch and NeuralNet in turn; each cell is the median over the rounds of each"
+      " round's median run, and the ratio is the median of the per-round ratios NeuralNet / faster peer.")
     w("")
-    w("| Network | Batch | NumPy | PyTorch | NeuralNet | NeuralNet / best peer |")
-    w("|---|---:|---:|---:|---:|---:|")
+    w("| Network | Batch | NumPy | PyTorch | NeuralNet | NeuralNet / best peer | rounds NeuralNet ahead |")
+    w("|---|---:|---:|---:|---:|---:|---:|")
     nets = sorted({k[0] for k in train}, key=lambda n: NET_ORDER.find(n))
     for net in nets:
-        recs = {fw: train.get((net, fw)) for fw, _ in FRAMEWORKS}
-        any_rec = next(r for r in recs.values() if r is not None)
-        rates = {fw: (r["samples_per_s"] if r else None) for fw, r in recs.items()}
+        per_fw = {fw: [r["samples_per_s"] for r in train.get((net, fw), [])] for fw, _ in FRAMEWORKS}
+        any_rec = next(recs[0] for (n, _), recs in train.items() if n == net)
+        rates = {fw: (statistics.median(v) if v else None) for fw, v in per_fw.items()}
+        ratios = round_ratios(per_fw, net_rounds)
+        ratio = f"{statistics.median(ratios):.2f}×" if ratios else "n/a"
+        ahead = f"{sum(1 for x in ratios if x >= 1)} of {len(ratios)}" if ratios else "n/a"
         w(f"| {net}) {any_rec.get('title', net)} | {any_rec['batch']} | {fmt_rate(rates['numpy'])} | "
-          f"{fmt_rate(rates['torch'])} | {fmt_rate(rates['neuralnet'])} | "
-          f"{fmt_ratio(rates['neuralnet'], [rates[p] for p in PEERS])} |")
+          f"{fmt_rate(rates['torch'])} | {fmt_rate(rates['neuralnet'])} | {ratio} | {ahead} |")
     w("")
     w("## Square SGEMM, C = A·B, float32 (GFLOP/s = 2n³ / time; higher is better)")
     w("")
@@ -149,12 +150,7 @@ def main():
     for n in sorted({k[0] for k in sgemm}):
         per_fw = {fw: [r["gflops"] for r in sgemm.get((n, fw), [])] for fw, _ in FRAMEWORKS}
         g = {fw: (statistics.median(v) if v else None) for fw, v in per_fw.items()}
-        ratios = []
-        for i in range(rounds):
-            nn = per_fw["neuralnet"][i] if i < len(per_fw["neuralnet"]) else None
-            peers = [per_fw[p][i] for p in PEERS if i < len(per_fw[p])]
-            if nn is not None and peers:
-                ratios.append(nn / max(peers))
+        ratios = round_ratios(per_fw, rounds)
         ratio = f"{statistics.median(ratios):.2f}×" if ratios else "n/a"
         ahead = f"{sum(1 for x in ratios if x >= 1)} of {len(ratios)}" if ratios else "n/a"
         w(f"| {n} | {fmt_rate(g['numpy'])} | {fmt_rate(g['torch'])} | {fmt_rate(g['neuralnet'])} | {ratio} | {ahead} |")
@@ -167,18 +163,21 @@ def main():
     for net in nets:
         parts = []
         for fw, label in FRAMEWORKS:
-            r = train.get((net, fw))
-            if r is None:
+            recs = train.get((net, fw), [])
+            if not recs:
                 parts.append(f"{label}: no result")
                 continue
-            sp = spread(r)
-            best = max(r.get("all") or [r["samples_per_s"]])
-            parts.append(f"{label}: {r['steps']}×{r['repeats']}, best {fmt_rate(best)}"
+            r = recs[0]
+            runs = [v for rec in recs for v in (rec.get("all") or [rec["samples_per_s"]])]
+            sp = (max(runs) - min(runs)) / statistics.median(runs) if len(runs) > 1 else None
+            by_round = ", ".join(fmt_rate(rec["samples_per_s"]) for rec in recs)
+            parts.append(f"{label}: {r['steps']}×{r['repeats']} per round, rounds {by_round}, best {fmt_rate(max(runs))}"
                          + (f", spread {sp * 100:.0f}%" if sp is not None else "")
                          + f", loss {r['loss_first']:.3f} → {r['loss_last']:.3f}")
-        nn = train.get((net, "neuralnet"))
-        if nn is not None and nn.get("alloc_bytes_per_step") is not None:
-            parts.append(f"NeuralNet managed allocation {nn['alloc_bytes_per_step']:.0f} B/step")
+        nn = train.get((net, "neuralnet"), [])
+        allocs = [rec["alloc_bytes_per_step"] for rec in nn if rec.get("alloc_bytes_per_step") is not None]
+        if allocs:
+            parts.append(f"NeuralNet managed allocation {max(allocs):.0f} B/step")
         w(f"- {net}) " + "; ".join(parts))
     sg_parts = []
     for n in sorted({k[0] for k in sgemm}):

@@ -2,12 +2,13 @@
 # Side-by-side benchmark: trains the four reference networks (and times square SGEMM) in NumPy (OpenBLAS),
 # PyTorch (CPU) and NeuralNet in one run, and prints a Markdown table, also saved to benchmarks/peers/results.md.
 #
-# Usage: benchmarks/peers/run.sh            (from anywhere; about 2-10 minutes)
+# Usage: benchmarks/peers/run.sh            (from anywhere; about 6-12 minutes)
 # Settings (environment variables):
 #   THREADS=2          threads for every framework
-#   REPEATS=5          timed runs per measurement; the median is reported
+#   REPEATS=3          timed runs per network, framework and round; NET_ROUNDS=3 rounds (each runs the three
+#                      frameworks in turn); the report compares NeuralNet with the faster peer round by round
 #   STEPS=a=500,b=300,c=100,d=3000   timed steps per run, per network
-#   BUDGET=30          seconds of timed runs per network and framework; a slower implementation times fewer steps
+#   BUDGET=30          seconds of timed runs per network, framework and round; a slower implementation times fewer steps
 #   DATA=mnist         mnist (bundled data/mnist) or random (uniform noise of MNIST shape)
 #   NETS=a,b,c,d       which networks (empty: none);  SGEMM=128,256,512,1024  which sizes (empty: none)
 #   SGEMM_ROUNDS=7     SGEMM rounds (each runs the three frameworks in turn); SGEMM_REPEATS=3 timed runs per round
@@ -20,7 +21,8 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 PY=/usr/bin/python3   # the Debian interpreter: the Debian python3-numpy / python3-torch live there
 THREADS="${THREADS:-2}"
-REPEATS="${REPEATS:-5}"
+REPEATS="${REPEATS:-3}"
+NET_ROUNDS="${NET_ROUNDS:-3}"
 STEPS="${STEPS:-a=500,b=300,c=100,d=3000}"
 BUDGET="${BUDGET:-30}"
 DATA="${DATA:-mnist}"
@@ -83,10 +85,14 @@ run() { # run LABEL WHAT CMD...: appends the JSON lines of CMD to the results; a
 }
 
 IFS=',' read -r -a NET_LIST <<< "$NETS"
+# Each network runs in NET_ROUNDS rounds of NumPy, PyTorch and NeuralNet in turn (each process warms up, then times
+# REPEATS runs), so the three are measured within a minute of each other and the report compares per-round ratios.
 for net in "${NET_LIST[@]}"; do
-  run numpy "net $net" "$PY" "$HERE/peers.py" --framework numpy --nets "$net" --sgemm "" "${COMMON_PY[@]}"
-  run torch "net $net" "$PY" "$HERE/peers.py" --framework torch --nets "$net" --sgemm "" "${COMMON_PY[@]}"
-  run neuralnet "net $net" dotnet "$DLL" train --net "$net" "${COMMON_NN[@]}"
+  for round in $(seq 1 "$NET_ROUNDS"); do
+    run numpy "net $net round $round" "$PY" "$HERE/peers.py" --framework numpy --nets "$net" --sgemm "" "${COMMON_PY[@]}"
+    run torch "net $net round $round" "$PY" "$HERE/peers.py" --framework torch --nets "$net" --sgemm "" "${COMMON_PY[@]}"
+    run neuralnet "net $net round $round" dotnet "$DLL" train --net "$net" "${COMMON_NN[@]}"
+  done
 done
 # SGEMM runs in rounds (NumPy, PyTorch, NeuralNet, SGEMM_REPEATS timed runs each, then again): a few seconds per round,
 # so that the load of the moment hits all three alike; the report gives the median over rounds and the ratio per round.
