@@ -26,8 +26,8 @@ internal static class Finiteness
     {
         if (typeof(T) != typeof(float)) return TensorPrimitives.IsFiniteAll(values);
         ReadOnlySpan<int> bits = MemoryMarshal.Cast<T, int>(values);
-        int parts = ParallelEnabled ? Math.Min(NeuralNetSettings.MaxDegreeOfParallelism, bits.Length / (ParallelMinLength / 2)) : 1;
-        return bits.Length < ParallelMinLength || parts <= 1 ? AllFiniteSingle(bits) : AllFiniteParallel(bits, parts);
+        int parts = ParallelEnabled ? Kernels.KernelThreads.PartCount(bits.Length, ParallelMinLength) : 1;
+        return parts <= 1 ? AllFiniteSingle(bits) : AllFiniteParallel(bits, parts);
     }
 
     /// <summary>
@@ -82,8 +82,7 @@ internal static class Finiteness
 
         public override void Execute(int part, int parts)
         {
-            int chunk = ((_length + parts - 1) / parts + 63) & ~63;
-            int start = part * chunk, count = Math.Min(chunk, _length - start);
+            (int start, int count) = Kernels.KernelThreads.PartRange(_length, part, parts, 64);
             if (count > 0 && !AllFiniteSingle(new ReadOnlySpan<int>(_bits + start, count))) _allFinite = false;
         }
     }

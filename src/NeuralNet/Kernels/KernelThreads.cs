@@ -27,6 +27,27 @@ internal static class KernelThreads
 {
     private const long SpinMicroseconds = 200;
 
+    /// <summary>
+    /// How many parts a pass over <paramref name="length"/> elements gets: one below <paramref name="minLength"/>
+    /// (waking a worker costs more), otherwise up to <see cref="NeuralNetSettings.MaxDegreeOfParallelism"/> with at least
+    /// <paramref name="minLength"/>/2 elements each, and at most <paramref name="units"/> (when parts must hold whole units).
+    /// </summary>
+    public static int PartCount(int length, int minLength, int units = int.MaxValue) =>
+        length < minLength ? 1
+            : Math.Min(Math.Min(NeuralNetSettings.MaxDegreeOfParallelism, units), length / (minLength / 2));
+
+    /// <summary>
+    /// The elements of part <paramref name="part"/> of <paramref name="parts"/> when <paramref name="length"/> elements are
+    /// cut into contiguous parts of whole <paramref name="block"/>-element blocks (only the last part may end mid-block);
+    /// the count is zero or negative for a part past the end.
+    /// </summary>
+    public static (int Start, int Count) PartRange(int length, int part, int parts, int block)
+    {
+        int chunk = ((length + parts - 1) / parts + block - 1) / block * block;
+        int start = part * chunk;
+        return (start, Math.Min(chunk, length - start));
+    }
+
     private sealed class Worker
     {
         public readonly SemaphoreSlim Wake = new(0, int.MaxValue);

@@ -32,8 +32,7 @@ internal static partial class Kernels
 
     /// <summary>How many parallel parts a pass over <paramref name="length"/> elements in <paramref name="units"/> units gets.</summary>
     private static int ElementwiseParts(int length, int units) =>
-        length < ElementwiseParallelMinLength ? 1
-            : Math.Min(Math.Min(NeuralNetSettings.MaxDegreeOfParallelism, units), length / (ElementwiseParallelMinLength / 2));
+        KernelThreads.PartCount(length, ElementwiseParallelMinLength, units);
 
     /// <summary>
     /// dst = op(a) for the forward operations, dst = op(a = dy, b = the forward tensor) for the backward ones; large
@@ -122,8 +121,7 @@ internal static partial class Kernels
 
         public override void Execute(int part, int parts)
         {
-            int chunk = ((_length + parts - 1) / parts + 63) & ~63;
-            int start = part * chunk, count = Math.Min(chunk, _length - start);
+            (int start, int count) = KernelThreads.PartRange(_length, part, parts, 64);
             if (count <= 0) return;
             bool backward = _op >= ElementwiseOp.ReluBackward;
             ApplyElementwise(_op, new Span<T>(_dst + start, count), new ReadOnlySpan<T>(_a + start, count),

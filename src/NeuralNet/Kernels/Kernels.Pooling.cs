@@ -172,7 +172,7 @@ internal static partial class Kernels
 
         public override void Execute(int part, int parts)
         {
-            int chunk = (_planes + parts - 1) / parts, first = part * chunk, count = Math.Min(chunk, _planes - first);
+            (int first, int count) = KernelThreads.PartRange(_planes, part, parts, 1);
             if (count <= 0) return;
             var argmax = new Span<int>(_argmax + (nint)first * _outPlane, count * _outPlane);
             if (_backward)

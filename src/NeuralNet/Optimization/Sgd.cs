@@ -123,8 +123,8 @@ public sealed class Sgd<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     private bool RunParallel(int parameter, int length)
     {
-        int parts = Math.Min(NeuralNetSettings.MaxDegreeOfParallelism, length / (ParallelMinLength / 2));
-        if (length < ParallelMinLength || parts <= 1) return false;
+        int parts = Kernels.KernelThreads.PartCount(length, ParallelMinLength);
+        if (parts <= 1) return false;
         // Read the gradient through its property here, on this thread: a deferred ZeroGrad clears it before the split.
         _ = _parameters[parameter].Gradient;
         var job = _job ??= new UpdateJob(this);
@@ -170,9 +170,7 @@ public sealed class Sgd<T> where T : unmanaged, IFloatingPointIeee754<T>
 
         public override void Execute(int part, int parts)
         {
-            int chunk = ((_length + parts - 1) / parts + 15) & ~15;
-            int start = part * chunk;
-            int length = Math.Min(chunk, _length - start);
+            (int start, int length) = Kernels.KernelThreads.PartRange(_length, part, parts, 16);
             if (length <= 0) return;
             owner.Update(_parameter, start, length);
         }
