@@ -283,7 +283,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
             if (diverged is null) throw;
             throw diverged;
         }
-        if (!IsFinite(output.AsSpan()))
+        if (!Finiteness.AllFinite<T>(output.AsSpan()))
             throw Diverged(x, epoch, null, null) ?? new TrainingDivergedException(
                 $"Training diverged at epoch {epoch}, iteration {Iteration}: the model output is not finite.", epoch, Iteration, -2, Model.Name);
         double loss = double.CreateTruncating(Loss.Forward(output, y));
@@ -364,7 +364,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
             inputs.AsSpan().Slice((start + offset) * rowLength, b * rowLength).CopyTo(x.AsSpan());
             Array.Copy(labels, start + offset, y, 0, b);
             var output = Model.Forward(x, training: false);
-            if (IsFinite(output.AsSpan()))
+            if (Finiteness.AllFinite<T>(output.AsSpan()))
                 lossSum += double.CreateTruncating(Loss.Forward(output, y)) * b;
             else
                 lossFinite = false;
@@ -453,7 +453,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
     private TrainingDivergedException? Diverged(Tensor<T> x, int epoch, string? extra, Exception? inner)
     {
         string where = $"Training diverged at epoch {epoch}, iteration {Iteration}";
-        if (!IsFinite(x.AsSpan()))
+        if (!Finiteness.AllFinite<T>(x.AsSpan()))
             return new TrainingDivergedException($"{where}: the input batch is not finite.", epoch, Iteration, -1, "input", inner);
         IReadOnlyList<Module<T>> layers = Model is Sequential<T> s ? s.Layers : [Model];
         var current = x;
@@ -484,7 +484,4 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         }
         return null;
     }
-
-    // The same vectorized test the modules use (ModuleChecks.ThrowIfNotFinite).
-    private static bool IsFinite(ReadOnlySpan<T> values) => Finiteness.AllFinite(values);
 }
