@@ -111,6 +111,10 @@ def main():
     if args.dotnet:
         versions.append(f".NET {args.dotnet}")
     w(f"- Versions: {', '.join(versions)}")
+    # OPENBLAS_CORETYPE decides which kernels OpenBLAS runs (Haswell: its AVX2 kernels even on an AVX-512 CPU); the
+    # machines here set it, and the benchmark leaves it as it is, so the report says what it was.
+    blas_env = sorted(f"{k}={v}" for k, v in os.environ.items() if k.startswith("OPENBLAS_"))
+    w(f"- OpenBLAS environment: {', '.join(blas_env) if blas_env else 'no OPENBLAS_* variables set'}")
     if args.load_start or args.load_end:
         w(f"- Load average (1/5/15 min) at start: {args.load_start}; at end: {args.load_end}"
           f" (the benchmark itself accounts for about {threads}; more means other work shared the cores and the figures"
