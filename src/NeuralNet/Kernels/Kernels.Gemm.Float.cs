@@ -47,7 +47,7 @@ internal static partial class Kernels
 
     // With at most this many rows of C, and a B of at most GemmUnpackedBMaxFloats (k·ldb), the full panels of a row-major
     // B are read in place instead of packed (see ReadsBInPlace).
-    internal const int GemmUnpackedBMaxRows = 16;
+    internal const int GemmUnpackedBMaxRows = 64;
     internal const long GemmUnpackedBMaxFloats = 1L << 18;
 
     /// <summary>
@@ -377,12 +377,14 @@ internal static partial class Kernels
     /// <summary>
     /// Whether the blocked loop nest reads the full column panels of a row-major B in place (each k step's NR floats in
     /// their row of B, stride ldb) instead of packing them: when C has at most <see cref="GemmUnpackedBMaxRows"/> rows, each
-    /// panel serves only a few A panels and packing it cost more than it saved. Measured (<c>path-ab b-in-place</c> in
-    /// the benchmarks, one thread, AVX-512 / AVX2): LeNet-5's conv2 forward per image 16×64×150 1.23× / 1.29×, other
-    /// shapes in the bounds 1.09–1.77×. Only while B is small enough (k·ldb ≤ <see cref="GemmUnpackedBMaxFloats"/>) to
-    /// stay in cache: 16×1024×1024 read in place was 0.84×; and not with more rows (64×784×256 0.93×, 0.78× on two
-    /// threads; 30×784×400 0.91–0.96×). The micro-kernel does the same FMAs in the same order, so the results are the
-    /// bits of the packed path.
+    /// panel serves only a few A panels and packing it cost more than it saved. Only while B is small enough (k·ldb ≤
+    /// <see cref="GemmUnpackedBMaxFloats"/>) to stay in cache: 16×1024×1024 read in place was 0.84× (Intel Xeon). The row
+    /// limit was 16 on the Intel Xeon of sessions 2–4, where 64×784×256 in place measured 0.93× (0.78× on two threads);
+    /// on the Zen 5 machine the issue targets (1 MiB L2) it is 64: <c>path-ab b-in-place</c>, one process, 1 / 2 threads:
+    /// 64×784×256 TN (the MLP's weight gradient) 1.07× / 1.13×, 32×784×256 1.38–1.41× / 1.14–1.22×, 30×400×100 1.17× /
+    /// 1.09×, 64×256×120 1.08× / 1.08×, 64×1024×256 1.13× / 1.03×; from 96 rows it no longer pays (96×784×256 0.97× /
+    /// 1.04×, 128×784×256 0.94× / 1.02×, 192×784×256 0.89× / 0.99×). The micro-kernel does the same FMAs in the same
+    /// order, so the results are the bits of the packed path.
     /// </summary>
     internal static bool ReadsBInPlace(bool transB, int m, int k, nint ldb) =>
         BInPlaceEnabled && !transB && m <= GemmUnpackedBMaxRows && k * (long)ldb <= GemmUnpackedBMaxFloats;

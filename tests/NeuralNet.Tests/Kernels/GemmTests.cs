@@ -164,6 +164,11 @@ public class GemmTests
     [InlineData(5, 31, 40, false)]
     [InlineData(9, 65, 300, true)]
     [InlineData(13, 1000, 17, false)]
+    [InlineData(64, 784, 256, true)]
+    [InlineData(30, 400, 100, false)]
+    [InlineData(33, 129, 65, true)]
+    [InlineData(64, 256, 120, false)]
+    [InlineData(17, 257, 31, false)]
     public void Float_UnpackedBPanels_GiveTheBitsOfThePackedPath(int m, int n, int k, bool transA)
     {
         // With at most GemmUnpackedBMaxRows rows of C, the full panels of a row-major B are read in place. Each element must
