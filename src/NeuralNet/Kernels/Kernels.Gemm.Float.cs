@@ -37,7 +37,9 @@ internal interface IGemmMicroKernel
 internal static partial class Kernels
 {
     // Cache blocking (floats). KC·MR·4 B of packed A stays in L1 (12 KiB) while a sweep over the packed B block
-    // (KC·NC·4 = 1 MiB) streams from L2 (2 MiB per core here). MC bounds the A block so the buffers stay small.
+    // (KC·NC·4 = 1 MiB) streams from L2 (2 MiB per core on the Intel Xeon of sessions 2–4) or, on the Zen 5 target with
+    // 1 MiB of L2, partly from L3: there NC 256–768 and MC 96–384 measured no better (docs/kernels.md). NC and MC do
+    // not change any result bit; KC does (each KC block is summed into C). MC bounds the A block so the buffers stay small.
     internal const int GemmKC = 256;
     internal const int GemmMC = 192;
     internal const int GemmNC = 1024;
