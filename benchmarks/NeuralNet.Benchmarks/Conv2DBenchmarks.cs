@@ -17,7 +17,7 @@ namespace NeuralNet.Benchmarks;
 public class Conv2DBenchmarks
 {
     private Conv2D<float>? _conv;
-    private Tensor<float>? _x, _dy;
+    private NdArray<float>? _x, _dy;
 
     /// <summary>The layers: name → (batch, in channels, out channels, kernel, input side, bias, input gradient).
     /// lenet-conv1: 1→6 5×5 on 28×28, batch 64; lenet-conv2: 6→16 5×5 on 12×12, batch 64; small-cnn-conv: 1→8 3×3 on 28×28
@@ -48,11 +48,11 @@ public class Conv2DBenchmarks
         var (n, c, oc, k, side, bias, dx) = s_layers[Layer];
         var rng = new RandomGenerator(7);
         _conv = new Conv2D<float>(c, oc, k, bias: bias, random: rng) { ComputeInputGradient = dx };
-        _x = new Tensor<float>(n, c, side, side);
+        _x = new NdArray<float>(n, c, side, side);
         var xs = _x.AsSpan();
         for (int i = 0; i < xs.Length; i++) xs[i] = (float)rng.NextDouble();
         int outSide = side - k + 1;
-        _dy = new Tensor<float>(n, oc, outSide, outSide);
+        _dy = new NdArray<float>(n, oc, outSide, outSide);
         var dys = _dy.AsSpan();
         for (int i = 0; i < dys.Length; i++) dys[i] = (float)(rng.NextDouble() * 2 - 1) * 1e-3f;
         _conv.Forward(_x, training: true);
@@ -61,10 +61,10 @@ public class Conv2DBenchmarks
 
     /// <summary>Forward in training mode: im2col of every image into the kept columns, one GEMM per image, bias.</summary>
     [Benchmark]
-    public Tensor<float> Forward() => _conv!.Forward(_x!, training: true);
+    public NdArray<float> Forward() => _conv!.Forward(_x!, training: true);
 
     /// <summary>Backward of the last forward: dW += dy·colsᵀ and db per image, plus dx = col2im(Wᵀ·dy) for lenet-conv2.</summary>
     /// <remarks>The gradients accumulate across invocations (as between two ZeroGrad calls); the work per call is the same.</remarks>
     [Benchmark]
-    public Tensor<float> Backward() => _conv!.Backward(_dy!);
+    public NdArray<float> Backward() => _conv!.Backward(_dy!);
 }

@@ -31,7 +31,7 @@ internal static class LayersQuick
                     forward[l] = new double[steps];
                     backward[l] = new double[steps];
                 }
-                var outputs = new Tensor<float>[layers.Count + 1];
+                var outputs = new NdArray<float>[layers.Count + 1];
                 var zeroGrad = new double[steps];
                 var loss = new double[steps];
                 var update = new double[steps];

@@ -110,7 +110,7 @@ internal static class ReferenceNetworks
 /// <summary>One reference network ready to train: model, loss, <see cref="Sgd{T}"/> and fixed batches.</summary>
 internal sealed class ReferenceNetwork
 {
-    private readonly Tensor<float>[] _inputs;
+    private readonly NdArray<float>[] _inputs;
     private readonly int[][] _labels;
 
     /// <summary>Creates the optimizer and the synthetic batches for <paramref name="model"/>.</summary>
@@ -126,11 +126,11 @@ internal sealed class ReferenceNetwork
         var shape = new int[exampleShape.Length + 1];
         shape[0] = batchSize;
         exampleShape.CopyTo(shape, 1);
-        _inputs = new Tensor<float>[batches];
+        _inputs = new NdArray<float>[batches];
         _labels = new int[batches][];
         for (int b = 0; b < batches; b++)
         {
-            var x = new Tensor<float>(shape);
+            var x = new NdArray<float>(shape);
             var data = x.AsSpan();
             for (int i = 0; i < data.Length; i++)
                 data[i] = rng.NextDouble() < 0.8 ? 0f : (float)(1.0 - rng.NextDouble()); // in (0, 1]
@@ -162,7 +162,7 @@ internal sealed class ReferenceNetwork
     public int BatchCount => _inputs.Length;
 
     /// <summary>The fixed input batches, each (BatchSize, example shape…).</summary>
-    public IReadOnlyList<Tensor<float>> Inputs => _inputs;
+    public IReadOnlyList<NdArray<float>> Inputs => _inputs;
 
     /// <summary>The labels of each batch, BatchSize classes in [0, 10).</summary>
     public IReadOnlyList<int[]> Labels => _labels;

@@ -13,7 +13,7 @@ internal static class BenchmarkData
     /// <paramref name="batch"/> (a trailing partial batch is dropped, as in peers.py). Each batch tensor wraps its own
     /// array, so a training step reads its input without a copy, like the NumPy and PyTorch slices.
     /// </summary>
-    public static (Tensor<float>[] Inputs, int[][] Labels, string Description) Load(
+    public static (NdArray<float>[] Inputs, int[][] Labels, string Description) Load(
         string kind, string mnistDirectory, int batch, int[] exampleShape)
     {
         float[] images;
@@ -35,13 +35,13 @@ internal static class BenchmarkData
         }
 
         int count = labels.Length / batch;
-        var inputs = new Tensor<float>[count];
+        var inputs = new NdArray<float>[count];
         var batchLabels = new int[count][];
         int[] shape = [batch, .. exampleShape];
         for (int b = 0; b < count; b++)
         {
             var data = images.AsSpan(b * batch * 784, batch * 784).ToArray();
-            inputs[b] = new Tensor<float>(data, shape);
+            inputs[b] = new NdArray<float>(data, shape);
             batchLabels[b] = labels.AsSpan(b * batch, batch).ToArray();
         }
         return (inputs, batchLabels, description);

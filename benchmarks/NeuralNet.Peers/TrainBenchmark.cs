@@ -62,7 +62,7 @@ internal static class TrainBenchmark
         // Plain SGD, p -= lr·dp, as torch.optim.SGD without momentum.
         var sgd = new Sgd<float>(model, LearningRate);
 
-        float Step(Tensor<float> x, int[] y)
+        float Step(NdArray<float> x, int[] y)
         {
             sgd.ZeroGrad();
             var logits = model.Forward(x, training: true);

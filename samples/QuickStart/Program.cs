@@ -27,7 +27,7 @@ var model = new Sequential<float>([784],
 var loss = new SoftmaxCrossEntropyLoss<float>();
 Console.WriteLine(model);
 
-var x = new Tensor<float>(BatchSize, 784);
+var x = new NdArray<float>(BatchSize, 784);
 var labels = new int[BatchSize];
 var order = Enumerable.Range(0, train.Count).ToArray();
 int batches = train.Count / BatchSize; // the last partial batch is dropped; the order changes every epoch
@@ -51,7 +51,7 @@ for (int epoch = 1; epoch <= Epochs; epoch++)
 
 // Evaluate on all 10,000 test images, 1,000 at a time.
 const int EvalBatch = 1000;
-var testX = new Tensor<float>(EvalBatch, 784);
+var testX = new NdArray<float>(EvalBatch, 784);
 var testLabels = new int[EvalBatch];
 var indices = new int[EvalBatch];
 int correct = 0;

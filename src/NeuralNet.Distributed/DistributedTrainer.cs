@@ -40,7 +40,7 @@ namespace NeuralNet.Distributed;
 /// </remarks>
 public sealed class DistributedTrainer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private readonly Dictionary<int, (Tensor<T> X, int[] Y)> _batches = [];
+    private readonly Dictionary<int, (NdArray<T> X, int[] Y)> _batches = [];
     private readonly int[] _parameterLengths;
     private T[][]? _bestWeights;
     private T[][]? _undoWeights;
@@ -127,7 +127,7 @@ public sealed class DistributedTrainer<T> where T : unmanaged, IFloatingPointIee
     /// <exception cref="ArgumentException">The data are inconsistent (counts, shapes, non-finite inputs).</exception>
     /// <exception cref="InvalidOperationException">The ranks disagree on the configuration, their weights diverged, or the loss became NaN or infinite.</exception>
     /// <exception cref="InvalidDataException">The checkpoint to resume from is corrupted or belongs to another model.</exception>
-    public History Fit(Tensor<T> inputs, int[] labels, Tensor<T>? validationInputs = null, int[]? validationLabels = null,
+    public History Fit(NdArray<T> inputs, int[] labels, NdArray<T>? validationInputs = null, int[]? validationLabels = null,
         IProgress<EpochRecord>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(inputs);
@@ -282,7 +282,7 @@ public sealed class DistributedTrainer<T> where T : unmanaged, IFloatingPointIee
     /// <param name="inputs">The inputs (N, …).</param>
     /// <param name="labels">The labels.</param>
     /// <returns>The mean loss and the accuracy over all N examples, identical on every rank.</returns>
-    public (double Loss, double Accuracy) Evaluate(Tensor<T> inputs, int[] labels)
+    public (double Loss, double Accuracy) Evaluate(NdArray<T> inputs, int[] labels)
     {
         ArgumentNullException.ThrowIfNull(inputs);
         ArgumentNullException.ThrowIfNull(labels);
@@ -296,7 +296,7 @@ public sealed class DistributedTrainer<T> where T : unmanaged, IFloatingPointIee
         for (int s = 0; s < count; s += chunk)
         {
             int b = Math.Min(chunk, count - s);
-            var x = new Tensor<T>(inputs.Data.AsSpan((offset + s) * rowLength, b * rowLength).ToArray(), [b, .. inputs.Shape[1..]]);
+            var x = new NdArray<T>(inputs.Data.AsSpan((offset + s) * rowLength, b * rowLength).ToArray(), [b, .. inputs.Shape[1..]]);
             var y = labels.AsSpan(offset + s, b);
             var output = Model.Forward(x, training: false);
             sums[0] += double.CreateChecked(Loss.Forward(output, y)) * b;
@@ -326,7 +326,7 @@ public sealed class DistributedTrainer<T> where T : unmanaged, IFloatingPointIee
                 $"Checkpoint '{Options.CheckpointPath}': it was written for model/optimizer hash {c.ModelHash}, this run has {modelHash}; resume with the same model and optimizer settings.");
         var parameters = Model.Parameters;
         for (int i = 0; i < parameters.Count; i++) c.Parameters[i].CopyTo(parameters[i].Value.Data, 0);
-        var buffers = c.MomentumBuffers.Select((b, i) => new Tensor<T>(b, parameters[i].Value.ShapeArray())).ToArray();
+        var buffers = c.MomentumBuffers.Select((b, i) => new NdArray<T>(b, parameters[i].Value.ShapeArray())).ToArray();
         Optimizer.SetState(new SgdState<T>(c.LearningRate, Optimizer.Momentum, Optimizer.WeightDecay, c.OptimizerSteps, buffers));
         if (Schedule is not null)
         {
@@ -380,7 +380,7 @@ public sealed class DistributedTrainer<T> where T : unmanaged, IFloatingPointIee
         return text.ToString();
     }
 
-    private static string DescribeData(Tensor<T> inputs, int[] labels)
+    private static string DescribeData(NdArray<T> inputs, int[] labels)
     {
         // The inputs' bits and the labels: ranks that loaded different files, or preprocessed them differently, disagree here.
         var hash = new IncrementalHashBuilder();
@@ -389,7 +389,7 @@ public sealed class DistributedTrainer<T> where T : unmanaged, IFloatingPointIee
         return $"{inputs.ShapeString} sha256 {hash.Finish()}";
     }
 
-    private static void CheckData(Tensor<T> inputs, int[] labels, string what)
+    private static void CheckData(NdArray<T> inputs, int[] labels, string what)
     {
         if (inputs.Rank < 2)
             throw new ArgumentException($"DistributedTrainer: the {what} inputs must have a batch dimension, got shape {inputs.ShapeString}.", nameof(inputs));
@@ -397,17 +397,17 @@ public sealed class DistributedTrainer<T> where T : unmanaged, IFloatingPointIee
             throw new ArgumentException($"DistributedTrainer: {inputs.Dim(0)} {what} inputs but {labels.Length} labels.", nameof(labels));
     }
 
-    private (Tensor<T> X, int[] Y) GetBatch(int count, Tensor<T> inputs)
+    private (NdArray<T> X, int[] Y) GetBatch(int count, NdArray<T> inputs)
     {
         if (!_batches.TryGetValue(count, out var batch))
         {
-            batch = (new Tensor<T>([count, .. inputs.Shape[1..]]), new int[count]);
+            batch = (new NdArray<T>([count, .. inputs.Shape[1..]]), new int[count]);
             _batches[count] = batch;
         }
         return batch;
     }
 
-    private static void Gather(Tensor<T> inputs, int[] labels, ReadOnlySpan<int> rows, Tensor<T> x, int[] y)
+    private static void Gather(NdArray<T> inputs, int[] labels, ReadOnlySpan<int> rows, NdArray<T> x, int[] y)
     {
         int rowLength = x.Length / rows.Length;
         var source = inputs.Data.AsSpan();
@@ -419,7 +419,7 @@ public sealed class DistributedTrainer<T> where T : unmanaged, IFloatingPointIee
         }
     }
 
-    private static int CountCorrect(Tensor<T> output, ReadOnlySpan<int> labels)
+    private static int CountCorrect(NdArray<T> output, ReadOnlySpan<int> labels)
     {
         int rows = output.Dim(0), classes = output.Length / rows, correct = 0;
         var data = output.Data.AsSpan();

@@ -9,27 +9,27 @@ public sealed class Parameter<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Creates a parameter with a zero gradient of the same shape as <paramref name="value"/>.</summary>
     /// <param name="name">A short name unique within its module, e.g. <c>weight</c> or <c>bias</c>.</param>
     /// <param name="value">The value tensor; it is used as is, not copied.</param>
-    public Parameter(string name, Tensor<T> value)
+    public Parameter(string name, NdArray<T> value)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         ArgumentNullException.ThrowIfNull(value);
         Name = name;
         Value = value;
-        _gradient = new Tensor<T>(value.ShapeArray());
+        _gradient = new NdArray<T>(value.ShapeArray());
     }
 
-    private readonly Tensor<T> _gradient;
+    private readonly NdArray<T> _gradient;
     private bool _gradientPendingZero; // ZeroGrad was called and nothing has touched the gradient since
 
     /// <summary>The parameter's name within its module (<c>weight</c>, <c>bias</c>).</summary>
     public string Name { get; }
 
     /// <summary>The current value.</summary>
-    public Tensor<T> Value { get; }
+    public NdArray<T> Value { get; }
 
     /// <summary>The accumulated gradient of the loss with respect to <see cref="Value"/>.</summary>
     /// <remarks>Always the same tensor. After <see cref="ZeroGrad"/> it reads as zeros: it is cleared here, on first access.</remarks>
-    public Tensor<T> Gradient
+    public NdArray<T> Gradient
     {
         get
         {
@@ -55,7 +55,7 @@ public sealed class Parameter<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// The gradient for a backward pass that either adds to it or, when <paramref name="overwrite"/> comes back true (the
     /// gradient was zeroed and not touched since), must write every element itself instead.
     /// </summary>
-    internal Tensor<T> GradientForAccumulation(out bool overwrite)
+    internal NdArray<T> GradientForAccumulation(out bool overwrite)
     {
         overwrite = _gradientPendingZero;
         _gradientPendingZero = false;

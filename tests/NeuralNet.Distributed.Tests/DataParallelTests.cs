@@ -25,8 +25,8 @@ public sealed class DataParallelTests
 
     private static Parameter<float>[] MakeParameters(int rank)
     {
-        var w = new Parameter<float>("weight", new Tensor<float>(2, 3));
-        var b = new Parameter<float>("bias", new Tensor<float>(2));
+        var w = new Parameter<float>("weight", new NdArray<float>(2, 3));
+        var b = new Parameter<float>("bias", new NdArray<float>(2));
         for (int i = 0; i < 6; i++) { w.Value.Data[i] = rank * 10 + i; w.Gradient.Data[i] = (rank + 1) * (i + 1) * 0.1f; }
         for (int i = 0; i < 2; i++) { b.Value.Data[i] = -rank; b.Gradient.Data[i] = rank == 2 ? float.NaN : 1f / (rank + 3); }
         return [w, b];

@@ -19,7 +19,7 @@ internal static class Bench
         {
             var model = Networks.Build(name, new RandomGenerator(1));
             int count = model.Parameters.Sum(p => p.Value.Length);
-            var input = new Tensor<float>([batch, .. model.InputShape]);
+            var input = new NdArray<float>([batch, .. model.InputShape]);
             var rng = new RandomGenerator(2);
             for (int i = 0; i < input.Length; i++) input.Data[i] = (float)rng.NextDouble();
             var labels = Enumerable.Range(0, batch).Select(i => i % 10).ToArray();

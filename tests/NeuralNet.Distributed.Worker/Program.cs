@@ -102,7 +102,7 @@ internal static class Program
     private static int Mismatch(Communicator world)
     {
         int hidden = world.Rank == 1 ? 32 : 16;
-        var parameters = new[] { new Parameter<float>("weight", new Tensor<float>(hidden, 4)), new Parameter<float>("bias", new Tensor<float>(hidden)) };
+        var parameters = new[] { new Parameter<float>("weight", new NdArray<float>(hidden, 4)), new Parameter<float>("bias", new NdArray<float>(hidden)) };
         var dp = new DataParallel<float>(world, parameters);
         string hash = dp.VerifySameConfiguration($"model: Dense(4 -> {hidden})\nlearning rate: 0.1");
         Console.WriteLine($"[rank {world.Rank}] configuration {hash} agreed (unexpected)");

@@ -18,13 +18,13 @@ internal static class Scenario
 {
     public const int Features = 16, Classes = 4, TrainCount = 100, ValidationCount = 30;
 
-    public static (Tensor<float> X, int[] Y) Data(int count, ulong seed)
+    public static (NdArray<float> X, int[] Y) Data(int count, ulong seed)
     {
         var rng = new RandomGenerator(seed);
         var centers = new RandomGenerator(99);
         var means = new float[Classes * Features];
         for (int i = 0; i < means.Length; i++) means[i] = (float)centers.NextGaussian();
-        var x = new Tensor<float>(count, Features);
+        var x = new NdArray<float>(count, Features);
         var y = new int[count];
         for (int n = 0; n < count; n++)
         {

@@ -103,7 +103,7 @@ public static class CsvDataset
         }
         if (labels.Count == 0)
             throw new InvalidDataException($"{path}: the file holds no data rows.");
-        return new Dataset(new Tensor<float>(features.ToArray(), labels.Count, featureCount), labels.ToArray(), classCount, path);
+        return new Dataset(new NdArray<float>(features.ToArray(), labels.Count, featureCount), labels.ToArray(), classCount, path);
     }
 
     /// <summary>Writes a data set as labelled CSV rows <c>label,p1,…,pF</c> with pixels round(x · 255), atomically.</summary>

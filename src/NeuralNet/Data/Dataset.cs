@@ -22,7 +22,7 @@ public sealed class Dataset
     /// <param name="classCount">The number of classes, at least 2.</param>
     /// <param name="name">A name for messages, e.g. the source file.</param>
     /// <exception cref="ArgumentException">The counts differ, a label is out of range, a feature is not finite, or the features have rank below 2.</exception>
-    public Dataset(Tensor<float> features, int[] labels, int classCount = 10, string? name = null)
+    public Dataset(NdArray<float> features, int[] labels, int classCount = 10, string? name = null)
     {
         ArgumentNullException.ThrowIfNull(features);
         ArgumentNullException.ThrowIfNull(labels);
@@ -48,7 +48,7 @@ public sealed class Dataset
     }
 
     /// <summary>The features, shape (N, ...<see cref="ExampleShape"/>).</summary>
-    public Tensor<float> Features { get; }
+    public NdArray<float> Features { get; }
 
     /// <summary>The class label of each example.</summary>
     public int[] Labels { get; }
@@ -85,10 +85,10 @@ public sealed class Dataset
         long per = 1;
         foreach (int d in exampleShape) per *= d;
         if (per < 1 || per * labels.Length != pixels.Length)
-            throw new ArgumentException($"Dataset '{name}': {pixels.Length} pixels do not make {labels.Length} examples of shape {Tensor<float>.ShapeToString(exampleShape)}.", nameof(pixels));
+            throw new ArgumentException($"Dataset '{name}': {pixels.Length} pixels do not make {labels.Length} examples of shape {NdArray<float>.ShapeToString(exampleShape)}.", nameof(pixels));
         if (labels.Length == 0)
             throw new ArgumentException($"Dataset '{name}': no examples.", nameof(labels));
-        var features = new Tensor<float>([labels.Length, .. exampleShape]);
+        var features = new NdArray<float>([labels.Length, .. exampleShape]);
         ScaleBytes(pixels, features.Data);
         return new Dataset(features, labels, classCount, name);
     }
@@ -111,23 +111,23 @@ public sealed class Dataset
         long per = 1;
         foreach (int d in exampleShape) per *= d;
         if (per != FeatureCount || exampleShape.Any(d => d < 1))
-            throw new ArgumentException($"Dataset '{Name}': cannot reshape examples of {FeatureCount} features to {Tensor<float>.ShapeToString(exampleShape)}.", nameof(exampleShape));
+            throw new ArgumentException($"Dataset '{Name}': cannot reshape examples of {FeatureCount} features to {NdArray<float>.ShapeToString(exampleShape)}.", nameof(exampleShape));
         return new Dataset(Features.Reshape([Count, .. exampleShape]), Labels, ClassCount, Name, validated: true);
     }
 
     /// <summary>The labels one-hot encoded: shape (N, <see cref="ClassCount"/>), 1 at the label's column, 0 elsewhere.</summary>
-    public Tensor<float> OneHot() => OneHot<float>(Labels, ClassCount);
+    public NdArray<float> OneHot() => OneHot<float>(Labels, ClassCount);
 
     /// <summary>One-hot encodes labels: a tensor of shape (labels.Length, classCount).</summary>
     /// <typeparam name="T">The element type.</typeparam>
     /// <param name="labels">Labels in [0, <paramref name="classCount"/>).</param>
     /// <param name="classCount">The number of classes.</param>
     /// <exception cref="ArgumentException">A label is out of range or there are no labels.</exception>
-    public static Tensor<T> OneHot<T>(ReadOnlySpan<int> labels, int classCount) where T : unmanaged, IFloatingPointIeee754<T>
+    public static NdArray<T> OneHot<T>(ReadOnlySpan<int> labels, int classCount) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(classCount, 1);
         if (labels.IsEmpty) throw new ArgumentException("OneHot: no labels.", nameof(labels));
-        var result = new Tensor<T>(labels.Length, classCount);
+        var result = new NdArray<T>(labels.Length, classCount);
         var d = result.Data;
         for (int i = 0; i < labels.Length; i++)
         {
@@ -159,7 +159,7 @@ public sealed class Dataset
         if ((long)start + count > Count)
             throw new ArgumentOutOfRangeException(nameof(count), $"Dataset '{Name}': examples [{start}, {(long)start + count}) are outside the {Count} examples.");
         int per = FeatureCount;
-        var features = new Tensor<float>([count, .. _exampleShape]);
+        var features = new NdArray<float>([count, .. _exampleShape]);
         Features.Data.AsSpan(start * per, count * per).CopyTo(features.Data);
         return new Dataset(features, Labels.AsSpan(start, count).ToArray(), ClassCount, Name, validated: true);
     }
@@ -169,7 +169,7 @@ public sealed class Dataset
     public Dataset Select(ReadOnlySpan<int> indices)
     {
         if (indices.IsEmpty) throw new ArgumentException($"Dataset '{Name}': no indices to select.", nameof(indices));
-        var features = new Tensor<float>([indices.Length, .. _exampleShape]);
+        var features = new NdArray<float>([indices.Length, .. _exampleShape]);
         var labels = new int[indices.Length];
         CopyBatch(indices, features.Data, labels);
         return new Dataset(features, labels, ClassCount, Name, validated: true);
@@ -244,9 +244,9 @@ public sealed class Dataset
     }
 
     /// <inheritdoc/>
-    public override string ToString() => $"Dataset '{Name}': {Count} examples of shape {Tensor<float>.ShapeToString(_exampleShape)}, {ClassCount} classes";
+    public override string ToString() => $"Dataset '{Name}': {Count} examples of shape {NdArray<float>.ShapeToString(_exampleShape)}, {ClassCount} classes";
 
-    private Dataset(Tensor<float> features, int[] labels, int classCount, string name, bool validated)
+    private Dataset(NdArray<float> features, int[] labels, int classCount, string name, bool validated)
     {
         _ = validated;
         Features = features;

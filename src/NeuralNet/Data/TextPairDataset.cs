@@ -90,7 +90,7 @@ public static class TextPairDataset
             throw new InvalidDataException($"TextPairDataset: '{imagesPath}' holds {n} images but '{labelsPath}' holds {labels.Count} labels.");
         if (n == 0)
             throw new InvalidDataException($"{imagesPath}: the file holds no examples.");
-        return new Dataset(new Tensor<float>(features.ToArray(), n, featureCount), labels.ToArray(), classCount, imagesPath);
+        return new Dataset(new NdArray<float>(features.ToArray(), n, featureCount), labels.ToArray(), classCount, imagesPath);
     }
 
     /// <summary>Writes a data set as an images file and a one-hot labels file, atomically each.</summary>

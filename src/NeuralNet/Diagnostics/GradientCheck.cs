@@ -37,13 +37,13 @@ public static class GradientCheck
     /// <param name="input">A batch the module accepts; its values are perturbed and restored.</param>
     /// <param name="options">Step, floor, seed and sampling; null for the defaults.</param>
     /// <returns>The largest relative error and where it occurred.</returns>
-    public static GradientCheckResult Check(Module<double> module, Tensor<double> input, GradientCheckOptions? options = null)
+    public static GradientCheckResult Check(Module<double> module, NdArray<double> input, GradientCheckOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(module);
         ArgumentNullException.ThrowIfNull(input);
         options ??= new GradientCheckOptions();
         var outputShape = module.Forward(input, training: true).ShapeArray();
-        var projection = new Tensor<double>(outputShape);
+        var projection = new NdArray<double>(outputShape);
         var random = new RandomGenerator(options.Seed);
         var r = projection.AsSpan();
         for (int i = 0; i < r.Length; i++) r[i] = 2.0 * random.NextDouble() - 1.0;
@@ -57,7 +57,7 @@ public static class GradientCheck
     /// <param name="labels">One label per row.</param>
     /// <param name="options">Step, floor and sampling; null for the defaults.</param>
     /// <returns>The largest relative error and where it occurred.</returns>
-    public static GradientCheckResult Check(Module<double> model, Loss<double> loss, Tensor<double> input, ReadOnlySpan<int> labels,
+    public static GradientCheckResult Check(Module<double> model, Loss<double> loss, NdArray<double> input, ReadOnlySpan<int> labels,
         GradientCheckOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -74,7 +74,7 @@ public static class GradientCheck
     /// <param name="target">Targets of the model output's shape.</param>
     /// <param name="options">Step, floor and sampling; null for the defaults.</param>
     /// <returns>The largest relative error and where it occurred.</returns>
-    public static GradientCheckResult Check(Module<double> model, Loss<double> loss, Tensor<double> input, Tensor<double> target,
+    public static GradientCheckResult Check(Module<double> model, Loss<double> loss, NdArray<double> input, NdArray<double> target,
         GradientCheckOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -90,7 +90,7 @@ public static class GradientCheck
     /// <param name="labels">One label per row.</param>
     /// <param name="options">Step, floor and sampling; null for the defaults.</param>
     /// <returns>The largest relative error; the tensor is named <c>prediction</c>.</returns>
-    public static GradientCheckResult CheckLoss(Loss<double> loss, Tensor<double> prediction, ReadOnlySpan<int> labels,
+    public static GradientCheckResult CheckLoss(Loss<double> loss, NdArray<double> prediction, ReadOnlySpan<int> labels,
         GradientCheckOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(loss);
@@ -105,7 +105,7 @@ public static class GradientCheck
     /// <param name="target">Targets of the prediction's shape.</param>
     /// <param name="options">Step, floor and sampling; null for the defaults.</param>
     /// <returns>The largest relative error; the tensor is named <c>prediction</c>.</returns>
-    public static GradientCheckResult CheckLoss(Loss<double> loss, Tensor<double> prediction, Tensor<double> target,
+    public static GradientCheckResult CheckLoss(Loss<double> loss, NdArray<double> prediction, NdArray<double> target,
         GradientCheckOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(loss);
@@ -125,8 +125,8 @@ public static class GradientCheck
         return double.IsNaN(diff) ? double.PositiveInfinity : diff / scale;
     }
 
-    private static GradientCheckResult Run(Module<double>? model, Tensor<double> input,
-        Func<Tensor<double>, double> scalar, Func<Tensor<double>, Tensor<double>> outputGradient, GradientCheckOptions options)
+    private static GradientCheckResult Run(Module<double>? model, NdArray<double> input,
+        Func<NdArray<double>, double> scalar, Func<NdArray<double>, NdArray<double>> outputGradient, GradientCheckOptions options)
     {
         options.Validate();
         bool savedFlag = model?.ComputeInputGradient ?? true;
@@ -135,7 +135,7 @@ public static class GradientCheck
             if (model is not null) model.ComputeInputGradient = options.CheckInput;
 
             // Analytic pass.
-            Tensor<double> inputGradient;
+            NdArray<double> inputGradient;
             if (model is null)
             {
                 scalar(input);
@@ -149,7 +149,7 @@ public static class GradientCheck
                 inputGradient = model.Backward(outputGradient(y)).Clone();
             }
 
-            var targets = new List<(string Name, int? Layer, Tensor<double> Value, Tensor<double> Analytic)>();
+            var targets = new List<(string Name, int? Layer, NdArray<double> Value, NdArray<double> Analytic)>();
             if (model is null) targets.Add(("prediction", null, input, inputGradient));
             else
             {
@@ -223,7 +223,7 @@ public static class GradientCheck
         }
     }
 
-    private static double Dot(Tensor<double> a, Tensor<double> b)
+    private static double Dot(NdArray<double> a, NdArray<double> b)
     {
         if (!a.HasShape(b.Shape))
             throw new InvalidOperationException($"GradientCheck: the module's output shape changed from {b.ShapeString} to {a.ShapeString} between calls.");
@@ -244,7 +244,7 @@ public sealed class GradientCheckOptions
     /// <summary>The smallest denominator of the relative error, &gt; 0. Default 1e-8.</summary>
     public double AbsoluteFloor { get; init; } = 1e-8;
 
-    /// <summary>The seed of the random projection used by <see cref="GradientCheck.Check(Module{double}, Tensor{double}, GradientCheckOptions?)"/>.</summary>
+    /// <summary>The seed of the random projection used by <see cref="GradientCheck.Check(Module{double}, NdArray{double}, GradientCheckOptions?)"/>.</summary>
     public ulong Seed { get; init; } = 1;
 
     /// <summary>At most this many elements per tensor are checked, evenly spaced; default all.</summary>

@@ -19,7 +19,7 @@ public readonly record struct Prediction(int Class, double Probability);
 /// <para>Modules keep per-call buffers, so two forward passes must not run on one model at the same time. Every call here
 /// takes a lock around the forward pass and copies the results out before releasing it: concurrent callers are serialized
 /// and get exactly the answers they would get one after another. For throughput, predict in batches
-/// (<see cref="Predict(Tensor{T}, int)"/>) rather than from many threads; the kernels already use
+/// (<see cref="Predict(NdArray{T}, int)"/>) rather than from many threads; the kernels already use
 /// <see cref="NeuralNetSettings.MaxDegreeOfParallelism"/> threads inside a batch.</para>
 /// <para>Do not train the model (or call it directly) while a predictor is in use from another thread, unless that code also
 /// holds <see cref="SyncRoot"/>.</para>
@@ -28,7 +28,7 @@ public readonly record struct Prediction(int Class, double Probability);
 /// </remarks>
 public sealed class Predictor<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private readonly Dictionary<int, Tensor<T>> _buffers = [];
+    private readonly Dictionary<int, NdArray<T>> _buffers = [];
     private readonly int[] _perExampleShape;
     private readonly int _exampleLength;
 
@@ -44,7 +44,7 @@ public sealed class Predictor<T> where T : unmanaged, IFloatingPointIeee754<T>
             : throw new ArgumentException($"Predictor: give the per-example input shape of {model.Name} (only a Sequential knows its own).", nameof(inputShape));
         var outShape = model.GetOutputShape(inputShape);
         if (outShape.Length != 1)
-            throw new ArgumentException($"Predictor: the model's per-example output must be (classes), got {Tensor<T>.ShapeToString(outShape)}.", nameof(model));
+            throw new ArgumentException($"Predictor: the model's per-example output must be (classes), got {NdArray<T>.ShapeToString(outShape)}.", nameof(model));
         Model = model;
         Output = output;
         Classes = outShape[0];
@@ -71,7 +71,7 @@ public sealed class Predictor<T> where T : unmanaged, IFloatingPointIeee754<T>
     public Prediction Predict(ReadOnlySpan<T> example)
     {
         if (example.Length != _exampleLength)
-            throw new ArgumentException($"Predictor: an example has {_exampleLength} values {Tensor<T>.ShapeToString(_perExampleShape)}, got {example.Length}.", nameof(example));
+            throw new ArgumentException($"Predictor: an example has {_exampleLength} values {NdArray<T>.ShapeToString(_perExampleShape)}, got {example.Length}.", nameof(example));
         CheckFinite(example, 0);
         lock (SyncRoot)
         {
@@ -86,7 +86,7 @@ public sealed class Predictor<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <param name="inputs">(N, per-example shape…).</param>
     /// <param name="batchSize">Examples per forward pass.</param>
     /// <exception cref="ArgumentException">The shape does not fit or a value is not finite.</exception>
-    public Prediction[] Predict(Tensor<T> inputs, int batchSize = 1000)
+    public Prediction[] Predict(NdArray<T> inputs, int batchSize = 1000)
     {
         ArgumentNullException.ThrowIfNull(inputs);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
@@ -130,7 +130,7 @@ public sealed class Predictor<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     /// <summary>Accuracy and confusion matrix of the model on labelled data (the loss is not computed: NaN).</summary>
     /// <exception cref="ArgumentException">Shapes or labels are invalid.</exception>
-    public EvaluationResult Evaluate(Tensor<T> inputs, int[] labels, int batchSize = 1000)
+    public EvaluationResult Evaluate(NdArray<T> inputs, int[] labels, int batchSize = 1000)
     {
         ArgumentNullException.ThrowIfNull(labels);
         var predictions = Predict(inputs, batchSize);
@@ -166,7 +166,7 @@ public sealed class Predictor<T> where T : unmanaged, IFloatingPointIeee754<T>
             throw new ArgumentException($"Predictor: value {offset + i} (example {(offset + i) / _exampleLength}) is {values[i]}, not finite.", nameof(values));
     }
 
-    private Tensor<T> Buffer(int b)
+    private NdArray<T> Buffer(int b)
     {
         if (_buffers.TryGetValue(b, out var t)) return t;
         var shape = new int[_perExampleShape.Length + 1];
@@ -174,6 +174,6 @@ public sealed class Predictor<T> where T : unmanaged, IFloatingPointIeee754<T>
         _perExampleShape.CopyTo(shape, 1);
         // Only a few sizes are kept (1 and the batch sizes in use), so unbounded growth needs unbounded distinct sizes.
         if (_buffers.Count > 8) _buffers.Clear();
-        return _buffers[b] = new Tensor<T>(shape);
+        return _buffers[b] = new NdArray<T>(shape);
     }
 }

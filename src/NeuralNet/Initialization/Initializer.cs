@@ -67,7 +67,7 @@ public abstract class Initializer
     /// <param name="fanOut">The fan-out, at least 1.</param>
     /// <param name="random">The generator.</param>
     /// <exception cref="ArgumentOutOfRangeException">A fan is less than 1.</exception>
-    public void Fill<T>(Tensor<T> tensor, int fanIn, int fanOut, RandomGenerator random)
+    public void Fill<T>(NdArray<T> tensor, int fanIn, int fanOut, RandomGenerator random)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(tensor);

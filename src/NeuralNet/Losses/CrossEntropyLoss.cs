@@ -18,7 +18,7 @@ public sealed class CrossEntropyLoss<T> : Loss<T> where T : unmanaged, IFloating
     public override string Name => "CrossEntropyLoss";
 
     private readonly T _low, _high;
-    private Tensor<T>? _gradient;
+    private NdArray<T>? _gradient;
     private bool _ready;
 
     /// <summary>Creates the loss.</summary>
@@ -40,7 +40,7 @@ public sealed class CrossEntropyLoss<T> : Loss<T> where T : unmanaged, IFloating
     public double Epsilon { get; }
 
     /// <inheritdoc/>
-    public override T Forward(Tensor<T> prediction, ReadOnlySpan<int> labels)
+    public override T Forward(NdArray<T> prediction, ReadOnlySpan<int> labels)
     {
         LossChecks.Prediction(Name, prediction);
         int n = prediction.Dim(0), k = prediction.Dim(1);
@@ -61,7 +61,7 @@ public sealed class CrossEntropyLoss<T> : Loss<T> where T : unmanaged, IFloating
     }
 
     /// <inheritdoc/>
-    public override T Forward(Tensor<T> prediction, Tensor<T> target)
+    public override T Forward(NdArray<T> prediction, NdArray<T> target)
     {
         LossChecks.Prediction(Name, prediction);
         LossChecks.Target(Name, prediction, target);
@@ -84,7 +84,7 @@ public sealed class CrossEntropyLoss<T> : Loss<T> where T : unmanaged, IFloating
     }
 
     /// <inheritdoc/>
-    public override Tensor<T> Backward()
+    public override NdArray<T> Backward()
     {
         if (!_ready) throw new InvalidOperationException($"{Name}: Backward was called before Forward.");
         return _gradient!;

@@ -3,7 +3,7 @@ using System.Numerics;
 namespace NeuralNet.Losses;
 
 /// <summary>
-/// The base of every loss: <see cref="Forward(Tensor{T}, ReadOnlySpan{int})"/> computes the mean loss of a batch and
+/// The base of every loss: <see cref="Forward(NdArray{T}, ReadOnlySpan{int})"/> computes the mean loss of a batch and
 /// caches what <see cref="Backward"/> needs; <see cref="Backward"/> returns dL/dprediction.
 /// </summary>
 /// <typeparam name="T">The element type.</typeparam>
@@ -36,15 +36,15 @@ public abstract class Loss<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <param name="prediction">(N, classes).</param>
     /// <param name="labels">N labels, each in [0, classes).</param>
     /// <exception cref="ArgumentException">The shapes disagree, a label is out of range, or a prediction is NaN or infinite; the message names the loss, the row and the value.</exception>
-    public abstract T Forward(Tensor<T> prediction, ReadOnlySpan<int> labels);
+    public abstract T Forward(NdArray<T> prediction, ReadOnlySpan<int> labels);
 
     /// <summary>The mean loss of a batch against target rows (one-hot, or any target of the prediction's shape).</summary>
     /// <param name="prediction">(N, classes).</param>
     /// <param name="target">(N, classes).</param>
     /// <exception cref="ArgumentException">The shapes disagree, or a value is NaN or infinite; the message names the loss, the row and the value.</exception>
-    public abstract T Forward(Tensor<T> prediction, Tensor<T> target);
+    public abstract T Forward(NdArray<T> prediction, NdArray<T> target);
 
     /// <summary>dL/dprediction for the last <c>Forward</c> call, of the prediction's shape.</summary>
     /// <exception cref="InvalidOperationException">No forward call has been made.</exception>
-    public abstract Tensor<T> Backward();
+    public abstract NdArray<T> Backward();
 }

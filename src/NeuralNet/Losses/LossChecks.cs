@@ -6,7 +6,7 @@ namespace NeuralNet.Losses;
 internal static class LossChecks
 {
     /// <summary>Checks that a prediction is (N, classes) and finite.</summary>
-    public static void Prediction<T>(string loss, Tensor<T> prediction) where T : unmanaged, IFloatingPointIeee754<T>
+    public static void Prediction<T>(string loss, NdArray<T> prediction) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(prediction);
         if (prediction.Rank != 2)
@@ -15,7 +15,7 @@ internal static class LossChecks
     }
 
     /// <summary>Checks that every value is finite; on failure names the row, the column and the value.</summary>
-    public static void Finite<T>(string loss, string what, Tensor<T> values) where T : unmanaged, IFloatingPointIeee754<T>
+    public static void Finite<T>(string loss, string what, NdArray<T> values) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ReadOnlySpan<T> span = values.AsSpan();
         int i = Finiteness.FirstNonFinite(span);
@@ -39,7 +39,7 @@ internal static class LossChecks
     }
 
     /// <summary>Checks that a target has the prediction's shape and is finite.</summary>
-    public static void Target<T>(string loss, Tensor<T> prediction, Tensor<T> target) where T : unmanaged, IFloatingPointIeee754<T>
+    public static void Target<T>(string loss, NdArray<T> prediction, NdArray<T> target) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(target);
         if (!target.HasShape(prediction.Shape))

@@ -17,11 +17,11 @@ public sealed class MseLoss<T> : Loss<T> where T : unmanaged, IFloatingPointIeee
     /// <inheritdoc/>
     public override string Name => "MseLoss";
 
-    private Tensor<T>? _gradient;
+    private NdArray<T>? _gradient;
     private bool _ready;
 
     /// <inheritdoc/>
-    public override T Forward(Tensor<T> prediction, ReadOnlySpan<int> labels)
+    public override T Forward(NdArray<T> prediction, ReadOnlySpan<int> labels)
     {
         LossChecks.Prediction(Name, prediction);
         int n = prediction.Dim(0), k = prediction.Dim(1);
@@ -34,7 +34,7 @@ public sealed class MseLoss<T> : Loss<T> where T : unmanaged, IFloatingPointIeee
     }
 
     /// <inheritdoc/>
-    public override T Forward(Tensor<T> prediction, Tensor<T> target)
+    public override T Forward(NdArray<T> prediction, NdArray<T> target)
     {
         LossChecks.Prediction(Name, prediction);
         LossChecks.Target(Name, prediction, target);
@@ -44,13 +44,13 @@ public sealed class MseLoss<T> : Loss<T> where T : unmanaged, IFloatingPointIeee
     }
 
     /// <inheritdoc/>
-    public override Tensor<T> Backward()
+    public override NdArray<T> Backward()
     {
         if (!_ready) throw new InvalidOperationException($"{Name}: Backward was called before Forward.");
         return _gradient!;
     }
 
-    private T Finish(Tensor<T> residual, int n)
+    private T Finish(NdArray<T> residual, int n)
     {
         T invN = T.One / T.CreateChecked(n);
         T loss = TensorPrimitives.SumOfSquares<T>(residual.Data) * invN / T.CreateChecked(2);

@@ -18,17 +18,17 @@ public sealed class SoftmaxCrossEntropyLoss<T> : Loss<T> where T : unmanaged, IF
     /// <inheritdoc/>
     public override string Name => "SoftmaxCrossEntropyLoss";
 
-    private Tensor<T>? _probabilities;
-    private Tensor<T>? _gradient;
-    private Tensor<T>? _logSumExp;
+    private NdArray<T>? _probabilities;
+    private NdArray<T>? _gradient;
+    private NdArray<T>? _logSumExp;
     private bool _ready;
 
     /// <summary>softmax(z) of the last <c>Forward</c> call, (N, K); a buffer owned by the loss.</summary>
     /// <exception cref="InvalidOperationException">No forward call has been made.</exception>
-    public Tensor<T> Probabilities => _ready ? _probabilities! : throw new InvalidOperationException($"{Name}: Probabilities is available after Forward.");
+    public NdArray<T> Probabilities => _ready ? _probabilities! : throw new InvalidOperationException($"{Name}: Probabilities is available after Forward.");
 
     /// <inheritdoc/>
-    public override T Forward(Tensor<T> prediction, ReadOnlySpan<int> labels)
+    public override T Forward(NdArray<T> prediction, ReadOnlySpan<int> labels)
     {
         LossChecks.Prediction(Name, prediction);
         int n = prediction.Dim(0), k = prediction.Dim(1);
@@ -50,7 +50,7 @@ public sealed class SoftmaxCrossEntropyLoss<T> : Loss<T> where T : unmanaged, IF
     }
 
     /// <inheritdoc/>
-    public override T Forward(Tensor<T> prediction, Tensor<T> target)
+    public override T Forward(NdArray<T> prediction, NdArray<T> target)
     {
         LossChecks.Prediction(Name, prediction);
         LossChecks.Target(Name, prediction, target);
@@ -76,14 +76,14 @@ public sealed class SoftmaxCrossEntropyLoss<T> : Loss<T> where T : unmanaged, IF
     }
 
     /// <inheritdoc/>
-    public override Tensor<T> Backward()
+    public override NdArray<T> Backward()
     {
         if (!_ready) throw new InvalidOperationException($"{Name}: Backward was called before Forward.");
         return _gradient!;
     }
 
     // Fills the probability buffer and returns the per-row log-sum-exp.
-    private Span<T> Softmax(Tensor<T> logits)
+    private Span<T> Softmax(NdArray<T> logits)
     {
         int n = logits.Dim(0), k = logits.Dim(1);
         var p = Modules.ModuleChecks.Ensure(ref _probabilities, logits.Shape);

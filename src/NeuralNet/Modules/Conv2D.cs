@@ -32,13 +32,13 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
 {
     private readonly Parameter<T>[] _parameters;
     private readonly string _label;
-    private Tensor<T>? _input;
-    private Tensor<T>? _output;
-    private Tensor<T>? _inputGradient;
+    private NdArray<T>? _input;
+    private NdArray<T>? _output;
+    private NdArray<T>? _inputGradient;
     private T[] _cols = [];
     private T[] _dcols = [];
     private T[] _dWPartial = [];
-    private Tensor<T>? _outputGradient;
+    private NdArray<T>? _outputGradient;
     private ChunkJob? _job;
     private bool _colsHoldBatch;
     private readonly bool _direct;   // the single-channel direct kernels instead of im2col + GEMM (UsesDirectKernel)
@@ -79,8 +79,8 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
         Stride = stride;
         Padding = padding;
         HasBias = bias;
-        Weight = new Parameter<T>("weight", new Tensor<T>(outChannels, inChannels, kernelSize, kernelSize));
-        Bias = bias ? new Parameter<T>("bias", new Tensor<T>(outChannels)) : null;
+        Weight = new Parameter<T>("weight", new NdArray<T>(outChannels, inChannels, kernelSize, kernelSize));
+        Bias = bias ? new Parameter<T>("bias", new NdArray<T>(outChannels)) : null;
         _parameters = Bias is null ? [Weight] : [Weight, Bias];
         _label = $"Conv2D({inChannels} -> {outChannels}, kernel {kernelSize}, stride {stride}, padding {padding})";
         _direct = UsesDirectKernel();
@@ -129,13 +129,13 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
         if (inputShape.Length != 3 || inputShape[0] != InChannels
             || inputShape[1] + 2 * Padding < KernelSize || inputShape[2] + 2 * Padding < KernelSize)
             throw new ArgumentException(
-                $"{_label}: expected per-example input shape ({InChannels}, H, W) with H, W ≥ {Math.Max(1, KernelSize - 2 * Padding)}, got {Tensor<T>.ShapeToString(inputShape)}.",
+                $"{_label}: expected per-example input shape ({InChannels}, H, W) with H, W ≥ {Math.Max(1, KernelSize - 2 * Padding)}, got {NdArray<T>.ShapeToString(inputShape)}.",
                 nameof(inputShape));
         return [OutChannels, OutSize(inputShape[1]), OutSize(inputShape[2])];
     }
 
     /// <inheritdoc/>
-    public override Tensor<T> Forward(Tensor<T> input, bool training = false)
+    public override NdArray<T> Forward(NdArray<T> input, bool training = false)
     {
         ArgumentNullException.ThrowIfNull(input);
         if (input.Rank != 4 || input.Dim(1) != InChannels
@@ -181,7 +181,7 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
     }
 
     /// <inheritdoc/>
-    public override Tensor<T> Backward(Tensor<T> outputGradient)
+    public override NdArray<T> Backward(NdArray<T> outputGradient)
     {
         ArgumentNullException.ThrowIfNull(outputGradient);
         ModuleChecks.ThrowIfGradientMismatch(_label, outputGradient, _output);

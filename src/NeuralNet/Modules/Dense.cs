@@ -17,9 +17,9 @@ public sealed class Dense<T> : Module<T>, IWeightedModule<T> where T : unmanaged
 {
     private readonly Parameter<T>[] _parameters;
     private readonly string _label;
-    private Tensor<T>? _input;
-    private Tensor<T>? _output;
-    private Tensor<T>? _inputGradient;
+    private NdArray<T>? _input;
+    private NdArray<T>? _output;
+    private NdArray<T>? _inputGradient;
 
     /// <summary>Creates a dense layer with Xavier-uniform weights and zero biases.</summary>
     /// <param name="inFeatures">The input width In, at least 1.</param>
@@ -35,8 +35,8 @@ public sealed class Dense<T> : Module<T>, IWeightedModule<T> where T : unmanaged
         InFeatures = inFeatures;
         OutFeatures = outFeatures;
         HasBias = bias;
-        Weight = new Parameter<T>("weight", new Tensor<T>(outFeatures, inFeatures));
-        Bias = bias ? new Parameter<T>("bias", new Tensor<T>(outFeatures)) : null;
+        Weight = new Parameter<T>("weight", new NdArray<T>(outFeatures, inFeatures));
+        Bias = bias ? new Parameter<T>("bias", new NdArray<T>(outFeatures)) : null;
         _parameters = Bias is null ? [Weight] : [Weight, Bias];
         _label = $"Dense({inFeatures} -> {outFeatures})";
         Initializer.Default.Initialize(this, random ?? new RandomGenerator(0));
@@ -74,13 +74,13 @@ public sealed class Dense<T> : Module<T>, IWeightedModule<T> where T : unmanaged
     {
         if (inputShape.Length != 1 || inputShape[0] != InFeatures)
             throw new ArgumentException(
-                $"{_label}: expected per-example input shape ({InFeatures}), got {Tensor<T>.ShapeToString(inputShape)}.",
+                $"{_label}: expected per-example input shape ({InFeatures}), got {NdArray<T>.ShapeToString(inputShape)}.",
                 nameof(inputShape));
         return [OutFeatures];
     }
 
     /// <inheritdoc/>
-    public override Tensor<T> Forward(Tensor<T> input, bool training = false)
+    public override NdArray<T> Forward(NdArray<T> input, bool training = false)
     {
         ArgumentNullException.ThrowIfNull(input);
         ModuleChecks.ThrowIfWrongShape(_label, nameof(input), input, [InFeatures]);
@@ -104,7 +104,7 @@ public sealed class Dense<T> : Module<T>, IWeightedModule<T> where T : unmanaged
     }
 
     /// <inheritdoc/>
-    public override Tensor<T> Backward(Tensor<T> outputGradient)
+    public override NdArray<T> Backward(NdArray<T> outputGradient)
     {
         ArgumentNullException.ThrowIfNull(outputGradient);
         ModuleChecks.ThrowIfGradientMismatch(_label, outputGradient, _output);

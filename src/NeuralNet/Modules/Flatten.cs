@@ -10,10 +10,10 @@ namespace NeuralNet.Modules;
 /// </remarks>
 public sealed class Flatten<T> : Module<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private Tensor<T>? _input;
-    private Tensor<T>? _outputView;
-    private Tensor<T>? _gradientView;
-    private Tensor<T>? _lastGradient;
+    private NdArray<T>? _input;
+    private NdArray<T>? _outputView;
+    private NdArray<T>? _gradientView;
+    private NdArray<T>? _lastGradient;
 
     /// <inheritdoc/>
     public override string Name => "Flatten";
@@ -27,14 +27,14 @@ public sealed class Flatten<T> : Module<T> where T : unmanaged, IFloatingPointIe
         foreach (int d in inputShape)
         {
             if (d < 1)
-                throw new ArgumentException($"Flatten: expected positive dimensions, got {Tensor<T>.ShapeToString(inputShape)}.", nameof(inputShape));
+                throw new ArgumentException($"Flatten: expected positive dimensions, got {NdArray<T>.ShapeToString(inputShape)}.", nameof(inputShape));
             size *= d;
         }
         return [checked((int)size)];
     }
 
     /// <inheritdoc/>
-    public override Tensor<T> Forward(Tensor<T> input, bool training = false)
+    public override NdArray<T> Forward(NdArray<T> input, bool training = false)
     {
         ArgumentNullException.ThrowIfNull(input);
         if (input.Rank < 2)
@@ -48,7 +48,7 @@ public sealed class Flatten<T> : Module<T> where T : unmanaged, IFloatingPointIe
     }
 
     /// <inheritdoc/>
-    public override Tensor<T> Backward(Tensor<T> outputGradient)
+    public override NdArray<T> Backward(NdArray<T> outputGradient)
     {
         ArgumentNullException.ThrowIfNull(outputGradient);
         ModuleChecks.ThrowIfGradientMismatch("Flatten", outputGradient, _outputView);

@@ -15,9 +15,9 @@ namespace NeuralNet.Modules;
 public sealed class MaxPool2D<T> : Module<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly string _label;
-    private Tensor<T>? _input;
-    private Tensor<T>? _output;
-    private Tensor<T>? _inputGradient;
+    private NdArray<T>? _input;
+    private NdArray<T>? _output;
+    private NdArray<T>? _inputGradient;
     private int[] _argmax = [];
 
     /// <summary>Creates a max-pooling layer.</summary>
@@ -47,13 +47,13 @@ public sealed class MaxPool2D<T> : Module<T> where T : unmanaged, IFloatingPoint
     {
         if (inputShape.Length != 3 || inputShape[1] < KernelSize || inputShape[2] < KernelSize)
             throw new ArgumentException(
-                $"{_label}: expected per-example input shape (C, H, W) with H, W ≥ {KernelSize}, got {Tensor<T>.ShapeToString(inputShape)}.",
+                $"{_label}: expected per-example input shape (C, H, W) with H, W ≥ {KernelSize}, got {NdArray<T>.ShapeToString(inputShape)}.",
                 nameof(inputShape));
         return [inputShape[0], OutSize(inputShape[1]), OutSize(inputShape[2])];
     }
 
     /// <inheritdoc/>
-    public override Tensor<T> Forward(Tensor<T> input, bool training = false)
+    public override NdArray<T> Forward(NdArray<T> input, bool training = false)
     {
         ArgumentNullException.ThrowIfNull(input);
         if (input.Rank != 4 || input.Dim(2) < KernelSize || input.Dim(3) < KernelSize)
@@ -71,7 +71,7 @@ public sealed class MaxPool2D<T> : Module<T> where T : unmanaged, IFloatingPoint
     }
 
     /// <inheritdoc/>
-    public override Tensor<T> Backward(Tensor<T> outputGradient)
+    public override NdArray<T> Backward(NdArray<T> outputGradient)
     {
         ArgumentNullException.ThrowIfNull(outputGradient);
         ModuleChecks.ThrowIfGradientMismatch(_label, outputGradient, _output);

@@ -11,7 +11,7 @@ namespace NeuralNet.Modules;
 /// <para>Inputs carry the batch as their first dimension: (N, features) or (N, C, H, W).</para>
 /// <para>The tensors returned by <see cref="Forward"/> and <see cref="Backward"/> are buffers owned by the module and reused
 /// by the next call with the same batch size, so a training step allocates nothing after warm-up. Copy them
-/// (<see cref="Tensor{T}.Clone"/>) to keep them beyond the next call.</para>
+/// (<see cref="NdArray{T}.Clone"/>) to keep them beyond the next call.</para>
 /// <para>Backward accumulates: parameter gradients are ADDED to, so call <see cref="ZeroGrad"/> before each step.</para>
 /// <para>A module instance is not thread-safe: it holds the activations of its last forward pass.</para>
 /// </remarks>
@@ -37,19 +37,25 @@ public abstract class Module<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>The trainable parameters, in a fixed order. Empty for parameter-free modules.</summary>
     public virtual IReadOnlyList<Parameter<T>> Parameters => [];
 
+    /// <summary>
+    /// Named non-trainable state that is part of the model and saved with it (e.g. a batch normalization's running mean
+    /// and variance), in a fixed order. Optimizers never step it. Empty for most modules.
+    /// </summary>
+    public virtual IReadOnlyList<ModuleBuffer<T>> Buffers => [];
+
     /// <summary>Computes the output for a batch and caches what <see cref="Backward"/> needs.</summary>
     /// <param name="input">A batch whose first dimension is the batch size.</param>
     /// <param name="training">True during training; false for inference.</param>
     /// <returns>The output batch, a buffer owned by this module.</returns>
     /// <exception cref="ArgumentException">The input's shape does not fit this module; the message names the module, the expected and the actual shape.</exception>
-    public abstract Tensor<T> Forward(Tensor<T> input, bool training = false);
+    public abstract NdArray<T> Forward(NdArray<T> input, bool training = false);
 
     /// <summary>Back-propagates the gradient of the loss with respect to the last output.</summary>
     /// <param name="outputGradient">dL/dy, of the shape the last <see cref="Forward"/> returned.</param>
     /// <returns>dL/dx, of the shape of the last input, a buffer owned by this module.</returns>
     /// <exception cref="InvalidOperationException">No forward pass has been run.</exception>
     /// <exception cref="ArgumentException">The gradient's shape differs from the last output's.</exception>
-    public abstract Tensor<T> Backward(Tensor<T> outputGradient);
+    public abstract NdArray<T> Backward(NdArray<T> outputGradient);
 
     /// <summary>
     /// The per-example output shape (without the batch dimension) for a per-example input shape, validating it.
@@ -69,3 +75,9 @@ public abstract class Module<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <inheritdoc/>
     public override string ToString() => Name;
 }
+
+/// <summary>A named, non-trainable tensor of a module's state (see <see cref="Module{T}.Buffers"/>).</summary>
+/// <typeparam name="T">The element type.</typeparam>
+/// <param name="Name">A short name unique within its module, as PyTorch names it (e.g. <c>running_mean</c>).</param>
+/// <param name="Value">The tensor itself, not a copy: loading a model writes into it.</param>
+public sealed record ModuleBuffer<T>(string Name, NdArray<T> Value) where T : unmanaged, IFloatingPointIeee754<T>;

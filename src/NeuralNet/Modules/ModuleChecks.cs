@@ -7,7 +7,7 @@ namespace NeuralNet.Modules;
 internal static class ModuleChecks
 {
     /// <summary>Throws when <paramref name="values"/> holds a NaN or an infinity, naming the owner and the first bad element.</summary>
-    public static void ThrowIfNotFinite<T>(string owner, string what, Tensor<T> values)
+    public static void ThrowIfNotFinite<T>(string owner, string what, NdArray<T> values)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ReadOnlySpan<T> span = values.AsSpan();
@@ -20,7 +20,7 @@ internal static class ModuleChecks
 
 
     /// <summary>Throws unless the batch tensor is (N, perExample...) with N ≥ 1.</summary>
-    public static void ThrowIfWrongShape<T>(string owner, string what, Tensor<T> values, ReadOnlySpan<int> perExample)
+    public static void ThrowIfWrongShape<T>(string owner, string what, NdArray<T> values, ReadOnlySpan<int> perExample)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         var shape = values.Shape;
@@ -30,7 +30,7 @@ internal static class ModuleChecks
     }
 
     /// <summary>Throws when a gradient's shape differs from the output of the last forward pass.</summary>
-    public static void ThrowIfGradientMismatch<T>(string owner, Tensor<T> gradient, Tensor<T>? output)
+    public static void ThrowIfGradientMismatch<T>(string owner, NdArray<T> gradient, NdArray<T>? output)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (output is null)
@@ -60,20 +60,20 @@ internal static class ModuleChecks
     /// <summary>A shape without its parentheses, e.g. <c>1, 28, 28</c>.</summary>
     public static string Inner(ReadOnlySpan<int> shape)
     {
-        var s = Tensor<double>.ShapeToString(shape);
+        var s = NdArray<double>.ShapeToString(shape);
         return s[1..^1];
     }
 
     /// <summary>Returns <paramref name="buffer"/> when it already has the shape; otherwise a new zeroed tensor.</summary>
-    public static Tensor<T> Ensure<T>(ref Tensor<T>? buffer, ReadOnlySpan<int> shape)
+    public static NdArray<T> Ensure<T>(ref NdArray<T>? buffer, ReadOnlySpan<int> shape)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (buffer is null || !buffer.HasShape(shape)) buffer = new Tensor<T>(shape.ToArray());
+        if (buffer is null || !buffer.HasShape(shape)) buffer = new NdArray<T>(shape.ToArray());
         return buffer;
     }
 
     /// <summary>Returns <paramref name="buffer"/> when it already has the shape (N, rest...); otherwise a new zeroed tensor.</summary>
-    public static Tensor<T> Ensure<T>(ref Tensor<T>? buffer, int batch, ReadOnlySpan<int> rest)
+    public static NdArray<T> Ensure<T>(ref NdArray<T>? buffer, int batch, ReadOnlySpan<int> rest)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (buffer is not null && buffer.Rank == rest.Length + 1 && buffer.Dim(0) == batch && buffer.Shape[1..].SequenceEqual(rest))
@@ -81,7 +81,7 @@ internal static class ModuleChecks
         var shape = new int[rest.Length + 1];
         shape[0] = batch;
         rest.CopyTo(shape.AsSpan(1));
-        buffer = new Tensor<T>(shape);
+        buffer = new NdArray<T>(shape);
         return buffer;
     }
 }

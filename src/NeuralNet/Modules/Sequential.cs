@@ -35,7 +35,7 @@ public sealed class Sequential<T> : Module<T> where T : unmanaged, IFloatingPoin
             throw new ArgumentException("Sequential: at least one layer is required.", nameof(layers));
         if (inputShape.Length == 0 || Array.Exists(inputShape, d => d < 1))
             throw new ArgumentException(
-                $"Sequential: the per-example input shape must be non-empty with positive dimensions, got {Tensor<T>.ShapeToString(inputShape)}.",
+                $"Sequential: the per-example input shape must be non-empty with positive dimensions, got {NdArray<T>.ShapeToString(inputShape)}.",
                 nameof(inputShape));
         _inputShape = (int[])inputShape.Clone();
         _layers = (Module<T>[])layers.Clone();
@@ -59,7 +59,7 @@ public sealed class Sequential<T> : Module<T> where T : unmanaged, IFloatingPoin
             catch (ArgumentException e)
             {
                 throw new ArgumentException(
-                    $"Sequential: layer {i} ({layer.Name}) does not accept the shape {Tensor<T>.ShapeToString(shape)} produced by {source}. {e.Message}",
+                    $"Sequential: layer {i} ({layer.Name}) does not accept the shape {NdArray<T>.ShapeToString(shape)} produced by {source}. {e.Message}",
                     nameof(layers), e);
             }
             if (i > 0) layer.ComputeInputGradient = true;
@@ -91,13 +91,13 @@ public sealed class Sequential<T> : Module<T> where T : unmanaged, IFloatingPoin
     {
         if (!inputShape.SequenceEqual(_inputShape))
             throw new ArgumentException(
-                $"Sequential: expected per-example input shape {Tensor<T>.ShapeToString(_inputShape)}, got {Tensor<T>.ShapeToString(inputShape)}.",
+                $"Sequential: expected per-example input shape {NdArray<T>.ShapeToString(_inputShape)}, got {NdArray<T>.ShapeToString(inputShape)}.",
                 nameof(inputShape));
         return (int[])_outputShape.Clone();
     }
 
     /// <inheritdoc/>
-    public override Tensor<T> Forward(Tensor<T> input, bool training = false)
+    public override NdArray<T> Forward(NdArray<T> input, bool training = false)
     {
         ArgumentNullException.ThrowIfNull(input);
         if (input.Rank != _inputShape.Length + 1 || !input.Shape[1..].SequenceEqual(_inputShape))
@@ -109,7 +109,7 @@ public sealed class Sequential<T> : Module<T> where T : unmanaged, IFloatingPoin
     }
 
     /// <inheritdoc/>
-    public override Tensor<T> Backward(Tensor<T> outputGradient)
+    public override NdArray<T> Backward(NdArray<T> outputGradient)
     {
         ArgumentNullException.ThrowIfNull(outputGradient);
         _layers[0].ComputeInputGradient = ComputeInputGradient;
@@ -122,12 +122,12 @@ public sealed class Sequential<T> : Module<T> where T : unmanaged, IFloatingPoin
     public override string ToString()
     {
         var sb = new System.Text.StringBuilder();
-        sb.Append("Sequential, input ").Append(Tensor<T>.ShapeToString(_inputShape));
+        sb.Append("Sequential, input ").Append(NdArray<T>.ShapeToString(_inputShape));
         int[] shape = _inputShape;
         for (int i = 0; i < _layers.Length; i++)
         {
             shape = _layers[i].GetOutputShape(shape);
-            sb.AppendLine().Append("  [").Append(i).Append("] ").Append(_layers[i]).Append(" -> ").Append(Tensor<T>.ShapeToString(shape));
+            sb.AppendLine().Append("  [").Append(i).Append("] ").Append(_layers[i]).Append(" -> ").Append(NdArray<T>.ShapeToString(shape));
         }
         return sb.ToString();
     }

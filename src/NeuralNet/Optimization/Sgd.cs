@@ -25,7 +25,7 @@ namespace NeuralNet.Optimization;
 public sealed class Sgd<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly Parameter<T>[] _parameters;
-    private readonly Tensor<T>[] _buffers; // momentum v, or the scratch d when only weight decay is used; empty otherwise
+    private readonly NdArray<T>[] _buffers; // momentum v, or the scratch d when only weight decay is used; empty otherwise
     private double _learningRate;
     private UpdateJob? _job;
 
@@ -67,7 +67,7 @@ public sealed class Sgd<T> where T : unmanaged, IFloatingPointIeee754<T>
         Momentum = momentum;
         WeightDecay = weightDecay;
         _buffers = momentum != 0 || weightDecay != 0
-            ? Array.ConvertAll(_parameters, p => new Tensor<T>(p.Value.ShapeArray()))
+            ? Array.ConvertAll(_parameters, p => new NdArray<T>(p.Value.ShapeArray()))
             : [];
     }
 
@@ -234,5 +234,5 @@ public sealed class Sgd<T> where T : unmanaged, IFloatingPointIeee754<T>
 /// <param name="WeightDecay">λ.</param>
 /// <param name="StepCount">Steps taken so far.</param>
 /// <param name="MomentumBuffers">One velocity tensor per parameter, in parameter order; empty without momentum.</param>
-public sealed record SgdState<T>(double LearningRate, double Momentum, double WeightDecay, long StepCount, IReadOnlyList<Tensor<T>> MomentumBuffers)
+public sealed record SgdState<T>(double LearningRate, double Momentum, double WeightDecay, long StepCount, IReadOnlyList<NdArray<T>> MomentumBuffers)
     where T : unmanaged, IFloatingPointIeee754<T>;

@@ -160,7 +160,7 @@ public static class ModelSerializer
             {
                 var expected = ReadShape(outShape, "output_shape", source);
                 if (!expected.AsSpan().SequenceEqual(model.OutputShape.ToArray()))
-                    throw Bad(source, $"the architecture records output shape {Tensor<T>.ShapeToString(expected)} but its layers produce {Tensor<T>.ShapeToString(model.OutputShape.ToArray())}.");
+                    throw Bad(source, $"the architecture records output shape {NdArray<T>.ShapeToString(expected)} but its layers produce {NdArray<T>.ShapeToString(model.OutputShape.ToArray())}.");
             }
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException)
@@ -175,10 +175,10 @@ public static class ModelSerializer
             var entry = file.Find(name)
                 ?? throw Bad(source, $"missing tensor '{name}' of shape {parameter.Value.ShapeString} required by {DescribeOwner(model, name)}.");
             if (!entry.Shape.SequenceEqual(parameter.Value.Shape))
-                throw Bad(source, $"tensor '{name}' has shape {Tensor<T>.ShapeToString(entry.Shape)} but {DescribeOwner(model, name)} expects {parameter.Value.ShapeString}.");
+                throw Bad(source, $"tensor '{name}' has shape {NdArray<T>.ShapeToString(entry.Shape)} but {DescribeOwner(model, name)} expects {parameter.Value.ShapeString}.");
             if (entry.DType is SafeTensorDType.I64 or SafeTensorDType.U64)
                 throw Bad(source, $"tensor '{name}' is {entry.DType}; parameters are F32 or F64.");
-            var values = entry.ToTensor<T>();
+            var values = entry.ToNdArray<T>();
             int bad = Finiteness.FirstNonFinite<T>(values.Data);
             if (bad >= 0)
                 throw Bad(source, $"tensor '{name}' holds {values.Data[bad]} at element {bad}; parameters must be finite.");
@@ -187,7 +187,7 @@ public static class ModelSerializer
         }
         foreach (var t in file.Tensors)
             if (t.Name.StartsWith(ParameterPrefix, StringComparison.Ordinal) && !used.Contains(t.Name))
-                throw Bad(source, $"tensor '{t.Name}' {Tensor<T>.ShapeToString(t.Shape)} matches no parameter of the architecture.");
+                throw Bad(source, $"tensor '{t.Name}' {NdArray<T>.ShapeToString(t.Shape)} matches no parameter of the architecture.");
         return model;
     }
 

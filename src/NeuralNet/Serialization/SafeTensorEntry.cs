@@ -54,19 +54,19 @@ public sealed class SafeTensorEntry
     /// <summary>Returns a copy of the shape.</summary>
     public int[] ShapeArray() => (int[])_shape.Clone();
 
-    /// <summary>Copies the values into a new <see cref="Tensor{T}"/>, converting F32 and F64 to <typeparamref name="T"/>.</summary>
+    /// <summary>Copies the values into a new <see cref="NdArray{T}"/>, converting F32 and F64 to <typeparamref name="T"/>.</summary>
     /// <typeparam name="T">The tensor's element type.</typeparam>
     /// <remarks>When the stored type equals <typeparamref name="T"/> the copy is bit-exact.</remarks>
     /// <exception cref="InvalidOperationException">The entry holds integers, or has a zero-sized dimension
-    /// (which <see cref="Tensor{T}"/> cannot represent).</exception>
-    public Tensor<T> ToTensor<T>() where T : unmanaged, IFloatingPointIeee754<T>
+    /// (which <see cref="NdArray{T}"/> cannot represent).</exception>
+    public NdArray<T> ToNdArray<T>() where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (DType is SafeTensorDType.I64 or SafeTensorDType.U64)
             throw new InvalidOperationException($"SafeTensorEntry '{Name}': an {DType} integer tensor cannot be read as a floating-point tensor; use ToInt64Array() or ToUInt64Array().");
         foreach (int d in _shape)
             if (d < 1)
-                throw new InvalidOperationException($"SafeTensorEntry '{Name}': shape {Tensor<T>.ShapeToString(_shape)} has a zero-sized dimension.");
-        var result = new Tensor<T>(_shape);
+                throw new InvalidOperationException($"SafeTensorEntry '{Name}': shape {NdArray<T>.ShapeToString(_shape)} has a zero-sized dimension.");
+        var result = new NdArray<T>(_shape);
         var dst = result.Data;
         if (Data is T[] same)
         {
@@ -103,5 +103,5 @@ public sealed class SafeTensorEntry
     }
 
     /// <inheritdoc/>
-    public override string ToString() => $"{Name}: {DType}{Tensor<float>.ShapeToString(_shape)}";
+    public override string ToString() => $"{Name}: {DType}{NdArray<float>.ShapeToString(_shape)}";
 }

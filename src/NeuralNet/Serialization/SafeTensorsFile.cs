@@ -68,7 +68,7 @@ public sealed class SafeTensorsFile
     /// <param name="name">A unique non-empty name; it may not be <c>__metadata__</c>.</param>
     /// <param name="tensor">The tensor to copy.</param>
     /// <exception cref="ArgumentException">The name is empty, reserved or already used, or <typeparamref name="T"/> is neither float nor double.</exception>
-    public void Add<T>(string name, Tensor<T> tensor) where T : unmanaged, IFloatingPointIeee754<T>
+    public void Add<T>(string name, NdArray<T> tensor) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(tensor);
         SafeTensorDType dtype = typeof(T) == typeof(float) ? SafeTensorDType.F32
@@ -94,11 +94,11 @@ public sealed class SafeTensorsFile
         long count = 1;
         foreach (int d in s)
         {
-            if (d < 0) throw new ArgumentException($"SafeTensorsFile: tensor '{name}' has a negative dimension in {Tensor<float>.ShapeToString(s)}.", nameof(shape));
+            if (d < 0) throw new ArgumentException($"SafeTensorsFile: tensor '{name}' has a negative dimension in {NdArray<float>.ShapeToString(s)}.", nameof(shape));
             count *= d;
         }
         if (count != length)
-            throw new ArgumentException($"SafeTensorsFile: tensor '{name}' has {length} values but shape {Tensor<float>.ShapeToString(s)} needs {count}.", "values");
+            throw new ArgumentException($"SafeTensorsFile: tensor '{name}' has {length} values but shape {NdArray<float>.ShapeToString(s)} needs {count}.", "values");
         return s;
     }
 

@@ -92,7 +92,7 @@ public sealed class EarlyStopping<T> : TrainingCallback<T>, ICheckpointedCallbac
             ["stopped_epoch"] = StoppedEpoch,
             ["wait"] = _wait,
         };
-        IReadOnlyList<Tensor<T>> tensors = _best is { HasValue: true } best ? best.Values.Select(t => t.Clone()).ToArray() : [];
+        IReadOnlyList<NdArray<T>> tensors = _best is { HasValue: true } best ? best.Values.Select(t => t.Clone()).ToArray() : [];
         return new CallbackState<T>(values, tensors);
     }
 

@@ -33,5 +33,5 @@ public interface ICheckpointedCallback<T> where T : unmanaged, IFloatingPointIee
 /// <typeparam name="T">The element type.</typeparam>
 /// <param name="Values">Named numbers (stored as JSON; NaN and infinities are kept).</param>
 /// <param name="Tensors">Tensors, in an order the callback defines.</param>
-public sealed record CallbackState<T>(IReadOnlyDictionary<string, double> Values, IReadOnlyList<Tensor<T>> Tensors)
+public sealed record CallbackState<T>(IReadOnlyDictionary<string, double> Values, IReadOnlyList<NdArray<T>> Tensors)
     where T : unmanaged, IFloatingPointIeee754<T>;

@@ -59,8 +59,8 @@ public static class MlpClassifier
     /// <param name="progress">Optional progress receiver.</param>
     /// <param name="cancellationToken">Cancels training.</param>
     /// <returns>The trained classifier; its <see cref="MlpClassifier{T}.History"/> holds the figures.</returns>
-    public static MlpClassifier<T> Train<T>(Tensor<T> inputs, int[] labels, MlpSettings settings,
-        Tensor<T>? validationInputs = null, int[]? validationLabels = null,
+    public static MlpClassifier<T> Train<T>(NdArray<T> inputs, int[] labels, MlpSettings settings,
+        NdArray<T>? validationInputs = null, int[]? validationLabels = null,
         IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -122,7 +122,7 @@ public sealed class MlpClassifier<T> where T : unmanaged, IFloatingPointIeee754<
     /// <param name="validationLabels">Optional validation labels.</param>
     /// <param name="progress">Optional progress receiver.</param>
     /// <param name="cancellationToken">Cancels training.</param>
-    public History Fit(Tensor<T> inputs, int[] labels, int? epochs = null, Tensor<T>? validationInputs = null, int[]? validationLabels = null,
+    public History Fit(NdArray<T> inputs, int[] labels, int? epochs = null, NdArray<T>? validationInputs = null, int[]? validationLabels = null,
         IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         var options = epochs is null ? Settings.Training : Settings.Training with { Epochs = epochs.Value };
@@ -134,10 +134,10 @@ public sealed class MlpClassifier<T> where T : unmanaged, IFloatingPointIeee754<
     public Prediction Predict(ReadOnlySpan<T> example) => Predictor.Predict(example);
 
     /// <summary>Predicts a batch (thread-safe).</summary>
-    public Prediction[] Predict(Tensor<T> inputs) => Predictor.Predict(inputs);
+    public Prediction[] Predict(NdArray<T> inputs) => Predictor.Predict(inputs);
 
     /// <summary>Loss, accuracy and confusion matrix on labelled data (thread-safe).</summary>
-    public EvaluationResult Evaluate(Tensor<T> inputs, int[] labels)
+    public EvaluationResult Evaluate(NdArray<T> inputs, int[] labels)
     {
         lock (Predictor.SyncRoot) return Trainer.Evaluate(inputs, labels);
     }

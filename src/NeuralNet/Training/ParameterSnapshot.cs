@@ -10,21 +10,21 @@ namespace NeuralNet.Training;
 public sealed class ParameterSnapshot<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly Parameter<T>[] _parameters;
-    private readonly Tensor<T>[] _copies;
+    private readonly NdArray<T>[] _copies;
 
     /// <summary>Allocates storage for the values of <paramref name="parameters"/> (nothing is captured yet).</summary>
     public ParameterSnapshot(IReadOnlyList<Parameter<T>> parameters)
     {
         ArgumentNullException.ThrowIfNull(parameters);
         _parameters = [.. parameters];
-        _copies = Array.ConvertAll(_parameters, p => new Tensor<T>(p.Value.ShapeArray()));
+        _copies = Array.ConvertAll(_parameters, p => new NdArray<T>(p.Value.ShapeArray()));
     }
 
     /// <summary>True once <see cref="Capture"/> has run.</summary>
     public bool HasValue { get; private set; }
 
     /// <summary>The captured values, in parameter order (valid when <see cref="HasValue"/>).</summary>
-    public IReadOnlyList<Tensor<T>> Values => _copies;
+    public IReadOnlyList<NdArray<T>> Values => _copies;
 
     /// <summary>Copies the parameters' current values into the snapshot.</summary>
     public void Capture()
@@ -43,7 +43,7 @@ public sealed class ParameterSnapshot<T> where T : unmanaged, IFloatingPointIeee
 
     /// <summary>Loads values (e.g. from a checkpoint) into the snapshot.</summary>
     /// <exception cref="ArgumentException">The count or a shape differs from the parameters'.</exception>
-    public void Load(IReadOnlyList<Tensor<T>> values)
+    public void Load(IReadOnlyList<NdArray<T>> values)
     {
         ArgumentNullException.ThrowIfNull(values);
         if (values.Count != _copies.Length)

@@ -37,7 +37,7 @@ namespace NeuralNet.Training;
 /// </remarks>
 public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private readonly Dictionary<int, (Tensor<T> X, int[] Labels)> _batchBuffers = [];
+    private readonly Dictionary<int, (NdArray<T> X, int[] Labels)> _batchBuffers = [];
     private ParameterSnapshot<T>? _undoSnapshot;
     private bool _stopRequested;
     private int[] _perExampleShape = [];
@@ -106,8 +106,8 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <returns>The trainer's <see cref="History"/> (all epochs so far, not only this call's).</returns>
     /// <exception cref="ArgumentException">Shapes, labels or settings are invalid, or an input is not finite.</exception>
     /// <exception cref="TrainingDivergedException">A layer's output or the loss became NaN or infinite.</exception>
-    public History Fit(Tensor<T> inputs, int[] labels, TrainerOptions options,
-        Tensor<T>? validationInputs = null, int[]? validationLabels = null,
+    public History Fit(NdArray<T> inputs, int[] labels, TrainerOptions options,
+        NdArray<T>? validationInputs = null, int[]? validationLabels = null,
         IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(inputs);
@@ -118,7 +118,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         int n = inputs.Dim(0);
 
         // Validation: an explicit set, or the last ⌊split·N⌋ training examples.
-        Tensor<T>? valX = null;
+        NdArray<T>? valX = null;
         int[]? valY = null;
         int valStart = 0, valCount = 0, trainCount = n;
         if (validationInputs is not null || validationLabels is not null)
@@ -244,7 +244,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <param name="labels">N labels.</param>
     /// <param name="batchSize">Examples per forward pass.</param>
     /// <exception cref="ArgumentException">Shapes or labels are invalid.</exception>
-    public EvaluationResult Evaluate(Tensor<T> inputs, int[] labels, int batchSize = 1000)
+    public EvaluationResult Evaluate(NdArray<T> inputs, int[] labels, int batchSize = 1000)
     {
         ArgumentNullException.ThrowIfNull(inputs);
         ArgumentNullException.ThrowIfNull(labels);
@@ -257,7 +257,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     /// <summary>Restores the counters, history and undo snapshot from a checkpoint (model, optimizer, schedule and generator are
     /// restored by the caller).</summary>
-    internal void RestoreProgress(int epoch, long iteration, History history, IReadOnlyList<Tensor<T>>? undoSnapshot)
+    internal void RestoreProgress(int epoch, long iteration, History history, IReadOnlyList<NdArray<T>>? undoSnapshot)
     {
         Epoch = epoch;
         Iteration = iteration;
@@ -269,9 +269,9 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         }
     }
 
-    private (double Loss, int Correct, bool Undone, double Rate) TrainStep(Tensor<T> x, int[] y, int epoch)
+    private (double Loss, int Correct, bool Undone, double Rate) TrainStep(NdArray<T> x, int[] y, int epoch)
     {
-        Tensor<T> output;
+        NdArray<T> output;
         try
         {
             output = Model.Forward(x, training: true);
@@ -351,7 +351,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         Optimizer.LearningRate = Schedule.LearningRate;
     }
 
-    private (double Loss, double Accuracy) EvaluateRange(Tensor<T> inputs, int[] labels, int start, int count, int batchSize, int classes, ConfusionMatrix? matrix)
+    private (double Loss, double Accuracy) EvaluateRange(NdArray<T> inputs, int[] labels, int start, int count, int batchSize, int classes, ConfusionMatrix? matrix)
     {
         double lossSum = 0;
         long correct = 0;
@@ -379,7 +379,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         return (lossFinite ? lossSum / count : double.NaN, (double)correct / count);
     }
 
-    private int CountCorrect(Tensor<T> output, int[] labels)
+    private int CountCorrect(NdArray<T> output, int[] labels)
     {
         int b = labels.Length, classes = output.Length / b, correct = 0;
         ReadOnlySpan<T> o = output.AsSpan();
@@ -388,18 +388,18 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         return correct;
     }
 
-    private (Tensor<T> X, int[] Labels) GetBatchBuffers(int b)
+    private (NdArray<T> X, int[] Labels) GetBatchBuffers(int b)
     {
         if (_batchBuffers.TryGetValue(b, out var buffers)) return buffers;
         var shape = new int[_perExampleShape.Length + 1];
         shape[0] = b;
         _perExampleShape.CopyTo(shape, 1);
-        buffers = (new Tensor<T>(shape), new int[b]);
+        buffers = (new NdArray<T>(shape), new int[b]);
         _batchBuffers[b] = buffers;
         return buffers;
     }
 
-    private static void Gather(Tensor<T> source, ReadOnlySpan<int> rows, Span<T> destination)
+    private static void Gather(NdArray<T> source, ReadOnlySpan<int> rows, Span<T> destination)
     {
         int rowLength = destination.Length / rows.Length;
         ReadOnlySpan<T> src = source.AsSpan();
@@ -408,7 +408,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
     }
 
     /// <summary>Validates inputs against the model and labels against its output; returns the number of classes.</summary>
-    private int CheckData(Tensor<T> inputs, int[] labels, string what)
+    private int CheckData(NdArray<T> inputs, int[] labels, string what)
     {
         if (inputs.Rank < 2)
             throw new ArgumentException($"Trainer: {what} inputs must be (N, …) with rank ≥ 2, got {inputs.ShapeString}.", nameof(inputs));
@@ -426,7 +426,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
             throw new ArgumentException($"Trainer: {what} inputs {inputs.ShapeString} do not fit the model: {e.Message}", nameof(inputs), e);
         }
         if (outShape.Length != 1)
-            throw new ArgumentException($"Trainer: the model's per-example output must be (classes), got {Tensor<T>.ShapeToString(outShape)}.", nameof(inputs));
+            throw new ArgumentException($"Trainer: the model's per-example output must be (classes), got {NdArray<T>.ShapeToString(outShape)}.", nameof(inputs));
         int classes = outShape[0];
         for (int i = 0; i < labels.Length; i++)
             if ((uint)labels[i] >= (uint)classes)
@@ -450,7 +450,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
     }
 
     /// <summary>Finds the first non-finite layer output by re-running the batch layer by layer; null when all are finite.</summary>
-    private TrainingDivergedException? Diverged(Tensor<T> x, int epoch, string? extra, Exception? inner)
+    private TrainingDivergedException? Diverged(NdArray<T> x, int epoch, string? extra, Exception? inner)
     {
         string where = $"Training diverged at epoch {epoch}, iteration {Iteration}";
         if (!Finiteness.AllFinite<T>(x.AsSpan()))
@@ -459,7 +459,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         var current = x;
         for (int i = 0; i < layers.Count; i++)
         {
-            Tensor<T> output;
+            NdArray<T> output;
             try
             {
                 output = layers[i].Forward(current, training: false);

@@ -107,7 +107,7 @@ public static class TrainingCheckpoint
         var epochs = trainer.History.Epochs;
         if (epochs.Count > 0)
         {
-            var t = new Tensor<double>(epochs.Count, EpochColumns);
+            var t = new NdArray<double>(epochs.Count, EpochColumns);
             for (int r = 0; r < epochs.Count; r++)
             {
                 var e = epochs[r];
@@ -118,7 +118,7 @@ public static class TrainingCheckpoint
         var iterations = trainer.History.Iterations;
         if (iterations.Count > 0)
         {
-            var t = new Tensor<double>(iterations.Count, IterationColumns);
+            var t = new NdArray<double>(iterations.Count, IterationColumns);
             for (int r = 0; r < iterations.Count; r++)
             {
                 var e = iterations[r];
@@ -165,7 +165,7 @@ public static class TrainingCheckpoint
         }
         int count = ParseInt(path, "training.parameter_count", Meta("training.parameter_count"));
         if (count != parameters.Count) throw Bad(path, $"it holds {count} optimizer parameters, the trainer's optimizer has {parameters.Count}");
-        var values = new Tensor<T>[count];
+        var values = new NdArray<T>[count];
         for (int i = 0; i < count; i++)
         {
             string name = names[i];
@@ -178,7 +178,7 @@ public static class TrainingCheckpoint
         double momentum = Get(path, "optimizer", opt, "momentum"), decay = Get(path, "optimizer", opt, "weight_decay");
         if (momentum != trainer.Optimizer.Momentum || decay != trainer.Optimizer.WeightDecay)
             throw Bad(path, $"the optimizer had momentum {momentum.ToString(CultureInfo.InvariantCulture)} and weight decay {decay.ToString(CultureInfo.InvariantCulture)}, the trainer's has {trainer.Optimizer.Momentum.ToString(CultureInfo.InvariantCulture)} and {trainer.Optimizer.WeightDecay.ToString(CultureInfo.InvariantCulture)}");
-        var buffers = new List<Tensor<T>>();
+        var buffers = new List<NdArray<T>>();
         if (momentum != 0)
             for (int i = 0; i < count; i++) buffers.Add(ReadTensor<T>(file, path, $"training.momentum.{i}"));
         double stepCount = Get(path, "optimizer", opt, "step_count");
@@ -190,7 +190,7 @@ public static class TrainingCheckpoint
             throw Bad(path, $"the checkpoint's schedule is '{(savedSchedule ? kind : "none")}', the trainer's is '{trainer.Schedule?.Kind ?? "none"}'");
         if (savedSchedule) scheduleState = ReadJson(path, "training.schedule.state", Meta("training.schedule.state"));
 
-        List<Tensor<T>>? undo = null;
+        List<NdArray<T>>? undo = null;
         if (file.Contains("training.undo.0"))
         {
             undo = [];
@@ -208,7 +208,7 @@ public static class TrainingCheckpoint
             var stateValues = ReadJson(path, $"training.callbacks.{c}.state", Meta($"training.callbacks.{c}.state"), s_callbackJson);
             int tensorCount = ParseInt(path, $"training.callbacks.{c}.tensors", Meta($"training.callbacks.{c}.tensors"));
             if (tensorCount > count + 1024) throw Bad(path, $"callback {c} claims {tensorCount} tensors");
-            var tensors = new Tensor<T>[tensorCount];
+            var tensors = new NdArray<T>[tensorCount];
             for (int j = 0; j < tensorCount; j++) tensors[j] = ReadTensor<T>(file, path, $"training.callbacks.{c}.{j}");
             callbackStates.Add((checkpointed, new CallbackState<T>(stateValues, tensors), c));
         }
@@ -267,7 +267,7 @@ public static class TrainingCheckpoint
         var history = new History();
         if (file.Find("training.history.epochs") is { } e)
         {
-            var t = CheckTable(e, path, EpochColumns).ToTensor<double>().Data;
+            var t = CheckTable(e, path, EpochColumns).ToNdArray<double>().Data;
             for (int r = 0; r < t.Length / EpochColumns; r++)
             {
                 int o = r * EpochColumns;
@@ -276,7 +276,7 @@ public static class TrainingCheckpoint
         }
         if (file.Find("training.history.iterations") is { } it)
         {
-            var t = CheckTable(it, path, IterationColumns).ToTensor<double>().Data;
+            var t = CheckTable(it, path, IterationColumns).ToNdArray<double>().Data;
             int rows = t.Length / IterationColumns;
             history.EnsureIterationCapacity(rows);
             for (int r = 0; r < rows; r++)
@@ -295,14 +295,14 @@ public static class TrainingCheckpoint
         return entry;
     }
 
-    private static Tensor<T> ReadTensor<T>(SafeTensorsFile file, string path, string name) where T : unmanaged, IFloatingPointIeee754<T>
+    private static NdArray<T> ReadTensor<T>(SafeTensorsFile file, string path, string name) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var entry = file.GetRequired(name);
         var expected = typeof(T) == typeof(float) ? SafeTensorDType.F32 : SafeTensorDType.F64;
         if (entry.DType != expected) throw Bad(path, $"tensor '{name}' is {entry.DType}, expected {expected}");
         foreach (int d in entry.Shape)
             if (d < 1) throw Bad(path, $"tensor '{name}' has an empty dimension");
-        return entry.ToTensor<T>();
+        return entry.ToNdArray<T>();
     }
 
     // Callback states may hold NaN (e.g. no best value yet): written and read as the JSON strings "NaN", "Infinity".
@@ -355,7 +355,7 @@ public static class TrainingCheckpoint
         return (names, null);
     }
 
-    private static void Row(Tensor<double> t, int r, params double[] values) => values.CopyTo(t.Data, r * values.Length);
+    private static void Row(NdArray<double> t, int r, params double[] values) => values.CopyTo(t.Data, r * values.Length);
 
     private static InvalidDataException Bad(string path, string message) => new($"{path}: invalid training checkpoint: {message}.");
 }

@@ -113,13 +113,13 @@ public class MnistTests
     [Fact]
     public void Constructor_RejectsBadLabelsCountsAndNonFinite()
     {
-        FluentActions.Invoking(() => new Dataset(new Tensor<float>(3, 2), [0, 1], name: "x"))
+        FluentActions.Invoking(() => new Dataset(new NdArray<float>(3, 2), [0, 1], name: "x"))
             .Should().Throw<ArgumentException>().WithMessage("Dataset 'x': 3 examples*but 2 labels*");
-        FluentActions.Invoking(() => new Dataset(new Tensor<float>(2, 2), [0, 10]))
+        FluentActions.Invoking(() => new Dataset(new NdArray<float>(2, 2), [0, 10]))
             .Should().Throw<ArgumentException>().WithMessage("*label 10 of example 1*");
-        FluentActions.Invoking(() => new Dataset(new Tensor<float>(2, 2), [0, -1]))
+        FluentActions.Invoking(() => new Dataset(new NdArray<float>(2, 2), [0, -1]))
             .Should().Throw<ArgumentException>().WithMessage("*label -1*");
-        var f = new Tensor<float>(2, 3);
+        var f = new NdArray<float>(2, 3);
         f[1, 2] = float.NaN;
         FluentActions.Invoking(() => new Dataset(f, [0, 1]))
             .Should().Throw<ArgumentException>().WithMessage("*feature 2 of example 1 is NaN*");
@@ -147,7 +147,7 @@ public class MnistTests
 
     internal static Dataset Tiny(int n)
     {
-        var f = new Tensor<float>(n, 2);
+        var f = new NdArray<float>(n, 2);
         for (int i = 0; i < n; i++) { f[i, 0] = i; f[i, 1] = -i; }
         return new Dataset(f, Enumerable.Range(0, n).Select(i => i % 10).ToArray(), 10, "tiny");
     }

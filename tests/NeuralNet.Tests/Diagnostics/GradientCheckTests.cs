@@ -12,11 +12,11 @@ public class GradientCheckTests
     private sealed class BuggyScale : Module<double>
     {
         private readonly Parameter<double>[] _parameters;
-        private Tensor<double>? _x, _y, _dx;
+        private NdArray<double>? _x, _y, _dx;
 
         public BuggyScale(int width)
         {
-            Scale = new Parameter<double>("scale", new Tensor<double>(width));
+            Scale = new Parameter<double>("scale", new NdArray<double>(width));
             Scale.Value.Fill(1.5);
             _parameters = [Scale];
         }
@@ -27,19 +27,19 @@ public class GradientCheckTests
 
         public override int[] GetOutputShape(ReadOnlySpan<int> inputShape) => inputShape.ToArray();
 
-        public override Tensor<double> Forward(Tensor<double> input, bool training = false)
+        public override NdArray<double> Forward(NdArray<double> input, bool training = false)
         {
             _x = input;
-            _y = new Tensor<double>(input.ShapeArray());
+            _y = new NdArray<double>(input.ShapeArray());
             int w = Scale.Value.Length;
             for (int i = 0; i < input.Length; i++) _y.Data[i] = input.Data[i] * Scale.Value.Data[i % w];
             return _y;
         }
 
-        public override Tensor<double> Backward(Tensor<double> outputGradient)
+        public override NdArray<double> Backward(NdArray<double> outputGradient)
         {
             int w = Scale.Value.Length;
-            _dx = new Tensor<double>(_x!.ShapeArray());
+            _dx = new NdArray<double>(_x!.ShapeArray());
             for (int i = 0; i < _x.Length; i++)
             {
                 _dx.Data[i] = outputGradient.Data[i] * Scale.Value.Data[i % w];
@@ -126,7 +126,7 @@ public class GradientCheckTests
     public void InvalidOptions_Throw()
     {
         var layer = new Dense<double>(2, 2);
-        var x = new Tensor<double>(1, 2);
+        var x = new NdArray<double>(1, 2);
         var step = () => GradientCheck.Check(layer, x, new GradientCheckOptions { Step = 0 });
         step.Should().Throw<ArgumentException>().WithMessage("*Step*");
         var cap = () => GradientCheck.Check(layer, x, new GradientCheckOptions { MaxElementsPerTensor = 0 });

@@ -7,15 +7,15 @@ namespace NeuralNet.Tests.Losses;
 
 public class LossTests
 {
-    private static Tensor<double> Probabilities(ulong seed, int n, int k)
+    private static NdArray<double> Probabilities(ulong seed, int n, int k)
     {
         var logits = ModuleTestData.Uniform(seed, -2, 2, n, k);
         return new Softmax<double>().Forward(logits).Clone();
     }
 
-    private static Tensor<double> OneHot(int[] labels, int k)
+    private static NdArray<double> OneHot(int[] labels, int k)
     {
-        var t = new Tensor<double>(labels.Length, k);
+        var t = new NdArray<double>(labels.Length, k);
         for (int i = 0; i < labels.Length; i++) t[i, labels[i]] = 1;
         return t;
     }
@@ -83,8 +83,8 @@ public class LossTests
     public void Mse_KnownValueAndGradient()
     {
         var loss = new MseLoss<double>();
-        var y = new Tensor<double>([1, 2, 3, 4], 2, 2);
-        var t = new Tensor<double>([0, 2, 3, 0], 2, 2);
+        var y = new NdArray<double>([1, 2, 3, 4], 2, 2);
+        var t = new NdArray<double>([0, 2, 3, 0], 2, 2);
         loss.Forward(y, t).Should().Be((1.0 + 16.0) / (2 * 2)); // Σ(y−t)² / (2N)
         loss.Backward().Data.Should().Equal(0.5, 0, 0, 2);    // (y − t)/N
     }
@@ -93,7 +93,7 @@ public class LossTests
     public void CrossEntropy_KnownValue_AndZeroGradientWhereClipped()
     {
         var loss = new CrossEntropyLoss<double>(1e-5);
-        var p = new Tensor<double>([0.25, 0.75, 0.0, 1.0], 2, 2);
+        var p = new NdArray<double>([0.25, 0.75, 0.0, 1.0], 2, 2);
         double value = loss.Forward(p, [1, 0]);
         // Row 1's label probability 0 is clipped to ε: −(log 0.75 + log 1e-5)/2.
         value.Should().BeApproximately(-(Math.Log(0.75) + Math.Log(1e-5)) / 2, 1e-12);
@@ -134,7 +134,7 @@ public class LossTests
     public void SoftmaxCrossEntropy_OfPlusMinus1000_IsFinite()
     {
         var loss = new SoftmaxCrossEntropyLoss<float>();
-        var logits = new Tensor<float>([1000, -1000, -1000, 1000], 2, 2);
+        var logits = new NdArray<float>([1000, -1000, -1000, 1000], 2, 2);
         float value = loss.Forward(logits, [0, 0]);
         value.Should().Be(1000f); // row 0 costs 0, row 1 costs 2000, mean 1000
         loss.Backward().Data.Should().Equal(0f, 0f, -0.5f, 0.5f);
@@ -159,7 +159,7 @@ public class LossTests
     public void LabelOutOfRange_ThrowsNamingLossRowAndValue(string name)
     {
         var loss = Create<float>(name);
-        var p = new Tensor<float>(3, 10);
+        var p = new NdArray<float>(3, 10);
         p.Fill(0.1f);
         var high = () => loss.Forward(p, [1, 10, 2]);
         high.Should().Throw<ArgumentException>().WithMessage($"{name}: label 10 in row 1 is outside the classes [0, 10)*");
@@ -174,15 +174,15 @@ public class LossTests
     public void NonFinitePrediction_ThrowsNamingLossRowAndValue(string name)
     {
         var loss = Create<double>(name);
-        var p = new Tensor<double>(4, 3);
+        var p = new NdArray<double>(4, 3);
         p[2, 1] = double.NaN;
         var nan = () => loss.Forward(p, [0, 0, 0, 0]);
         nan.Should().Throw<ArgumentException>().WithMessage($"{name}: prediction (4, 3)*row 2, column 1 is NaN*");
         p[2, 1] = double.PositiveInfinity;
-        var inf = () => loss.Forward(p, new Tensor<double>(4, 3));
+        var inf = () => loss.Forward(p, new NdArray<double>(4, 3));
         inf.Should().Throw<ArgumentException>().WithMessage($"{name}:*row 2, column 1 is Infinity*");
         p[2, 1] = 0;
-        var target = new Tensor<double>(4, 3);
+        var target = new NdArray<double>(4, 3);
         target[3, 0] = double.NaN;
         var badTarget = () => loss.Forward(p, target);
         badTarget.Should().Throw<ArgumentException>().WithMessage($"{name}: target*row 3, column 0 is NaN*");
@@ -193,9 +193,9 @@ public class LossTests
     public void ShapeMismatch_Throws(string name)
     {
         var loss = Create<double>(name);
-        var shape = () => loss.Forward(new Tensor<double>(4, 3), new Tensor<double>(4, 2));
+        var shape = () => loss.Forward(new NdArray<double>(4, 3), new NdArray<double>(4, 2));
         shape.Should().Throw<ArgumentException>().WithMessage($"{name}: expected a target of the prediction's shape (4, 3), got (4, 2)*");
-        var rank = () => loss.Forward(new Tensor<double>(2, 1, 3), [0, 1]);
+        var rank = () => loss.Forward(new NdArray<double>(2, 1, 3), [0, 1]);
         rank.Should().Throw<ArgumentException>().WithMessage($"{name}: expected a prediction of shape (N, classes), got (2, 1, 3)*");
         var early = () => Create<double>(name).Backward();
         early.Should().Throw<InvalidOperationException>();

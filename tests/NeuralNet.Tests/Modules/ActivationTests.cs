@@ -60,7 +60,7 @@ public class ActivationTests
     [Fact]
     public void Sigmoid_And_Tanh_KnownValues()
     {
-        var x = new Tensor<double>([0, 2, -2], 1, 3);
+        var x = new NdArray<double>([0, 2, -2], 1, 3);
         new Sigmoid<double>().Forward(x).Data.Should().BeEquivalentTo(
             new[] { 0.5, 1 / (1 + Math.Exp(-2)), 1 / (1 + Math.Exp(2)) }, o => o.Using<double>(c => c.Subject.Should().BeApproximately(c.Expectation, 1e-15)).WhenTypeIs<double>());
         new Tanh<double>().Forward(x).Data.Should().BeEquivalentTo(
@@ -71,23 +71,23 @@ public class ActivationTests
     public void ReLU_DerivativeIsZeroAtZero()
     {
         var relu = new ReLU<double>();
-        var x = new Tensor<double>([-1, 0, 2], 1, 3);
+        var x = new NdArray<double>([-1, 0, 2], 1, 3);
         relu.Forward(x, true).Data.Should().Equal(0, 0, 2);
-        relu.Backward(new Tensor<double>([5, 5, 5.0], 1, 3)).Data.Should().Equal(0, 0, 5);
+        relu.Backward(new NdArray<double>([5, 5, 5.0], 1, 3)).Data.Should().Equal(0, 0, 5);
     }
 
     [Fact]
     public void Softmax_OfPlusMinus1000_IsFiniteAndCorrect()
     {
         var softmax = new Softmax<float>();
-        var x = new Tensor<float>([1000, -1000, 0, 1000, 1000, -1000, -1000, -1000, -999], 3, 3);
+        var x = new NdArray<float>([1000, -1000, 0, 1000, 1000, -1000, -1000, -1000, -999], 3, 3);
         var y = softmax.Forward(x, training: true);
         y.Data.Should().OnlyContain(v => float.IsFinite(v));
         y.Data[..3].Should().Equal(1f, 0f, 0f);
         y.Data[3..6].Should().Equal(0.5f, 0.5f, 0f);
         // exp(0)/(1 + 2·e^-1) for the −999 entry.
         y.Data[8].Should().BeApproximately((float)(1 / (1 + 2 * Math.Exp(-1))), 1e-6f);
-        var dx = softmax.Backward(new Tensor<float>([1, 0, 0, 0, 1, 0, 0, 0, 1], 3, 3));
+        var dx = softmax.Backward(new NdArray<float>([1, 0, 0, 0, 1, 0, 0, 0, 1], 3, 3));
         dx.Data.Should().OnlyContain(v => float.IsFinite(v));
     }
 
@@ -101,7 +101,7 @@ public class ActivationTests
     [Fact]
     public void Softmax_RejectsNonMatrixInput()
     {
-        var act = () => new Softmax<float>().Forward(new Tensor<float>(2, 3, 4));
+        var act = () => new Softmax<float>().Forward(new NdArray<float>(2, 3, 4));
         act.Should().Throw<ArgumentException>().WithMessage("*Softmax*(N, classes)*(2, 3, 4)*");
         var shape = () => new Softmax<float>().GetOutputShape([3, 4]);
         shape.Should().Throw<ArgumentException>().WithMessage("*Softmax*(3, 4)*");
@@ -115,13 +115,13 @@ public class ActivationTests
     public void NonFiniteOrRankOneInput_Throws(string name)
     {
         var module = Create<double>(name);
-        var x = new Tensor<double>(2, 4);
+        var x = new NdArray<double>(2, 4);
         x[1, 3] = double.NaN;
         var nan = () => module.Forward(x);
         nan.Should().Throw<ArgumentException>().WithMessage($"*{name}*[1, 3]*NaN*");
-        var rank = () => module.Forward(new Tensor<double>(4));
+        var rank = () => module.Forward(new NdArray<double>(4));
         rank.Should().Throw<ArgumentException>().WithMessage($"*{name}*(4)*");
-        var backward = () => Create<double>(name).Backward(new Tensor<double>(2, 4));
+        var backward = () => Create<double>(name).Backward(new NdArray<double>(2, 4));
         backward.Should().Throw<InvalidOperationException>();
     }
 
@@ -129,8 +129,8 @@ public class ActivationTests
     public void Step_AllocatesNothingAfterWarmUp()
     {
         var modules = new Module<float>[] { new Sigmoid<float>(), new Tanh<float>(), new ReLU<float>(), new Softmax<float>() };
-        var x = new Tensor<float>(8, 10);
-        var dy = new Tensor<float>(8, 10);
+        var x = new NdArray<float>(8, 10);
+        var dy = new NdArray<float>(8, 10);
         ModuleTestData.AllocatedBytes(() =>
         {
             foreach (var m in modules) { m.Forward(x, true); m.Backward(dy); }

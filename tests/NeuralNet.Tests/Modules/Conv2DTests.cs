@@ -125,12 +125,12 @@ public class Conv2DTests
     public void Step_AllocatesNothingAfterWarmUp()
     {
         var conv = new Conv2D<float>(2, 3, 3, 1, 1);
-        var x = new Tensor<float>(4, 2, 6, 6);
-        var dy = new Tensor<float>(4, 3, 6, 6);
+        var x = new NdArray<float>(4, 2, 6, 6);
+        var dy = new NdArray<float>(4, 3, 6, 6);
         ModuleTestData.AllocatedBytes(() => { conv.Forward(x, true); conv.Backward(dy); }).Should().Be(0);
         var direct = new Conv2D<float>(1, 6, 5);   // the single-channel direct path
-        var image = new Tensor<float>(4, 1, 12, 12);
-        var dyDirect = new Tensor<float>(4, 6, 8, 8);
+        var image = new NdArray<float>(4, 1, 12, 12);
+        var dyDirect = new NdArray<float>(4, 6, 8, 8);
         ModuleTestData.AllocatedBytes(() => { direct.Forward(image, true); direct.Backward(dyDirect); }).Should().Be(0);
     }
 
@@ -146,7 +146,7 @@ public class Conv2DTests
     public void WrongChannels_ThrowsNamingLayerAndShapes()
     {
         var conv = new Conv2D<float>(3, 8, 3);
-        var act = () => conv.Forward(new Tensor<float>(2, 1, 28, 28));
+        var act = () => conv.Forward(new NdArray<float>(2, 1, 28, 28));
         act.Should().Throw<ArgumentException>().WithMessage("*Conv2D(3 -> 8, kernel 3*(N, 3, H, W)*(2, 1, 28, 28)*");
         var shape = () => conv.GetOutputShape([1, 28, 28]);
         shape.Should().Throw<ArgumentException>().WithMessage("*Conv2D*(3, H, W)*(1, 28, 28)*");
@@ -156,9 +156,9 @@ public class Conv2DTests
     public void ImageSmallerThanKernel_AndWrongRank_Throw()
     {
         var conv = new Conv2D<float>(1, 2, 5);
-        var small = () => conv.Forward(new Tensor<float>(1, 1, 4, 9));
+        var small = () => conv.Forward(new NdArray<float>(1, 1, 4, 9));
         small.Should().Throw<ArgumentException>().WithMessage("*H, W ≥ 5*(1, 1, 4, 9)*");
-        var rank = () => conv.Forward(new Tensor<float>(1, 784));
+        var rank = () => conv.Forward(new NdArray<float>(1, 784));
         rank.Should().Throw<ArgumentException>().WithMessage("*(1, 784)*");
     }
 
@@ -166,7 +166,7 @@ public class Conv2DTests
     public void NaNInput_Throws()
     {
         var conv = new Conv2D<float>(1, 2, 3);
-        var x = new Tensor<float>(1, 1, 4, 4);
+        var x = new NdArray<float>(1, 1, 4, 4);
         x[0, 0, 3, 1] = float.NaN;
         var act = () => conv.Forward(x);
         act.Should().Throw<ArgumentException>().WithMessage("*Conv2D*[0, 0, 3, 1]*NaN*");

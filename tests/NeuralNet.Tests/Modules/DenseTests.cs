@@ -28,7 +28,7 @@ public class DenseTests
         var layer = new Dense<double>(3, 2);
         new double[] { 1, 2, 3, 4, 5, 6 }.CopyTo(layer.Weight.Value.Data, 0); // W = [[1,2,3],[4,5,6]]
         new double[] { 0.5, -1 }.CopyTo(layer.Bias!.Value.Data, 0);
-        var x = new Tensor<double>([1, 0, -1, 2, 1, 0], 2, 3);
+        var x = new NdArray<double>([1, 0, -1, 2, 1, 0], 2, 3);
 
         var y = layer.Forward(x);
 
@@ -41,8 +41,8 @@ public class DenseTests
     {
         var layer = new Dense<double>(3, 2);
         new double[] { 1, 2, 3, 4, 5, 6 }.CopyTo(layer.Weight.Value.Data, 0);
-        var x = new Tensor<double>([1, 0, -1, 2, 1, 0], 2, 3);
-        var dy = new Tensor<double>([1, 2, -1, 3], 2, 2);
+        var x = new NdArray<double>([1, 0, -1, 2, 1, 0], 2, 3);
+        var dy = new NdArray<double>([1, 2, -1, 3], 2, 2);
         layer.Forward(x, training: true);
 
         var dx = layer.Backward(dy);
@@ -66,9 +66,9 @@ public class DenseTests
     {
         var layer = new Dense<float>(inFeatures, outFeatures, bias: true, new RandomGenerator(3));
         var x = ModuleTestData.Uniform(4, -1, 1, batch, inFeatures).Data.Select(v => (float)v).ToArray();
-        var input = new Tensor<float>(x, batch, inFeatures);
+        var input = new NdArray<float>(x, batch, inFeatures);
         var dyData = ModuleTestData.Uniform(5, -1, 1, batch, outFeatures).Data.Select(v => (float)v).ToArray();
-        var dy = new Tensor<float>(dyData, batch, outFeatures);
+        var dy = new NdArray<float>(dyData, batch, outFeatures);
 
         // Reference: gradients added into explicitly cleared buffers.
         layer.Weight.Gradient.Clear();
@@ -126,8 +126,8 @@ public class DenseTests
     public void Step_AllocatesNothingAfterWarmUp()
     {
         var layer = new Dense<float>(20, 10);
-        var x = new Tensor<float>(8, 20);
-        var dy = new Tensor<float>(8, 10);
+        var x = new NdArray<float>(8, 20);
+        var dy = new NdArray<float>(8, 10);
         long bytes = ModuleTestData.AllocatedBytes(() =>
         {
             layer.Forward(x, true);
@@ -140,7 +140,7 @@ public class DenseTests
     public void WrongWidth_ThrowsNamingLayerAndShapes()
     {
         var layer = new Dense<float>(784, 64);
-        var act = () => layer.Forward(new Tensor<float>(32, 100));
+        var act = () => layer.Forward(new NdArray<float>(32, 100));
         act.Should().Throw<ArgumentException>()
             .WithMessage("*Dense(784 -> 64)*(N, 784)*(32, 100)*");
     }
@@ -149,7 +149,7 @@ public class DenseTests
     public void WrongRank_Throws()
     {
         var layer = new Dense<float>(784, 64);
-        var act = () => layer.Forward(new Tensor<float>(2, 1, 28, 28));
+        var act = () => layer.Forward(new NdArray<float>(2, 1, 28, 28));
         act.Should().Throw<ArgumentException>().WithMessage("*Dense(784 -> 64)*(2, 1, 28, 28)*");
         var shape = () => layer.GetOutputShape([1, 28, 28]);
         shape.Should().Throw<ArgumentException>().WithMessage("*(784)*(1, 28, 28)*");
@@ -162,7 +162,7 @@ public class DenseTests
     public void NonFiniteInput_ThrowsNamingElement(double bad, string shown)
     {
         var layer = new Dense<double>(3, 2);
-        var x = new Tensor<double>(2, 3);
+        var x = new NdArray<double>(2, 3);
         x[1, 2] = bad;
         var act = () => layer.Forward(x);
         act.Should().Throw<ArgumentException>().WithMessage($"*Dense(3 -> 2)*[1, 2]*{shown}*");
@@ -172,10 +172,10 @@ public class DenseTests
     public void BackwardBeforeForward_AndWrongGradientShape_Throw()
     {
         var layer = new Dense<double>(3, 2);
-        var early = () => layer.Backward(new Tensor<double>(1, 2));
+        var early = () => layer.Backward(new NdArray<double>(1, 2));
         early.Should().Throw<InvalidOperationException>();
-        layer.Forward(new Tensor<double>(4, 3));
-        var wrong = () => layer.Backward(new Tensor<double>(4, 3));
+        layer.Forward(new NdArray<double>(4, 3));
+        var wrong = () => layer.Backward(new NdArray<double>(4, 3));
         wrong.Should().Throw<ArgumentException>().WithMessage("*(4, 2)*(4, 3)*");
     }
 

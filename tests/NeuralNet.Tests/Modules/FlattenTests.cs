@@ -31,9 +31,9 @@ public class FlattenTests
     public void BadInput_Throws()
     {
         var flatten = new Flatten<float>();
-        var rank = () => flatten.Forward(new Tensor<float>(7));
+        var rank = () => flatten.Forward(new NdArray<float>(7));
         rank.Should().Throw<ArgumentException>().WithMessage("*Flatten*rank ≥ 2*(7)*");
-        var x = new Tensor<float>(1, 2, 2);
+        var x = new NdArray<float>(1, 2, 2);
         x[0, 1, 0] = float.NegativeInfinity;
         var inf = () => flatten.Forward(x);
         inf.Should().Throw<ArgumentException>().WithMessage("*Flatten*[0, 1, 0]*-Infinity*");
@@ -45,8 +45,8 @@ public class FlattenTests
     public void Step_AllocatesNothingAfterWarmUp()
     {
         var flatten = new Flatten<float>();
-        var x = new Tensor<float>(4, 3, 5, 5);
-        var dy = new Tensor<float>(4, 75);
+        var x = new NdArray<float>(4, 3, 5, 5);
+        var dy = new NdArray<float>(4, 75);
         ModuleTestData.AllocatedBytes(() => { flatten.Forward(x, true); flatten.Backward(dy); }).Should().Be(0);
     }
 }

@@ -27,7 +27,7 @@ public class MaxPool2DTests
     public void Forward_TakesWindowMaxima()
     {
         var pool = new MaxPool2D<double>(2, 2);
-        var x = new Tensor<double>([
+        var x = new NdArray<double>([
             1, 5, 2, 0,
             3, 4, 8, 1,
             0, 0, 9, 9,
@@ -39,9 +39,9 @@ public class MaxPool2DTests
     public void Ties_SendGradientToFirstMaximumOnly()
     {
         var pool = new MaxPool2D<double>(2, 2);
-        var x = new Tensor<double>([2, 2, 2, 2], 1, 1, 2, 2);
+        var x = new NdArray<double>([2, 2, 2, 2], 1, 1, 2, 2);
         pool.Forward(x, training: true);
-        var dx = pool.Backward(new Tensor<double>([3.0], 1, 1, 1, 1));
+        var dx = pool.Backward(new NdArray<double>([3.0], 1, 1, 1, 1));
         dx.Data.Should().Equal(3, 0, 0, 0);
     }
 
@@ -49,9 +49,9 @@ public class MaxPool2DTests
     public void OverlappingWindows_AddTheirGradients()
     {
         var pool = new MaxPool2D<double>(2, 1);
-        var x = new Tensor<double>([0, 1, 0, 0, 9, 0, 0, 1, 0], 1, 1, 3, 3); // 9 is the max of all four windows
+        var x = new NdArray<double>([0, 1, 0, 0, 9, 0, 0, 1, 0], 1, 1, 3, 3); // 9 is the max of all four windows
         pool.Forward(x, training: true);
-        var dx = pool.Backward(new Tensor<double>([1, 2, 3, 4.0], 1, 1, 2, 2));
+        var dx = pool.Backward(new NdArray<double>([1, 2, 3, 4.0], 1, 1, 2, 2));
         dx.Data.Should().Equal(0, 0, 0, 0, 10, 0, 0, 0, 0);
     }
 
@@ -75,8 +75,8 @@ public class MaxPool2DTests
     public void Step_AllocatesNothingAfterWarmUp()
     {
         var pool = new MaxPool2D<float>(2, 2);
-        var x = new Tensor<float>(4, 3, 8, 8);
-        var dy = new Tensor<float>(4, 3, 4, 4);
+        var x = new NdArray<float>(4, 3, 8, 8);
+        var dy = new NdArray<float>(4, 3, 4, 4);
         ModuleTestData.AllocatedBytes(() => { pool.Forward(x, true); pool.Backward(dy); }).Should().Be(0);
     }
 
@@ -84,11 +84,11 @@ public class MaxPool2DTests
     public void BadInput_Throws()
     {
         var pool = new MaxPool2D<float>(3, 3);
-        var small = () => pool.Forward(new Tensor<float>(1, 2, 2, 9));
+        var small = () => pool.Forward(new NdArray<float>(1, 2, 2, 9));
         small.Should().Throw<ArgumentException>().WithMessage("*MaxPool2D(kernel 3, stride 3)*H, W ≥ 3*(1, 2, 2, 9)*");
-        var rank = () => pool.Forward(new Tensor<float>(4, 9));
+        var rank = () => pool.Forward(new NdArray<float>(4, 9));
         rank.Should().Throw<ArgumentException>().WithMessage("*(N, C, H, W)*(4, 9)*");
-        var x = new Tensor<float>(1, 1, 3, 3);
+        var x = new NdArray<float>(1, 1, 3, 3);
         x[0, 0, 1, 1] = float.PositiveInfinity;
         var inf = () => pool.Forward(x);
         inf.Should().Throw<ArgumentException>().WithMessage("*MaxPool2D*[0, 0, 1, 1]*Infinity*");

@@ -7,9 +7,9 @@ namespace NeuralNet.Tests.Modules;
 internal static class ModuleTestData
 {
     /// <summary>Uniform values in [lo, hi) from a seeded generator.</summary>
-    public static Tensor<double> Uniform(ulong seed, double lo, double hi, params int[] shape)
+    public static NdArray<double> Uniform(ulong seed, double lo, double hi, params int[] shape)
     {
-        var t = new Tensor<double>(shape);
+        var t = new NdArray<double>(shape);
         var r = new RandomGenerator(seed);
         var s = t.AsSpan();
         for (int i = 0; i < s.Length; i++) s[i] = lo + (hi - lo) * r.NextDouble();
@@ -17,7 +17,7 @@ internal static class ModuleTestData
     }
 
     /// <summary>Uniform values whose magnitude is at least <paramref name="minMagnitude"/>, random sign: keeps ReLU kinks away.</summary>
-    public static Tensor<double> AwayFromZero(ulong seed, double minMagnitude, double maxMagnitude, params int[] shape)
+    public static NdArray<double> AwayFromZero(ulong seed, double minMagnitude, double maxMagnitude, params int[] shape)
     {
         var t = Uniform(seed, minMagnitude, maxMagnitude, shape);
         var r = new RandomGenerator(seed + 1000);
@@ -27,9 +27,9 @@ internal static class ModuleTestData
     }
 
     /// <summary>A random permutation of 0..n−1 scaled by <paramref name="spacing"/>: all values distinct, gaps ≥ spacing.</summary>
-    public static Tensor<double> DistinctValues(ulong seed, double spacing, params int[] shape)
+    public static NdArray<double> DistinctValues(ulong seed, double spacing, params int[] shape)
     {
-        var t = new Tensor<double>(shape);
+        var t = new NdArray<double>(shape);
         var idx = Enumerable.Range(0, t.Length).ToArray();
         new RandomGenerator(seed).Shuffle<int>(idx);
         var s = t.AsSpan();
@@ -54,7 +54,7 @@ internal static class ModuleTestData
     /// elements far below the tensor's typical magnitude (where float cancellation is expected) are compared against that
     /// magnitude.
     /// </summary>
-    public static double MaxRelativeDifference<TA, TB>(Tensor<TA> a, Tensor<TB> b)
+    public static double MaxRelativeDifference<TA, TB>(NdArray<TA> a, NdArray<TB> b)
         where TA : unmanaged, IFloatingPointIeee754<TA>
         where TB : unmanaged, IFloatingPointIeee754<TB>
     {
@@ -77,7 +77,7 @@ internal static class ModuleTestData
     /// Runs forward and backward in float and in double with the same weights and input, and returns the largest
     /// relative difference over output, input gradient and parameter gradients.
     /// </summary>
-    public static double FloatVersusDouble(Module<double> d, Module<float> f, Tensor<double> input)
+    public static double FloatVersusDouble(Module<double> d, Module<float> f, NdArray<double> input)
     {
         CopyParameters(d, f);
         d.ComputeInputGradient = true;

@@ -36,7 +36,7 @@ public class SequentialTests
         model.Layers.Should().HaveCount(12);
         model.Parameters.Select(p => p.Value.ShapeString).Should().Equal(
             "(6, 1, 5, 5)", "(6)", "(16, 6, 5, 5)", "(16)", "(120, 256)", "(120)", "(84, 120)", "(84)", "(10, 84)", "(10)");
-        model.Forward(new Tensor<float>(3, 1, 28, 28)).ShapeString.Should().Be("(3, 10)");
+        model.Forward(new NdArray<float>(3, 1, 28, 28)).ShapeString.Should().Be("(3, 10)");
         model.ToString().Should().Contain("[6] Flatten -> (256)");
     }
 
@@ -44,7 +44,7 @@ public class SequentialTests
     public void Forward_ChecksThePerExampleShape()
     {
         var model = new Sequential<float>([784], new Dense<float>(784, 10));
-        var act = () => model.Forward(new Tensor<float>(8, 1, 28, 28));
+        var act = () => model.Forward(new NdArray<float>(8, 1, 28, 28));
         act.Should().Throw<ArgumentException>().WithMessage("*Sequential*(N, 784)*(8, 1, 28, 28)*");
     }
 
@@ -52,7 +52,7 @@ public class SequentialTests
     public void NaNInput_IsReportedByTheFirstLayer()
     {
         var model = new Sequential<float>([3], new Dense<float>(3, 2), new Sigmoid<float>());
-        var x = new Tensor<float>(2, 3);
+        var x = new NdArray<float>(2, 3);
         x[1, 0] = float.NaN;
         var act = () => model.Forward(x);
         act.Should().Throw<ArgumentException>().WithMessage("*Dense(3 -> 2)*[1, 0]*NaN*");
@@ -148,7 +148,7 @@ public class SequentialTests
             new Conv2D<float>(1, 4, 3), new ReLU<float>(), new MaxPool2D<float>(2, 2), new Flatten<float>(),
             new Dense<float>(36, 10));
         var loss = new SoftmaxCrossEntropyLoss<float>();
-        var x = new Tensor<float>(16, 1, 8, 8);
+        var x = new NdArray<float>(16, 1, 8, 8);
         var labels = new int[16];
         ModuleTestData.AllocatedBytes(() =>
         {

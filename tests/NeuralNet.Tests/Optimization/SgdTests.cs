@@ -7,7 +7,7 @@ public class SgdTests
 {
     private static Parameter<double> Param(double[] w, double[] g)
     {
-        var p = new Parameter<double>("weight", new Tensor<double>((double[])w.Clone(), w.Length));
+        var p = new Parameter<double>("weight", new NdArray<double>((double[])w.Clone(), w.Length));
         g.CopyTo(p.Gradient.Data, 0);
         return p;
     }
@@ -83,7 +83,7 @@ public class SgdTests
             NeuralNetSettings.MaxDegreeOfParallelism = threads;
             var rng = new RandomGenerator(8);
             var parameters = lengths.Select((n, i) => new Parameter<float>($"p{i}",
-                new Tensor<float>(Enumerable.Range(0, n).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray(), n))).ToArray();
+                new NdArray<float>(Enumerable.Range(0, n).Select(_ => (float)rng.NextDouble() - 0.5f).ToArray(), n))).ToArray();
             var sgd = new Sgd<float>(parameters, learningRate: 0.05, momentum, weightDecay);
             for (int step = 0; step < 3; step++)
             {
@@ -113,8 +113,8 @@ public class SgdTests
     [Fact]
     public void Step_DoesNotAllocate()
     {
-        var p = new Parameter<float>("weight", new Tensor<float>(64, 784));
-        var b = new Parameter<float>("bias", new Tensor<float>(64));
+        var p = new Parameter<float>("weight", new NdArray<float>(64, 784));
+        var b = new Parameter<float>("bias", new NdArray<float>(64));
         var sgd = new Sgd<float>([p, b], 0.1, momentum: 0.9, weightDecay: 1e-4);
         sgd.Step();
         long before = GC.GetAllocatedBytesForCurrentThread();
@@ -149,9 +149,9 @@ public class SgdTests
         FluentActions.Invoking(() => new Sgd<double>([p], 0.1, weightDecay: -1)).Should().Throw<ArgumentException>().WithMessage("*weight decay*");
         FluentActions.Invoking(() => new Sgd<double>([p, p], 0.1)).Should().Throw<ArgumentException>().WithMessage("*twice*");
         var sgd = new Sgd<double>([p], 0.1, momentum: 0.9);
-        var wrongShape = new SgdState<double>(0.1, 0.9, 0, 1, [new Tensor<double>(2)]);
+        var wrongShape = new SgdState<double>(0.1, 0.9, 0, 1, [new NdArray<double>(2)]);
         FluentActions.Invoking(() => sgd.SetState(wrongShape)).Should().Throw<ArgumentException>().WithMessage("*buffer 0 has shape (2)*needs (1)*");
-        var wrongMomentum = new SgdState<double>(0.1, 0.5, 0, 1, [new Tensor<double>(1)]);
+        var wrongMomentum = new SgdState<double>(0.1, 0.5, 0, 1, [new NdArray<double>(1)]);
         FluentActions.Invoking(() => sgd.SetState(wrongMomentum)).Should().Throw<ArgumentException>().WithMessage("*momentum 0.5*");
     }
 }

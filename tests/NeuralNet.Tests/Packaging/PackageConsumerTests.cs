@@ -91,7 +91,7 @@ public class PackageConsumerTests
 
         var rng = new RandomGenerator(7);
         var model = new Sequential<float>([4], new Dense<float>(4, 8, random: rng), new ReLU<float>(), new Dense<float>(8, 3, random: rng));
-        var x = new Tensor<float>(2, 4);
+        var x = new NdArray<float>(2, 4);
         for (int i = 0; i < x.Length; i++) x.Data[i] = (float)rng.NextGaussian();
         var loss = new SoftmaxCrossEntropyLoss<float>();
         float before = loss.Forward(model.Forward(x, training: true), [0, 2]);

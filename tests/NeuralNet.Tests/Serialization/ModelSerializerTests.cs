@@ -102,7 +102,7 @@ public class ModelSerializerTests
         string path = dir.File("n.safetensors");
         ModelSerializer.Save(model, path);
         var loaded = ModelSerializer.Load(path);
-        var x = new Tensor<float>(2, 8);
+        var x = new NdArray<float>(2, 8);
         for (int i = 0; i < x.Length; i++) x.Data[i] = i * 0.1f - 0.5f;
         loaded.Forward(x).Data.Should().Equal(model.Forward(x).Data);
     }
@@ -200,7 +200,7 @@ public class ModelSerializerTests
     public void WrongTensorShape_Fails()
     {
         using var dir = new TempDirectory();
-        string path = Tamper(dir, f => { f.Remove("layers.2.weight"); f.Add("layers.2.weight", new Tensor<float>(10, 63)); });
+        string path = Tamper(dir, f => { f.Remove("layers.2.weight"); f.Add("layers.2.weight", new NdArray<float>(10, 63)); });
         FluentActions.Invoking(() => ModelSerializer.Load(path)).Should().Throw<InvalidDataException>()
             .WithMessage($"{path}: tensor 'layers.2.weight' has shape (10, 63) but layer 2 (Dense(64 -> 10)) expects (10, 64).");
     }
@@ -218,10 +218,10 @@ public class ModelSerializerTests
     public void LeftoverTensor_Fails_ButOtherPrefixesAreIgnored()
     {
         using var dir = new TempDirectory();
-        string path = Tamper(dir, f => f.Add("layers.1.weight", new Tensor<float>(2)));
+        string path = Tamper(dir, f => f.Add("layers.1.weight", new NdArray<float>(2)));
         FluentActions.Invoking(() => ModelSerializer.Load(path)).Should().Throw<InvalidDataException>()
             .WithMessage("*tensor 'layers.1.weight' (2) matches no parameter*");
-        string ok = Tamper(dir, f => f.Add("optimizer.velocity.layers.0.weight", new Tensor<float>(64, 784)));
+        string ok = Tamper(dir, f => f.Add("optimizer.velocity.layers.0.weight", new NdArray<float>(64, 784)));
         ModelSerializer.Load(ok).Layers.Should().HaveCount(4);
     }
 
@@ -255,7 +255,7 @@ public class ModelSerializerTests
         FluentActions.Invoking(() => ModelSerializer.Load(newer)).Should().Throw<InvalidDataException>().WithMessage("*format version 2, newer than the 1*");
         string other = Tamper(dir, f => f.Metadata.Remove(ModelSerializer.FormatKey));
         FluentActions.Invoking(() => ModelSerializer.Load(other)).Should().Throw<InvalidDataException>().WithMessage("*'neuralnet.format' is missing*");
-        string nan = Tamper(dir, f => { var t = f.GetRequired("layers.0.bias").ToTensor<float>(); t.Data[3] = float.NaN; f.Remove("layers.0.bias"); f.Add("layers.0.bias", t); });
+        string nan = Tamper(dir, f => { var t = f.GetRequired("layers.0.bias").ToNdArray<float>(); t.Data[3] = float.NaN; f.Remove("layers.0.bias"); f.Add("layers.0.bias", t); });
         FluentActions.Invoking(() => ModelSerializer.Load(nan)).Should().Throw<InvalidDataException>().WithMessage("*'layers.0.bias' holds NaN at element 3*");
     }
 
@@ -275,12 +275,12 @@ public class ModelSerializerTests
     /// <summary>A user-defined module: y = x ⊙ gain, with a learned gain per feature.</summary>
     private sealed class Scale<T> : Module<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
-        private Tensor<T>? _x, _y, _dx;
+        private NdArray<T>? _x, _y, _dx;
 
         public Scale(int features)
         {
             Features = features;
-            var g = new Tensor<T>(features);
+            var g = new NdArray<T>(features);
             g.Fill(T.One);
             Gain = new Parameter<T>("gain", g);
         }
@@ -294,17 +294,17 @@ public class ModelSerializerTests
         public override int[] GetOutputShape(ReadOnlySpan<int> inputShape) =>
             inputShape.Length == 1 && inputShape[0] == Features ? [Features] : throw new ArgumentException($"Scale expects ({Features}).");
 
-        public override Tensor<T> Forward(Tensor<T> input, bool training = false)
+        public override NdArray<T> Forward(NdArray<T> input, bool training = false)
         {
             _x = input;
-            _y = new Tensor<T>(input.ShapeArray());
+            _y = new NdArray<T>(input.ShapeArray());
             for (int i = 0; i < input.Length; i++) _y.Data[i] = input.Data[i] * Gain.Value.Data[i % Features];
             return _y;
         }
 
-        public override Tensor<T> Backward(Tensor<T> outputGradient)
+        public override NdArray<T> Backward(NdArray<T> outputGradient)
         {
-            _dx = new Tensor<T>(outputGradient.ShapeArray());
+            _dx = new NdArray<T>(outputGradient.ShapeArray());
             for (int i = 0; i < outputGradient.Length; i++)
             {
                 _dx.Data[i] = outputGradient.Data[i] * Gain.Value.Data[i % Features];

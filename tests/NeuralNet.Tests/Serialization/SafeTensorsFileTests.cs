@@ -11,10 +11,10 @@ public class SafeTensorsFileTests
     private static SafeTensorsFile Sample()
     {
         var f = new SafeTensorsFile();
-        var w = new Tensor<float>(3, 4);
+        var w = new NdArray<float>(3, 4);
         for (int i = 0; i < w.Length; i++) w.Data[i] = MathF.Sin(i) * 1e-3f + i;
         f.Add("layers.0.weight", w);
-        f.Add("layers.0.bias", new Tensor<double>(new[] { 1.5, -2.25, double.Epsilon }, 3));
+        f.Add("layers.0.bias", new NdArray<double>(new[] { 1.5, -2.25, double.Epsilon }, 3));
         f.Add("rng", new long[] { long.MinValue, 7, long.MaxValue, -1 });
         f.Add("state", new ulong[] { ulong.MaxValue, 1 }, 1, 2);
         f.Metadata["format"] = "test";
@@ -35,14 +35,14 @@ public class SafeTensorsFileTests
         loaded.GetRequired("state").DType.Should().Be(SafeTensorDType.U64);
         loaded.GetRequired("state").ShapeArray().Should().Equal(1, 2);
         loaded.GetRequired("state").ToUInt64Array().Should().Equal(ulong.MaxValue, 1UL);
-        FluentActions.Invoking(() => loaded.GetRequired("state").ToTensor<float>()).Should().Throw<InvalidOperationException>();
+        FluentActions.Invoking(() => loaded.GetRequired("state").ToNdArray<float>()).Should().Throw<InvalidOperationException>();
         loaded.Metadata.Should().BeEquivalentTo(original.Metadata);
         loaded.Metadata.Should().NotContainKey(SafeTensorsFile.ChecksumKey);
         var w = loaded.GetRequired("layers.0.weight");
         w.DType.Should().Be(SafeTensorDType.F32);
         w.ShapeArray().Should().Equal(3, 4);
-        w.ToTensor<float>().Data.Should().Equal(original.Tensors[0].ToTensor<float>().Data);
-        loaded.GetRequired("layers.0.bias").ToTensor<double>().Data.Should().Equal(1.5, -2.25, double.Epsilon);
+        w.ToNdArray<float>().Data.Should().Equal(original.Tensors[0].ToNdArray<float>().Data);
+        loaded.GetRequired("layers.0.bias").ToNdArray<double>().Data.Should().Equal(1.5, -2.25, double.Epsilon);
         loaded.GetRequired("rng").ToInt64Array().Should().Equal(long.MinValue, 7, long.MaxValue, -1);
         loaded.Source.Should().Be(path);
     }
@@ -79,7 +79,7 @@ public class SafeTensorsFileTests
         string json = "{\"x\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0,4]}}";
         var bytes = Build(json, BitConverter.GetBytes(2.5f));
         var f = SafeTensorsFile.Parse(bytes, "foreign.safetensors", requireChecksum: false);
-        f.GetRequired("x").ToTensor<float>().Data.Should().Equal(2.5f);
+        f.GetRequired("x").ToNdArray<float>().Data.Should().Equal(2.5f);
         FluentActions.Invoking(() => SafeTensorsFile.Parse(bytes, "foreign.safetensors"))
             .Should().Throw<InvalidDataException>().WithMessage("foreign.safetensors:*no 'neuralnet.sha256' checksum*");
     }
@@ -175,9 +175,9 @@ public class SafeTensorsFileTests
     public void InvalidNamesAndShapes_ThrowArgumentException()
     {
         var f = new SafeTensorsFile();
-        f.Add("a", new Tensor<float>(1));
-        FluentActions.Invoking(() => f.Add("a", new Tensor<float>(1))).Should().Throw<ArgumentException>().WithMessage("*'a' already exists*");
-        FluentActions.Invoking(() => f.Add("__metadata__", new Tensor<float>(1))).Should().Throw<ArgumentException>();
+        f.Add("a", new NdArray<float>(1));
+        FluentActions.Invoking(() => f.Add("a", new NdArray<float>(1))).Should().Throw<ArgumentException>().WithMessage("*'a' already exists*");
+        FluentActions.Invoking(() => f.Add("__metadata__", new NdArray<float>(1))).Should().Throw<ArgumentException>();
         FluentActions.Invoking(() => f.Add("l", new long[] { 1, 2, 3 }, 2, 2)).Should().Throw<ArgumentException>().WithMessage("*3 values*needs 4*");
         f.Metadata[SafeTensorsFile.ChecksumKey] = "x";
         FluentActions.Invoking(() => f.ToArray()).Should().Throw<ArgumentException>().WithMessage("*reserved*");

@@ -10,7 +10,7 @@ internal static class MnistTestData
     public static Dataset TestSet => Data.MnistFixture.Data.Test;
 
     /// <summary><paramref name="count"/> training images from <paramref name="skip"/> on, as (count, 784), with their labels.</summary>
-    public static (Tensor<float> X, int[] Y) TrainSubset(int count, int skip = 0)
+    public static (NdArray<float> X, int[] Y) TrainSubset(int count, int skip = 0)
     {
         var d = TrainSet.Slice(skip, count);
         return (d.Features, d.Labels);

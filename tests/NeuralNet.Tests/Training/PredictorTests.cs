@@ -56,6 +56,6 @@ public class PredictorTests
         var bad = new float[784];
         bad[100] = float.PositiveInfinity;
         FluentActions.Invoking(() => mlp.Predict(bad)).Should().Throw<ArgumentException>().WithMessage("*value 100*not finite*");
-        FluentActions.Invoking(() => mlp.Predict(new Tensor<float>(3, 28, 28))).Should().Throw<ArgumentException>().WithMessage("*(N, 784)*(3, 28, 28)*");
+        FluentActions.Invoking(() => mlp.Predict(new NdArray<float>(3, 28, 28))).Should().Throw<ArgumentException>().WithMessage("*(N, 784)*(3, 28, 28)*");
     }
 }

@@ -253,7 +253,7 @@ public class TrainerTests
         var nanX = x.Clone();
         nanX.Data[3 * 784 + 5] = float.NaN;
         FluentActions.Invoking(() => t.Fit(nanX, y, o)).Should().Throw<ArgumentException>().WithMessage("*example 3 (element 5)*NaN*");
-        FluentActions.Invoking(() => t.Fit(new Tensor<float>(100, 783), y, o)).Should().Throw<ArgumentException>().WithMessage("*(100, 783)*do not fit*");
+        FluentActions.Invoking(() => t.Fit(new NdArray<float>(100, 783), y, o)).Should().Throw<ArgumentException>().WithMessage("*(100, 783)*do not fit*");
         FluentActions.Invoking(() => t.Fit(x, y, new TrainerOptions { BatchSize = 0 })).Should().Throw<ArgumentException>().WithMessage("*BatchSize*0*");
         FluentActions.Invoking(() => t.Fit(x, y, new TrainerOptions { SampleFraction = 1.5 })).Should().Throw<ArgumentException>().WithMessage("*SampleFraction*1.5*");
         t.Epoch.Should().Be(0);

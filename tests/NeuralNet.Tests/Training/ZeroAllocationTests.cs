@@ -158,11 +158,11 @@ public class ZeroAllocationTests
         for (int i = 0; i < 200 && (i < 8 || clock.ElapsedMilliseconds < 250); i++) step();
     }
 
-    private static (Tensor<float> Inputs, int[] Labels) Concatenate(ReferenceNetwork net)
+    private static (NdArray<float> Inputs, int[] Labels) Concatenate(ReferenceNetwork net)
     {
         var shape = net.Inputs[0].ShapeArray();
         shape[0] = net.BatchSize * net.BatchCount;
-        var inputs = new Tensor<float>(shape);
+        var inputs = new NdArray<float>(shape);
         var labels = new int[shape[0]];
         int rowLength = net.Inputs[0].Length;
         for (int b = 0; b < net.BatchCount; b++)

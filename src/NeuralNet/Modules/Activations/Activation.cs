@@ -9,9 +9,9 @@ namespace NeuralNet.Modules.Activations;
 /// <typeparam name="T">The element type.</typeparam>
 public abstract class Activation<T> : Module<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private Tensor<T>? _input;
-    private Tensor<T>? _output;
-    private Tensor<T>? _inputGradient;
+    private NdArray<T>? _input;
+    private NdArray<T>? _output;
+    private NdArray<T>? _inputGradient;
 
     /// <summary>The per-example output shape equals the input shape.</summary>
     public override int[] GetOutputShape(ReadOnlySpan<int> inputShape)
@@ -21,7 +21,7 @@ public abstract class Activation<T> : Module<T> where T : unmanaged, IFloatingPo
     }
 
     /// <inheritdoc/>
-    public override Tensor<T> Forward(Tensor<T> input, bool training = false)
+    public override NdArray<T> Forward(NdArray<T> input, bool training = false)
     {
         ArgumentNullException.ThrowIfNull(input);
         if (input.Rank < 2)
@@ -35,7 +35,7 @@ public abstract class Activation<T> : Module<T> where T : unmanaged, IFloatingPo
     }
 
     /// <inheritdoc/>
-    public override Tensor<T> Backward(Tensor<T> outputGradient)
+    public override NdArray<T> Backward(NdArray<T> outputGradient)
     {
         ArgumentNullException.ThrowIfNull(outputGradient);
         ModuleChecks.ThrowIfGradientMismatch(Name, outputGradient, _output);
@@ -56,12 +56,12 @@ public abstract class Activation<T> : Module<T> where T : unmanaged, IFloatingPo
     /// <summary>Computes y from x; both have the same shape.</summary>
     /// <param name="x">The input batch.</param>
     /// <param name="y">The destination, of x's shape.</param>
-    protected abstract void Apply(Tensor<T> x, Tensor<T> y);
+    protected abstract void Apply(NdArray<T> x, NdArray<T> y);
 
     /// <summary>Computes dx from the cached x and y and the incoming dy; all have the same shape.</summary>
     /// <param name="x">The last input.</param>
     /// <param name="y">The last output.</param>
     /// <param name="dy">dL/dy.</param>
     /// <param name="dx">The destination for dL/dx.</param>
-    protected abstract void ApplyGradient(Tensor<T> x, Tensor<T> y, Tensor<T> dy, Tensor<T> dx);
+    protected abstract void ApplyGradient(NdArray<T> x, NdArray<T> y, NdArray<T> dy, NdArray<T> dx);
 }

@@ -23,13 +23,13 @@ public sealed class Softmax<T> : Activation<T> where T : unmanaged, IFloatingPoi
         if (shape.Length != (perExample ? 1 : 2))
             throw new ArgumentException(
                 perExample
-                    ? $"Softmax: expected a per-example input shape (classes), got {Tensor<T>.ShapeToString(shape)}."
-                    : $"Softmax: expected input of shape (N, classes), got {Tensor<T>.ShapeToString(shape)}.",
+                    ? $"Softmax: expected a per-example input shape (classes), got {NdArray<T>.ShapeToString(shape)}."
+                    : $"Softmax: expected input of shape (N, classes), got {NdArray<T>.ShapeToString(shape)}.",
                 perExample ? "inputShape" : "input");
     }
 
     /// <inheritdoc/>
-    protected override void Apply(Tensor<T> x, Tensor<T> y)
+    protected override void Apply(NdArray<T> x, NdArray<T> y)
     {
         int n = x.Dim(0), k = x.Dim(1);
         for (int r = 0; r < n; r++)
@@ -37,7 +37,7 @@ public sealed class Softmax<T> : Activation<T> where T : unmanaged, IFloatingPoi
     }
 
     /// <inheritdoc/>
-    protected override void ApplyGradient(Tensor<T> x, Tensor<T> y, Tensor<T> dy, Tensor<T> dx)
+    protected override void ApplyGradient(NdArray<T> x, NdArray<T> y, NdArray<T> dy, NdArray<T> dx)
     {
         int n = y.Dim(0), k = y.Dim(1);
         for (int r = 0; r < n; r++)

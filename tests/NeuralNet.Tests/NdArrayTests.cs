@@ -1,11 +1,11 @@
 namespace NeuralNet.Tests;
 
-public class TensorTests
+public class NdArrayTests
 {
     [Fact]
     public void Reshape_SharesStorage()
     {
-        var t = new Tensor<float>(2, 3);
+        var t = new NdArray<float>(2, 3);
         var r = t.Reshape(3, -1);
         r.Shape.ToArray().Should().Equal(3, 2);
         r.Data[5] = 7f;
@@ -15,10 +15,10 @@ public class TensorTests
     [Fact]
     public void BadShapes_Throw()
     {
-        FluentActions.Invoking(() => new Tensor<float>(2, 0)).Should().Throw<ArgumentException>().WithMessage("*(2, 0)*");
-        FluentActions.Invoking(() => new Tensor<float>(new float[5], 2, 3)).Should().Throw<ArgumentException>().WithMessage("*5 elements*");
-        FluentActions.Invoking(() => new Tensor<float>(2, 3).Reshape(4, 2)).Should().Throw<ArgumentException>();
-        FluentActions.Invoking(() => new Tensor<float>(2, 3)[2, 0]).Should().Throw<ArgumentOutOfRangeException>();
+        FluentActions.Invoking(() => new NdArray<float>(2, 0)).Should().Throw<ArgumentException>().WithMessage("*(2, 0)*");
+        FluentActions.Invoking(() => new NdArray<float>(new float[5], 2, 3)).Should().Throw<ArgumentException>().WithMessage("*5 elements*");
+        FluentActions.Invoking(() => new NdArray<float>(2, 3).Reshape(4, 2)).Should().Throw<ArgumentException>();
+        FluentActions.Invoking(() => new NdArray<float>(2, 3)[2, 0]).Should().Throw<ArgumentOutOfRangeException>();
     }
 
     [Fact]

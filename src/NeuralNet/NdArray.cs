@@ -9,11 +9,13 @@ namespace NeuralNet;
 /// <typeparam name="T"><see cref="float"/> for training, <see cref="double"/> for gradient checks.</typeparam>
 /// <remarks>
 /// <para>Images are laid out NCHW: (batch, channels, height, width). Feature batches are (N, features).</para>
-/// <para>The name clashes with <c>System.Numerics.Tensors.Tensor&lt;T&gt;</c>. Code that imports both namespaces
-/// should alias one, e.g. <c>using Tensor = NeuralNet.Tensor&lt;float&gt;;</c>.</para>
+/// <para>Named <c>NdArray</c>, not <c>Tensor</c>: the library's own dependency, System.Numerics.Tensors, has a
+/// <c>Tensor&lt;T&gt;</c> (and ONNX Runtime a <c>DenseTensor&lt;T&gt;</c>), so a file importing both namespaces
+/// would not compile. <see cref="NdArray{T}"/> is deliberately smaller than those: it owns one array, and its
+/// spans go straight to <c>TensorPrimitives</c> and the kernels.</para>
 /// <para><see cref="Reshape(int[])"/> returns a view that shares storage; nothing else aliases.</para>
 /// </remarks>
-public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
+public sealed class NdArray<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly T[] _data;
     private readonly int[] _shape;
@@ -21,7 +23,7 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Creates a zero-filled tensor of the given shape.</summary>
     /// <param name="shape">The dimensions; each must be at least 1.</param>
     /// <exception cref="ArgumentException">A dimension is less than 1, or the element count overflows.</exception>
-    public Tensor(params int[] shape)
+    public NdArray(params int[] shape)
     {
         ArgumentNullException.ThrowIfNull(shape);
         _shape = (int[])shape.Clone();
@@ -32,14 +34,14 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <param name="data">The storage; its length must equal the product of <paramref name="shape"/>.</param>
     /// <param name="shape">The dimensions; each must be at least 1.</param>
     /// <exception cref="ArgumentException">The length of <paramref name="data"/> does not match the shape.</exception>
-    public Tensor(T[] data, params int[] shape)
+    public NdArray(T[] data, params int[] shape)
     {
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(shape);
         _shape = (int[])shape.Clone();
         long length = CheckedLength(_shape);
         if (data.Length != length)
-            throw new ArgumentException($"Tensor: data has {data.Length} elements but shape {ShapeToString(_shape)} needs {length}.", nameof(data));
+            throw new ArgumentException($"NdArray: data has {data.Length} elements but shape {ShapeToString(_shape)} needs {length}.", nameof(data));
         _data = data;
     }
 
@@ -76,7 +78,7 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Returns a tensor sharing this storage with another shape of the same element count.</summary>
     /// <param name="shape">The new shape; one entry may be -1 to be inferred.</param>
     /// <exception cref="ArgumentException">The element counts differ.</exception>
-    public Tensor<T> Reshape(params int[] shape)
+    public NdArray<T> Reshape(params int[] shape)
     {
         ArgumentNullException.ThrowIfNull(shape);
         var s = (int[])shape.Clone();
@@ -86,16 +88,16 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
             long rest = 1;
             for (int i = 0; i < s.Length; i++) if (i != infer) rest *= s[i];
             if (rest <= 0 || _data.Length % rest != 0)
-                throw new ArgumentException($"Tensor.Reshape: cannot reshape {ShapeToString(_shape)} to {ShapeToString(shape)}.", nameof(shape));
+                throw new ArgumentException($"NdArray.Reshape: cannot reshape {ShapeToString(_shape)} to {ShapeToString(shape)}.", nameof(shape));
             s[infer] = (int)(_data.Length / rest);
         }
         if (CheckedLength(s) != _data.Length)
-            throw new ArgumentException($"Tensor.Reshape: cannot reshape {ShapeToString(_shape)} ({_data.Length} elements) to {ShapeToString(shape)}.", nameof(shape));
-        return new Tensor<T>(_data, s);
+            throw new ArgumentException($"NdArray.Reshape: cannot reshape {ShapeToString(_shape)} ({_data.Length} elements) to {ShapeToString(shape)}.", nameof(shape));
+        return new NdArray<T>(_data, s);
     }
 
     /// <summary>Returns a deep copy.</summary>
-    public Tensor<T> Clone() => new((T[])_data.Clone(), _shape);
+    public NdArray<T> Clone() => new((T[])_data.Clone(), _shape);
 
     /// <summary>Sets every element to zero.</summary>
     public void Clear() => Array.Clear(_data);
@@ -105,11 +107,11 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     /// <summary>Copies the elements of <paramref name="source"/>, which must have the same length, into this tensor.</summary>
     /// <exception cref="ArgumentException">The lengths differ.</exception>
-    public void CopyFrom(Tensor<T> source)
+    public void CopyFrom(NdArray<T> source)
     {
         ArgumentNullException.ThrowIfNull(source);
         if (source.Length != Length)
-            throw new ArgumentException($"Tensor.CopyFrom: source has {source.Length} elements, this tensor {ShapeString} has {Length}.", nameof(source));
+            throw new ArgumentException($"NdArray.CopyFrom: source has {source.Length} elements, this tensor {ShapeString} has {Length}.", nameof(source));
         source._data.CopyTo(_data, 0);
     }
 
@@ -120,9 +122,9 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
     public string ShapeString => ShapeToString(_shape);
 
     /// <summary>Converts every element to another floating-point type (e.g. float to double).</summary>
-    public Tensor<TOther> Cast<TOther>() where TOther : unmanaged, IFloatingPointIeee754<TOther>
+    public NdArray<TOther> Cast<TOther>() where TOther : unmanaged, IFloatingPointIeee754<TOther>
     {
-        var result = new Tensor<TOther>(_shape);
+        var result = new NdArray<TOther>(_shape);
         var dst = result.Data;
         for (int i = 0; i < _data.Length; i++) dst[i] = TOther.CreateChecked(_data[i]);
         return result;
@@ -137,7 +139,7 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
     }
 
     /// <inheritdoc/>
-    public override string ToString() => $"Tensor<{typeof(T).Name}>{ShapeString}";
+    public override string ToString() => $"NdArray<{typeof(T).Name}>{ShapeString}";
 
     private static int CheckedLength(int[] shape)
     {
@@ -145,10 +147,10 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
         foreach (int d in shape)
         {
             if (d < 1)
-                throw new ArgumentException($"Tensor: every dimension must be at least 1, got shape {ShapeToString(shape)}.", nameof(shape));
+                throw new ArgumentException($"NdArray: every dimension must be at least 1, got shape {ShapeToString(shape)}.", nameof(shape));
             length *= d;
             if (length > Array.MaxLength)
-                throw new ArgumentException($"Tensor: shape {ShapeToString(shape)} has more elements than an array can hold.", nameof(shape));
+                throw new ArgumentException($"NdArray: shape {ShapeToString(shape)} has more elements than an array can hold.", nameof(shape));
         }
         return (int)length;
     }
@@ -157,12 +159,12 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
     private int Offset(int[] index)
     {
         if (index.Length != _shape.Length)
-            throw new ArgumentException($"Tensor: {index.Length} indices given for a tensor of rank {_shape.Length} {ShapeString}.", nameof(index));
+            throw new ArgumentException($"NdArray: {index.Length} indices given for a tensor of rank {_shape.Length} {ShapeString}.", nameof(index));
         int offset = 0;
         for (int i = 0; i < index.Length; i++)
         {
             if ((uint)index[i] >= (uint)_shape[i])
-                throw new ArgumentOutOfRangeException(nameof(index), $"Tensor: index {index[i]} is outside dimension {i} of size {_shape[i]} in {ShapeString}.");
+                throw new ArgumentOutOfRangeException(nameof(index), $"NdArray: index {index[i]} is outside dimension {i} of size {_shape[i]} in {ShapeString}.");
             offset = offset * _shape[i] + index[i];
         }
         return offset;
