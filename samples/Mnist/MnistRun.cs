@@ -83,8 +83,8 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
         NeuralNetSettings.MaxDegreeOfParallelism = settings.Threads > 0 ? settings.Threads : Environment.ProcessorCount;
         var view = CreateView();
 
-        var (train, validation, test, random, model, loss, sgd, schedule) = Prepare(p, view);
-        var trainer = new Trainer<float>(model, loss, sgd, schedule, random);
+        var (train, validation, test, random, model, loss, sgd) = Prepare(p, view);
+        var trainer = new Trainer<float>(model, loss, sgd, random);
 
         int sampleCount = p.SampleFraction >= 1 ? train.Count : Math.Max(1, (int)Math.Round(p.SampleFraction * train.Count));
         int batchSize = Math.Min(p.BatchSize, sampleCount);
@@ -148,7 +148,7 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
         var p = settings.Effective;
         NeuralNetSettings.MaxDegreeOfParallelism = settings.Threads > 0 ? settings.Threads : MpiCommunicator.SuggestedThreadsPerRank;
         var view = world.IsRoot ? CreateView() : new SilentView();
-        var (train, validation, test, random, model, loss, sgd, schedule) = Prepare(p, view);
+        var (train, validation, test, random, model, loss, sgd) = Prepare(p, view);
         Directory.CreateDirectory(settings.OutputDirectory);
         int perRank = Math.Max(1, p.BatchSize / world.Size);
         var options = new DistributedTrainerOptions
@@ -160,7 +160,7 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
             Resume = settings.Resume is not null,
             Description = p.Name,
         };
-        var trainer = new DistributedTrainer<float>(world, model, loss, sgd, schedule, options);
+        var trainer = new DistributedTrainer<float>(world, model, loss, sgd, options);
         view.Message(string.Create(CultureInfo.InvariantCulture,
             $"{p.Name}: {ModelFactory.Describe(model)}; {world.Size} ranks × batch {perRank} = global batch {perRank * world.Size}; {train.Count:N0} training images, {p.Epochs} epochs"));
 
@@ -209,10 +209,10 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
 
     /// <summary>
     /// What single-process and distributed training share: the data (as images for the CNN presets), the seeded generator,
-    /// the network, its loss, the optimizer and the schedule.
+    /// the network, its loss, and the optimizer with its schedule attached.
     /// </summary>
     private (Dataset Train, Dataset? Validation, Dataset Test, RandomGenerator Random, Sequential<float> Model, NeuralNet.Losses.Loss<float> Loss,
-        Sgd<float> Sgd, LearningRateSchedule Schedule) Prepare(Preset p, TrainingView view)
+        Sgd<float> Sgd) Prepare(Preset p, TrainingView view)
     {
         var (train, validation, test) = LoadData(p, view);
         if (p.Architecture != Architecture.Mlp)
@@ -225,14 +225,15 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
         var random = new RandomGenerator(settings.Seed);
         var model = ModelFactory.Build(p, random);
         var sgd = new Sgd<float>(model, p.LearningRate, p.Momentum, p.WeightDecay);
-        return (train, validation, test, random, model, ModelFactory.Loss(p), sgd, CreateSchedule(p));
+        CreateSchedule(p, sgd);
+        return (train, validation, test, random, model, ModelFactory.Loss(p), sgd);
     }
 
-    private static LearningRateSchedule CreateSchedule(Preset p) => p.Schedule switch
+    private static LearningRateSchedule CreateSchedule(Preset p, Optimizer optimizer) => p.Schedule switch
     {
-        ScheduleKind.Step => new StepDecaySchedule(p.LearningRate, p.Decay, p.StepSize),
-        ScheduleKind.BoldDriver => new BoldDriverSchedule(p.LearningRate, p.BoldIncrease, p.BoldDecrease),
-        _ => new ConstantSchedule(p.LearningRate),
+        ScheduleKind.Step => new StepDecaySchedule(optimizer, p.Decay, p.StepSize),
+        ScheduleKind.BoldDriver => new BoldDriverSchedule(optimizer, p.BoldIncrease, p.BoldDecrease),
+        _ => new ConstantSchedule(optimizer),
     };
 
     /// <summary>Reports synchronously on the calling thread (<see cref="Progress{T}"/> would post to the thread pool).</summary>

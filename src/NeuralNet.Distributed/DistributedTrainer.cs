@@ -42,6 +42,7 @@ public sealed class DistributedTrainer<T> where T : unmanaged, IFloatingPointIee
 {
     private readonly Dictionary<int, (NdArray<T> X, int[] Y)> _batches = [];
     private readonly int[] _parameterLengths;
+    private readonly int[] _optimizerLengths;
     private T[][]? _bestWeights;
     private T[][]? _undoWeights;
 
@@ -49,12 +50,12 @@ public sealed class DistributedTrainer<T> where T : unmanaged, IFloatingPointIee
     /// <param name="communicator">The group; <see cref="LocalCommunicator"/> runs the same algorithm in one process.</param>
     /// <param name="model">The model, built identically on every rank (its initial weights are replaced by rank 0's).</param>
     /// <param name="loss">The loss (mean over the batch).</param>
-    /// <param name="optimizer">The optimizer over the model's parameters.</param>
-    /// <param name="schedule">An optional learning-rate schedule; loss-driven schedules see the globally reduced loss.</param>
+    /// <param name="optimizer">The optimizer over the model's parameters (any order, any groups). Its attached schedule, if any,
+    /// is the trainer's <see cref="Schedule"/>; loss-driven schedules see the globally reduced loss.</param>
     /// <param name="options">The settings; null for the defaults.</param>
     /// <exception cref="ArgumentException">The options are invalid, or the optimizer does not step exactly the model's parameters.</exception>
-    public DistributedTrainer(Communicator communicator, Module<T> model, Loss<T> loss, Sgd<T> optimizer,
-        LearningRateSchedule? schedule = null, DistributedTrainerOptions? options = null)
+    public DistributedTrainer(Communicator communicator, Module<T> model, Loss<T> loss, Optimizer<T> optimizer,
+        DistributedTrainerOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(communicator);
         ArgumentNullException.ThrowIfNull(model);
@@ -63,17 +64,16 @@ public sealed class DistributedTrainer<T> where T : unmanaged, IFloatingPointIee
         Options = options ?? new DistributedTrainerOptions();
         Options.Validate();
         var parameters = model.Parameters;
-        if (optimizer.Parameters.Count != parameters.Count || optimizer.Parameters.Where((p, i) => !ReferenceEquals(p, parameters[i])).Any())
-            throw new ArgumentException("DistributedTrainer: the optimizer must step exactly the model's parameters, in the model's order.", nameof(optimizer));
+        if (optimizer.Parameters.Count != parameters.Count || !optimizer.Parameters.ToHashSet(ReferenceEqualityComparer.Instance).SetEquals(parameters))
+            throw new ArgumentException("DistributedTrainer: the optimizer must step exactly the model's parameters.", nameof(optimizer));
         Communicator = communicator;
         Model = model;
         Loss = loss;
         Optimizer = optimizer;
-        Schedule = schedule;
         DataParallel = new DataParallel<T>(communicator, parameters, Options.Reduction);
         _parameterLengths = parameters.Select(p => p.Value.Length).ToArray();
+        _optimizerLengths = optimizer.Parameters.Select(p => p.Value.Length).ToArray();
         Random = new RandomGenerator(Options.Seed);
-        if (schedule is not null) optimizer.LearningRate = schedule.LearningRate;
     }
 
     /// <summary>The group of ranks.</summary>
@@ -86,10 +86,10 @@ public sealed class DistributedTrainer<T> where T : unmanaged, IFloatingPointIee
     public Loss<T> Loss { get; }
 
     /// <summary>The optimizer.</summary>
-    public Sgd<T> Optimizer { get; }
+    public Optimizer<T> Optimizer { get; }
 
-    /// <summary>The learning-rate schedule, if any.</summary>
-    public LearningRateSchedule? Schedule { get; }
+    /// <summary>The learning-rate schedule attached to the optimizer, if any.</summary>
+    public LearningRateSchedule? Schedule => Optimizer.Schedule;
 
     /// <summary>The settings.</summary>
     public DistributedTrainerOptions Options { get; }
@@ -144,7 +144,7 @@ public sealed class DistributedTrainer<T> where T : unmanaged, IFloatingPointIee
             "\ntraining data " + DescribeData(inputs, labels) +
             "\nvalidation data " + (validationInputs is null ? "none" : DescribeData(validationInputs, validationLabels!)));
 
-        bool undo = Schedule is BoldDriverSchedule { UndoOnIncrease: true };
+        bool undo = Schedule is { MayRequestUndo: true };
         if (undo) _undoWeights ??= AllocateCopies();
         if (Options.EarlyStoppingPatience > 0) _bestWeights ??= AllocateCopies();
         double bestLoss = double.PositiveInfinity;
@@ -203,12 +203,11 @@ public sealed class DistributedTrainer<T> where T : unmanaged, IFloatingPointIee
                 if (Schedule is { RequiresLoss: true, Interval: ScheduleInterval.Iteration })
                 {
                     var decision = Schedule.Step(batchLoss);
-                    Optimizer.LearningRate = Schedule.LearningRate;
                     if (decision == ScheduleDecision.WorsenedUndo)
                     {
                         // Back to the weights of the reference loss; this batch's gradient belongs to the rejected weights.
                         Copy(_undoWeights!, toParameters: true);
-                        Optimizer.ResetMomentum();
+                        Optimizer.ResetState();
                         continue;
                     }
                     if (undo) Copy(_undoWeights!, toParameters: false);
@@ -217,11 +216,7 @@ public sealed class DistributedTrainer<T> where T : unmanaged, IFloatingPointIee
                 if (local > 0) Model.Backward(Loss.Backward());
                 DataParallel.AllReduceGradients(local, count);
                 Optimizer.Step();
-                if (Schedule is { RequiresLoss: false, Interval: ScheduleInterval.Iteration })
-                {
-                    Schedule.Step();
-                    Optimizer.LearningRate = Schedule.LearningRate;
-                }
+                if (Schedule is { RequiresLoss: false, Interval: ScheduleInterval.Iteration }) Schedule.Step();
                 if (Options.VerifyWeightsEveryStep) DataParallel.VerifyParametersIdentical(epoch, Iteration);
             }
 
@@ -242,10 +237,9 @@ public sealed class DistributedTrainer<T> where T : unmanaged, IFloatingPointIee
                 else if (Schedule.Step(monitored) == ScheduleDecision.WorsenedUndo)
                 {
                     Copy(_undoWeights!, toParameters: true);
-                    Optimizer.ResetMomentum();
+                    Optimizer.ResetState();
                 }
                 else if (undo) Copy(_undoWeights!, toParameters: false);
-                Optimizer.LearningRate = Schedule.LearningRate;
             }
 
             bool stop = false;
@@ -320,18 +314,25 @@ public sealed class DistributedTrainer<T> where T : unmanaged, IFloatingPointIee
         if (length[0] < 0) return false;
         if (!Communicator.IsRoot) bytes = new byte[length[0]];
         Communicator.Broadcast<byte>(bytes);
-        var c = DistributedCheckpoint<T>.Parse(bytes, Options.CheckpointPath!, _parameterLengths);
+        var c = DistributedCheckpoint<T>.Parse(bytes, Options.CheckpointPath!, _parameterLengths, _optimizerLengths);
         if (c.ModelHash != modelHash)
             throw new InvalidDataException(
                 $"Checkpoint '{Options.CheckpointPath}': it was written for model/optimizer hash {c.ModelHash}, this run has {modelHash}; resume with the same model and optimizer settings.");
         var parameters = Model.Parameters;
         for (int i = 0; i < parameters.Count; i++) c.Parameters[i].CopyTo(parameters[i].Value.Data, 0);
-        var buffers = c.MomentumBuffers.Select((b, i) => new NdArray<T>(b, parameters[i].Value.ShapeArray())).ToArray();
-        Optimizer.SetState(new SgdState<T>(c.LearningRate, Optimizer.Momentum, Optimizer.WeightDecay, c.OptimizerSteps, buffers));
-        if (Schedule is not null)
+        var optimizerParameters = Optimizer.Parameters;
+        var tensors = c.OptimizerTensors.ToDictionary(
+            s => s.Name,
+            s => (IReadOnlyList<NdArray<T>>)s.Tensors.Select((b, i) => new NdArray<T>(b, optimizerParameters[i].Value.ShapeArray())).ToArray(),
+            StringComparer.Ordinal);
+        try
         {
-            Schedule.SetState(c.ScheduleState);
-            Optimizer.LearningRate = Schedule.LearningRate;
+            Optimizer.SetState(new OptimizerState<T>(c.OptimizerKind, c.OptimizerScalars, tensors));
+            Schedule?.SetState(c.ScheduleState);
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException($"Checkpoint '{Options.CheckpointPath}': {e.Message}", e);
         }
         Random.SetState(c.RandomState);
         Epoch = c.EpochsCompleted;
@@ -352,20 +353,21 @@ public sealed class DistributedTrainer<T> where T : unmanaged, IFloatingPointIee
     private DistributedCheckpoint<T> Snapshot(string modelHash, double bestLoss, int epochsWithoutImprovement)
     {
         var state = Optimizer.GetState();
+        var optimizerTensors = state.Tensors.Select(kv => (kv.Key, (IReadOnlyList<T[]>)kv.Value.Select(t => t.Data).ToArray())).ToArray();
         return new DistributedCheckpoint<T>
         {
             ModelHash = modelHash,
             EpochsCompleted = Epoch,
             Iteration = Iteration,
             RandomState = Random.GetState(),
-            LearningRate = Optimizer.LearningRate,
-            OptimizerSteps = state.StepCount,
+            OptimizerKind = state.Kind,
+            OptimizerScalars = state.Scalars,
             ScheduleState = Schedule?.GetState() ?? new Dictionary<string, double>(),
             BestLoss = bestLoss,
             EpochsWithoutImprovement = epochsWithoutImprovement,
             Epochs = [.. History.Epochs],
             Parameters = Model.Parameters.Select(p => p.Value.Data).ToArray(),
-            MomentumBuffers = state.MomentumBuffers.Select(b => b.Data).ToArray(),
+            OptimizerTensors = optimizerTensors,
             BestWeights = _bestWeights ?? [],
             UndoWeights = _undoWeights ?? [],
         };
@@ -375,8 +377,9 @@ public sealed class DistributedTrainer<T> where T : unmanaged, IFloatingPointIee
     {
         var text = new StringBuilder(DataParallel<T>.DescribeModel(Model));
         text.Append(CultureInfo.InvariantCulture, $"loss {Loss.GetType().FullName}\n");
-        text.Append(CultureInfo.InvariantCulture, $"sgd learning rate {Optimizer.LearningRate:R}, momentum {Optimizer.Momentum:R}, weight decay {Optimizer.WeightDecay:R}\n");
-        text.Append("schedule ").Append(Schedule is null ? "none" : $"{Schedule.Kind} {Schedule.Interval} initial {Schedule.InitialLearningRate.ToString("R", CultureInfo.InvariantCulture)}").Append('\n');
+        // The optimizer's kind, settings and groups; the rates are the current ones (a schedule wrote its step-0 rates).
+        text.Append("optimizer ").Append(Optimizer.ToString()).Append('\n');
+        text.Append("schedule ").Append(Schedule is null ? "none" : $"{Schedule.Kind} {Schedule.Interval} steps {Schedule.StepCount.ToString(CultureInfo.InvariantCulture)}").Append('\n');
         return text.ToString();
     }
 

@@ -42,8 +42,8 @@ internal static class Scenario
         var random = new RandomGenerator(modelSeed);
         var model = new Sequential<float>([Features], new Dense<float>(Features, 12, random: random), new Sigmoid<float>(), new Dense<float>(12, Classes, random: random));
         var sgd = new Sgd<float>(model, 0.5, momentum: 0.9);
-        var schedule = new BoldDriverSchedule(0.5, increase: 1.05, decrease: 0.5);
-        var trainer = new DistributedTrainer<float>(communicator, model, new SoftmaxCrossEntropyLoss<float>(), sgd, schedule, new DistributedTrainerOptions
+        _ = new BoldDriverSchedule(sgd, increase: 1.05, decrease: 0.5);
+        var trainer = new DistributedTrainer<float>(communicator, model, new SoftmaxCrossEntropyLoss<float>(), sgd, new DistributedTrainerOptions
         {
             Epochs = epochs,
             BatchSizePerRank = batchPerRank,

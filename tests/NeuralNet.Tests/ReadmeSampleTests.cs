@@ -32,8 +32,9 @@ public class ReadmeSampleTests
                 new Dense<float>(784, 64, random: random), new ReLU<float>(),
                 new Dense<float>(64, 10, random: random));              // logits; the loss applies the softmax
 
-            var trainer = new Trainer<float>(model, new SoftmaxCrossEntropyLoss<float>(),
-                new Sgd<float>(model, learningRate: 0.1), new StepDecaySchedule(0.1, gamma: 0.97), random);
+            var sgd = new Sgd<float>(model, learningRate: 0.1);
+            _ = new StepDecaySchedule(sgd, gamma: 0.97);                // attached to sgd: ×0.97 after every epoch
+            var trainer = new Trainer<float>(model, new SoftmaxCrossEntropyLoss<float>(), sgd, random);
             History history = trainer.Fit(mnist.Train, new TrainerOptions { Epochs = 2, BatchSize = 32 });
 
             EvaluationResult result = trainer.Evaluate(mnist.Test);

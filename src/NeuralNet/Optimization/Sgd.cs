@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Numerics;
 using NeuralNet.Modules;
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
@@ -6,37 +5,41 @@ using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 namespace NeuralNet.Optimization;
 
 /// <summary>
-/// Stochastic gradient descent with optional momentum and L2 weight decay, stepping every parameter it was given.
+/// Stochastic gradient descent with optional momentum (with dampening, or Nesterov) and L2 weight decay:
+/// <c>torch.optim.SGD</c>.
 /// </summary>
 /// <typeparam name="T">The element type of the parameters.</typeparam>
 /// <remarks>
-/// <para>For each parameter w with gradient g, learning rate η, momentum μ and weight decay λ, one <see cref="Step"/> computes
-/// (the PyTorch formulation, without dampening):</para>
+/// <para>For each parameter w with gradient g, its group's learning rate η and weight decay λ, momentum μ and dampening τ, one
+/// <see cref="Optimizer{T}.Step"/> computes (PyTorch 1.13's formulation):</para>
 /// <code>
-/// d = λ·w + g           (only when λ ≠ 0 and μ = 0)
-/// v = (μ·v + g) + λ·w   (only when μ ≠ 0; v starts at zero, so the first step gives v = d)
-/// w = w − η·v           (w = w − η·d without momentum)
+/// d = g + λ·w
+/// v = d                    on the first step (and the first after ResetState)
+/// v = μ·v + (1 − τ)·d      afterwards                      (only when μ ≠ 0)
+/// d = d + μ·v              with Nesterov, else d = v        (only when μ ≠ 0)
+/// w = w − η·d
 /// </code>
-/// <para>Weight decay applies to every parameter, biases included. Buffers (v, or the scratch d) are allocated once in the
-/// constructor; <see cref="Step"/> allocates nothing. The optimizer does not clear gradients: call
-/// <see cref="ZeroGrad"/> (or <see cref="Module{T}.ZeroGrad"/>) before each backward pass.</para>
-/// <para>The learning rate is read at every step, so a schedule may change <see cref="LearningRate"/> between steps.</para>
+/// <para>Defaults as torch: μ = 0, τ = 0, λ = 0, no Nesterov. Weight decay applies to every parameter of a group, biases
+/// included; use <see cref="ParameterGroups.SplitWeightDecay{T}(Module{T}, double)"/> for none on biases. Without dampening
+/// the momentum buffer starts at zero and v = μ·v + g + λ·w is evaluated as (μ·v + g) + λ·w; the result equals torch's up to
+/// rounding. The velocity tensors (state <c>momentum_buffer</c>) exist only with momentum; a step allocates nothing.</para>
 /// </remarks>
-public sealed class Sgd<T> where T : unmanaged, IFloatingPointIeee754<T>
+public sealed class Sgd<T> : Optimizer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private readonly Parameter<T>[] _parameters;
-    private readonly NdArray<T>[] _buffers; // momentum v, or the scratch d when only weight decay is used; empty otherwise
-    private double _learningRate;
-    private UpdateJob? _job;
+    private readonly NdArray<T>[] _velocity;   // momentum_buffer; empty without momentum
+    private bool _initialized;                 // the velocity holds a value (torch: momentum_buffer is not None)
+    private bool _firstStep;                   // this step initializes the velocity
 
     /// <summary>Creates an optimizer for every parameter of <paramref name="model"/>.</summary>
     /// <param name="model">The model whose <see cref="Module{T}.Parameters"/> are stepped.</param>
     /// <param name="learningRate">η, positive and finite.</param>
     /// <param name="momentum">μ in [0, 1); 0 disables momentum.</param>
     /// <param name="weightDecay">λ ≥ 0; 0 disables weight decay.</param>
+    /// <param name="dampening">τ in [0, 1].</param>
+    /// <param name="nesterov">Nesterov momentum (needs μ &gt; 0 and τ = 0).</param>
     /// <exception cref="ArgumentException">A hyper-parameter is out of range or not finite.</exception>
-    public Sgd(Module<T> model, double learningRate, double momentum = 0, double weightDecay = 0)
-        : this((model ?? throw new ArgumentNullException(nameof(model))).Parameters, learningRate, momentum, weightDecay)
+    public Sgd(Module<T> model, double learningRate, double momentum = 0, double weightDecay = 0, double dampening = 0, bool nesterov = false)
+        : this((model ?? throw new ArgumentNullException(nameof(model))).Parameters, learningRate, momentum, weightDecay, dampening, nesterov)
     {
     }
 
@@ -45,194 +48,157 @@ public sealed class Sgd<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <param name="learningRate">η, positive and finite.</param>
     /// <param name="momentum">μ in [0, 1); 0 disables momentum.</param>
     /// <param name="weightDecay">λ ≥ 0; 0 disables weight decay.</param>
+    /// <param name="dampening">τ in [0, 1].</param>
+    /// <param name="nesterov">Nesterov momentum (needs μ &gt; 0 and τ = 0).</param>
     /// <exception cref="ArgumentException">A hyper-parameter is out of range or not finite, or a parameter is null or repeated.</exception>
-    public Sgd(IReadOnlyList<Parameter<T>> parameters, double learningRate, double momentum = 0, double weightDecay = 0)
+    public Sgd(IReadOnlyList<Parameter<T>> parameters, double learningRate, double momentum = 0, double weightDecay = 0, double dampening = 0, bool nesterov = false)
+        : this([new ParameterGroup<T>(parameters ?? throw new ArgumentNullException(nameof(parameters)))], learningRate, momentum, weightDecay, dampening, nesterov)
     {
-        ArgumentNullException.ThrowIfNull(parameters);
-        CheckLearningRate(learningRate, nameof(learningRate));
+    }
+
+    /// <summary>Creates an optimizer over parameter groups, each with its own rate and weight decay (defaulting to these).</summary>
+    /// <param name="groups">The groups.</param>
+    /// <param name="learningRate">The default η, positive and finite.</param>
+    /// <param name="momentum">μ in [0, 1); 0 disables momentum.</param>
+    /// <param name="weightDecay">The default λ ≥ 0.</param>
+    /// <param name="dampening">τ in [0, 1].</param>
+    /// <param name="nesterov">Nesterov momentum (needs μ &gt; 0 and τ = 0).</param>
+    /// <exception cref="ArgumentException">A hyper-parameter is out of range or not finite, or a parameter is repeated.</exception>
+    public Sgd(IEnumerable<ParameterGroup<T>> groups, double learningRate, double momentum = 0, double weightDecay = 0, double dampening = 0, bool nesterov = false)
+        : base(groups, learningRate, weightDecay)
+    {
         if (!double.IsFinite(momentum) || momentum < 0 || momentum >= 1)
             throw new ArgumentException($"Sgd: momentum must be in [0, 1), got {Format(momentum)}.", nameof(momentum));
-        if (!double.IsFinite(weightDecay) || weightDecay < 0)
-            throw new ArgumentException($"Sgd: weight decay must be finite and non-negative, got {Format(weightDecay)}.", nameof(weightDecay));
-        _parameters = new Parameter<T>[parameters.Count];
-        var seen = new HashSet<Parameter<T>>(ReferenceEqualityComparer.Instance);
-        for (int i = 0; i < _parameters.Length; i++)
-        {
-            var p = parameters[i] ?? throw new ArgumentException($"Sgd: parameter {i} is null.", nameof(parameters));
-            if (!seen.Add(p))
-                throw new ArgumentException($"Sgd: parameter {i} ({p}) appears twice; it would be stepped twice.", nameof(parameters));
-            _parameters[i] = p;
-        }
-        _learningRate = learningRate;
+        if (!double.IsFinite(dampening) || dampening < 0 || dampening > 1)
+            throw new ArgumentException($"Sgd: dampening must be in [0, 1], got {Format(dampening)}.", nameof(dampening));
+        if (nesterov && (momentum == 0 || dampening != 0))
+            throw new ArgumentException($"Sgd: Nesterov momentum needs momentum > 0 and zero dampening, got momentum {Format(momentum)} and dampening {Format(dampening)}.", nameof(nesterov));
         Momentum = momentum;
-        WeightDecay = weightDecay;
-        _buffers = momentum != 0 || weightDecay != 0
-            ? Array.ConvertAll(_parameters, p => new NdArray<T>(p.Value.ShapeArray()))
-            : [];
+        Dampening = dampening;
+        Nesterov = nesterov;
+        _velocity = momentum != 0 ? AddState("momentum_buffer") : [];
     }
 
-    /// <summary>The parameters this optimizer steps, in state order.</summary>
-    public IReadOnlyList<Parameter<T>> Parameters => _parameters;
-
-    /// <summary>η, used by the next <see cref="Step"/>. Schedules set it.</summary>
-    /// <exception cref="ArgumentException">The value is not positive and finite.</exception>
-    public double LearningRate
-    {
-        get => _learningRate;
-        set
-        {
-            CheckLearningRate(value, nameof(value));
-            _learningRate = value;
-        }
-    }
+    /// <inheritdoc/>
+    public override string Kind => "Sgd";
 
     /// <summary>μ; 0 when momentum is disabled.</summary>
     public double Momentum { get; }
 
-    /// <summary>λ, the L2 weight-decay coefficient; 0 when disabled.</summary>
-    public double WeightDecay { get; }
+    /// <summary>τ, the dampening of the gradient's contribution to the velocity after the first step.</summary>
+    public double Dampening { get; }
 
-    /// <summary>The number of <see cref="Step"/> calls so far (restored by <see cref="SetState"/>).</summary>
-    public long StepCount { get; private set; }
+    /// <summary>True for Nesterov momentum.</summary>
+    public bool Nesterov { get; }
 
-    /// <summary>Sets every parameter's gradient to zero (deferred: see <see cref="Parameter{T}.ZeroGrad"/>).</summary>
-    public void ZeroGrad()
+    /// <inheritdoc/>
+    protected override void BeginStep()
     {
-        foreach (var p in _parameters) p.ZeroGrad();
+        _firstStep = !_initialized;
+        if (Momentum != 0) _initialized = true;
     }
 
-    /// <summary>Updates every parameter from its gradient by the formula in the remarks. Allocates nothing.</summary>
-    /// <remarks>
-    /// Large parameters are updated in parallel over the kernel threads, each thread a contiguous range of elements. The
-    /// update is elementwise, so the result is the same bits for any number of threads. Measured on the 784-400-100-25-10
-    /// MLP (355k parameters, 2 threads): the update is bound by memory traffic, and after a 2-thread backward half of each
-    /// gradient sits in the other core's cache; one thread took 0.30 ms of a 0.95 ms step.
-    /// </remarks>
-    public void Step()
+    /// <inheritdoc/>
+    protected override void Update(int index, ParameterGroup<T> group, int start, int length)
     {
-        for (int i = 0; i < _parameters.Length; i++)
+        var p = Parameters[index];
+        T negLr = -T.CreateTruncating(group.LearningRate);
+        double decay = group.WeightDecay;
+        T lambda = T.CreateTruncating(decay);
+        Span<T> w = p.Value.AsSpan().Slice(start, length);
+        ReadOnlySpan<T> g = p.Gradient.AsSpan().Slice(start, length);
+        if (Momentum == 0)
         {
-            int length = _parameters[i].Value.Data.Length;
-            if (!RunParallel(i, length)) Update(i, 0, length);
-        }
-        StepCount++;
-    }
-
-    // Parameters with fewer elements than this are updated on the calling thread: waking a worker costs more.
-    private const int ParallelMinLength = 32 * 1024;
-
-    private bool RunParallel(int parameter, int length)
-    {
-        int parts = Kernels.KernelThreads.PartCount(length, ParallelMinLength);
-        if (parts <= 1) return false;
-        // Read the gradient through its property here, on this thread: a deferred ZeroGrad clears it before the split.
-        _ = _parameters[parameter].Gradient;
-        var job = _job ??= new UpdateJob(this);
-        job.Set(parameter, length);
-        Kernels.KernelThreads.Run(job, parts);
-        return true;
-    }
-
-    /// <summary>The update of elements [start, start + length) of parameter <paramref name="i"/>.</summary>
-    private void Update(int i, int start, int length)
-    {
-        T lr = T.CreateTruncating(_learningRate);
-        T negLr = -lr;
-        T mu = T.CreateTruncating(Momentum);
-        T lambda = T.CreateTruncating(WeightDecay);
-        bool hasMomentum = Momentum != 0, hasDecay = WeightDecay != 0;
-        Span<T> w = _parameters[i].Value.AsSpan().Slice(start, length);
-        ReadOnlySpan<T> g = _parameters[i].Gradient.AsSpan().Slice(start, length);
-        if (!hasMomentum && !hasDecay)
-        {
-            TensorPrimitives.MultiplyAdd(g, negLr, w, w); // w = g·(−η) + w
+            if (decay == 0)
+            {
+                TensorPrimitives.MultiplyAdd(g, negLr, w, w); // w = g·(−η) + w
+                return;
+            }
+            Span<T> d = stackalloc T[OptimizerKernels.Chunk];
+            for (int o = 0; o < length; o += d.Length)
+            {
+                int n = Math.Min(d.Length, length - o);
+                var dc = d[..n];
+                var wc = w.Slice(o, n);
+                TensorPrimitives.MultiplyAdd(wc, lambda, g.Slice(o, n), dc); // d = λ·w + g
+                TensorPrimitives.MultiplyAdd(dc, negLr, wc, wc);             // w = d·(−η) + w
+            }
             return;
         }
-        Span<T> v = _buffers[i].AsSpan().Slice(start, length);
-        if (hasMomentum)
+
+        T mu = T.CreateTruncating(Momentum);
+        Span<T> v = _velocity[index].AsSpan().Slice(start, length);
+        if (!Nesterov && (Dampening == 0 || _firstStep))
         {
-            TensorPrimitives.MultiplyAdd(v, mu, g, v); // v = μ·v + g
-            if (hasDecay) TensorPrimitives.MultiplyAdd(w, lambda, v, v); // v += λ·w, i.e. v = μ·v + (g + λ·w)
+            // v starts at zero, so the first step gives v = g + λ·w = d, as torch's clone.
+            TensorPrimitives.MultiplyAdd(v, mu, g, v);                    // v = μ·v + g
+            if (decay != 0) TensorPrimitives.MultiplyAdd(w, lambda, v, v); // v += λ·w, i.e. v = μ·v + (g + λ·w)
+            TensorPrimitives.MultiplyAdd(v, negLr, w, w);                  // w = v·(−η) + w
+            return;
         }
-        else
+
+        T keep = T.CreateTruncating(1 - Dampening);
+        Span<T> buffer = stackalloc T[OptimizerKernels.Chunk];
+        for (int o = 0; o < length; o += buffer.Length)
         {
-            TensorPrimitives.MultiplyAdd(w, lambda, g, v); // d = λ·w + g
+            int n = Math.Min(buffer.Length, length - o);
+            var d = buffer[..n];
+            var wc = w.Slice(o, n);
+            var vc = v.Slice(o, n);
+            var gc = g.Slice(o, n);
+            if (decay != 0) TensorPrimitives.MultiplyAdd(wc, lambda, gc, d); // d = λ·w + g
+            else gc.CopyTo(d);
+            if (_firstStep)
+            {
+                d.CopyTo(vc);                                                 // v = d
+            }
+            else
+            {
+                TensorPrimitives.Multiply(vc, mu, vc);                        // v = μ·v
+                TensorPrimitives.MultiplyAdd(d, keep, vc, vc);                // v += (1 − τ)·d
+            }
+            if (Nesterov) TensorPrimitives.MultiplyAdd(vc, mu, d, d);         // d += μ·v
+            else vc.CopyTo(d);
+            TensorPrimitives.MultiplyAdd(d, negLr, wc, wc);                   // w = d·(−η) + w
         }
-        TensorPrimitives.MultiplyAdd(v, negLr, w, w); // w = v·(−η) + w
     }
 
-    /// <summary>One parameter's update, split into contiguous ranges of whole cache lines.</summary>
-    private sealed class UpdateJob(Sgd<T> owner) : Kernels.ParallelJob
+    /// <summary>Clears the velocity; the next step initializes it from the gradient, as the first step does.</summary>
+    public override void ResetState()
     {
-        private int _parameter, _length;
-
-        public void Set(int parameter, int length) => (_parameter, _length) = (parameter, length);
-
-        public override void Execute(int part, int parts)
-        {
-            (int start, int length) = Kernels.KernelThreads.PartRange(_length, part, parts, 16);
-            if (length <= 0) return;
-            owner.Update(_parameter, start, length);
-        }
+        base.ResetState();
+        _initialized = false;
     }
 
-    /// <summary>Clears the momentum buffers, e.g. after parameters were restored to an earlier snapshot.</summary>
-    public void ResetMomentum()
+    /// <inheritdoc/>
+    protected override void WriteHyperParameters(IDictionary<string, double> into)
     {
-        foreach (var b in _buffers) b.Clear();
+        into["momentum"] = Momentum;
+        into["dampening"] = Dampening;
+        into["nesterov"] = Nesterov ? 1 : 0;
     }
 
-    /// <summary>A deep copy of the optimizer's state: hyper-parameters, step count and momentum buffers, for checkpoints.</summary>
-    public SgdState<T> GetState()
+    /// <inheritdoc/>
+    protected override void WriteStateScalars(IDictionary<string, double> into)
     {
-        var buffers = Momentum != 0 ? Array.ConvertAll(_buffers, b => b.Clone()) : [];
-        return new SgdState<T>(_learningRate, Momentum, WeightDecay, StepCount, buffers);
+        if (Momentum != 0) into["momentum_initialized"] = _initialized ? 1 : 0;
     }
 
-    /// <summary>Restores a state returned by <see cref="GetState"/> (the buffers are copied).</summary>
-    /// <exception cref="ArgumentException">The momentum or weight decay differ from this optimizer's, the learning rate is invalid,
-    /// or the buffers do not match the parameters in number or shape.</exception>
-    public void SetState(SgdState<T> state)
+    /// <inheritdoc/>
+    protected override void ReadStateScalars(IReadOnlyDictionary<string, double> scalars)
     {
-        ArgumentNullException.ThrowIfNull(state);
-        CheckLearningRate(state.LearningRate, nameof(state));
-        if (state.Momentum != Momentum || state.WeightDecay != WeightDecay)
-            throw new ArgumentException(
-                $"Sgd.SetState: the state has momentum {Format(state.Momentum)} and weight decay {Format(state.WeightDecay)}, " +
-                $"this optimizer {Format(Momentum)} and {Format(WeightDecay)}.", nameof(state));
-        if (state.StepCount < 0)
-            throw new ArgumentException($"Sgd.SetState: step count must be non-negative, got {state.StepCount}.", nameof(state));
-        int expected = Momentum != 0 ? _parameters.Length : 0;
-        if (state.MomentumBuffers.Count != expected)
-            throw new ArgumentException($"Sgd.SetState: expected {expected} momentum buffers, got {state.MomentumBuffers.Count}.", nameof(state));
-        for (int i = 0; i < expected; i++)
-        {
-            var b = state.MomentumBuffers[i];
-            if (b is null || !b.HasShape(_parameters[i].Value.Shape))
-                throw new ArgumentException(
-                    $"Sgd.SetState: momentum buffer {i} has shape {b?.ShapeString ?? "null"}, parameter {_parameters[i]} needs {_parameters[i].Value.ShapeString}.",
-                    nameof(state));
-        }
-        for (int i = 0; i < expected; i++) _buffers[i].CopyFrom(state.MomentumBuffers[i]);
-        _learningRate = state.LearningRate;
-        StepCount = state.StepCount;
+        if (Momentum == 0) return;
+        double initialized = ReadScalar(scalars, "momentum_initialized");
+        if (initialized is not (0 or 1))
+            throw new ArgumentException($"Sgd.SetState: momentum_initialized must be 0 or 1, got {Format(initialized)}.", nameof(scalars));
+        _initialized = initialized == 1;
     }
-
-    private static void CheckLearningRate(double value, string name)
-    {
-        if (!double.IsFinite(value) || value <= 0)
-            throw new ArgumentException($"Sgd: the learning rate must be positive and finite, got {Format(value)}.", name);
-    }
-
-    private static string Format(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 }
 
-/// <summary>A snapshot of an <see cref="Sgd{T}"/>'s state, for checkpoints.</summary>
-/// <typeparam name="T">The element type.</typeparam>
-/// <param name="LearningRate">η at the time of the snapshot.</param>
-/// <param name="Momentum">μ.</param>
-/// <param name="WeightDecay">λ.</param>
-/// <param name="StepCount">Steps taken so far.</param>
-/// <param name="MomentumBuffers">One velocity tensor per parameter, in parameter order; empty without momentum.</param>
-public sealed record SgdState<T>(double LearningRate, double Momentum, double WeightDecay, long StepCount, IReadOnlyList<NdArray<T>> MomentumBuffers)
-    where T : unmanaged, IFloatingPointIeee754<T>;
+/// <summary>Shared constants of the optimizer kernels.</summary>
+internal static class OptimizerKernels
+{
+    /// <summary>Elements per stack scratch chunk: small enough for the stack and L1 (4 KiB of doubles), large enough that the
+    /// per-call overhead of TensorPrimitives is negligible.</summary>
+    public const int Chunk = 512;
+}

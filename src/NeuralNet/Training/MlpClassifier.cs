@@ -31,7 +31,7 @@ public sealed record MlpSettings
     /// <summary>The seed of the single generator used for the initial weights and then for shuffling. Default 0.</summary>
     public ulong Seed { get; init; }
 
-    /// <summary>The learning rate (the schedule's initial rate takes precedence). Default 0.1.</summary>
+    /// <summary>The learning rate of the default SGD optimizer: the base rate a schedule scales. Default 0.1.</summary>
     public double LearningRate { get; init; } = 0.1;
 
     /// <summary>SGD momentum. Default 0.</summary>
@@ -40,8 +40,9 @@ public sealed record MlpSettings
     /// <summary>L2 weight decay. Default 0.</summary>
     public double WeightDecay { get; init; }
 
-    /// <summary>An optional schedule; a schedule instance holds state, so give each classifier its own. Default none.</summary>
-    public LearningRateSchedule? Schedule { get; init; }
+    /// <summary>Creates the optional schedule on the classifier's optimizer, e.g.
+    /// <c>opt =&gt; new StepDecaySchedule(opt, gamma: 0.97)</c>; called once per classifier. Default none.</summary>
+    public Func<Optimizer, LearningRateSchedule>? Schedule { get; init; }
 
     /// <summary>The training-loop settings (epochs, batch size, sampling, validation split…). Default: 1 epoch of batch 32.</summary>
     public TrainerOptions Training { get; init; } = new();
@@ -83,16 +84,24 @@ public static class MlpClassifier
 public sealed class MlpClassifier<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     /// <summary>Builds the model (not yet trained).</summary>
-    /// <exception cref="ArgumentException">A setting is out of range.</exception>
-    public MlpClassifier(MlpSettings settings)
+    /// <param name="settings">Architecture and training settings.</param>
+    /// <param name="createOptimizer">Creates the optimizer for the built model (e.g. <c>m =&gt; new AdamW&lt;float&gt;(m, 1e-3)</c>);
+    /// null for <see cref="Sgd{T}"/> with the settings' learning rate, momentum and weight decay.</param>
+    /// <exception cref="ArgumentException">A setting is out of range, or the optimizer does not step the model's parameters.</exception>
+    public MlpClassifier(MlpSettings settings, Func<Sequential<T>, Optimizer<T>>? createOptimizer = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         settings.Training.Validate();
         Settings = settings;
         var random = new RandomGenerator(settings.Seed);
         Model = MlpBuilder.Build<T>(settings.InputSize, settings.HiddenSizes, settings.Classes, settings.Hidden, settings.Output, settings.Initializer, random);
-        var optimizer = new Sgd<T>(Model, settings.Schedule?.LearningRate ?? settings.LearningRate, settings.Momentum, settings.WeightDecay);
-        Trainer = new Trainer<T>(Model, MlpBuilder.LossFor<T>(settings.Output), optimizer, settings.Schedule, random);
+        var optimizer = createOptimizer is null
+            ? new Sgd<T>(Model, settings.LearningRate, settings.Momentum, settings.WeightDecay)
+            : createOptimizer(Model) ?? throw new ArgumentException("MlpClassifier: the optimizer factory returned null.", nameof(createOptimizer));
+        if (optimizer.Parameters.Count != Model.Parameters.Count || !optimizer.Parameters.ToHashSet(ReferenceEqualityComparer.Instance).SetEquals(Model.Parameters))
+            throw new ArgumentException("MlpClassifier: the optimizer must step exactly the model's parameters.", nameof(createOptimizer));
+        settings.Schedule?.Invoke(optimizer);
+        Trainer = new Trainer<T>(Model, MlpBuilder.LossFor<T>(settings.Output), optimizer, random);
         Predictor = new Predictor<T>(Model, settings.Output);
     }
 

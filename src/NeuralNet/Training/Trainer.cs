@@ -30,7 +30,7 @@ namespace NeuralNet.Training;
 /// monitored loss (<see cref="TrainerOptions.ScheduleMonitor"/>) after every epoch; at iteration interval it gets each batch's
 /// loss before that batch's update (the loss measured at the weights the previous step produced), so the new rate applies
 /// to the step. When it answers <see cref="ScheduleDecision.WorsenedUndo"/>, the trainer restores the parameters at which the
-/// reference loss was measured, clears the momentum and skips that batch's update (<see cref="IterationRecord.Undone"/>).</para>
+/// reference loss was measured, clears the optimizer's state (<see cref="Optimizer{T}.ResetState"/>: momentum, moments) and skips that batch's update (<see cref="IterationRecord.Undone"/>).</para>
 /// <para>A trainer keeps its epoch and iteration counts and its <see cref="History"/> across <c>Fit</c> calls, so calling
 /// <c>Fit</c> again (on the same or more data) continues training.</para>
 /// <para>Not thread-safe; while it trains, nothing else may use the model.</para>
@@ -45,10 +45,10 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Creates a trainer.</summary>
     /// <param name="model">The model to train; its output must be (N, classes).</param>
     /// <param name="loss">The loss on the model's output.</param>
-    /// <param name="optimizer">The optimizer; it must step the model's parameters.</param>
-    /// <param name="schedule">An optional learning-rate schedule; without one the optimizer's rate is kept.</param>
+    /// <param name="optimizer">The optimizer; it must step the model's parameters. Its attached schedule, if any
+    /// (<see cref="Optimizer.Schedule"/>), is the trainer's <see cref="Schedule"/>.</param>
     /// <param name="random">The generator for shuffling and sampling; defaults to <c>new RandomGenerator(0)</c>.</param>
-    public Trainer(Module<T> model, Loss<T> loss, Sgd<T> optimizer, LearningRateSchedule? schedule = null, RandomGenerator? random = null)
+    public Trainer(Module<T> model, Loss<T> loss, Optimizer<T> optimizer, RandomGenerator? random = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(loss);
@@ -56,9 +56,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         Model = model;
         Loss = loss;
         Optimizer = optimizer;
-        Schedule = schedule;
         Random = random ?? new RandomGenerator(0);
-        if (schedule is not null) optimizer.LearningRate = schedule.LearningRate;
     }
 
     /// <summary>The model being trained.</summary>
@@ -68,10 +66,10 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
     public Loss<T> Loss { get; }
 
     /// <summary>The optimizer.</summary>
-    public Sgd<T> Optimizer { get; }
+    public Optimizer<T> Optimizer { get; }
 
-    /// <summary>The learning-rate schedule, or null.</summary>
-    public LearningRateSchedule? Schedule { get; }
+    /// <summary>The learning-rate schedule attached to the optimizer (it owns the rates), or null: the rates stay as set.</summary>
+    public LearningRateSchedule? Schedule => Optimizer.Schedule;
 
     /// <summary>The generator used for shuffling and sampling (its state is saved in checkpoints).</summary>
     public RandomGenerator Random { get; }
@@ -151,7 +149,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         int batchesPerEpoch = (sampleCount + batchSize - 1) / batchSize;
         var order = new int[trainCount];
 
-        bool undo = Schedule is BoldDriverSchedule { UndoOnIncrease: true };
+        bool undo = Schedule is { MayRequestUndo: true };
         if (undo) _undoSnapshot ??= new ParameterSnapshot<T>(Optimizer.Parameters);
         if (options.RecordIterations) History.EnsureIterationCapacity((long)options.Epochs * batchesPerEpoch);
         // Warm the buffers of the two batch sizes up front, so the first epoch's steps allocate no gather buffers.
@@ -300,25 +298,19 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
             {
                 // Back to the weights of the reference loss; the gradient of this batch belongs to the rejected weights.
                 _undoSnapshot!.Restore();
-                Optimizer.ResetMomentum();
-                Optimizer.LearningRate = Schedule.LearningRate;
-                return (loss, correct, true, Schedule.LearningRate);
+                Optimizer.ResetState();
+                return (loss, correct, true, Optimizer.LearningRate);
             }
             if (_undoSnapshot is not null && decision is ScheduleDecision.None or ScheduleDecision.Improved or ScheduleDecision.Worsened)
                 _undoSnapshot.Capture();
         }
-        if (Schedule is not null) Optimizer.LearningRate = Schedule.LearningRate;
 
         Optimizer.ZeroGrad();
         Model.Backward(Loss.Backward());
         Optimizer.Step();
         double usedRate = Optimizer.LearningRate;
 
-        if (Schedule is { RequiresLoss: false, Interval: ScheduleInterval.Iteration })
-        {
-            Schedule.Step();
-            Optimizer.LearningRate = Schedule.LearningRate;
-        }
+        if (Schedule is { RequiresLoss: false, Interval: ScheduleInterval.Iteration }) Schedule.Step();
         return (loss, correct, false, usedRate);
     }
 
@@ -341,14 +333,13 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
             if (decision == ScheduleDecision.WorsenedUndo)
             {
                 _undoSnapshot!.Restore();
-                Optimizer.ResetMomentum();
+                Optimizer.ResetState();
             }
             else if (_undoSnapshot is not null && decision is ScheduleDecision.None or ScheduleDecision.Improved or ScheduleDecision.Worsened)
             {
                 _undoSnapshot.Capture();
             }
         }
-        Optimizer.LearningRate = Schedule.LearningRate;
     }
 
     private (double Loss, double Accuracy) EvaluateRange(NdArray<T> inputs, int[] labels, int start, int count, int batchSize, int classes, ConfusionMatrix? matrix)

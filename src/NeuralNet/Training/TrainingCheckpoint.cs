@@ -10,7 +10,8 @@ namespace NeuralNet.Training;
 
 /// <summary>
 /// Saves and restores everything a <see cref="Trainer{T}"/> needs to resume training with bit-identical results: the model's
-/// parameters, the optimizer's state (learning rate, step count, momentum buffers), the schedule's state, the random
+/// parameters, the optimizer's state (any <see cref="Optimizer{T}"/>: its settings, step count, each group's learning rate, and
+/// its per-parameter tensors such as momentum or Adam's moments), the schedule's state, the random
 /// generator's state, the epoch and iteration counts, the history and (for Bold Driver with undo) the undo snapshot.
 /// </summary>
 /// <remarks>
@@ -18,14 +19,16 @@ namespace NeuralNet.Training;
 /// <see cref="Sequential{T}"/> that <see cref="ModelSerializer"/> can describe, the model part is exactly a model file
 /// (<c>neuralnet.format</c> = <c>neuralnet.model</c>, the architecture JSON, tensors <c>layers.{i}.{name}</c>), so
 /// <see cref="ModelSerializer.Load{T}"/> opens a checkpoint as a model; otherwise parameters are stored as <c>model.{i}.{name}</c>
-/// with <c>neuralnet.format</c> = <see cref="Format"/>. Training state: tensors <c>training.momentum.{i}</c>,
-/// <c>training.undo.{i}</c>, <c>training.random.state</c> (I64, 4 words), <c>training.history.epochs</c> (F64, (E, 8)) and
+/// with <c>neuralnet.format</c> = <see cref="Format"/>. Training state: tensors <c>training.optimizer.{state}.{i}</c> (one per
+/// optimizer state name, e.g. <c>momentum_buffer</c> or <c>exp_avg</c>, and parameter), <c>training.undo.{i}</c>, <c>training.random.state</c> (I64, 4 words), <c>training.history.epochs</c> (F64, (E, 8)) and
 /// <c>training.history.iterations</c> (F64, (I, 9)) — the history columns in <see cref="EpochRecord"/> /
-/// <see cref="IterationRecord"/> order, elapsed time in ticks (100 ns), exact; metadata <c>training.checkpoint_version</c> = 1,
+/// <see cref="IterationRecord"/> order, elapsed time in ticks (100 ns), exact; metadata <c>training.checkpoint_version</c> = 2,
 /// <c>training.element_type</c>, <c>training.epoch</c>, <c>training.iteration</c>, <c>training.parameter_count</c>, and
-/// <c>training.optimizer</c> / <c>training.schedule.kind</c> / <c>training.schedule.state</c> (JSON numbers, round-trip exact).</para>
-/// <para>Restoring needs a trainer built the same way (same architecture, same optimizer momentum and weight decay, a schedule of
-/// the same kind); it overwrites that trainer's weights and state. Callbacks that implement <see cref="ICheckpointedCallback{T}"/>
+/// <c>training.optimizer.kind</c>, <c>training.optimizer</c> (the optimizer's named numbers: settings, step count and every
+/// group's learning rate, the one place the rate is saved), <c>training.optimizer.tensors</c> (the state names, comma-separated),
+/// <c>training.schedule.kind</c> / <c>training.schedule.state</c> (JSON numbers, round-trip exact).</para>
+/// <para>Restoring needs a trainer built the same way (same architecture, an optimizer of the same kind, settings and groups, a
+/// schedule of the same kind); it overwrites that trainer's weights and state. Callbacks that implement <see cref="ICheckpointedCallback{T}"/>
 /// (e.g. <see cref="EarlyStopping{T}"/>) are saved too, by their position in <see cref="Trainer{T}.Callbacks"/>: metadata
 /// <c>training.callbacks.{c}.kind</c>, <c>.state</c> (JSON numbers, NaN allowed) and <c>.tensors</c> (a count), tensors
 /// <c>training.callbacks.{c}.{j}</c>; on restore each such callback gets the state saved at its position when there is one
@@ -42,7 +45,7 @@ public static class TrainingCheckpoint
     public const string VersionKey = "training.checkpoint_version";
 
     /// <summary>The current checkpoint version.</summary>
-    public const int Version = 1;
+    public const int Version = 2;
 
     private const int EpochColumns = 8, IterationColumns = 9;
 
@@ -73,15 +76,12 @@ public static class TrainingCheckpoint
         file.Metadata["training.iteration"] = trainer.Iteration.ToString(CultureInfo.InvariantCulture);
         file.Metadata["training.parameter_count"] = parameters.Count.ToString(CultureInfo.InvariantCulture);
 
-        var sgd = trainer.Optimizer.GetState();
-        file.Metadata["training.optimizer"] = JsonSerializer.Serialize(new Dictionary<string, double>
-        {
-            ["learning_rate"] = sgd.LearningRate,
-            ["momentum"] = sgd.Momentum,
-            ["weight_decay"] = sgd.WeightDecay,
-            ["step_count"] = sgd.StepCount,
-        });
-        for (int i = 0; i < sgd.MomentumBuffers.Count; i++) file.Add($"training.momentum.{i}", sgd.MomentumBuffers[i]);
+        var optimizer = trainer.Optimizer.GetState();
+        file.Metadata["training.optimizer.kind"] = optimizer.Kind;
+        file.Metadata["training.optimizer"] = JsonSerializer.Serialize(optimizer.Scalars);
+        file.Metadata["training.optimizer.tensors"] = string.Join(",", optimizer.Tensors.Keys);
+        foreach (var (name, tensors) in optimizer.Tensors)
+            for (int i = 0; i < tensors.Count; i++) file.Add($"training.optimizer.{name}.{i}", tensors[i]);
 
         if (trainer.Schedule is { } schedule)
         {
@@ -143,10 +143,12 @@ public static class TrainingCheckpoint
         var file = SafeTensorsFile.Load(path);
         string Meta(string key) => file.Metadata.TryGetValue(key, out var v) ? v : throw Bad(path, $"metadata entry '{key}' is missing");
         if (!file.Metadata.ContainsKey(VersionKey)) throw Bad(path, $"metadata entry '{VersionKey}' is missing (a model file, not a training checkpoint?)");
-        if (Meta(VersionKey) != "1") throw Bad(path, $"checkpoint version '{Meta(VersionKey)}' is not supported (expected 1)");
+        if (Meta(VersionKey) != "2") throw Bad(path, $"checkpoint version '{Meta(VersionKey)}' is not supported (expected 2)");
         if (Meta("training.element_type") != typeof(T).Name) throw Bad(path, $"the checkpoint holds {Meta("training.element_type")} tensors, the trainer uses {typeof(T).Name}");
         int epoch = ParseInt(path, "training.epoch", Meta("training.epoch"));
         long iteration = ParseLong(path, "training.iteration", Meta("training.iteration"));
+
+        var optimizerBefore = trainer.Optimizer.GetState();
 
         // Read and validate everything first, so a mismatch leaves the trainer untouched.
         var parameters = trainer.Optimizer.Parameters;
@@ -174,15 +176,16 @@ public static class TrainingCheckpoint
                 throw Bad(path, $"tensor '{name}' has shape {values[i].ShapeString}, the model's parameter needs {parameters[i].Value.ShapeString}");
         }
 
-        var opt = ReadJson(path, "training.optimizer", Meta("training.optimizer"));
-        double momentum = Get(path, "optimizer", opt, "momentum"), decay = Get(path, "optimizer", opt, "weight_decay");
-        if (momentum != trainer.Optimizer.Momentum || decay != trainer.Optimizer.WeightDecay)
-            throw Bad(path, $"the optimizer had momentum {momentum.ToString(CultureInfo.InvariantCulture)} and weight decay {decay.ToString(CultureInfo.InvariantCulture)}, the trainer's has {trainer.Optimizer.Momentum.ToString(CultureInfo.InvariantCulture)} and {trainer.Optimizer.WeightDecay.ToString(CultureInfo.InvariantCulture)}");
-        var buffers = new List<NdArray<T>>();
-        if (momentum != 0)
-            for (int i = 0; i < count; i++) buffers.Add(ReadTensor<T>(file, path, $"training.momentum.{i}"));
-        double stepCount = Get(path, "optimizer", opt, "step_count");
-        var sgdState = new SgdState<T>(Get(path, "optimizer", opt, "learning_rate"), momentum, decay, (long)stepCount, buffers);
+        var optimizerScalars = ReadJson(path, "training.optimizer", Meta("training.optimizer"));
+        var optimizerTensors = new Dictionary<string, IReadOnlyList<NdArray<T>>>(StringComparer.Ordinal);
+        string tensorNames = Meta("training.optimizer.tensors");
+        foreach (string name in tensorNames.Length == 0 ? [] : tensorNames.Split(','))
+        {
+            var list = new NdArray<T>[count];
+            for (int i = 0; i < count; i++) list[i] = ReadTensor<T>(file, path, $"training.optimizer.{name}.{i}");
+            optimizerTensors[name] = list;
+        }
+        var optimizerState = new OptimizerState<T>(Meta("training.optimizer.kind"), optimizerScalars, optimizerTensors);
 
         IReadOnlyDictionary<string, double>? scheduleState = null;
         bool savedSchedule = file.Metadata.TryGetValue("training.schedule.kind", out var kind);
@@ -222,7 +225,6 @@ public static class TrainingCheckpoint
         try
         {
             // Validate the states on scratch objects before touching the trainer.
-            new Sgd<T>(parameters, trainer.Optimizer.LearningRate, momentum, decay).SetState(sgdState);
             RandomGenerator.FromState(randomState);
             if (undo is not null) new ParameterSnapshot<T>(parameters).Load(undo);
             if (scheduleState is not null)
@@ -231,6 +233,8 @@ public static class TrainingCheckpoint
                 trainer.Schedule.SetState(scheduleState);
                 trainer.Schedule.SetState(saved);
             }
+            // Validates everything before changing anything; rolled back below if a callback refuses its state.
+            trainer.Optimizer.SetState(optimizerState);
         }
         catch (ArgumentException e)
         {
@@ -250,13 +254,13 @@ public static class TrainingCheckpoint
             catch (ArgumentException e)
             {
                 foreach (var (done, old) in previous) done.SetState(trainer, old);
+                trainer.Optimizer.SetState(optimizerBefore);
                 throw new InvalidDataException($"{path}: invalid training checkpoint: callback {index}: {e.Message}", e);
             }
             previous.Add((callback, before));
         }
 
         for (int i = 0; i < count; i++) parameters[i].Value.CopyFrom(values[i]);
-        trainer.Optimizer.SetState(sgdState);
         if (scheduleState is not null) trainer.Schedule!.SetState(scheduleState);
         trainer.Random.SetState(randomState);
         trainer.RestoreProgress(epoch, iteration, history, undo);

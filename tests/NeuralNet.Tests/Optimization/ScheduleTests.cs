@@ -1,13 +1,17 @@
+using NeuralNet.Optimization;
 using NeuralNet.Optimization.Schedules;
 
 namespace NeuralNet.Tests.Optimization;
 
 public class ScheduleTests
 {
+    /// <summary>An optimizer without parameters: only its rate matters to a schedule.</summary>
+    internal static Sgd<double> Opt(double learningRate) => new(Array.Empty<Parameter<double>>(), learningRate);
+
     [Fact]
     public void Constant_NeverChanges()
     {
-        var s = new ConstantSchedule(0.25);
+        var s = new ConstantSchedule(Opt(0.25));
         for (int i = 0; i < 5; i++) s.Step();
         s.LearningRate.Should().Be(0.25);
         s.StepCount.Should().Be(5);
@@ -16,7 +20,7 @@ public class ScheduleTests
     [Fact]
     public void StepDecay_MultipliesByGammaEveryKSteps()
     {
-        var s = new StepDecaySchedule(0.1, gamma: 0.5, stepSize: 3);
+        var s = new StepDecaySchedule(Opt(0.1), gamma: 0.5, stepSize: 3);
         var seen = new List<double> { s.LearningRate };
         for (int i = 0; i < 7; i++) { s.Step(); seen.Add(s.LearningRate); }
         seen.Should().Equal(0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.025, 0.025);
@@ -25,7 +29,7 @@ public class ScheduleTests
     [Fact]
     public void StepDecay_097PerEpoch_MatchesReferenceRule()
     {
-        var s = new StepDecaySchedule(0.001, gamma: 0.97);
+        var s = new StepDecaySchedule(Opt(0.001), gamma: 0.97);
         for (int i = 0; i < 100; i++) s.Step();
         s.LearningRate.Should().Be(0.001 * Math.Pow(0.97, 100));
         s.LearningRate.Should().BeApproximately(4.755e-5, 1e-8);
@@ -34,7 +38,7 @@ public class ScheduleTests
     [Fact]
     public void Exponential_IsGammaToTheT()
     {
-        var s = new ExponentialSchedule(2.0, 0.9);
+        var s = new ExponentialSchedule(Opt(2.0), 0.9);
         s.Step(); s.LearningRate.Should().Be(2.0 * 0.9);
         s.Step(); s.LearningRate.Should().Be(2.0 * Math.Pow(0.9, 2));
         s.Step(1.23).Should().Be(ScheduleDecision.None); // loss ignored
@@ -44,7 +48,7 @@ public class ScheduleTests
     [Fact]
     public void BoldDriver_IncreasesOnFallAndHalvesOnRise()
     {
-        var s = new BoldDriverSchedule(0.1);
+        var s = new BoldDriverSchedule(Opt(0.1));
         s.Step(1.0).Should().Be(ScheduleDecision.None);
         s.LearningRate.Should().Be(0.1);
         s.Step(0.8).Should().Be(ScheduleDecision.Improved);
@@ -62,7 +66,7 @@ public class ScheduleTests
     [Fact]
     public void BoldDriver_WithUndo_KeepsTheReferenceLoss()
     {
-        var s = new BoldDriverSchedule(0.2, undoOnIncrease: true);
+        var s = new BoldDriverSchedule(Opt(0.2), undoOnIncrease: true);
         s.Step(1.0);
         s.Step(1.5).Should().Be(ScheduleDecision.WorsenedUndo);
         s.LearningRate.Should().Be(0.1);
@@ -77,7 +81,7 @@ public class ScheduleTests
     [Fact]
     public void BoldDriver_RespectsBounds()
     {
-        var s = new BoldDriverSchedule(0.1, minLearningRate: 0.06, maxLearningRate: 0.104);
+        var s = new BoldDriverSchedule(Opt(0.1), minLearningRate: 0.06, maxLearningRate: 0.104);
         s.Step(1.0);
         s.Step(0.5);
         s.LearningRate.Should().Be(0.104);
@@ -88,7 +92,7 @@ public class ScheduleTests
     [Fact]
     public void BoldDriver_StepWithoutLoss_Throws()
     {
-        var s = new BoldDriverSchedule(0.1);
+        var s = new BoldDriverSchedule(Opt(0.1));
         FluentActions.Invoking(() => s.Step()).Should().Throw<InvalidOperationException>().WithMessage("*BoldDriver*Step(loss)*");
         FluentActions.Invoking(() => s.Step(double.NaN)).Should().Throw<ArgumentException>().WithMessage("*finite*NaN*");
         s.RequiresLoss.Should().BeTrue();
@@ -97,19 +101,21 @@ public class ScheduleTests
     [Fact]
     public void States_RoundTripExactly()
     {
-        var a = new BoldDriverSchedule(0.1, undoOnIncrease: true);
+        var a = new BoldDriverSchedule(Opt(0.1), undoOnIncrease: true);
         a.Step(1.0); a.Step(0.7); a.Step(0.9);
-        var b = new BoldDriverSchedule(0.1, undoOnIncrease: true);
+        var b = new BoldDriverSchedule(Opt(0.1), undoOnIncrease: true);
         b.SetState(a.GetState());
+        b.LearningRate.Should().Be(0.1, "the rate is the optimizer's state, not the schedule's");
+        ((Sgd<double>)b.Optimizer).SetState(((Sgd<double>)a.Optimizer).GetState());
         b.LearningRate.Should().Be(a.LearningRate);
         b.ReferenceLoss.Should().Be(0.7);
         b.RiseCount.Should().Be(1);
         a.Step(0.65).Should().Be(b.Step(0.65));
         b.LearningRate.Should().Be(a.LearningRate);
 
-        var d = new StepDecaySchedule(0.1, 0.97);
+        var d = new StepDecaySchedule(Opt(0.1), 0.97);
         for (int i = 0; i < 4; i++) d.Step();
-        var e = new StepDecaySchedule(0.1, 0.97);
+        var e = new StepDecaySchedule(Opt(0.1), 0.97);
         e.SetState(d.GetState());
         e.StepCount.Should().Be(4);
         d.Step(); e.Step();
@@ -119,15 +125,15 @@ public class ScheduleTests
     [Fact]
     public void BadStates_Throw()
     {
-        var s = new BoldDriverSchedule(0.1);
+        var s = new BoldDriverSchedule(Opt(0.1));
         FluentActions.Invoking(() => s.SetState(new Dictionary<string, double> { ["learning_rate"] = 0.1 }))
             .Should().Throw<ArgumentException>().WithMessage("*BoldDriver*has_reference*");
-        var d = new StepDecaySchedule(0.1, 0.5);
-        FluentActions.Invoking(() => d.SetState(new Dictionary<string, double> { ["learning_rate"] = -1, ["step_count"] = 0 }))
-            .Should().Throw<ArgumentException>().WithMessage("*learning_rate*-1*");
-        FluentActions.Invoking(() => d.SetState(new Dictionary<string, double> { ["learning_rate"] = 1, ["step_count"] = 1.5 }))
+        var d = new StepDecaySchedule(Opt(0.1), 0.5);
+        FluentActions.Invoking(() => d.SetState(new Dictionary<string, double> { ["step_count"] = -1 }))
+            .Should().Throw<ArgumentException>().WithMessage("*step_count*-1*");
+        FluentActions.Invoking(() => d.SetState(new Dictionary<string, double> { ["step_count"] = 1.5 }))
             .Should().Throw<ArgumentException>().WithMessage("*step_count*1.5*");
-        FluentActions.Invoking(() => new StepDecaySchedule(0.1, 0.5, stepSize: 0)).Should().Throw<ArgumentException>().WithMessage("*step size*");
-        FluentActions.Invoking(() => new BoldDriverSchedule(0.1, decrease: 1.5)).Should().Throw<ArgumentException>().WithMessage("*decrease*");
+        FluentActions.Invoking(() => new StepDecaySchedule(Opt(0.1), 0.5, stepSize: 0)).Should().Throw<ArgumentException>().WithMessage("*step size*");
+        FluentActions.Invoking(() => new BoldDriverSchedule(Opt(0.1), decrease: 1.5)).Should().Throw<ArgumentException>().WithMessage("*decrease*");
     }
 }

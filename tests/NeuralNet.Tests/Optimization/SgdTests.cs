@@ -39,7 +39,7 @@ public class SgdTests
         }
         // closed form check of the third velocity: g3 + 0.9 g2 + 0.81 g1
         v.Should().BeApproximately(0.7 + 0.9 * -0.2 + 0.81 * 0.3, 1e-15);
-        sgd.GetState().MomentumBuffers[0].Data[0].Should().Be(v);
+        sgd.GetState().Tensors["momentum_buffer"][0].Data[0].Should().Be(v);
     }
 
     [Fact]
@@ -149,9 +149,13 @@ public class SgdTests
         FluentActions.Invoking(() => new Sgd<double>([p], 0.1, weightDecay: -1)).Should().Throw<ArgumentException>().WithMessage("*weight decay*");
         FluentActions.Invoking(() => new Sgd<double>([p, p], 0.1)).Should().Throw<ArgumentException>().WithMessage("*twice*");
         var sgd = new Sgd<double>([p], 0.1, momentum: 0.9);
-        var wrongShape = new SgdState<double>(0.1, 0.9, 0, 1, [new NdArray<double>(2)]);
-        FluentActions.Invoking(() => sgd.SetState(wrongShape)).Should().Throw<ArgumentException>().WithMessage("*buffer 0 has shape (2)*needs (1)*");
-        var wrongMomentum = new SgdState<double>(0.1, 0.5, 0, 1, [new NdArray<double>(1)]);
+        var good = sgd.GetState();
+        var wrongShape = good with { Tensors = new Dictionary<string, IReadOnlyList<NdArray<double>>> { ["momentum_buffer"] = [new NdArray<double>(2)] } };
+        FluentActions.Invoking(() => sgd.SetState(wrongShape)).Should().Throw<ArgumentException>().WithMessage("*momentum_buffer' tensor 0 has shape (2)*needs (1)*");
+        var wrongMomentum = good with { Scalars = new Dictionary<string, double>(good.Scalars) { ["momentum"] = 0.5 } };
         FluentActions.Invoking(() => sgd.SetState(wrongMomentum)).Should().Throw<ArgumentException>().WithMessage("*momentum 0.5*");
+        var noRate = good with { Scalars = good.Scalars.Where(kv => kv.Key != "group.0.learning_rate").ToDictionary() };
+        FluentActions.Invoking(() => sgd.SetState(noRate)).Should().Throw<ArgumentException>().WithMessage("*group.0.learning_rate*");
+        FluentActions.Invoking(() => sgd.SetState(good with { Kind = "Adam" })).Should().Throw<ArgumentException>().WithMessage("*Sgd*Adam*");
     }
 }

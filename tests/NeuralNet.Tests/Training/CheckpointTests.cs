@@ -10,11 +10,13 @@ public sealed class CheckpointTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static Trainer<float> Make(ulong seed, Func<LearningRateSchedule> schedule)
+    private static Trainer<float> Make(ulong seed, Func<Optimizer, LearningRateSchedule> schedule)
     {
         var random = new RandomGenerator(seed);
         var model = MlpBuilder.Build<float>(784, [24], 10, HiddenActivation.Sigmoid, OutputActivation.Logits, null, random);
-        return new Trainer<float>(model, MlpBuilder.LossFor<float>(OutputActivation.Logits), new Sgd<float>(model, 0.3, momentum: 0.9), schedule(), random);
+        var sgd = new Sgd<float>(model, 0.3, momentum: 0.9);
+        schedule(sgd);
+        return new Trainer<float>(model, MlpBuilder.LossFor<float>(OutputActivation.Logits), sgd, random);
     }
 
     [Theory]
@@ -22,9 +24,9 @@ public sealed class CheckpointTests : IDisposable
     [InlineData("bold-undo")]
     public void ResumingFromACheckpoint_GivesBitIdenticalWeightsToAnUninterruptedRun(string kind)
     {
-        Func<LearningRateSchedule> schedule = kind == "step"
-            ? () => new StepDecaySchedule(0.3, 0.7)
-            : () => new BoldDriverSchedule(0.3, undoOnIncrease: true);
+        Func<Optimizer, LearningRateSchedule> schedule = kind == "step"
+            ? o => new StepDecaySchedule(o, 0.7)
+            : o => new BoldDriverSchedule(o, undoOnIncrease: true);
         var (x, y) = MnistTestData.TrainSubset(800);
         var options = new TrainerOptions { Epochs = 4, BatchSize = 40, ValidationSplit = 0.25 };
 
@@ -55,7 +57,7 @@ public sealed class CheckpointTests : IDisposable
     public void ACheckpointIsAlsoAModelFile()
     {
         var (x, y) = MnistTestData.TrainSubset(200);
-        var t = Make(1, () => new StepDecaySchedule(0.3, 0.7));
+        var t = Make(1, o => new StepDecaySchedule(o, 0.7));
         t.Fit(x, y, new TrainerOptions { Epochs = 1, BatchSize = 50 });
         string path = Path.Combine(_dir, "m.safetensors");
         TrainingCheckpoint.Save(t, path);
@@ -64,12 +66,14 @@ public sealed class CheckpointTests : IDisposable
         var file = NeuralNet.Serialization.SafeTensorsFile.Load(path);
         file.Metadata["training.epoch"].Should().Be("1");
         file.Contains("layers.0.weight").Should().BeTrue();
-        file.Contains("training.momentum.3").Should().BeTrue();
+        file.Contains("training.optimizer.momentum_buffer.3").Should().BeTrue();
+        file.Metadata["training.optimizer.kind"].Should().Be("Sgd");
+        file.Metadata["training.optimizer"].Should().Contain("\"group.0.initial_learning_rate\":0.3");
 
         // a plain model file is not a checkpoint
         string modelOnly = Path.Combine(_dir, "plain.safetensors");
         NeuralNet.Serialization.ModelSerializer.Save((NeuralNet.Modules.Sequential<float>)t.Model, modelOnly);
-        FluentActions.Invoking(() => TrainingCheckpoint.Restore(Make(1, () => new StepDecaySchedule(0.3, 0.7)), modelOnly))
+        FluentActions.Invoking(() => TrainingCheckpoint.Restore(Make(1, o => new StepDecaySchedule(o, 0.7)), modelOnly))
             .Should().Throw<InvalidDataException>().WithMessage("*plain.safetensors*training.checkpoint_version*missing*");
     }
 
@@ -77,34 +81,38 @@ public sealed class CheckpointTests : IDisposable
     public void MismatchedOrCorruptCheckpoints_ThrowInvalidDataAndLeaveTheTrainerUntouched()
     {
         var (x, y) = MnistTestData.TrainSubset(200);
-        var t = Make(1, () => new StepDecaySchedule(0.3, 0.7));
+        var t = Make(1, o => new StepDecaySchedule(o, 0.7));
         t.Fit(x, y, new TrainerOptions { Epochs = 1, BatchSize = 50 });
         string path = Path.Combine(_dir, "a.safetensors");
         TrainingCheckpoint.Save(t, path);
 
         var random = new RandomGenerator(1);
         var wider = MlpBuilder.Build<float>(784, [25], 10, HiddenActivation.Sigmoid, OutputActivation.Logits, null, random);
-        var other = new Trainer<float>(wider, MlpBuilder.LossFor<float>(OutputActivation.Logits), new Sgd<float>(wider, 0.3, momentum: 0.9), new StepDecaySchedule(0.3, 0.7));
+        var widerSgd = new Sgd<float>(wider, 0.3, momentum: 0.9);
+        _ = new StepDecaySchedule(widerSgd, 0.7);
+        var other = new Trainer<float>(wider, MlpBuilder.LossFor<float>(OutputActivation.Logits), widerSgd);
         var before = TrainerTests.Snapshot(wider);
         FluentActions.Invoking(() => TrainingCheckpoint.Restore(other, path)).Should().Throw<InvalidDataException>()
             .WithMessage("*a.safetensors*architecture*24*differs*25*");
         TrainerTests.ShouldBeBitIdentical(TrainerTests.Snapshot(wider), before);
         other.Epoch.Should().Be(0);
 
-        var noMomentum = Make(1, () => new StepDecaySchedule(0.3, 0.7));
-        var plain = new Trainer<float>(noMomentum.Model, noMomentum.Loss, new Sgd<float>(noMomentum.Model, 0.3), new StepDecaySchedule(0.3, 0.7));
+        var noMomentum = Make(1, o => new StepDecaySchedule(o, 0.7));
+        var plainSgd = new Sgd<float>(noMomentum.Model, 0.3);
+        _ = new StepDecaySchedule(plainSgd, 0.7);
+        var plain = new Trainer<float>(noMomentum.Model, noMomentum.Loss, plainSgd);
         FluentActions.Invoking(() => TrainingCheckpoint.Restore(plain, path)).Should().Throw<InvalidDataException>().WithMessage("*momentum 0.9*");
-        var bold = Make(1, () => new BoldDriverSchedule(0.3));
+        var bold = Make(1, o => new BoldDriverSchedule(o));
         FluentActions.Invoking(() => TrainingCheckpoint.Restore(bold, path)).Should().Throw<InvalidDataException>().WithMessage("*schedule is 'StepDecay'*'BoldDriver'*");
 
         var bytes = File.ReadAllBytes(path);
         bytes[^3] ^= 0x40; // flip a bit in the last tensor
         string corrupt = Path.Combine(_dir, "corrupt.safetensors");
         File.WriteAllBytes(corrupt, bytes);
-        FluentActions.Invoking(() => TrainingCheckpoint.Restore(Make(1, () => new StepDecaySchedule(0.3, 0.7)), corrupt))
+        FluentActions.Invoking(() => TrainingCheckpoint.Restore(Make(1, o => new StepDecaySchedule(o, 0.7)), corrupt))
             .Should().Throw<InvalidDataException>().WithMessage("*corrupt.safetensors*");
         File.WriteAllBytes(corrupt, bytes[..100]);
-        FluentActions.Invoking(() => TrainingCheckpoint.Restore(Make(1, () => new StepDecaySchedule(0.3, 0.7)), corrupt))
+        FluentActions.Invoking(() => TrainingCheckpoint.Restore(Make(1, o => new StepDecaySchedule(o, 0.7)), corrupt))
             .Should().Throw<InvalidDataException>().WithMessage("*corrupt.safetensors*");
     }
     [Fact]
@@ -114,7 +122,7 @@ public sealed class CheckpointTests : IDisposable
         var options = new TrainerOptions { Epochs = 12, BatchSize = 40, ValidationSplit = 0.25 };
         EarlyStopping<float> Stopper() => new(TrainingMetric.ValidationLoss, patience: 2, minDelta: 0.01);
 
-        var straight = Make(9, () => new StepDecaySchedule(0.3, 0.7));
+        var straight = Make(9, o => new StepDecaySchedule(o, 0.7));
         var straightStopper = Stopper();
         straight.Callbacks.Add(straightStopper);
         straight.Fit(x, y, options);
@@ -122,13 +130,13 @@ public sealed class CheckpointTests : IDisposable
         straightStopper.StoppedEpoch.Should().BeInRange(5, 11, "the scenario must stop early, after the checkpoint");
         straightStopper.BestEpoch.Should().BeLessThan(straightStopper.StoppedEpoch);
 
-        var first = Make(9, () => new StepDecaySchedule(0.3, 0.7));
+        var first = Make(9, o => new StepDecaySchedule(o, 0.7));
         first.Callbacks.Add(Stopper());
         var saver = new CheckpointCallback<float>(Path.Combine(_dir, "es-{epoch}.safetensors"), everyEpochs: 3);
         first.Callbacks.Add(saver);
         first.Fit(x, y, options with { Epochs = 3 });
 
-        var resumed = Make(12345, () => new StepDecaySchedule(0.3, 0.7));
+        var resumed = Make(12345, o => new StepDecaySchedule(o, 0.7));
         var resumedStopper = Stopper();
         resumed.Callbacks.Add(resumedStopper);
         TrainingCheckpoint.Restore(resumed, saver.Saved[0]);
@@ -147,7 +155,7 @@ public sealed class CheckpointTests : IDisposable
     public void CallbackStates_RoundTripNaN_AndMismatchesLeaveEverythingUntouched()
     {
         // Saved before any epoch: the best value is still NaN, which plain JSON cannot hold.
-        var t = Make(1, () => new StepDecaySchedule(0.3, 0.7));
+        var t = Make(1, o => new StepDecaySchedule(o, 0.7));
         var stopper = new EarlyStopping<float>(patience: 4);
         t.Callbacks.Add(stopper);
         string path = Path.Combine(_dir, "fresh.safetensors");
@@ -155,7 +163,7 @@ public sealed class CheckpointTests : IDisposable
         var file = NeuralNet.Serialization.SafeTensorsFile.Load(path);
         file.Metadata["training.callbacks.0.kind"].Should().Be("early_stopping");
         file.Metadata["training.callbacks.0.state"].Should().Contain("\"NaN\"");
-        var other = Make(2, () => new StepDecaySchedule(0.3, 0.7));
+        var other = Make(2, o => new StepDecaySchedule(o, 0.7));
         var otherStopper = new EarlyStopping<float>(patience: 4);
         other.Callbacks.Add(otherStopper);
         TrainingCheckpoint.Restore(other, path);
@@ -168,7 +176,7 @@ public sealed class CheckpointTests : IDisposable
         NeuralNet.Serialization.SafeTensorsFile.Load(path).Contains("training.callbacks.0.3").Should().BeTrue("4 parameter tensors");
 
         // A callback of another kind at that position: refused, and nothing changes.
-        var mismatched = Make(3, () => new StepDecaySchedule(0.3, 0.7));
+        var mismatched = Make(3, o => new StepDecaySchedule(o, 0.7));
         var foreign = new CountingCallback();
         mismatched.Callbacks.Add(foreign);
         var before = TrainerTests.Snapshot(mismatched.Model);
@@ -178,7 +186,7 @@ public sealed class CheckpointTests : IDisposable
         foreign.Count.Should().Be(0);
 
         // An early stopping that does not restore best weights cannot take a state that holds them: refused, unchanged.
-        var noRestore = Make(4, () => new StepDecaySchedule(0.3, 0.7));
+        var noRestore = Make(4, o => new StepDecaySchedule(o, 0.7));
         var plainStopper = new EarlyStopping<float>(restoreBestWeights: false);
         noRestore.Callbacks.Add(plainStopper);
         FluentActions.Invoking(() => TrainingCheckpoint.Restore(noRestore, path)).Should().Throw<InvalidDataException>()
@@ -187,13 +195,13 @@ public sealed class CheckpointTests : IDisposable
         double.IsNaN(plainStopper.BestValue).Should().BeTrue();
 
         // A checkpoint without callback state (or a trainer without the callback) restores as before.
-        var bare = Make(5, () => new StepDecaySchedule(0.3, 0.7));
+        var bare = Make(5, o => new StepDecaySchedule(o, 0.7));
         string barePath = Path.Combine(_dir, "bare.safetensors");
         TrainingCheckpoint.Save(bare, barePath);
-        var withStopper = Make(6, () => new StepDecaySchedule(0.3, 0.7));
+        var withStopper = Make(6, o => new StepDecaySchedule(o, 0.7));
         withStopper.Callbacks.Add(new EarlyStopping<float>());
         TrainingCheckpoint.Restore(withStopper, barePath);
-        TrainingCheckpoint.Restore(Make(7, () => new StepDecaySchedule(0.3, 0.7)), path);
+        TrainingCheckpoint.Restore(Make(7, o => new StepDecaySchedule(o, 0.7)), path);
     }
 
     /// <summary>A checkpointed callback of another kind, to test the kind check.</summary>

@@ -45,8 +45,8 @@ public sealed class DocsSampleTests : IDisposable
         var random = new RandomGenerator(seed: 1);
         var model = MlpBuilder.Build<float>(784, [64], 10, HiddenActivation.Sigmoid, OutputActivation.Logits, initializer: null, random);
         var sgd = new Sgd<float>(model, learningRate: 0.5, momentum: 0.9, weightDecay: 1e-4);
-        var schedule = new StepDecaySchedule(0.5, gamma: 0.97);        // ×0.97 after every epoch
-        var trainer = new Trainer<float>(model, MlpBuilder.LossFor<float>(OutputActivation.Logits), sgd, schedule, random);
+        var schedule = new StepDecaySchedule(sgd, gamma: 0.97);        // attached to sgd, owns its rate: ×0.97 after every epoch
+        var trainer = new Trainer<float>(model, MlpBuilder.LossFor<float>(OutputActivation.Logits), sgd, random);
         trainer.Callbacks.Add(new EarlyStopping<float>(TrainingMetric.ValidationLoss, patience: 3));
         trainer.Callbacks.Add(new CheckpointCallback<float>(Path.Combine(dir, "ckpt-{epoch}.safetensors"), everyEpochs: 5));
         var progress = new Progress<TrainingProgress>(p => Console.WriteLine($"epoch {p.Epoch}: val acc {p.ValidationAccuracy:P2}"));

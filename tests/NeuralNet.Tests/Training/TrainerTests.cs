@@ -36,12 +36,14 @@ public class TrainerTests
             a[i].Select(BitConverter.SingleToInt32Bits).Should().Equal(b[i].Select(BitConverter.SingleToInt32Bits), $"parameter {i} must be bit-identical");
     }
 
-    private static Trainer<float> MakeTrainer(ulong seed, int[] hidden, double lr = 0.1, LearningRateSchedule? schedule = null,
+    private static Trainer<float> MakeTrainer(ulong seed, int[] hidden, double lr = 0.1, Func<Optimizer, LearningRateSchedule>? schedule = null,
         OutputActivation output = OutputActivation.Logits, HiddenActivation act = HiddenActivation.ReLU, double momentum = 0)
     {
         var random = new RandomGenerator(seed);
         var model = MlpBuilder.Build<float>(784, hidden, 10, act, output, null, random);
-        return new Trainer<float>(model, MlpBuilder.LossFor<float>(output), new Sgd<float>(model, lr, momentum), schedule, random);
+        var sgd = new Sgd<float>(model, lr, momentum);
+        schedule?.Invoke(sgd);
+        return new Trainer<float>(model, MlpBuilder.LossFor<float>(output), sgd, random);
     }
 
     [Fact]
@@ -92,7 +94,7 @@ public class TrainerTests
     public void History_RecordsEpochsIterationsValidationAndStepDecayRates()
     {
         var (x, y) = MnistTestData.TrainSubset(1200);
-        var t = MakeTrainer(1, [16], schedule: new StepDecaySchedule(0.2, 0.5));
+        var t = MakeTrainer(1, [16], lr: 0.2, schedule: o => new StepDecaySchedule(o, 0.5));
         var h = t.Fit(x, y, new TrainerOptions { Epochs = 3, BatchSize = 100, ValidationSplit = 0.25 });
         h.Epochs.Should().HaveCount(3);
         h.Epochs.Select(e => e.LearningRate).Should().Equal(0.2, 0.1, 0.05);
@@ -153,8 +155,9 @@ public class TrainerTests
     public void BoldDriverPerIterationWithUndo_RestoresTheWeightsOfTheReferenceLoss()
     {
         var (x, y) = MnistTestData.TrainSubset(500);
-        var schedule = new BoldDriverSchedule(3.0, undoOnIncrease: true) { Interval = ScheduleInterval.Iteration };
-        var t = MakeTrainer(5, [16], schedule: schedule, output: OutputActivation.Sigmoid, act: HiddenActivation.Tanh);
+        var t = MakeTrainer(5, [16], lr: 3.0, schedule: o => new BoldDriverSchedule(o, undoOnIncrease: true) { Interval = ScheduleInterval.Iteration },
+            output: OutputActivation.Sigmoid, act: HiddenActivation.Tanh);
+        var schedule = (BoldDriverSchedule)t.Schedule!;
         var recorder = new WeightRecorder { PerIteration = true };
         t.Callbacks.Add(recorder);
         var before = Snapshot(t.Model);
@@ -179,8 +182,8 @@ public class TrainerTests
     public void BoldDriverPerEpoch_FollowsTheMonitoredLoss()
     {
         var (x, y) = MnistTestData.TrainSubset(600);
-        var schedule = new BoldDriverSchedule(0.1);
-        var t = MakeTrainer(2, [16], schedule: schedule);
+        var t = MakeTrainer(2, [16], schedule: o => new BoldDriverSchedule(o));
+        var schedule = t.Schedule!;
         var h = t.Fit(x, y, new TrainerOptions { Epochs = 4, BatchSize = 60, ScheduleMonitor = TrainingMetric.TrainingLoss });
         double lr = 0.1;
         for (int e = 0; e < 4; e++)
@@ -280,7 +283,7 @@ public class TrainerTests
     public void TrainingStep_AllocatesNothingAfterWarmUp()
     {
         var (x, y) = MnistTestData.TrainSubset(640);
-        var t = MakeTrainer(1, [32], momentum: 0.9, schedule: new StepDecaySchedule(0.1, 0.9) { Interval = ScheduleInterval.Iteration });
+        var t = MakeTrainer(1, [32], momentum: 0.9, schedule: o => new StepDecaySchedule(o, 0.9) { Interval = ScheduleInterval.Iteration });
         var meter = new AllocationMeter();
         t.Callbacks.Add(meter);
         t.Fit(x, y, new TrainerOptions { Epochs = 3, BatchSize = 32 });

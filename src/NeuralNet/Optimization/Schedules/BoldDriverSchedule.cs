@@ -8,7 +8,7 @@ namespace NeuralNet.Optimization.Schedules;
 /// <para>Driven by a measured loss: call <see cref="Step(double)"/> after every iteration or every epoch (<see cref="LearningRateSchedule.Interval"/>).
 /// <see cref="LearningRateSchedule.Step()"/> without a loss throws <see cref="InvalidOperationException"/>.</para>
 /// <para>Let L be the new loss and R the reference loss (the last accepted one). The first call records R = L and keeps η.
-/// Then: L &lt; R gives η ← min(η·increase, max) and R ← L (<see cref="ScheduleDecision.Improved"/>);
+/// Then, for every parameter group's rate η: L &lt; R gives η ← min(η·increase, max) and R ← L (<see cref="ScheduleDecision.Improved"/>);
 /// L = R keeps η (<see cref="ScheduleDecision.Unchanged"/>); L &gt; R gives η ← max(η·decrease, min) and, without undo,
 /// R ← L (<see cref="ScheduleDecision.Worsened"/>); with <see cref="UndoOnIncrease"/>, R is kept because the caller restores the
 /// parameters at which R was measured (<see cref="ScheduleDecision.WorsenedUndo"/>). The <see cref="Training.Trainer{T}"/> does the restore.</para>
@@ -17,17 +17,17 @@ public sealed class BoldDriverSchedule : LearningRateSchedule
 {
     private double _reference = double.NaN;
 
-    /// <summary>Creates the schedule.</summary>
-    /// <param name="initialLearningRate">η₀, positive and finite.</param>
+    /// <summary>Creates the schedule and attaches it to <paramref name="optimizer"/>; the rates start at each group's initial rate.</summary>
+    /// <param name="optimizer">The optimizer whose rates it owns.</param>
     /// <param name="increase">The factor applied when the loss fell, at least 1.</param>
     /// <param name="decrease">The factor applied when the loss rose, in (0, 1].</param>
     /// <param name="undoOnIncrease">True to ask the caller to undo the step that made the loss rise.</param>
     /// <param name="minLearningRate">A floor for η, non-negative (0: none).</param>
     /// <param name="maxLearningRate">A ceiling for η (positive infinity: none).</param>
-    /// <exception cref="ArgumentException">A value is out of range.</exception>
-    public BoldDriverSchedule(double initialLearningRate, double increase = 1.05, double decrease = 0.5, bool undoOnIncrease = false,
+    /// <exception cref="ArgumentException">A value is out of range, or the optimizer already has a schedule.</exception>
+    public BoldDriverSchedule(Optimizer optimizer, double increase = 1.05, double decrease = 0.5, bool undoOnIncrease = false,
         double minLearningRate = 0, double maxLearningRate = double.PositiveInfinity)
-        : base(initialLearningRate)
+        : base(optimizer)
     {
         if (!double.IsFinite(increase) || increase < 1)
             throw new ArgumentException($"BoldDriver: the increase factor must be finite and at least 1, got {Format(increase)}.", nameof(increase));
@@ -42,6 +42,7 @@ public sealed class BoldDriverSchedule : LearningRateSchedule
         UndoOnIncrease = undoOnIncrease;
         MinLearningRate = minLearningRate;
         MaxLearningRate = maxLearningRate;
+        Attach();
     }
 
     /// <inheritdoc/>
@@ -49,6 +50,9 @@ public sealed class BoldDriverSchedule : LearningRateSchedule
 
     /// <inheritdoc/>
     public override bool RequiresLoss => true;
+
+    /// <inheritdoc/>
+    public override bool MayRequestUndo => UndoOnIncrease;
 
     /// <summary>The factor applied when the loss fell (1.05 by default).</summary>
     public double Increase { get; }
@@ -74,6 +78,7 @@ public sealed class BoldDriverSchedule : LearningRateSchedule
     /// <inheritdoc/>
     public override ScheduleDecision Step(double loss)
     {
+        ThrowIfNotAttached();
         if (!double.IsFinite(loss))
             throw new ArgumentException($"BoldDriver: the monitored loss must be finite, got {Format(loss)}.", nameof(loss));
         StepCount++;
@@ -84,14 +89,22 @@ public sealed class BoldDriverSchedule : LearningRateSchedule
         }
         if (loss < _reference)
         {
-            LearningRate = Math.Min(LearningRate * Increase, MaxLearningRate);
+            for (int gi = 0; gi < Optimizer.Groups.Count; gi++)
+            {
+                var group = Optimizer.Groups[gi];
+                SetLearningRate(group, Math.Min(group.LearningRate * Increase, MaxLearningRate));
+            }
             _reference = loss;
             return ScheduleDecision.Improved;
         }
         if (loss == _reference)
             return ScheduleDecision.Unchanged;
-        // Never let the floor reach zero: the optimizer requires a positive rate.
-        LearningRate = Math.Max(LearningRate * Decrease, Math.Max(MinLearningRate, double.Epsilon));
+        // Keep the floor above zero: Bold Driver only multiplies, so a zero rate could never recover.
+        for (int gi = 0; gi < Optimizer.Groups.Count; gi++)
+        {
+            var group = Optimizer.Groups[gi];
+            SetLearningRate(group, Math.Max(group.LearningRate * Decrease, Math.Max(MinLearningRate, double.Epsilon)));
+        }
         RiseCount++;
         if (UndoOnIncrease)
             return ScheduleDecision.WorsenedUndo;
@@ -102,7 +115,6 @@ public sealed class BoldDriverSchedule : LearningRateSchedule
     /// <inheritdoc/>
     public override IReadOnlyDictionary<string, double> GetState() => new Dictionary<string, double>
     {
-        ["learning_rate"] = LearningRate,
         ["step_count"] = StepCount,
         ["has_reference"] = double.IsNaN(_reference) ? 0 : 1,
         ["reference_loss"] = double.IsNaN(_reference) ? 0 : _reference,

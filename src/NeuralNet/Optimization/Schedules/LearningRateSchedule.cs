@@ -13,36 +13,64 @@ public enum ScheduleInterval
 }
 
 /// <summary>
-/// A learning-rate schedule: an object separate from the optimizer that computes the learning rate to use next.
+/// A learning-rate schedule: attached to one optimizer, it owns that optimizer's learning rates and writes each parameter
+/// group's rate from the group's <see cref="ParameterGroup.InitialLearningRate"/> (PyTorch's <c>lr_scheduler</c>).
 /// </summary>
 /// <remarks>
-/// <para>Closed-form schedules (<see cref="ConstantSchedule"/>, <see cref="StepDecaySchedule"/>, <see cref="ExponentialSchedule"/>)
-/// are functions of the number of <see cref="Step()"/> calls. Loss-driven schedules (<see cref="BoldDriverSchedule"/>) need the
-/// measured loss: call <see cref="Step(double)"/>; their <see cref="Step()"/> throws, as TorchSharp's ReduceLROnPlateau does.</para>
-/// <para>A trainer applies <see cref="LearningRate"/> to the optimizer before every step and calls a Step method after every
-/// epoch or iteration according to <see cref="Interval"/>.</para>
-/// <para>The state (<see cref="GetState"/>/<see cref="SetState"/>) is a flat map of named numbers, saved with checkpoints.</para>
+/// <para>Constructing a schedule attaches it to the optimizer (<see cref="Optimization.Optimizer.Schedule"/>) and writes the
+/// rate of step 0, as a PyTorch scheduler does in its constructor. From then on only the schedule changes the rates: setting
+/// <see cref="Optimization.Optimizer.LearningRate"/> or a group's rate throws. An optimizer has at most one schedule; a
+/// composing schedule (<see cref="LinearWarmupSchedule"/>) takes over the one it wraps.</para>
+/// <para>Closed-form schedules (<see cref="ConstantSchedule"/>, <see cref="StepDecaySchedule"/>, <see cref="ExponentialSchedule"/>,
+/// <see cref="CosineAnnealingSchedule"/>, <see cref="CosineAnnealingWarmRestartsSchedule"/>, <see cref="OneCycleSchedule"/>) are
+/// functions of the number of <see cref="Step()"/> calls and of the group's initial rate. Loss-driven schedules
+/// (<see cref="BoldDriverSchedule"/>) need the measured loss: call <see cref="Step(double)"/>; their <see cref="Step()"/> throws,
+/// as TorchSharp's ReduceLROnPlateau does.</para>
+/// <para>A trainer calls a Step method after every epoch or iteration according to <see cref="Interval"/>. The state
+/// (<see cref="GetState"/>/<see cref="SetState"/>) is a flat map of named numbers, saved with checkpoints; the rates themselves
+/// are part of the optimizer's state and saved once, there.</para>
+/// <para>To write a schedule: derive, pass the optimizer to the base constructor, validate your arguments, call
+/// <see cref="Attach"/> as the last statement of your constructor, and override <see cref="ComputeLearningRate"/> (closed form) or
+/// <see cref="Step(double)"/> (loss-driven, writing rates with <see cref="SetLearningRate"/>).</para>
 /// </remarks>
 public abstract class LearningRateSchedule
 {
-    /// <summary>Initializes the schedule.</summary>
-    /// <param name="initialLearningRate">η₀, positive and finite.</param>
-    /// <exception cref="ArgumentException"><paramref name="initialLearningRate"/> is not positive and finite.</exception>
-    protected LearningRateSchedule(double initialLearningRate)
+    private readonly LearningRateSchedule? _wrapped;
+    private bool _attached;
+
+    /// <summary>Initializes a schedule for <paramref name="optimizer"/>; the derived constructor must end with <see cref="Attach"/>.</summary>
+    /// <param name="optimizer">The optimizer whose rates the schedule will own.</param>
+    /// <exception cref="ArgumentException">The optimizer already has a schedule.</exception>
+    protected LearningRateSchedule(Optimizer optimizer)
     {
-        CheckPositive(initialLearningRate, nameof(initialLearningRate), "initial learning rate");
-        InitialLearningRate = initialLearningRate;
-        LearningRate = initialLearningRate;
+        ArgumentNullException.ThrowIfNull(optimizer);
+        if (optimizer.Schedule is { } existing)
+            throw new ArgumentException(
+                $"{Kind}: the {optimizer.Kind} optimizer already has a {existing.Kind} schedule; an optimizer's rates have one owner. " +
+                "To compose schedules wrap the first one (e.g. LinearWarmupSchedule).", nameof(optimizer));
+        Optimizer = optimizer;
     }
+
+    /// <summary>Initializes a schedule that wraps and takes over <paramref name="wrapped"/>, the schedule attached to the optimizer.</summary>
+    /// <param name="wrapped">The attached schedule to compose with.</param>
+    /// <exception cref="ArgumentException"><paramref name="wrapped"/> is not the schedule its optimizer uses (it was wrapped already).</exception>
+    protected LearningRateSchedule(LearningRateSchedule wrapped)
+    {
+        ArgumentNullException.ThrowIfNull(wrapped);
+        if (!ReferenceEquals(wrapped.Optimizer.Schedule, wrapped))
+            throw new ArgumentException($"{Kind}: the {wrapped.Kind} schedule is not the one its optimizer uses (already wrapped?).", nameof(wrapped));
+        Optimizer = wrapped.Optimizer;
+        _wrapped = wrapped;
+    }
+
+    /// <summary>The optimizer whose rates this schedule writes.</summary>
+    public Optimizer Optimizer { get; }
 
     /// <summary>A short name for messages and checkpoints, e.g. <c>StepDecay</c>.</summary>
     public abstract string Kind { get; }
 
-    /// <summary>η₀.</summary>
-    public double InitialLearningRate { get; }
-
-    /// <summary>The learning rate to use for the next optimizer step.</summary>
-    public double LearningRate { get; protected set; }
+    /// <summary>The current rate of the optimizer's first group (the rate of the next optimizer step).</summary>
+    public double LearningRate => Optimizer.LearningRate;
 
     /// <summary>The number of Step calls so far.</summary>
     public long StepCount { get; protected set; }
@@ -53,14 +81,32 @@ public abstract class LearningRateSchedule
     /// <summary>True when the schedule needs a measured loss (<see cref="Step(double)"/>).</summary>
     public virtual bool RequiresLoss => false;
 
-    /// <summary>Advances a closed-form schedule by one epoch or iteration.</summary>
-    /// <exception cref="InvalidOperationException">The schedule is loss-driven (<see cref="RequiresLoss"/>).</exception>
+    /// <summary>True when <see cref="Step(double)"/> may answer <see cref="ScheduleDecision.WorsenedUndo"/>, so the trainer keeps
+    /// a snapshot of the parameters to go back to.</summary>
+    public virtual bool MayRequestUndo => false;
+
+    /// <summary>Attaches the schedule to its optimizer (taking over a wrapped schedule) and writes the rates of step 0. Call it
+    /// as the last statement of a derived constructor, after validating the arguments.</summary>
+    /// <exception cref="InvalidOperationException">Called twice, or another schedule was attached in the meantime.</exception>
+    protected void Attach()
+    {
+        if (_attached) throw new InvalidOperationException($"{Kind}: the schedule is already attached.");
+        if (!ReferenceEquals(Optimizer.Schedule, _wrapped))
+            throw new InvalidOperationException($"{Kind}: the {Optimizer.Kind} optimizer got a {Optimizer.Schedule?.Kind} schedule in the meantime.");
+        Optimizer.Schedule = this;
+        _attached = true;
+        Apply();
+    }
+
+    /// <summary>Advances a closed-form schedule by one epoch or iteration and writes the new rates.</summary>
+    /// <exception cref="InvalidOperationException">The schedule is loss-driven (<see cref="RequiresLoss"/>), or not attached.</exception>
     public virtual void Step()
     {
+        ThrowIfNotAttached();
         if (RequiresLoss)
             throw new InvalidOperationException($"{Kind}: this schedule is driven by a measured loss; call Step(loss) instead of Step().");
         StepCount++;
-        LearningRate = ComputeLearningRate(StepCount);
+        Apply();
     }
 
     /// <summary>Advances the schedule given the loss measured since the last step. Closed-form schedules ignore the loss.</summary>
@@ -75,29 +121,64 @@ public abstract class LearningRateSchedule
         return ScheduleDecision.None;
     }
 
-    /// <summary>The learning rate after <paramref name="steps"/> Step calls, for closed-form schedules.</summary>
+    /// <summary>The rate of <paramref name="group"/> after <paramref name="steps"/> Step calls, for closed-form schedules; the
+    /// base returns the group's current rate (no change).</summary>
+    /// <param name="group">The group; its <see cref="ParameterGroup.InitialLearningRate"/> is the base rate.</param>
     /// <param name="steps">The number of steps taken, non-negative.</param>
-    protected virtual double ComputeLearningRate(long steps) => LearningRate;
+    protected virtual double ComputeLearningRate(ParameterGroup group, long steps) => group.LearningRate;
 
-    /// <summary>The schedule's state as named numbers (always includes <c>kind</c>-independent keys <c>learning_rate</c> and <c>step_count</c>).</summary>
+    /// <summary>Restarts a wrapped schedule at its step 0 and writes its step-0 rates (a composing schedule hands over).</summary>
+    internal void ApplyFromStart()
+    {
+        StepCount = 0;
+        Apply();
+    }
+
+    /// <summary>Writes <see cref="ComputeLearningRate"/> of the current <see cref="StepCount"/> into every group.</summary>
+    protected void Apply()
+    {
+        for (int gi = 0; gi < Optimizer.Groups.Count; gi++)
+        {
+            var group = Optimizer.Groups[gi];
+            SetLearningRate(group, ComputeLearningRate(group, StepCount));
+        }
+    }
+
+    /// <summary>Writes a group's rate (the schedule owns it).</summary>
+    /// <param name="group">A group of <see cref="Optimizer"/>.</param>
+    /// <param name="rate">The rate, finite and non-negative.</param>
+    /// <exception cref="ArgumentException">The group is another optimizer's, or the rate is negative or not finite.</exception>
+    protected void SetLearningRate(ParameterGroup group, double rate)
+    {
+        ArgumentNullException.ThrowIfNull(group);
+        if (!ReferenceEquals(group.Optimizer, Optimizer))
+            throw new ArgumentException($"{Kind}: the group belongs to another optimizer.", nameof(group));
+        if (!(double.IsFinite(rate) && rate >= 0))
+            throw new ArgumentException($"{Kind}: computed learning rate {Format(rate)} for group {group.Index} is not finite and non-negative.", nameof(rate));
+        group.SetLearningRateUnchecked(rate);
+    }
+
+    /// <summary>Throws when the derived constructor did not call <see cref="Attach"/>.</summary>
+    /// <exception cref="InvalidOperationException">The schedule is not attached.</exception>
+    protected void ThrowIfNotAttached()
+    {
+        if (!_attached)
+            throw new InvalidOperationException($"{Kind}: the schedule is not attached to its optimizer; a derived constructor must end with Attach().");
+    }
+
+    /// <summary>The schedule's state as named numbers (always includes <c>step_count</c>; the rates are the optimizer's state).</summary>
     public virtual IReadOnlyDictionary<string, double> GetState() => new Dictionary<string, double>
     {
-        ["learning_rate"] = LearningRate,
         ["step_count"] = StepCount,
     };
 
-    /// <summary>Restores a state returned by <see cref="GetState"/> of a schedule of the same kind.</summary>
+    /// <summary>Restores a state returned by <see cref="GetState"/> of a schedule of the same kind. The rates are not changed:
+    /// restore them with the optimizer's state.</summary>
     /// <exception cref="ArgumentException">A key is missing or a value is out of range; the message names the schedule and the key.</exception>
     public virtual void SetState(IReadOnlyDictionary<string, double> state)
     {
         ArgumentNullException.ThrowIfNull(state);
-        double lr = Read(state, "learning_rate");
-        CheckPositive(lr, nameof(state), "learning_rate");
-        double steps = Read(state, "step_count");
-        if (steps < 0 || steps != Math.Floor(steps) || steps > long.MaxValue / 2)
-            throw new ArgumentException($"{Kind}.SetState: step_count must be a non-negative integer, got {Format(steps)}.", nameof(state));
-        LearningRate = lr;
-        StepCount = (long)steps;
+        StepCount = ReadCount(state, "step_count");
     }
 
     /// <inheritdoc/>
@@ -113,6 +194,16 @@ public abstract class LearningRateSchedule
         if (double.IsNaN(value))
             throw new ArgumentException($"{Kind}.SetState: '{key}' is NaN.", nameof(state));
         return value;
+    }
+
+    /// <summary>Reads a required non-negative integer from a state map.</summary>
+    /// <exception cref="ArgumentException">The key is missing or its value is not a non-negative integer.</exception>
+    protected long ReadCount(IReadOnlyDictionary<string, double> state, string key)
+    {
+        double value = Read(state, key);
+        if (value < 0 || value != Math.Floor(value) || value > long.MaxValue / 2)
+            throw new ArgumentException($"{Kind}.SetState: {key} must be a non-negative integer, got {Format(value)}.", nameof(state));
+        return (long)value;
     }
 
     /// <summary>Throws when <paramref name="value"/> is not positive and finite.</summary>
