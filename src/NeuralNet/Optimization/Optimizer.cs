@@ -182,7 +182,7 @@ public abstract class Optimizer<T> : Optimizer where T : unmanaged, IFloatingPoi
     /// <param name="name">A name of lower-case letters, digits and underscores, unique within the optimizer.</param>
     /// <returns>The tensors, in <see cref="Parameters"/> order.</returns>
     /// <exception cref="ArgumentException">The name is malformed or already registered.</exception>
-    protected NdArray<T>[] AddState(string name)
+    protected internal NdArray<T>[] AddState(string name)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         if (!name.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '_'))

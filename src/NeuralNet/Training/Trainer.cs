@@ -18,7 +18,8 @@ namespace NeuralNet.Training;
 /// <typeparam name="T">The element type.</typeparam>
 /// <remarks>
 /// <para>One step on a batch (x: (B, …), labels: B): <c>y = model.Forward(x, training: true)</c>; check y is finite;
-/// <c>loss.Forward(y, labels)</c>; zero the gradients; <c>model.Backward(loss.Backward())</c>; <c>optimizer.Step()</c>.
+/// <c>loss.Forward(y, labels)</c>; zero the gradients; <c>model.Backward(loss.Backward())</c>; optional gradient clipping
+/// (<see cref="TrainerOptions.ClipGradientValue"/>, then <see cref="TrainerOptions.ClipGradientNorm"/>); <c>optimizer.Step()</c>.
 /// Training accuracy counts rows whose arg-max of y equals the label.</para>
 /// <para>Batch buffers are allocated once per distinct batch size and reused, so after the first epoch a step allocates
 /// nothing in the trainer (the modules keep their own buffers per batch size).</para>
@@ -40,6 +41,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
     private readonly Dictionary<int, (NdArray<T> X, int[] Labels)> _batchBuffers = [];
     private ParameterSnapshot<T>? _undoSnapshot;
     private bool _stopRequested;
+    private double? _clipNorm, _clipValue;
     private int[] _perExampleShape = [];
 
     /// <summary>Creates a trainer.</summary>
@@ -85,6 +87,10 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     /// <summary>The number of iterations (steps, including undone ones) so far.</summary>
     public long Iteration { get; private set; }
+
+    /// <summary>The global gradient norm of the last step before clipping, when <see cref="TrainerOptions.ClipGradientNorm"/> is
+    /// set; NaN otherwise.</summary>
+    public double LastGradientNorm { get; private set; } = double.NaN;
 
     /// <summary>The parameters at which a Bold Driver's reference loss was measured, when undo is enabled and one was captured.</summary>
     internal ParameterSnapshot<T>? UndoSnapshot => _undoSnapshot;
@@ -157,6 +163,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         if (sampleCount % batchSize != 0) GetBatchBuffers(sampleCount % batchSize);
 
         _stopRequested = false;
+        (_clipNorm, _clipValue) = (options.ClipGradientNorm, options.ClipGradientValue);
         long start = Stopwatch.GetTimestamp();
         for (int c = 0; c < Callbacks.Count; c++) Callbacks[c].OnTrainBegin(this);
         int lastEpoch = Epoch + options.Epochs;
@@ -307,6 +314,9 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
 
         Optimizer.ZeroGrad();
         Model.Backward(Loss.Backward());
+        // Clipping sits between the backward pass and the update, value first, then norm (torch's clip_grad_*_ order of use).
+        if (_clipValue is { } clipValue) GradientClipping.ClipByValue(Optimizer.Parameters, clipValue);
+        if (_clipNorm is { } clipNorm) LastGradientNorm = GradientClipping.ClipByNorm(Optimizer.Parameters, clipNorm);
         Optimizer.Step();
         double usedRate = Optimizer.LearningRate;
 

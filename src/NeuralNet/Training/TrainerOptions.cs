@@ -62,6 +62,15 @@ public sealed record TrainerOptions
     /// the batch loss. Default <see cref="TrainingMetric.Auto"/>.</summary>
     public TrainingMetric ScheduleMonitor { get; init; } = TrainingMetric.Auto;
 
+    /// <summary>Clip the gradients to this global L2 norm between the backward pass and the optimizer step
+    /// (<see cref="Optimization.GradientClipping.ClipByNorm{T}"/>; torch's <c>clip_grad_norm_</c>), or null for no clipping.
+    /// The norm before clipping is <see cref="Trainer{T}.LastGradientNorm"/>. Default null.</summary>
+    public double? ClipGradientNorm { get; init; }
+
+    /// <summary>Clamp every gradient element to [−value, value] between the backward pass and the optimizer step, before any
+    /// norm clipping (<see cref="Optimization.GradientClipping.ClipByValue{T}"/>), or null for none. Default null.</summary>
+    public double? ClipGradientValue { get; init; }
+
     /// <summary>Throws when a setting is out of range.</summary>
     /// <exception cref="ArgumentException">A setting is out of range; the message names it and its value.</exception>
     public void Validate()
@@ -73,6 +82,8 @@ public sealed record TrainerOptions
         if (ValidationEveryIterations < 0) throw Bad(nameof(ValidationEveryIterations), ValidationEveryIterations, "at least 0");
         if (EvaluationBatchSize < 1) throw Bad(nameof(EvaluationBatchSize), EvaluationBatchSize, "at least 1");
         if (ProgressEveryIterations < 0) throw Bad(nameof(ProgressEveryIterations), ProgressEveryIterations, "at least 0");
+        if (ClipGradientNorm is { } norm && !(double.IsFinite(norm) && norm > 0)) throw Bad(nameof(ClipGradientNorm), norm, "positive and finite (or null)");
+        if (ClipGradientValue is { } value && !(double.IsFinite(value) && value > 0)) throw Bad(nameof(ClipGradientValue), value, "positive and finite (or null)");
         if (ScheduleMonitor is TrainingMetric.TrainingAccuracy or TrainingMetric.ValidationAccuracy)
             throw new ArgumentException($"TrainerOptions: ScheduleMonitor must be a loss (Auto, TrainingLoss or ValidationLoss), got {ScheduleMonitor}.", nameof(ScheduleMonitor));
     }

@@ -1,7 +1,10 @@
 using System.Diagnostics;
 using NeuralNet.Benchmarks;
 using NeuralNet.Kernels;
+using NeuralNet.Optimization;
+using NeuralNet.Optimization.Schedules;
 using NeuralNet.Tests.Kernels;
+using NeuralNet.Tests.Optimization;
 using NeuralNet.Training;
 
 namespace NeuralNet.Tests.Training;
@@ -144,6 +147,64 @@ public class ZeroAllocationTests
             bestWholeProcess.Should().Be(0,
                 $"at least one step window of {name} at {threads} thread(s) must allocate 0 B in the whole process (the test host allocates on its own)");
             trainer.History.Epochs.Should().HaveCount(2 + 2 * fits);
+        }
+        finally
+        {
+            NeuralNetSettings.MaxDegreeOfParallelism = saved;
+        }
+    }
+
+    /// <summary>Every optimizer kind of <see cref="OptimizerTests.Kinds"/> at 1 and 2 threads.</summary>
+    public static TheoryData<string, int> OptimizersAndThreads()
+    {
+        var data = new TheoryData<string, int>();
+        foreach (var kind in OptimizerTests.Kinds())
+        {
+            data.Add(kind, 1);
+            data.Add(kind, 2);
+        }
+        return data;
+    }
+
+    /// <summary>Clipping by value and norm, the optimizer step (parameters large enough to be split over the threads) and a
+    /// composed schedule's step allocate nothing on the calling thread or the kernel threads.</summary>
+    [Theory]
+    [MemberData(nameof(OptimizersAndThreads))]
+    public void OptimizerStep_WithClippingAndSchedule_AllocatesNothingOnAnyThread(string kind, int threads)
+    {
+        int saved = NeuralNetSettings.MaxDegreeOfParallelism;
+        try
+        {
+            NeuralNetSettings.MaxDegreeOfParallelism = threads;
+            var random = new RandomGenerator(21);
+            var parameters = new[] { 120_000, 400, 70_001 }.Select((n, i) =>
+            {
+                var p = new Parameter<float>("p" + i, new NdArray<float>(n));
+                for (int k = 0; k < n; k++) p.Gradient.Data[k] = (float)(random.NextDouble() - 0.5);
+                return p;
+            }).ToArray();
+            var optimizer = OptimizerTests.Make(kind, parameters);
+            var schedule = new LinearWarmupSchedule(new CosineAnnealingWarmRestartsSchedule(optimizer, 50, 2), warmupSteps: 10);
+            void Step()
+            {
+                GradientClipping.ClipByValue(parameters, 0.4);
+                GradientClipping.ClipByNorm(parameters, 1.0);
+                optimizer.Step();
+                schedule.Step();
+            }
+            var probe = new KernelThreadProbe(threads, slots: 2);
+            WarmUp(Step);
+
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            probe.Capture(0);
+            for (int i = 0; i < MeasuredSteps; i++) Step();
+            probe.Capture(1);
+            long thisThread = GC.GetAllocatedBytesForCurrentThread() - before;
+
+            thisThread.Should().Be(0, $"{MeasuredSteps} warm {kind} steps at {threads} thread(s) must not allocate on the calling thread");
+            probe.Threads(0, 1).Should().Be(threads, "the probe must read the calling thread and every kernel worker");
+            probe.Delta(0, 1).Should().Be(0, $"{MeasuredSteps} warm {kind} steps at {threads} thread(s) must not allocate on the kernel threads ({probe.Describe(0, 1)})");
+            parameters.SelectMany(p => p.Value.Data).Should().OnlyContain(v => float.IsFinite(v));
         }
         finally
         {

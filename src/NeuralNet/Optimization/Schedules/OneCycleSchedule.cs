@@ -15,7 +15,8 @@ public enum AnnealStrategy
 /// <para>With N total steps, initial rate η_i = η_max/div and minimum η_min = η_i/final_div, the phases (as torch, in floating
 /// point) end at steps e₁ = pct·N − 1 (η_i → η_max) and e₂ = N − 1 (η_max → η_min); with three phases they end at pct·N − 1
 /// (η_i → η_max), 2·pct·N − 2 (η_max → η_i) and N − 1 (η_i → η_min). At step t within a phase starting at s and ending at e,
-/// p = (t − s)/(e − s). The schedule can be stepped N times; stepping further throws, as torch does.</para>
+/// p = (t − s)/(e − s). The schedule can be stepped N times; stepping further throws, as torch does. After the N-th step
+/// (whose rate no optimizer step of the cycle uses) the rate is η_min, where torch extrapolates the last phase.</para>
 /// <para>η_max defaults to each group's initial rate. Defaults as torch: pct = 0.3, cos annealing, div = 25, final_div = 10⁴, two
 /// phases. The momentum (β₁) cycling of torch's <c>cycle_momentum</c> is not implemented: the momentum stays as configured.</para>
 /// <para>OneCycle is meant to be stepped every iteration: construct it with <c>Interval = ScheduleInterval.Iteration</c> for a
@@ -104,6 +105,9 @@ public sealed class OneCycleSchedule : LearningRateSchedule
         double max = MaxLearningRate(group);
         double initial = max / DivFactor;
         double min = initial / FinalDivFactor;
+        // torch extrapolates the last phase past its end at step N (a negative rate for linear annealing); the cycle is over,
+        // so hold the minimum instead.
+        if (steps >= TotalSteps) return min;
         double n = TotalSteps;
         // (end step, start rate, end rate) of each phase, with torch's floating-point phase ends.
         Span<(double End, double From, double To)> phases = ThreePhase
