@@ -87,6 +87,8 @@ public static class MlpClassifier
         HiddenActivation? hidden = null;
         var output = Predictor<T>.InferOutput(model);
         int end = output == OutputActivation.Logits ? layers.Count : layers.Count - 1;
+        if (end < 1 || layers[end - 1] is not Dense<T>)
+            throw new InvalidDataException($"{path}: an MLP's output layer is Dense (optionally followed by Softmax or Sigmoid), but this model ends with {string.Join(", ", layers.Skip(Math.Max(0, end - 1)).Select(l => l.Name))}.");
         for (int i = 0; i < end; i++)
         {
             if (layers[i] is not Dense<T> dense)
