@@ -195,4 +195,28 @@ public class TargetTrainingTests
         FluentActions.Invoking(() => trainer.Fit(train, new TrainerOptions(), new Dataset(mx, my))).Should().Throw<ArgumentException>()
             .WithMessage("*'synthetic' holds float targets but the validation set 'dataset' holds labels*");
     }
+
+    [Fact]
+    public void Checkpoint_KeepsTheRegressionMetrics_AndResumesBitIdentically()
+    {
+        var (x, y) = Synthetic(200, 13);
+        var (vx, vy) = Synthetic(50, 14);
+        var options = new TrainerOptions { Epochs = 2, BatchSize = 20 };
+        var straight = Regressor(15);
+        straight.Fit(x, y, options with { Epochs = 4 }, vx, vy);
+
+        var first = Regressor(15);
+        first.Fit(x, y, options, vx, vy);
+        using var dir = new NeuralNet.Tests.Serialization.TempDirectory();
+        var path = dir.File("ckpt.safetensors");
+        TrainingCheckpoint.Save(first, path);
+        var resumed = Regressor(99);
+        TrainingCheckpoint.Restore(resumed, path);
+        resumed.History.Epochs.Select(e => e.TrainingRegression).Should().Equal(first.History.Epochs.Select(e => e.TrainingRegression));
+        resumed.History.Epochs.Select(e => e.ValidationRegression).Should().Equal(first.History.Epochs.Select(e => e.ValidationRegression));
+        resumed.History.Epochs[1].ValidationRegression.Should().NotBeNull();
+        resumed.Fit(x, y, options, vx, vy);
+        TrainerTests.ShouldBeBitIdentical(TrainerTests.Snapshot(resumed.Model), TrainerTests.Snapshot(straight.Model));
+        resumed.History.Last.ValidationRegression.Should().Be(straight.History.Last.ValidationRegression);
+    }
 }
