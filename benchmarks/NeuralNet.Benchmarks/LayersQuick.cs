@@ -54,7 +54,8 @@ internal static class LayersQuick
                     for (int l = layers.Count - 1; l >= 0; l--)
                     {
                         long t0 = Stopwatch.GetTimestamp();
-                        gradient = layers[l].Backward(gradient);
+                        // Every layer here is a leaf, so it always returns its input gradient.
+                        gradient = layers[l].Backward(gradient)!;
                         backward[l][step] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
                     }
                     long u0 = Stopwatch.GetTimestamp();

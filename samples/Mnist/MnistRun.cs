@@ -101,6 +101,7 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
 
         view.Message(string.Create(CultureInfo.InvariantCulture,
             $"{p.Name}: {ModelFactory.Describe(model)}; {train.Count:N0} training, {validation?.Count ?? 0:N0} validation, {test.Count:N0} test images; {p.Epochs} epochs of {sampleCount:N0} samples, batch {batchSize}"));
+        view.Message(model.Summary().ToString()); // not in --json mode: the silent view keeps the output pure JSON
 
         Directory.CreateDirectory(settings.OutputDirectory);
         int resumedAfter = 0;

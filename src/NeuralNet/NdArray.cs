@@ -105,14 +105,27 @@ public sealed class NdArray<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Fills every element with <paramref name="value"/>.</summary>
     public void Fill(T value) => Array.Fill(_data, value);
 
-    /// <summary>Copies the elements of <paramref name="source"/>, which must have the same length, into this tensor.</summary>
-    /// <exception cref="ArgumentException">The lengths differ.</exception>
+    /// <summary>Copies the elements of <paramref name="source"/>, which must have exactly this tensor's shape, into this tensor.</summary>
+    /// <remarks>The shape, not only the element count, must match: a (784, 64) tensor is not accepted for a (64, 784) weight,
+    /// since copying it would silently scramble the values. To copy raw row-major data between tensors of equal length and
+    /// different shapes on purpose, use <see cref="CopyDataFrom"/>.</remarks>
+    /// <exception cref="ArgumentException">The shapes differ.</exception>
     public void CopyFrom(NdArray<T> source)
     {
         ArgumentNullException.ThrowIfNull(source);
-        if (source.Length != Length)
-            throw new ArgumentException($"NdArray.CopyFrom: source has {source.Length} elements, this tensor {ShapeString} has {Length}.", nameof(source));
+        if (!source.HasShape(_shape))
+            throw new ArgumentException($"NdArray.CopyFrom: source has shape {source.ShapeString}, this tensor has {ShapeString}; the shapes must be equal (CopyDataFrom copies raw data of equal length).", nameof(source));
         source._data.CopyTo(_data, 0);
+    }
+
+    /// <summary>Copies the row-major elements of <paramref name="source"/> into this tensor, whatever the two shapes, as long as
+    /// the lengths agree (a reinterpretation, as <see cref="Reshape(int[])"/> followed by a copy).</summary>
+    /// <exception cref="ArgumentException">The lengths differ.</exception>
+    public void CopyDataFrom(ReadOnlySpan<T> source)
+    {
+        if (source.Length != Length)
+            throw new ArgumentException($"NdArray.CopyDataFrom: source has {source.Length} elements, this tensor {ShapeString} has {Length}.", nameof(source));
+        source.CopyTo(_data);
     }
 
     /// <summary>True when the shape equals <paramref name="shape"/>.</summary>

@@ -7,10 +7,55 @@ namespace NeuralNet;
 /// in NeuralNet (initialization, shuffling, sampling) comes from one of these, so the same seed gives bit-identical
 /// results on every machine and .NET version. Its state can be saved and restored for checkpoints.
 /// </summary>
-/// <remarks>Not thread-safe: give each thread its own generator.</remarks>
+/// <remarks>
+/// <para>An instance is not thread-safe: give each thread its own generator.</para>
+/// <para>Layers built without a generator draw from the process-wide <see cref="Default"/>, seeded with 0 at start-up and
+/// re-seeded by <see cref="SetDefaultSeed"/> (as <c>torch.manual_seed</c>): two layers of one shape then start different,
+/// and a program that builds its layers in the same order gets the same weights on every run.</para>
+/// </remarks>
 public sealed class RandomGenerator
 {
+    private static readonly Lock DefaultLock = new();
+    private static RandomGenerator s_default = new(0);
+
     private ulong _s0, _s1, _s2, _s3;
+
+    /// <summary>The process-wide generator that layers created without one draw their initial weights from.</summary>
+    /// <remarks>
+    /// <para>Starts seeded with 0; <see cref="SetDefaultSeed"/> replaces it. The library draws from it only in layer
+    /// constructors, each of which holds a lock for the whole draw, so constructing layers on several threads at once is
+    /// safe, but which layer gets which numbers then depends on the thread timing: build models on one thread (or pass
+    /// explicit generators) for reproducible weights. Code that draws from this instance itself must not do so from several
+    /// threads at once.</para>
+    /// </remarks>
+    public static RandomGenerator Default
+    {
+        get
+        {
+            lock (DefaultLock) return s_default;
+        }
+    }
+
+    /// <summary>Re-seeds <see cref="Default"/> (as <c>torch.manual_seed</c>): the layers created without a generator after
+    /// this call get the same weights as after any other call with the same seed.</summary>
+    /// <param name="seed">The seed.</param>
+    /// <remarks>Thread-safe. Replaces the instance, so a reference to the old <see cref="Default"/> keeps its own sequence.</remarks>
+    public static void SetDefaultSeed(ulong seed)
+    {
+        var fresh = new RandomGenerator(seed);
+        lock (DefaultLock) s_default = fresh;
+    }
+
+    /// <summary>Runs <paramref name="draw"/> on <paramref name="random"/>, or on <see cref="Default"/> under its lock when it is null.</summary>
+    internal static void Use(RandomGenerator? random, Action<RandomGenerator> draw)
+    {
+        if (random is not null)
+        {
+            draw(random);
+            return;
+        }
+        lock (DefaultLock) draw(s_default);
+    }
 
     /// <summary>Creates a generator from a seed.</summary>
     public RandomGenerator(ulong seed)

@@ -70,6 +70,17 @@ public class SmokeTests
     }
 
     [Fact]
+    public void PlainOutputPrintsTheModelSummary()
+    {
+        using var dir = new TempDir();
+        var (code, stdout, stderr, _) = RunSample("--subset", "300", "--validation", "30", "--epochs", "1", "-o", dir.Path, "--no-report");
+        code.Should().Be(0, stderr);
+        stdout.Should().Contain("Dense(784 -> 64)").And.Contain("Total params: 50,890").And.Contain("Trainable params: 50,890");
+        stdout.IndexOf("Total params", StringComparison.Ordinal).Should().BeLessThan(stdout.IndexOf("epoch 1/1", StringComparison.Ordinal),
+            "the summary is printed before training starts");
+    }
+
+    [Fact]
     public void SameSeedGivesTheSameRun()
     {
         using var a = new TempDir();

@@ -52,6 +52,34 @@ public class ReadmeSampleTests
     }
 
     [Fact]
+    public void ReadmeOwnData_Runs()
+    {
+        // --- README your own data ---
+        var random = new RandomGenerator(seed: 1);
+        float[,] x = { { 0.1f, 0.7f }, { 0.9f, 0.2f }, { 0.4f, 0.4f }, { 0.8f, 0.9f } };
+        Dataset classes = Dataset.FromArrays(x, new[] { 0, 1, 0, 1 });          // labels; ClassCount 2 (largest + 1)
+        Dataset values  = Dataset.FromArrays(x, new[] { 1.5f, 0.2f, 0.8f, 2.6f }); // one float target per row, (N, 1)
+
+        var model = new Sequential<float>([2], new Dense<float>(2, 16, random: random), new Tanh<float>(),
+            new Dense<float>(16, 1, random: random));
+        var trainer = new Trainer<float>(model, new MseLoss<float>(), new Sgd<float>(model, 0.05, 0.9), random: random);
+        trainer.Fit(values, new TrainerOptions { Epochs = 200, BatchSize = 4 });
+        RegressionMetrics m = trainer.EvaluateTargets(values).Metrics;            // MeanSquaredError, MeanAbsoluteError, RSquared
+        // --- end ---
+        classes.ClassCount.Should().Be(2);
+        m.MeanSquaredError.Should().BeLessThan(0.01, "four points are fitted closely");
+        m.RSquared.Should().BeGreaterThan(0.95);
+
+        string readme = File.ReadAllText(Path.Combine(RepoPaths.Root, "README.md"));
+        var block = Regex.Match(readme, @"## Your own data.*?```csharp\n(?<code>.*?)```", RegexOptions.Singleline);
+        block.Success.Should().BeTrue();
+        string source = File.ReadAllText(Path.Combine(RepoPaths.Root, "tests", "NeuralNet.Tests", "ReadmeSampleTests.cs"));
+        var mine = Regex.Match(source, @"// --- README your own data ---\n(?<code>.*?)\s*// --- end ---", RegexOptions.Singleline);
+        Normalize(mine.Groups["code"].Value.Split('\n')).Should().Equal(Normalize(block.Groups["code"].Value.Split('\n')),
+            "the README's block is the code this test runs");
+    }
+
+    [Fact]
     public void ReadmeQuickStart_IsTheCodeThisTestRuns()
     {
         string readme = File.ReadAllText(Path.Combine(RepoPaths.Root, "README.md"));

@@ -3,11 +3,15 @@ using System.Numerics;
 namespace NeuralNet.Data;
 
 /// <summary>
-/// A labelled data set held in memory: float features of one shape per example, and integer class labels.
+/// A data set held in memory: float features of one shape per example, and either integer class labels or float targets
+/// (regression values, several outputs, one-hot or soft labels).
 /// </summary>
 /// <remarks>
 /// <para><see cref="Features"/> has shape (N, ...<see cref="ExampleShape"/>), e.g. (N, 784) for flat MNIST or
-/// (N, 1, 28, 28) after <see cref="Reshape"/>; <see cref="Labels"/>[i] is in [0, <see cref="ClassCount"/>).</para>
+/// (N, 1, 28, 28) after <see cref="Reshape"/>. A labelled set has <see cref="Labels"/>[i] in [0, <see cref="ClassCount"/>);
+/// a set of targets (<see cref="HasTargets"/>) has <see cref="Targets"/> of shape (N, outputs), one row per example.</para>
+/// <para>The simplest way to bring your own data is <see cref="FromArrays(float[,], int[], int?, string?)"/> (labels) or
+/// <see cref="FromArrays(float[,], float[,], string?)"/> (targets): one row per example.</para>
 /// <para>Operations that select examples (<see cref="Take"/>, <see cref="Slice"/>, <see cref="Select"/>,
 /// <see cref="Split"/>) copy; <see cref="Reshape"/> shares the storage. All randomness comes from a caller-supplied
 /// <see cref="RandomGenerator"/>, so a seed fixes every split and shuffle.</para>
@@ -15,6 +19,8 @@ namespace NeuralNet.Data;
 public sealed class Dataset
 {
     private readonly int[] _exampleShape;
+    private readonly int[]? _labels;
+    private readonly NdArray<float>? _targets;
 
     /// <summary>Creates a data set over existing storage (no copy), validating it.</summary>
     /// <param name="features">Shape (N, ...example shape); every value must be finite.</param>
@@ -42,25 +48,114 @@ public sealed class Dataset
             throw new ArgumentException($"Dataset '{Name}': feature {bad % per} of example {bad / per} is {features.Data[bad]}; features must be finite.", nameof(features));
         }
         Features = features;
-        Labels = labels;
+        _labels = labels;
         ClassCount = classCount;
         _exampleShape = features.ShapeArray()[1..];
+    }
+
+    /// <summary>Creates a data set of float targets over existing storage (no copy), validating it.</summary>
+    /// <param name="features">Shape (N, ...example shape); every value must be finite.</param>
+    /// <param name="targets">Shape (N, outputs): one row of targets per example (a regression value, several outputs, or a
+    /// one-hot or soft label row); every value must be finite.</param>
+    /// <param name="name">A name for messages, e.g. the source file.</param>
+    /// <exception cref="ArgumentException">The counts differ, a value is not finite, the features have rank below 2 or the
+    /// targets are not (N, outputs).</exception>
+    public Dataset(NdArray<float> features, NdArray<float> targets, string? name = null)
+    {
+        ArgumentNullException.ThrowIfNull(features);
+        ArgumentNullException.ThrowIfNull(targets);
+        Name = name ?? "dataset";
+        if (features.Rank < 2)
+            throw new ArgumentException($"Dataset '{Name}': features must have shape (N, ...), got {features.ShapeString}.", nameof(features));
+        if (targets.Rank != 2)
+            throw new ArgumentException($"Dataset '{Name}': targets must have shape (N, outputs), got {targets.ShapeString}; reshape a single output to (N, 1).", nameof(targets));
+        if (features.Dim(0) != targets.Dim(0))
+            throw new ArgumentException($"Dataset '{Name}': {features.Dim(0)} examples in features {features.ShapeString} but {targets.Dim(0)} in targets {targets.ShapeString}.", nameof(targets));
+        CheckFinite(Name, "feature", features);
+        CheckFinite(Name, "target", targets);
+        Features = features;
+        _targets = targets;
+        _exampleShape = features.ShapeArray()[1..];
+    }
+
+    /// <summary>Builds a labelled data set from plain arrays (copied): one row of <paramref name="features"/> per example.</summary>
+    /// <param name="features">(N, features) values, finite.</param>
+    /// <param name="labels">N class labels, each in [0, classCount).</param>
+    /// <param name="classCount">The number of classes; null takes the largest label + 1 (at least 2).</param>
+    /// <param name="name">A name for messages.</param>
+    /// <exception cref="ArgumentException">The counts differ, there are no examples, a label is out of range or a value is not finite.</exception>
+    /// <example><code>var data = Dataset.FromArrays(new float[,] { { 0, 0 }, { 0, 1 }, { 1, 0 }, { 1, 1 } }, [0, 1, 1, 0]);</code></example>
+    public static Dataset FromArrays(float[,] features, int[] labels, int? classCount = null, string? name = null)
+    {
+        ArgumentNullException.ThrowIfNull(labels);
+        var x = FromMatrix(features, name, nameof(features));
+        if (labels.Length == 0) throw new ArgumentException($"Dataset '{name ?? "dataset"}': no labels.", nameof(labels));
+        return new Dataset(x, (int[])labels.Clone(), classCount ?? Math.Max(2, labels.Max() + 1), name);
+    }
+
+    /// <summary>Builds a data set of float targets from plain arrays (copied): one row of each per example.</summary>
+    /// <param name="features">(N, features) values, finite.</param>
+    /// <param name="targets">(N, outputs) targets, finite.</param>
+    /// <param name="name">A name for messages.</param>
+    /// <exception cref="ArgumentException">The counts differ, there are no examples or a value is not finite.</exception>
+    public static Dataset FromArrays(float[,] features, float[,] targets, string? name = null)
+        => new(FromMatrix(features, name, nameof(features)), FromMatrix(targets, name, nameof(targets)), name);
+
+    /// <summary>Builds a data set with one float target per example (regression) from plain arrays (copied).</summary>
+    /// <param name="features">(N, features) values, finite.</param>
+    /// <param name="targets">N targets, finite; stored as (N, 1).</param>
+    /// <param name="name">A name for messages.</param>
+    /// <exception cref="ArgumentException">The counts differ, there are no examples or a value is not finite.</exception>
+    public static Dataset FromArrays(float[,] features, float[] targets, string? name = null)
+    {
+        ArgumentNullException.ThrowIfNull(targets);
+        if (targets.Length == 0) throw new ArgumentException($"Dataset '{name ?? "dataset"}': no targets.", nameof(targets));
+        return new(FromMatrix(features, name, nameof(features)), new NdArray<float>((float[])targets.Clone(), targets.Length, 1), name);
+    }
+
+    private static NdArray<float> FromMatrix(float[,] values, string? name, string what)
+    {
+        ArgumentNullException.ThrowIfNull(values, what);
+        int rows = values.GetLength(0), cols = values.GetLength(1);
+        if (rows == 0 || cols == 0)
+            throw new ArgumentException($"Dataset '{name ?? "dataset"}': {what} is empty ({rows} x {cols}).", what);
+        var result = new NdArray<float>(rows, cols);
+        System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpan(ref values[0, 0], rows * cols).CopyTo(result.Data);
+        return result;
+    }
+
+    private static void CheckFinite(string name, string what, NdArray<float> values)
+    {
+        int bad = Finiteness.FirstNonFinite<float>(values.Data);
+        if (bad >= 0)
+        {
+            int per = values.Length / values.Dim(0);
+            throw new ArgumentException($"Dataset '{name}': {what} {bad % per} of example {bad / per} is {values.Data[bad]}; {what}s must be finite.", what + "s");
+        }
     }
 
     /// <summary>The features, shape (N, ...<see cref="ExampleShape"/>).</summary>
     public NdArray<float> Features { get; }
 
-    /// <summary>The class label of each example.</summary>
-    public int[] Labels { get; }
+    /// <summary>True when the data set holds float <see cref="Targets"/> rather than class <see cref="Labels"/>.</summary>
+    public bool HasTargets => _targets is not null;
 
-    /// <summary>The number of classes.</summary>
+    /// <summary>The class label of each example.</summary>
+    /// <exception cref="InvalidOperationException">The data set holds float targets (<see cref="HasTargets"/>).</exception>
+    public int[] Labels => _labels ?? throw new InvalidOperationException($"Dataset '{Name}' holds float targets {_targets!.ShapeString}, not class labels; use Targets.");
+
+    /// <summary>The float targets, (N, outputs).</summary>
+    /// <exception cref="InvalidOperationException">The data set holds class labels.</exception>
+    public NdArray<float> Targets => _targets ?? throw new InvalidOperationException($"Dataset '{Name}' holds class labels, not float targets; use Labels (or OneHot()).");
+
+    /// <summary>The number of classes; 0 for a data set of float targets.</summary>
     public int ClassCount { get; }
 
     /// <summary>A name for messages (usually the source file).</summary>
     public string Name { get; }
 
     /// <summary>The number of examples N.</summary>
-    public int Count => Labels.Length;
+    public int Count => Features.Dim(0);
 
     /// <summary>The shape of one example, e.g. [784] or [1, 28, 28].</summary>
     public ReadOnlySpan<int> ExampleShape => _exampleShape;
@@ -112,10 +207,11 @@ public sealed class Dataset
         foreach (int d in exampleShape) per *= d;
         if (per != FeatureCount || exampleShape.Any(d => d < 1))
             throw new ArgumentException($"Dataset '{Name}': cannot reshape examples of {FeatureCount} features to {NdArray<float>.ShapeToString(exampleShape)}.", nameof(exampleShape));
-        return new Dataset(Features.Reshape([Count, .. exampleShape]), Labels, ClassCount, Name, validated: true);
+        return new Dataset(Features.Reshape([Count, .. exampleShape]), _labels, _targets, ClassCount, Name);
     }
 
     /// <summary>The labels one-hot encoded: shape (N, <see cref="ClassCount"/>), 1 at the label's column, 0 elsewhere.</summary>
+    /// <exception cref="InvalidOperationException">The data set holds float targets.</exception>
     public NdArray<float> OneHot() => OneHot<float>(Labels, ClassCount);
 
     /// <summary>One-hot encodes labels: a tensor of shape (labels.Length, classCount).</summary>
@@ -139,6 +235,7 @@ public sealed class Dataset
     }
 
     /// <summary>The number of examples of each class.</summary>
+    /// <exception cref="InvalidOperationException">The data set holds float targets.</exception>
     public int[] LabelHistogram()
     {
         var counts = new int[ClassCount];
@@ -161,7 +258,14 @@ public sealed class Dataset
         int per = FeatureCount;
         var features = new NdArray<float>([count, .. _exampleShape]);
         Features.Data.AsSpan(start * per, count * per).CopyTo(features.Data);
-        return new Dataset(features, Labels.AsSpan(start, count).ToArray(), ClassCount, Name, validated: true);
+        NdArray<float>? targets = null;
+        if (_targets is not null)
+        {
+            int outputs = _targets.Dim(1);
+            targets = new NdArray<float>(count, outputs);
+            _targets.Data.AsSpan(start * outputs, count * outputs).CopyTo(targets.Data);
+        }
+        return new Dataset(features, _labels?.AsSpan(start, count).ToArray(), targets, ClassCount, Name);
     }
 
     /// <summary>A copy of the examples at <paramref name="indices"/>, in that order.</summary>
@@ -170,9 +274,15 @@ public sealed class Dataset
     {
         if (indices.IsEmpty) throw new ArgumentException($"Dataset '{Name}': no indices to select.", nameof(indices));
         var features = new NdArray<float>([indices.Length, .. _exampleShape]);
+        if (_targets is not null)
+        {
+            var targets = new NdArray<float>(indices.Length, _targets.Dim(1));
+            CopyBatch(indices, features.Data, targets.Data.AsSpan());
+            return new Dataset(features, null, targets, ClassCount, Name);
+        }
         var labels = new int[indices.Length];
         CopyBatch(indices, features.Data, labels);
-        return new Dataset(features, labels, ClassCount, Name, validated: true);
+        return new Dataset(features, labels, null, ClassCount, Name);
     }
 
     /// <summary>Copies the examples at <paramref name="indices"/> into caller-owned buffers, converting to <typeparamref name="T"/>; allocates nothing.</summary>
@@ -181,8 +291,10 @@ public sealed class Dataset
     /// <param name="features">At least indices.Length · <see cref="FeatureCount"/> elements; filled example-major.</param>
     /// <param name="labels">At least indices.Length elements.</param>
     /// <exception cref="ArgumentException">A buffer is too small or an index is out of range.</exception>
+    /// <exception cref="InvalidOperationException">The data set holds float targets (use the overload with a target span).</exception>
     public void CopyBatch<T>(ReadOnlySpan<int> indices, Span<T> features, Span<int> labels) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        var ownLabels = Labels;
         int per = FeatureCount;
         if (features.Length < (long)indices.Length * per || labels.Length < indices.Length)
             throw new ArgumentException($"Dataset '{Name}': a batch of {indices.Length} needs {(long)indices.Length * per} feature and {indices.Length} label slots, got {features.Length} and {labels.Length}.", nameof(features));
@@ -198,8 +310,40 @@ public sealed class Dataset
                 from.CopyTo(System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(to));
             else
                 for (int k = 0; k < per; k++) to[k] = T.CreateChecked(from[k]);
-            labels[b] = Labels[i];
+            labels[b] = ownLabels[i];
         }
+    }
+
+    /// <summary>Copies the examples at <paramref name="indices"/> and their target rows into caller-owned buffers, converting to
+    /// <typeparamref name="T"/>; allocates nothing.</summary>
+    /// <typeparam name="T">The element type of the destination.</typeparam>
+    /// <param name="indices">Example indices in [0, <see cref="Count"/>).</param>
+    /// <param name="features">At least indices.Length · <see cref="FeatureCount"/> elements; filled example-major.</param>
+    /// <param name="targets">At least indices.Length · outputs elements; filled row by row.</param>
+    /// <exception cref="ArgumentException">A buffer is too small or an index is out of range.</exception>
+    /// <exception cref="InvalidOperationException">The data set holds class labels.</exception>
+    public void CopyBatch<T>(ReadOnlySpan<int> indices, Span<T> features, Span<T> targets) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var own = Targets;
+        int per = FeatureCount, outputs = own.Dim(1);
+        if (features.Length < (long)indices.Length * per || targets.Length < (long)indices.Length * outputs)
+            throw new ArgumentException($"Dataset '{Name}': a batch of {indices.Length} needs {(long)indices.Length * per} feature and {(long)indices.Length * outputs} target slots, got {features.Length} and {targets.Length}.", nameof(features));
+        for (int b = 0; b < indices.Length; b++)
+        {
+            int i = indices[b];
+            if ((uint)i >= (uint)Count)
+                throw new ArgumentException($"Dataset '{Name}': index {i} at batch position {b} is outside [0, {Count}).", nameof(indices));
+            CopyConverted(Features.Data.AsSpan(i * per, per), features.Slice(b * per, per));
+            CopyConverted(own.Data.AsSpan(i * outputs, outputs), targets.Slice(b * outputs, outputs));
+        }
+    }
+
+    private static void CopyConverted<T>(ReadOnlySpan<float> from, Span<T> to) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(float))
+            from.CopyTo(System.Runtime.InteropServices.MemoryMarshal.Cast<T, float>(to));
+        else
+            for (int k = 0; k < from.Length; k++) to[k] = T.CreateChecked(from[k]);
     }
 
     /// <summary>A copy with the examples in a random order drawn from <paramref name="random"/>.</summary>
@@ -244,13 +388,16 @@ public sealed class Dataset
     }
 
     /// <inheritdoc/>
-    public override string ToString() => $"Dataset '{Name}': {Count} examples of shape {NdArray<float>.ShapeToString(_exampleShape)}, {ClassCount} classes";
+    public override string ToString() => _targets is null
+        ? $"Dataset '{Name}': {Count} examples of shape {NdArray<float>.ShapeToString(_exampleShape)}, {ClassCount} classes"
+        : $"Dataset '{Name}': {Count} examples of shape {NdArray<float>.ShapeToString(_exampleShape)}, {_targets.Dim(1)} target(s) each";
 
-    private Dataset(NdArray<float> features, int[] labels, int classCount, string name, bool validated)
+    // Already validated storage (a view or a copy of a validated set).
+    private Dataset(NdArray<float> features, int[]? labels, NdArray<float>? targets, int classCount, string name)
     {
-        _ = validated;
         Features = features;
-        Labels = labels;
+        _labels = labels;
+        _targets = targets;
         ClassCount = classCount;
         Name = name;
         _exampleShape = features.ShapeArray()[1..];

@@ -34,23 +34,45 @@ public sealed class Predictor<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     /// <summary>Creates a predictor.</summary>
     /// <param name="model">The trained model; output (N, classes).</param>
-    /// <param name="output">What the model's last layer outputs (how to turn it into probabilities).</param>
+    /// <param name="output">What the model's last layer outputs (how to turn it into probabilities). Null (the default) reads it
+    /// from the model (see <see cref="InferOutput"/>); a value that contradicts a Sequential's last layer is rejected.</param>
     /// <param name="inputShape">The per-example input shape; defaults to the <see cref="Sequential{T}.InputShape"/> of a Sequential.</param>
-    /// <exception cref="ArgumentException">The input shape is missing or the model's output is not (classes).</exception>
-    public Predictor(Module<T> model, OutputActivation output, int[]? inputShape = null)
+    /// <exception cref="ArgumentException">The input shape is missing, the model's output is not (classes), or
+    /// <paramref name="output"/> contradicts the model's last layer.</exception>
+    public Predictor(Module<T> model, OutputActivation? output = null, int[]? inputShape = null)
     {
         ArgumentNullException.ThrowIfNull(model);
+        var implied = InferOutput(model);
+        if (output is { } given && model is Sequential<T> && given != implied)
+            throw new ArgumentException(
+                $"Predictor: output {given} contradicts the model, whose last layer ({((Sequential<T>)model).Layers[^1].Name}) makes it {implied}; omit the argument to use the model's own.",
+                nameof(output));
         inputShape ??= model is Sequential<T> s ? [.. s.InputShape]
             : throw new ArgumentException($"Predictor: give the per-example input shape of {model.Name} (only a Sequential knows its own).", nameof(inputShape));
         var outShape = model.GetOutputShape(inputShape);
         if (outShape.Length != 1)
             throw new ArgumentException($"Predictor: the model's per-example output must be (classes), got {NdArray<T>.ShapeToString(outShape)}.", nameof(model));
         Model = model;
-        Output = output;
+        Output = output ?? implied;
         Classes = outShape[0];
         _perExampleShape = (int[])inputShape.Clone();
         _exampleLength = 1;
         foreach (int d in inputShape) _exampleLength *= d;
+    }
+
+    /// <summary>What a model's last layer outputs: <see cref="OutputActivation.Softmax"/> or <see cref="OutputActivation.Sigmoid"/>
+    /// when a Sequential ends with that layer (nested chains are followed), otherwise <see cref="OutputActivation.Logits"/>.</summary>
+    public static OutputActivation InferOutput(Module<T> model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var last = model;
+        while (last is Sequential<T> s) last = s.Layers[^1];
+        return last switch
+        {
+            Modules.Activations.Softmax<T> => OutputActivation.Softmax,
+            Modules.Activations.Sigmoid<T> => OutputActivation.Sigmoid,
+            _ => OutputActivation.Logits,
+        };
     }
 
     /// <summary>The model.</summary>

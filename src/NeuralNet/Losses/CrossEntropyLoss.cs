@@ -10,6 +10,10 @@ namespace NeuralNet.Losses;
 /// clip(p) = min(max(p, ε), 1 − ε) keeps the logarithm finite. With class-index labels, L = −(1/N) · Σ_n log(clip(p[n, label_n])).</para>
 /// <para>Gradient: dL/dp[n, k] = −t[n, k] / (N · p[n, k]) where ε ≤ p[n, k] ≤ 1 − ε, and exactly 0 where p was clipped
 /// (p &lt; ε or p &gt; 1 − ε), since the clipped loss is flat there.</para>
+/// <para>Unlike PyTorch's <c>CrossEntropyLoss</c>, which takes logits, this one takes probabilities. So that logits passed by
+/// mistake fail loudly instead of training badly, every prediction row must look like a probability vector: no value below 0
+/// and a row sum within <see cref="RowSumTolerance"/> of 1; otherwise <c>Forward</c> throws an <see cref="ArgumentException"/>
+/// that names the row and points to <see cref="SoftmaxCrossEntropyLoss{T}"/>. The check reads each row once and allocates nothing.</para>
 /// <para>Prefer <see cref="SoftmaxCrossEntropyLoss{T}"/> on logits when the last layer would be a softmax.</para>
 /// </remarks>
 public sealed class CrossEntropyLoss<T> : Loss<T> where T : unmanaged, IFloatingPointIeee754<T>
@@ -39,12 +43,17 @@ public sealed class CrossEntropyLoss<T> : Loss<T> where T : unmanaged, IFloating
     /// <summary>The clipping margin ε.</summary>
     public double Epsilon { get; }
 
+    /// <summary>How far a prediction row's sum may be from 1 before the row is rejected as not a probability vector: 1e-2,
+    /// far above the rounding of a float softmax over thousands of classes and far below what logits sum to by chance.</summary>
+    public const double RowSumTolerance = 1e-2;
+
     /// <inheritdoc/>
     public override T Forward(NdArray<T> prediction, ReadOnlySpan<int> labels)
     {
         LossChecks.Prediction(Name, prediction);
         int n = prediction.Dim(0), k = prediction.Dim(1);
         LossChecks.Labels(Name, labels, n, k);
+        CheckProbabilities(prediction);
         var g = Modules.ModuleChecks.Ensure(ref _gradient, prediction.Shape);
         g.Clear();
         ReadOnlySpan<T> p = prediction.Data;
@@ -65,6 +74,7 @@ public sealed class CrossEntropyLoss<T> : Loss<T> where T : unmanaged, IFloating
     {
         LossChecks.Prediction(Name, prediction);
         LossChecks.Target(Name, prediction, target);
+        CheckProbabilities(prediction);
         var g = Modules.ModuleChecks.Ensure(ref _gradient, prediction.Shape);
         ReadOnlySpan<T> p = prediction.Data, t = target.Data;
         var gs = g.AsSpan();
@@ -88,6 +98,24 @@ public sealed class CrossEntropyLoss<T> : Loss<T> where T : unmanaged, IFloating
     {
         if (!_ready) throw new InvalidOperationException($"{Name}: Backward was called before Forward.");
         return _gradient!;
+    }
+
+    private void CheckProbabilities(NdArray<T> prediction)
+    {
+        int n = prediction.Dim(0), k = prediction.Dim(1);
+        ReadOnlySpan<T> p = prediction.Data;
+        T tolerance = T.CreateChecked(RowSumTolerance);
+        for (int r = 0; r < n; r++)
+        {
+            var row = p.Slice(r * k, k);
+            T min = System.Numerics.Tensors.TensorPrimitives.Min(row);
+            T sum = System.Numerics.Tensors.TensorPrimitives.Sum(row);
+            if (min < T.Zero || T.Abs(sum - T.One) > tolerance)
+                throw new ArgumentException(
+                    $"{Name}: prediction row {r} is not a probability vector (minimum {Modules.ModuleChecks.Format(min)}, sum {Modules.ModuleChecks.Format(sum)}): " +
+                    "CrossEntropyLoss takes probabilities, such as the output of a Softmax layer. For raw scores (logits), as PyTorch's CrossEntropyLoss takes, " +
+                    "use SoftmaxCrossEntropyLoss instead.", nameof(prediction));
+        }
     }
 
     private T Clip(T p) => T.Min(T.Max(p, _low), _high);

@@ -63,7 +63,8 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
     /// <param name="stride">The step between windows, at least 1.</param>
     /// <param name="padding">Zero padding added on every side, at least 0.</param>
     /// <param name="bias">Whether each filter has a learned bias.</param>
-    /// <param name="random">The source of the initial weights. Null uses a generator seeded with 0 (deterministic).</param>
+    /// <param name="random">The source of the initial weights. Null draws from the process-wide
+    /// <see cref="RandomGenerator.Default"/> (seeded by <see cref="RandomGenerator.SetDefaultSeed"/>).</param>
     /// <exception cref="ArgumentOutOfRangeException">A size is out of range.</exception>
     public Conv2D(int inChannels, int outChannels, int kernelSize, int stride = 1, int padding = 0, bool bias = true,
         RandomGenerator? random = null)
@@ -84,7 +85,7 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
         _parameters = Bias is null ? [Weight] : [Weight, Bias];
         _label = $"Conv2D({inChannels} -> {outChannels}, kernel {kernelSize}, stride {stride}, padding {padding})";
         _direct = UsesDirectKernel();
-        Initializer.Default.Initialize(this, random ?? new RandomGenerator(0));
+        RandomGenerator.Use(random, r => Initializer.Default.Initialize(this, r));
     }
 
     /// <summary>The number of input channels C.</summary>

@@ -25,8 +25,9 @@ public sealed class Dense<T> : Module<T>, IWeightedModule<T> where T : unmanaged
     /// <param name="inFeatures">The input width In, at least 1.</param>
     /// <param name="outFeatures">The output width Out, at least 1.</param>
     /// <param name="bias">Whether the layer adds a learned bias.</param>
-    /// <param name="random">The source of the initial weights. Null uses a generator seeded with 0, so the result is
-    /// still deterministic; pass one shared generator to every layer so that layers of equal shape differ.</param>
+    /// <param name="random">The source of the initial weights. Null draws from the process-wide
+    /// <see cref="RandomGenerator.Default"/> (seeded by <see cref="RandomGenerator.SetDefaultSeed"/>), so layers of equal shape
+    /// differ and a program that builds its layers in the same order gets the same weights.</param>
     /// <exception cref="ArgumentOutOfRangeException">A size is less than 1.</exception>
     public Dense(int inFeatures, int outFeatures, bool bias = true, RandomGenerator? random = null)
     {
@@ -39,7 +40,7 @@ public sealed class Dense<T> : Module<T>, IWeightedModule<T> where T : unmanaged
         Bias = bias ? new Parameter<T>("bias", new NdArray<T>(outFeatures)) : null;
         _parameters = Bias is null ? [Weight] : [Weight, Bias];
         _label = $"Dense({inFeatures} -> {outFeatures})";
-        Initializer.Default.Initialize(this, random ?? new RandomGenerator(0));
+        RandomGenerator.Use(random, r => Initializer.Default.Initialize(this, r));
     }
 
     /// <summary>The input width In.</summary>

@@ -11,8 +11,9 @@ namespace NeuralNet.Modules;
 /// <para>Forward runs layers 0…L−1; Backward runs them in reverse and returns dL/dx of the first layer.</para>
 /// <para>A model's input needs no gradient, so <see cref="Module{T}.ComputeInputGradient"/> of a Sequential defaults to
 /// false and is passed on to its first layer at every backward pass, which lets the first layer skip its dx
-/// computation. Set it to true to get dL/dx (gradient checks, nesting at position 0 of another chain). Layers after
-/// the first always compute their input gradient, since their predecessors need it.</para>
+/// computation; <see cref="Backward"/> then returns null (never a tensor that looks like a gradient but was not computed).
+/// Set it to true to get dL/dx (gradient checks, nesting at position 0 of another chain). Layers after the first always
+/// compute their input gradient, since their predecessors need it.</para>
 /// </remarks>
 public sealed class Sequential<T> : Module<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -20,7 +21,9 @@ public sealed class Sequential<T> : Module<T> where T : unmanaged, IFloatingPoin
     private readonly int[] _inputShape;
     private readonly int[] _outputShape;
     private readonly Parameter<T>[] _parameters;
+    private readonly ModuleBuffer<T>[] _buffers;
     private readonly string _expectedInput;
+    private readonly (string, Module<T>)[] _namedChildren;
 
     /// <summary>Creates a chain and validates every layer's shape.</summary>
     /// <param name="inputShape">The per-example input shape, e.g. <c>[784]</c> or <c>[1, 28, 28]</c>.</param>
@@ -66,6 +69,8 @@ public sealed class Sequential<T> : Module<T> where T : unmanaged, IFloatingPoin
         }
         _outputShape = shape;
         _parameters = _layers.SelectMany(l => l.Parameters).ToArray();
+        _buffers = _layers.SelectMany(l => l.Buffers).ToArray();
+        _namedChildren = _layers.Select((l, i) => (i.ToString(System.Globalization.CultureInfo.InvariantCulture), l)).ToArray();
         _expectedInput = $"(N, {ModuleChecks.Inner(_inputShape)})";
         ComputeInputGradient = false;
         _layers[0].ComputeInputGradient = false;
@@ -73,6 +78,9 @@ public sealed class Sequential<T> : Module<T> where T : unmanaged, IFloatingPoin
 
     /// <summary>The layers, in order.</summary>
     public IReadOnlyList<Module<T>> Layers => _layers;
+
+    /// <summary>The layers named by their index: "0", "1", … (PyTorch's <c>nn.Sequential</c> names).</summary>
+    public override IReadOnlyList<(string Name, Module<T> Module)> NamedChildren => _namedChildren;
 
     /// <summary>The per-example input shape given at construction.</summary>
     public IReadOnlyList<int> InputShape => _inputShape;
@@ -83,8 +91,40 @@ public sealed class Sequential<T> : Module<T> where T : unmanaged, IFloatingPoin
     /// <summary>Every layer's parameters, layer by layer in order, each layer's in its own order (e.g. weight, bias).</summary>
     public override IReadOnlyList<Parameter<T>> Parameters => _parameters;
 
+    /// <summary>Every layer's buffers, layer by layer in order (e.g. batch normalization's running statistics).</summary>
+    public override IReadOnlyList<ModuleBuffer<T>> Buffers => _buffers;
+
     /// <inheritdoc/>
     public override string Name => "Sequential";
+
+    /// <summary>A Keras-style summary: one row per layer (nested chains expanded, named "2.1") with its output shape and
+    /// parameter counts, and the totals. <c>ToString()</c> of the result is a table.</summary>
+    public ModelSummary Summary()
+    {
+        var rows = new List<ModelSummaryRow>();
+        AddSummaryRows(this, "", _inputShape, rows);
+        return new ModelSummary(Name, _inputShape, rows);
+    }
+
+    private static int[] AddSummaryRows(Sequential<T> chain, string prefix, int[] shape, List<ModelSummaryRow> rows)
+    {
+        for (int i = 0; i < chain._layers.Length; i++)
+        {
+            var layer = chain._layers[i];
+            string name = prefix + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            if (layer is Sequential<T> nested)
+            {
+                shape = AddSummaryRows(nested, name + ".", shape, rows);
+                continue;
+            }
+            shape = layer.GetOutputShape(shape);
+            long trainable = 0, other = 0;
+            foreach (var p in layer.Parameters) trainable += p.Value.Length;
+            foreach (var b in layer.Buffers) other += b.Value.Length;
+            rows.Add(new ModelSummaryRow(name, layer.ToString() ?? layer.Name, shape, trainable, other));
+        }
+        return shape;
+    }
 
     /// <inheritdoc/>
     public override int[] GetOutputShape(ReadOnlySpan<int> inputShape)
@@ -108,14 +148,22 @@ public sealed class Sequential<T> : Module<T> where T : unmanaged, IFloatingPoin
         return x;
     }
 
-    /// <inheritdoc/>
-    public override NdArray<T> Backward(NdArray<T> outputGradient)
+    /// <summary>Back-propagates through every layer in reverse, adding into the parameter gradients.</summary>
+    /// <param name="outputGradient">dL/dy, of the shape the last <see cref="Forward"/> returned.</param>
+    /// <returns>dL/dx when <see cref="Module{T}.ComputeInputGradient"/> is true; null when it is false (the default), since the
+    /// first layer then skips that computation.</returns>
+    /// <exception cref="InvalidOperationException">No forward pass has been run.</exception>
+    /// <exception cref="ArgumentException">The gradient's shape differs from the last output's.</exception>
+    public override NdArray<T>? Backward(NdArray<T> outputGradient)
     {
         ArgumentNullException.ThrowIfNull(outputGradient);
         _layers[0].ComputeInputGradient = ComputeInputGradient;
         var g = outputGradient;
-        for (int i = _layers.Length - 1; i >= 0; i--) g = _layers[i].Backward(g);
-        return g;
+        for (int i = _layers.Length - 1; i > 0; i--)
+            g = _layers[i].Backward(g)
+                ?? throw new InvalidOperationException($"Sequential: layer {i} ({_layers[i].Name}) returned no input gradient; a nested Sequential after position 0 must compute it.");
+        var dx = _layers[0].Backward(g);
+        return ComputeInputGradient ? dx : null;
     }
 
     /// <summary>Each layer on one line with its output shape.</summary>

@@ -89,7 +89,9 @@ public static class ModuleRegistry
     {
         Register<Dense<T>, T>("Dense",
             m => new JsonObject { ["in_features"] = m.InFeatures, ["out_features"] = m.OutFeatures, ["bias"] = m.HasBias },
-            c => new Dense<T>(ConfigReader.Int(c, "in_features"), ConfigReader.Int(c, "out_features"), ConfigReader.Bool(c, "bias")));
+            c => new Dense<T>(ConfigReader.Int(c, "in_features"), ConfigReader.Int(c, "out_features"), ConfigReader.Bool(c, "bias"),
+                // The loaded tensors overwrite the initial weights; a throw-away generator keeps loading from advancing RandomGenerator.Default.
+                new RandomGenerator(0)));
         Register<Conv2D<T>, T>("Conv2D",
             m => new JsonObject
             {
@@ -97,7 +99,7 @@ public static class ModuleRegistry
                 ["stride"] = m.Stride, ["padding"] = m.Padding, ["bias"] = m.HasBias,
             },
             c => new Conv2D<T>(ConfigReader.Int(c, "in_channels"), ConfigReader.Int(c, "out_channels"), ConfigReader.Int(c, "kernel_size"),
-                ConfigReader.Int(c, "stride"), ConfigReader.Int(c, "padding"), ConfigReader.Bool(c, "bias")));
+                ConfigReader.Int(c, "stride"), ConfigReader.Int(c, "padding"), ConfigReader.Bool(c, "bias"), new RandomGenerator(0)));
         Register<MaxPool2D<T>, T>("MaxPool2D",
             m => new JsonObject { ["kernel_size"] = m.KernelSize, ["stride"] = m.Stride },
             c => new MaxPool2D<T>(ConfigReader.Int(c, "kernel_size"), ConfigReader.Int(c, "stride")));

@@ -12,9 +12,21 @@ namespace NeuralNet.Training;
 /// <param name="ValidationAccuracy">The accuracy on the validation set at the end of the epoch, or NaN without validation data.</param>
 /// <param name="LearningRate">The learning rate used for the epoch's last step.</param>
 /// <param name="Elapsed">The wall-clock time from the start of the <c>Fit</c> call to the end of this epoch (validation included).</param>
+/// <remarks>When training on float targets, <see cref="TrainingAccuracy"/> and <see cref="ValidationAccuracy"/> compare the arg-max of
+/// output and target (NaN for a single output), and <see cref="TrainingRegression"/> and <see cref="ValidationRegression"/> hold
+/// MSE, MAE and R²; with class labels those two are null.</remarks>
 public readonly record struct EpochRecord(
     int Epoch, int Iterations, double TrainingLoss, double TrainingAccuracy,
-    double ValidationLoss, double ValidationAccuracy, double LearningRate, TimeSpan Elapsed);
+    double ValidationLoss, double ValidationAccuracy, double LearningRate, TimeSpan Elapsed)
+{
+    /// <summary>MSE, MAE and R² of the epoch's training batches, each measured during its forward pass (at the weights before its
+    /// step), when training on float targets; null with class labels.</summary>
+    public Evaluation.RegressionMetrics? TrainingRegression { get; init; }
+
+    /// <summary>MSE, MAE and R² on the validation set at the end of the epoch, when training on float targets with validation
+    /// data; otherwise null.</summary>
+    public Evaluation.RegressionMetrics? ValidationRegression { get; init; }
+}
 
 /// <summary>The figures of one optimizer step.</summary>
 /// <param name="Epoch">The epoch number, from 1.</param>
@@ -68,13 +80,24 @@ public sealed class History
     }
 
     /// <summary>The epochs as CSV: a header line, then one line per epoch, invariant culture.</summary>
+    /// <remarks>When any epoch has regression metrics (training on float targets), six columns follow: training and validation
+    /// MSE, MAE and R² (empty where absent).</remarks>
     public string EpochsToCsv()
     {
-        var sb = new StringBuilder("epoch,iterations,training_loss,training_accuracy,validation_loss,validation_accuracy,learning_rate,elapsed_seconds\n");
+        bool regression = _epochs.Exists(e => e.TrainingRegression is not null || e.ValidationRegression is not null);
+        var sb = new StringBuilder("epoch,iterations,training_loss,training_accuracy,validation_loss,validation_accuracy,learning_rate,elapsed_seconds");
+        sb.Append(regression ? ",training_mse,training_mae,training_r2,validation_mse,validation_mae,validation_r2\n" : "\n");
         foreach (var e in _epochs)
-            sb.Append(CultureInfo.InvariantCulture, $"{e.Epoch},{e.Iterations},{F(e.TrainingLoss)},{F(e.TrainingAccuracy)},{F(e.ValidationLoss)},{F(e.ValidationAccuracy)},{F(e.LearningRate)},{F(e.Elapsed.TotalSeconds)}\n");
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"{e.Epoch},{e.Iterations},{F(e.TrainingLoss)},{F(e.TrainingAccuracy)},{F(e.ValidationLoss)},{F(e.ValidationAccuracy)},{F(e.LearningRate)},{F(e.Elapsed.TotalSeconds)}");
+            if (regression) sb.Append(',').Append(R(e.TrainingRegression)).Append(',').Append(R(e.ValidationRegression));
+            sb.Append('\n');
+        }
         return sb.ToString();
     }
+
+    private static string R(Evaluation.RegressionMetrics? m)
+        => m is { } v ? $"{F(v.MeanSquaredError)},{F(v.MeanAbsoluteError)},{F(v.RSquared)}" : ",,";
 
     /// <summary>The iterations as CSV: a header line, then one line per step, invariant culture.</summary>
     public string IterationsToCsv()

@@ -69,6 +69,59 @@ public static class MlpClassifier
         classifier.Fit(inputs, labels, null, validationInputs, validationLabels, progress, cancellationToken);
         return classifier;
     }
+
+    /// <summary>Loads a classifier saved by <see cref="MlpClassifier{T}.Save"/> (or any model file holding an MLP).</summary>
+    /// <typeparam name="T">The element type of the loaded classifier.</typeparam>
+    /// <param name="path">The model file.</param>
+    /// <param name="settings">The training settings for further <c>Fit</c> calls (optimizer, schedule, loop); null for the
+    /// defaults. Its architecture (input size, hidden sizes and activation, classes, output) is replaced by the file's.</param>
+    /// <returns>A classifier with the saved weights; its optimizer state and history start empty (use a
+    /// <see cref="TrainingCheckpoint"/> to resume training exactly).</returns>
+    /// <exception cref="InvalidDataException">The file is not a model file, or its model is not an MLP (Dense layers separated by
+    /// one activation each, optionally ending with Softmax or Sigmoid).</exception>
+    public static MlpClassifier<T> Load<T>(string path, MlpSettings? settings = null) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var model = Serialization.ModelSerializer.Load<T>(path);
+        settings = (settings ?? new MlpSettings()) with { };
+        var layers = model.Layers;
+        var hiddenSizes = new List<int>();
+        HiddenActivation? hidden = null;
+        var output = Predictor<T>.InferOutput(model);
+        int end = output == OutputActivation.Logits ? layers.Count : layers.Count - 1;
+        if (end < 1 || layers[end - 1] is not Dense<T>)
+            throw new InvalidDataException($"{path}: an MLP's output layer is Dense (optionally followed by Softmax or Sigmoid), but this model ends with {string.Join(", ", layers.Skip(Math.Max(0, end - 1)).Select(l => l.Name))}.");
+        for (int i = 0; i < end; i++)
+        {
+            if (layers[i] is not Dense<T> dense)
+                throw new InvalidDataException($"{path}: layer {i} ({layers[i].Name}) is not where an MLP has a Dense layer; MlpClassifier.Load reads MLPs only (ModelSerializer.Load reads any model).");
+            if (i == end - 1) break;
+            hiddenSizes.Add(dense.OutFeatures);
+            i++;
+            var activation = layers[i] switch
+            {
+                Modules.Activations.ReLU<T> => HiddenActivation.ReLU,
+                Modules.Activations.Sigmoid<T> => HiddenActivation.Sigmoid,
+                Modules.Activations.Tanh<T> => HiddenActivation.Tanh,
+                _ => throw new InvalidDataException($"{path}: layer {i} ({layers[i].Name}) is not a hidden activation (ReLU, Sigmoid or Tanh) of an MLP."),
+            };
+            if (hidden is not null && hidden != activation)
+                throw new InvalidDataException($"{path}: layer {i} is {activation} but the earlier hidden layers use {hidden}; an MLP has one hidden activation.");
+            hidden = activation;
+        }
+        var first = (Dense<T>)layers[0];
+        var last = (Dense<T>)layers[end - 1];
+        settings = settings with
+        {
+            InputSize = first.InFeatures,
+            HiddenSizes = hiddenSizes,
+            Classes = last.OutFeatures,
+            Hidden = hidden ?? settings.Hidden,
+            Output = output,
+        };
+        var classifier = new MlpClassifier<T>(settings);
+        classifier.Model.LoadStateDict(model.StateDict());
+        return classifier;
+    }
 }
 
 /// <summary>
@@ -137,6 +190,14 @@ public sealed class MlpClassifier<T> where T : unmanaged, IFloatingPointIeee754<
         var options = epochs is null ? Settings.Training : Settings.Training with { Epochs = epochs.Value };
         lock (Predictor.SyncRoot)
             return Trainer.Fit(inputs, labels, options, validationInputs, validationLabels, progress, cancellationToken);
+    }
+
+    /// <summary>Saves the network (architecture and weights) to a model file, atomically; <see cref="MlpClassifier.Load{T}"/>
+    /// reads it back, and so does <see cref="Serialization.ModelSerializer.Load{T}"/>. Waits for a running <c>Fit</c>.</summary>
+    /// <param name="path">The target file, conventionally <c>*.safetensors</c>.</param>
+    public void Save(string path)
+    {
+        lock (Predictor.SyncRoot) Serialization.ModelSerializer.Save(Model, path);
     }
 
     /// <summary>Predicts one example (thread-safe).</summary>

@@ -11,8 +11,8 @@ using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 namespace NeuralNet.Training;
 
 /// <summary>
-/// Trains a classifier by mini-batch SGD: shuffles every epoch from a seeded generator, steps an optimizer and a schedule,
-/// evaluates validation data, records a <see cref="History"/>, runs callbacks, and stops with a
+/// Trains a model by mini-batch SGD on class labels or on float targets: shuffles every epoch from a seeded generator, steps an
+/// optimizer and a schedule, evaluates validation data, records a <see cref="History"/>, runs callbacks, and stops with a
 /// <see cref="TrainingDivergedException"/> on NaN or infinity.
 /// </summary>
 /// <typeparam name="T">The element type.</typeparam>
@@ -21,6 +21,11 @@ namespace NeuralNet.Training;
 /// <c>loss.Forward(y, labels)</c>; zero the gradients; <c>model.Backward(loss.Backward())</c>; optional gradient clipping
 /// (<see cref="TrainerOptions.ClipGradientValue"/>, then <see cref="TrainerOptions.ClipGradientNorm"/>); <c>optimizer.Step()</c>.
 /// Training accuracy counts rows whose arg-max of y equals the label.</para>
+/// <para>Float targets (B, K) of the model's output shape — regression values, several outputs, one-hot or soft labels — go
+/// through <see cref="Fit(NdArray{T}, NdArray{T}, TrainerOptions, NdArray{T}, NdArray{T}, IProgress{TrainingProgress}, CancellationToken)"/>
+/// and <c>loss.Forward(y, targets)</c> with any loss (<see cref="MseLoss{T}"/>, or <see cref="SoftmaxCrossEntropyLoss{T}"/> on
+/// soft labels). The history then also holds MSE, MAE and R² (<see cref="EpochRecord.TrainingRegression"/>), and accuracy compares
+/// the arg-max of output and target (NaN for a single output).</para>
 /// <para>Batch buffers are allocated once per distinct batch size and reused, so after the first epoch a step allocates
 /// nothing in the trainer (the modules keep their own buffers per batch size).</para>
 /// <para>Determinism: all randomness (shuffling, sampling) comes from <see cref="Random"/>; the loop is sequential and the
@@ -38,7 +43,8 @@ namespace NeuralNet.Training;
 /// </remarks>
 public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private readonly Dictionary<int, (NdArray<T> X, int[] Labels)> _batchBuffers = [];
+    private readonly Dictionary<int, BatchBuffers> _batchBuffers = [];
+    private readonly RegressionAccumulator _trainMetrics = new(), _evalMetrics = new();
     private ParameterSnapshot<T>? _undoSnapshot;
     private bool _stopRequested;
     private double? _clipNorm, _clipValue;
@@ -117,21 +123,55 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         ArgumentNullException.ThrowIfNull(inputs);
         ArgumentNullException.ThrowIfNull(labels);
         ArgumentNullException.ThrowIfNull(options);
+        if ((validationInputs is null) != (validationLabels is null))
+            throw new ArgumentException("Trainer.Fit: validation inputs and validation labels must be given together.", nameof(validationLabels));
+        return FitCore(inputs, new Targets(labels, null), options, validationInputs,
+            validationInputs is null ? default : new Targets(validationLabels, null), progress, cancellationToken);
+    }
+
+    /// <summary>Trains on float targets for <see cref="TrainerOptions.Epochs"/> epochs: regression, several outputs, one-hot or soft labels.</summary>
+    /// <param name="inputs">Training inputs (N, …) whose per-example shape the model accepts.</param>
+    /// <param name="targets">(N, K) targets, K the model's output width; finite.</param>
+    /// <param name="options">The settings.</param>
+    /// <param name="validationInputs">Optional validation inputs; takes precedence over <see cref="TrainerOptions.ValidationSplit"/>.</param>
+    /// <param name="validationTargets">The validation targets (required with <paramref name="validationInputs"/>).</param>
+    /// <param name="progress">Receives a report after every epoch (and every <see cref="TrainerOptions.ProgressEveryIterations"/> steps).</param>
+    /// <param name="cancellationToken">Checked before every step; cancellation throws <see cref="OperationCanceledException"/>.</param>
+    /// <returns>The trainer's <see cref="History"/>; its epochs carry <see cref="EpochRecord.TrainingRegression"/> and
+    /// <see cref="EpochRecord.ValidationRegression"/>.</returns>
+    /// <remarks>The loss gets each batch's target rows: <c>loss.Forward(y, targets)</c>.</remarks>
+    /// <exception cref="ArgumentException">Shapes or settings are invalid, or an input or target is not finite.</exception>
+    /// <exception cref="TrainingDivergedException">A layer's output or the loss became NaN or infinite.</exception>
+    public History Fit(NdArray<T> inputs, NdArray<T> targets, TrainerOptions options,
+        NdArray<T>? validationInputs = null, NdArray<T>? validationTargets = null,
+        IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        ArgumentNullException.ThrowIfNull(targets);
+        ArgumentNullException.ThrowIfNull(options);
+        if ((validationInputs is null) != (validationTargets is null))
+            throw new ArgumentException("Trainer.Fit: validation inputs and validation targets must be given together.", nameof(validationTargets));
+        return FitCore(inputs, new Targets(null, targets), options, validationInputs,
+            validationInputs is null ? default : new Targets(null, validationTargets), progress, cancellationToken);
+    }
+
+    private History FitCore(NdArray<T> inputs, Targets targets, TrainerOptions options, NdArray<T>? validationInputs, Targets validationTargets,
+        IProgress<TrainingProgress>? progress, CancellationToken cancellationToken)
+    {
         options.Validate();
-        int classes = CheckData(inputs, labels, "training");
+        int classes = CheckData(inputs, targets, "training");
         int n = inputs.Dim(0);
+        bool regression = targets.Values is not null;
 
         // Validation: an explicit set, or the last ⌊split·N⌋ training examples.
         NdArray<T>? valX = null;
-        int[]? valY = null;
+        Targets valY = default;
         int valStart = 0, valCount = 0, trainCount = n;
-        if (validationInputs is not null || validationLabels is not null)
+        if (validationInputs is not null)
         {
-            if (validationInputs is null || validationLabels is null)
-                throw new ArgumentException("Trainer.Fit: validation inputs and validation labels must be given together.", nameof(validationLabels));
-            CheckData(validationInputs, validationLabels, "validation");
+            CheckData(validationInputs, validationTargets, "validation");
             valX = validationInputs;
-            valY = validationLabels;
+            valY = validationTargets;
             valCount = validationInputs.Dim(0);
         }
         else if (options.ValidationSplit > 0)
@@ -143,7 +183,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
                     nameof(options));
             trainCount = n - valCount;
             valX = inputs;
-            valY = labels;
+            valY = targets;
             valStart = trainCount;
         }
         bool hasValidation = valX is not null;
@@ -159,8 +199,8 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         if (undo) _undoSnapshot ??= new ParameterSnapshot<T>(Optimizer.Parameters);
         if (options.RecordIterations) History.EnsureIterationCapacity((long)options.Epochs * batchesPerEpoch);
         // Warm the buffers of the two batch sizes up front, so the first epoch's steps allocate no gather buffers.
-        GetBatchBuffers(batchSize);
-        if (sampleCount % batchSize != 0) GetBatchBuffers(sampleCount % batchSize);
+        GetBatchBuffers(batchSize, regression ? classes : 0);
+        if (sampleCount % batchSize != 0) GetBatchBuffers(sampleCount % batchSize, regression ? classes : 0);
 
         _stopRequested = false;
         (_clipNorm, _clipValue) = (options.ClipGradientNorm, options.ClipGradientValue);
@@ -189,18 +229,21 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
 
             double lossSum = 0, lastRate = Optimizer.LearningRate;
             long correctSum = 0, seen = 0;
+            if (regression) _trainMetrics.Reset(classes);
             int batchIndex = 0;
             for (int offset = 0; offset < sampleCount && !_stopRequested; offset += batchSize)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 int b = Math.Min(batchSize, sampleCount - offset);
-                var (x, y) = GetBatchBuffers(b);
-                Gather(inputs, order.AsSpan(offset, b), x.AsSpan());
-                for (int i = 0; i < b; i++) y[i] = labels[order[offset + i]];
+                var batch = GetBatchBuffers(b, regression ? classes : 0);
+                var rows = order.AsSpan(offset, b);
+                Gather(inputs, rows, batch.X.AsSpan());
+                if (regression) Gather(targets.Values!, rows, batch.Targets!.AsSpan());
+                else for (int i = 0; i < b; i++) batch.Labels[i] = targets.Labels![rows[i]];
                 Iteration++;
                 batchIndex++;
 
-                var (batchLoss, correct, undone, rate) = TrainStep(x, y, epoch);
+                var (batchLoss, correct, undone, rate) = TrainStep(batch, epoch);
                 lossSum += batchLoss * b;
                 correctSum += correct;
                 seen += b;
@@ -208,32 +251,38 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
                 double iterValLoss = double.NaN, iterValAcc = double.NaN;
                 if (hasValidation && options.ValidationEveryIterations > 0 && Iteration % options.ValidationEveryIterations == 0)
                 {
-                    (iterValLoss, iterValAcc) = EvaluateRange(valX!, valY!, valStart, valCount, options.EvaluationBatchSize, classes, null);
+                    (iterValLoss, iterValAcc) = EvaluateRange(valX!, valY, valStart, valCount, options.EvaluationBatchSize, classes, null, null);
                     lastValLoss = iterValLoss;
                     lastValAcc = iterValAcc;
                 }
                 lastRate = rate;
-                var record = new IterationRecord(epoch, Iteration, batchLoss, (double)correct / b, iterValLoss, iterValAcc,
+                var record = new IterationRecord(epoch, Iteration, batchLoss, Accuracy(correct, b, regression, classes), iterValLoss, iterValAcc,
                     rate, Stopwatch.GetElapsedTime(start), undone);
                 if (options.RecordIterations) History.Add(record);
                 for (int c = 0; c < Callbacks.Count; c++) Callbacks[c].OnIterationEnd(this, record);
                 if (progress is not null && options.ProgressEveryIterations > 0 && Iteration % options.ProgressEveryIterations == 0)
                     progress.Report(new TrainingProgress(epoch, lastEpoch, Iteration, batchIndex, batchesPerEpoch, lossSum / seen,
-                        (double)correctSum / seen, lastValLoss, lastValAcc, rate, record.Elapsed, false));
+                        Accuracy(correctSum, seen, regression, classes), lastValLoss, lastValAcc, rate, record.Elapsed, false));
             }
 
             double trainLoss = seen == 0 ? double.NaN : lossSum / seen;
-            double trainAcc = seen == 0 ? double.NaN : (double)correctSum / seen;
+            double trainAcc = seen == 0 ? double.NaN : Accuracy(correctSum, seen, regression, classes);
             double valLoss = double.NaN, valAcc = double.NaN;
+            RegressionMetrics? trainRegression = regression ? _trainMetrics.Result() : null, valRegression = null;
             if (hasValidation)
             {
-                (valLoss, valAcc) = EvaluateRange(valX!, valY!, valStart, valCount, options.EvaluationBatchSize, classes, null);
+                (valLoss, valAcc) = EvaluateRange(valX!, valY, valStart, valCount, options.EvaluationBatchSize, classes, null, regression ? _evalMetrics : null);
                 lastValLoss = valLoss;
                 lastValAcc = valAcc;
+                if (regression) valRegression = _evalMetrics.Result();
             }
             double usedRate = lastRate;
             Epoch = epoch;
-            var epochRecord = new EpochRecord(epoch, batchIndex, trainLoss, trainAcc, valLoss, valAcc, usedRate, Stopwatch.GetElapsedTime(start));
+            var epochRecord = new EpochRecord(epoch, batchIndex, trainLoss, trainAcc, valLoss, valAcc, usedRate, Stopwatch.GetElapsedTime(start))
+            {
+                TrainingRegression = trainRegression,
+                ValidationRegression = valRegression,
+            };
             History.Add(epochRecord);
             StepScheduleAtEpochEnd(options, trainLoss, valLoss, hasValidation);
             for (int c = 0; c < Callbacks.Count; c++) Callbacks[c].OnEpochEnd(this, epochRecord);
@@ -254,10 +303,27 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         ArgumentNullException.ThrowIfNull(inputs);
         ArgumentNullException.ThrowIfNull(labels);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
-        int classes = CheckData(inputs, labels, "evaluation");
+        var targets = new Targets(labels, null);
+        int classes = CheckData(inputs, targets, "evaluation");
         var matrix = new ConfusionMatrix(classes);
-        var (loss, accuracy) = EvaluateRange(inputs, labels, 0, inputs.Dim(0), batchSize, classes, matrix);
+        var (loss, accuracy) = EvaluateRange(inputs, targets, 0, inputs.Dim(0), batchSize, classes, matrix, null);
         return new EvaluationResult(loss, accuracy, matrix);
+    }
+
+    /// <summary>Evaluates the model on float targets: mean loss, arg-max accuracy and MSE, MAE and R², in batches, without training.</summary>
+    /// <param name="inputs">Inputs (N, …).</param>
+    /// <param name="targets">(N, K) targets, K the model's output width.</param>
+    /// <param name="batchSize">Examples per forward pass.</param>
+    /// <exception cref="ArgumentException">Shapes are invalid or a value is not finite.</exception>
+    public TargetEvaluationResult Evaluate(NdArray<T> inputs, NdArray<T> targets, int batchSize = 1000)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        ArgumentNullException.ThrowIfNull(targets);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        var t = new Targets(null, targets);
+        int outputs = CheckData(inputs, t, "evaluation");
+        var (loss, accuracy) = EvaluateRange(inputs, t, 0, inputs.Dim(0), batchSize, outputs, null, _evalMetrics);
+        return new TargetEvaluationResult(loss, accuracy, _evalMetrics.Result());
     }
 
     /// <summary>Restores the counters, history and undo snapshot from a checkpoint (model, optimizer, schedule and generator are
@@ -274,8 +340,9 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         }
     }
 
-    private (double Loss, int Correct, bool Undone, double Rate) TrainStep(NdArray<T> x, int[] y, int epoch)
+    private (double Loss, int Correct, bool Undone, double Rate) TrainStep(BatchBuffers batch, int epoch)
     {
+        var x = batch.X;
         NdArray<T> output;
         try
         {
@@ -291,12 +358,13 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         if (!Finiteness.AllFinite<T>(output.AsSpan()))
             throw Diverged(x, epoch, null, null) ?? new TrainingDivergedException(
                 $"Training diverged at epoch {epoch}, iteration {Iteration}: the model output is not finite.", epoch, Iteration, -2, Model.Name);
-        double loss = double.CreateTruncating(Loss.Forward(output, y));
+        double loss = double.CreateTruncating(batch.Targets is { } t ? Loss.Forward(output, t) : Loss.Forward(output, batch.Labels));
         if (!double.IsFinite(loss))
             throw new TrainingDivergedException(
                 $"Training diverged at epoch {epoch}, iteration {Iteration}: every layer output is finite but {Loss.Name} returned {loss.ToString(CultureInfo.InvariantCulture)}.",
                 epoch, Iteration, -2, Loss.Name);
-        int correct = CountCorrect(output, y);
+        int correct = CountCorrect(output, batch);
+        if (batch.Targets is not null) _trainMetrics.Add<T>(output.AsSpan(), batch.Targets.AsSpan(), x.Dim(0));
 
         if (Schedule is { RequiresLoss: true, Interval: ScheduleInterval.Iteration })
         {
@@ -352,24 +420,36 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         }
     }
 
-    private (double Loss, double Accuracy) EvaluateRange(NdArray<T> inputs, int[] labels, int start, int count, int batchSize, int classes, ConfusionMatrix? matrix)
+    private (double Loss, double Accuracy) EvaluateRange(NdArray<T> inputs, Targets targets, int start, int count, int batchSize, int classes,
+        ConfusionMatrix? matrix, RegressionAccumulator? metrics)
     {
         double lossSum = 0;
         long correct = 0;
         bool lossFinite = true;
+        bool regression = targets.Values is not null;
+        metrics?.Reset(classes);
         for (int offset = 0; offset < count; offset += batchSize)
         {
             int b = Math.Min(batchSize, count - offset);
-            var (x, y) = GetBatchBuffers(b);
+            var batch = GetBatchBuffers(b, regression ? classes : 0);
+            var x = batch.X;
             int rowLength = x.Length / b;
             inputs.AsSpan().Slice((start + offset) * rowLength, b * rowLength).CopyTo(x.AsSpan());
-            Array.Copy(labels, start + offset, y, 0, b);
+            if (regression) targets.Values!.AsSpan().Slice((start + offset) * classes, b * classes).CopyTo(batch.Targets!.AsSpan());
+            else Array.Copy(targets.Labels!, start + offset, batch.Labels, 0, b);
             var output = Model.Forward(x, training: false);
             if (Finiteness.AllFinite<T>(output.AsSpan()))
-                lossSum += double.CreateTruncating(Loss.Forward(output, y)) * b;
+                lossSum += double.CreateTruncating(regression ? Loss.Forward(output, batch.Targets!) : Loss.Forward(output, batch.Labels)) * b;
             else
                 lossFinite = false;
+            if (regression)
+            {
+                correct += CountCorrect(output, batch);
+                metrics?.Add<T>(output.AsSpan(), batch.Targets!.AsSpan(), b);
+                continue;
+            }
             var o = output.AsSpan();
+            var y = batch.Labels;
             for (int i = 0; i < b; i++)
             {
                 int predicted = TensorPrimitives.IndexOfMax<T>(o.Slice(i * classes, classes));
@@ -377,28 +457,58 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
                 matrix?.Add(y[i], predicted);
             }
         }
-        return (lossFinite ? lossSum / count : double.NaN, (double)correct / count);
+        return (lossFinite ? lossSum / count : double.NaN, Accuracy(correct, count, regression, classes));
     }
 
-    private int CountCorrect(NdArray<T> output, int[] labels)
+    /// <summary>Rows whose arg-max output equals the label, or (with targets) the arg-max target.</summary>
+    private static int CountCorrect(NdArray<T> output, BatchBuffers batch)
     {
-        int b = labels.Length, classes = output.Length / b, correct = 0;
+        int b = output.Dim(0), classes = output.Length / b, correct = 0;
         ReadOnlySpan<T> o = output.AsSpan();
+        if (batch.Targets is { } targets)
+        {
+            ReadOnlySpan<T> t = targets.AsSpan();
+            for (int i = 0; i < b; i++)
+                if (TensorPrimitives.IndexOfMax(o.Slice(i * classes, classes)) == TensorPrimitives.IndexOfMax(t.Slice(i * classes, classes))) correct++;
+            return correct;
+        }
+        var labels = batch.Labels;
         for (int i = 0; i < b; i++)
             if (TensorPrimitives.IndexOfMax(o.Slice(i * classes, classes)) == labels[i]) correct++;
         return correct;
     }
 
-    private (NdArray<T> X, int[] Labels) GetBatchBuffers(int b)
+    /// <summary>The accuracy figure: correct / count, or NaN for a single-output model trained on targets (no arg-max to compare).</summary>
+    private static double Accuracy(long correct, long count, bool regression, int outputs)
+        => regression && outputs < 2 ? double.NaN : (double)correct / count;
+
+    private BatchBuffers GetBatchBuffers(int b, int targetWidth)
     {
-        if (_batchBuffers.TryGetValue(b, out var buffers)) return buffers;
-        var shape = new int[_perExampleShape.Length + 1];
-        shape[0] = b;
-        _perExampleShape.CopyTo(shape, 1);
-        buffers = (new NdArray<T>(shape), new int[b]);
-        _batchBuffers[b] = buffers;
+        if (!_batchBuffers.TryGetValue(b, out var buffers))
+        {
+            var shape = new int[_perExampleShape.Length + 1];
+            shape[0] = b;
+            _perExampleShape.CopyTo(shape, 1);
+            buffers = new BatchBuffers(new NdArray<T>(shape), new int[b]);
+            _batchBuffers[b] = buffers;
+        }
+        if (targetWidth > 0 && (buffers.Targets is null || buffers.Targets.Dim(1) != targetWidth))
+            buffers.Targets = new NdArray<T>(b, targetWidth);
         return buffers;
     }
+
+    /// <summary>The reused gather buffers of one batch size: inputs, labels and (when training on targets) target rows.</summary>
+    private sealed class BatchBuffers(NdArray<T> x, int[] labels)
+    {
+        public NdArray<T> X { get; } = x;
+
+        public int[] Labels { get; } = labels;
+
+        public NdArray<T>? Targets { get; set; }
+    }
+
+    /// <summary>What a data set is trained against: class labels or (N, K) float targets (exactly one is non-null).</summary>
+    private readonly record struct Targets(int[]? Labels, NdArray<T>? Values);
 
     private static void Gather(NdArray<T> source, ReadOnlySpan<int> rows, Span<T> destination)
     {
@@ -408,14 +518,16 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
             src.Slice(rows[i] * rowLength, rowLength).CopyTo(destination.Slice(i * rowLength, rowLength));
     }
 
-    /// <summary>Validates inputs against the model and labels against its output; returns the number of classes.</summary>
-    private int CheckData(NdArray<T> inputs, int[] labels, string what)
+    /// <summary>Validates inputs against the model and labels or targets against its output; returns the number of classes (outputs).</summary>
+    private int CheckData(NdArray<T> inputs, Targets targets, string what)
     {
         if (inputs.Rank < 2)
             throw new ArgumentException($"Trainer: {what} inputs must be (N, …) with rank ≥ 2, got {inputs.ShapeString}.", nameof(inputs));
         int n = inputs.Dim(0);
-        if (labels.Length != n)
-            throw new ArgumentException($"Trainer: {what} inputs have {n} examples but there are {labels.Length} labels.", nameof(labels));
+        if (targets.Labels is { } labels && labels.Length != n)
+            throw new ArgumentException($"Trainer: {what} inputs have {n} examples but there are {labels.Length} labels.", "labels");
+        if (targets.Values is { } values && (values.Rank != 2 || values.Dim(0) != n))
+            throw new ArgumentException($"Trainer: {what} targets must be (N, outputs) with N = {n} (the inputs' examples), got {values.ShapeString}.", "targets");
         int[] perExample = inputs.ShapeArray()[1..];
         int[] outShape;
         try
@@ -429,9 +541,21 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         if (outShape.Length != 1)
             throw new ArgumentException($"Trainer: the model's per-example output must be (classes), got {NdArray<T>.ShapeToString(outShape)}.", nameof(inputs));
         int classes = outShape[0];
-        for (int i = 0; i < labels.Length; i++)
-            if ((uint)labels[i] >= (uint)classes)
-                throw new ArgumentException($"Trainer: {what} label {labels[i]} at index {i} is outside [0, {classes}).", nameof(labels));
+        if (targets.Labels is { } l)
+        {
+            for (int i = 0; i < l.Length; i++)
+                if ((uint)l[i] >= (uint)classes)
+                    throw new ArgumentException($"Trainer: {what} label {l[i]} at index {i} is outside [0, {classes}).", "labels");
+        }
+        else
+        {
+            var t = targets.Values!;
+            if (t.Dim(1) != classes)
+                throw new ArgumentException($"Trainer: {what} targets {t.ShapeString} have {t.Dim(1)} outputs per example but the model outputs {classes}.", "targets");
+            int badTarget = Finiteness.FirstNonFinite(t.AsSpan());
+            if (badTarget >= 0)
+                throw new ArgumentException($"Trainer: {what} target of example {badTarget / classes} (output {badTarget % classes}) is {t.AsSpan()[badTarget]}, not finite.", "targets");
+        }
         int bad = Finiteness.FirstNonFinite(inputs.AsSpan());
         if (bad >= 0)
         {

@@ -22,7 +22,8 @@ namespace NeuralNet.Training;
 /// with <c>neuralnet.format</c> = <see cref="Format"/>. Training state: tensors <c>training.optimizer.{state}.{i}</c> (one per
 /// optimizer state name, e.g. <c>momentum_buffer</c> or <c>exp_avg</c>, and parameter), <c>training.undo.{i}</c>, <c>training.random.state</c> (I64, 4 words), <c>training.history.epochs</c> (F64, (E, 8)) and
 /// <c>training.history.iterations</c> (F64, (I, 9)) — the history columns in <see cref="EpochRecord"/> /
-/// <see cref="IterationRecord"/> order, elapsed time in ticks (100 ns), exact; metadata <c>training.checkpoint_version</c> = 2,
+/// <see cref="IterationRecord"/> order, elapsed time in ticks (100 ns), exact; when training on float targets also
+/// <c>training.history.regression</c> (F64, (E, 6): training MSE, MAE, R², validation MSE, MAE, R², NaN where absent); metadata <c>training.checkpoint_version</c> = 2,
 /// <c>training.element_type</c>, <c>training.epoch</c>, <c>training.iteration</c>, <c>training.parameter_count</c>, and
 /// <c>training.optimizer.kind</c>, <c>training.optimizer</c> (the optimizer's named numbers: settings, step count and every
 /// group's learning rate, the one place the rate is saved), <c>training.optimizer.tensors</c> (the state names, comma-separated),
@@ -47,7 +48,7 @@ public static class TrainingCheckpoint
     /// <summary>The current checkpoint version.</summary>
     public const int Version = 2;
 
-    private const int EpochColumns = 8, IterationColumns = 9;
+    private const int EpochColumns = 8, IterationColumns = 9, RegressionColumns = 6;
 
     /// <summary>Saves the trainer's complete state to <paramref name="path"/> atomically.</summary>
     /// <param name="trainer">The trainer (not currently inside <c>Fit</c>, or at an epoch end from a callback).</param>
@@ -114,6 +115,17 @@ public static class TrainingCheckpoint
                 Row(t, r, e.Epoch, e.Iterations, e.TrainingLoss, e.TrainingAccuracy, e.ValidationLoss, e.ValidationAccuracy, e.LearningRate, e.Elapsed.Ticks);
             }
             file.Add("training.history.epochs", t);
+            if (epochs.Any(e => e.TrainingRegression is not null || e.ValidationRegression is not null))
+            {
+                var m = new NdArray<double>(epochs.Count, RegressionColumns);
+                for (int r = 0; r < epochs.Count; r++)
+                {
+                    var (tr, va) = (epochs[r].TrainingRegression, epochs[r].ValidationRegression);
+                    Row(m, r, tr?.MeanSquaredError ?? double.NaN, tr?.MeanAbsoluteError ?? double.NaN, tr?.RSquared ?? double.NaN,
+                        va?.MeanSquaredError ?? double.NaN, va?.MeanAbsoluteError ?? double.NaN, va?.RSquared ?? double.NaN);
+                }
+                file.Add("training.history.regression", m);
+            }
         }
         var iterations = trainer.History.Iterations;
         if (iterations.Count > 0)
@@ -272,10 +284,24 @@ public static class TrainingCheckpoint
         if (file.Find("training.history.epochs") is { } e)
         {
             var t = CheckTable(e, path, EpochColumns).ToNdArray<double>().Data;
-            for (int r = 0; r < t.Length / EpochColumns; r++)
+            int rows = t.Length / EpochColumns;
+            double[]? m = null;
+            if (file.Find("training.history.regression") is { } re)
+            {
+                m = CheckTable(re, path, RegressionColumns).ToNdArray<double>().Data;
+                if (m.Length / RegressionColumns != rows)
+                    throw Bad(path, $"tensor 'training.history.regression' has {m.Length / RegressionColumns} rows but the history has {rows} epochs");
+            }
+            for (int r = 0; r < rows; r++)
             {
                 int o = r * EpochColumns;
-                history.Add(new EpochRecord((int)t[o], (int)t[o + 1], t[o + 2], t[o + 3], t[o + 4], t[o + 5], t[o + 6], TimeSpan.FromTicks((long)t[o + 7])));
+                var record = new EpochRecord((int)t[o], (int)t[o + 1], t[o + 2], t[o + 3], t[o + 4], t[o + 5], t[o + 6], TimeSpan.FromTicks((long)t[o + 7]));
+                if (m is not null)
+                {
+                    int q = r * RegressionColumns;
+                    record = record with { TrainingRegression = Metrics(m, q), ValidationRegression = Metrics(m, q + 3) };
+                }
+                history.Add(record);
             }
         }
         if (file.Find("training.history.iterations") is { } it)
@@ -291,6 +317,10 @@ public static class TrainingCheckpoint
         }
         return history;
     }
+
+    // A regression triple, or null when it was absent (saved as NaN, NaN, NaN).
+    private static Evaluation.RegressionMetrics? Metrics(double[] m, int o)
+        => double.IsNaN(m[o]) && double.IsNaN(m[o + 1]) && double.IsNaN(m[o + 2]) ? null : new Evaluation.RegressionMetrics(m[o], m[o + 1], m[o + 2]);
 
     private static SafeTensorEntry CheckTable(SafeTensorEntry entry, string path, int columns)
     {

@@ -82,11 +82,9 @@ public class InitializerTests
     }
 
     [Fact]
-    public void DefaultConstructorInit_IsXavierUniform_AndDeterministic()
+    public void DefaultConstructorInit_IsXavierUniform()
     {
         var a = new Dense<float>(100, 50);
-        var b = new Dense<float>(100, 50);
-        a.Weight.Value.Data.Should().Equal(b.Weight.Value.Data);
         double limit = Math.Sqrt(6.0 / 150);
         a.Weight.Value.Data.Should().OnlyContain(v => Math.Abs(v) <= limit);
         a.Weight.Value.Data.Max().Should().BeGreaterThan((float)(0.9 * limit));

@@ -200,4 +200,49 @@ public class LossTests
         var early = () => Create<double>(name).Backward();
         early.Should().Throw<InvalidOperationException>();
     }
+
+    [Fact]
+    public void CrossEntropy_RejectsLogits_PointingToSoftmaxCrossEntropy()
+    {
+        var loss = new CrossEntropyLoss<float>();
+        var logits = ModuleTestData.Uniform(8, -3, 3, 4, 5).Cast<float>();
+        var withLabels = () => loss.Forward(logits, [0, 1, 2, 3]);
+        withLabels.Should().Throw<ArgumentException>()
+            .WithMessage("CrossEntropyLoss: prediction row 0 is not a probability vector*takes probabilities*use SoftmaxCrossEntropyLoss instead*");
+
+        // Non-negative rows that do not sum to 1 (e.g. ReLU outputs) are rejected too, naming the row.
+        var p = Probabilities(9, 3, 4).Cast<float>();
+        for (int k = 0; k < 4; k++) p[2, k] *= 2;
+        var unnormalized = () => loss.Forward(p, new NdArray<float>(3, 4));
+        unnormalized.Should().Throw<ArgumentException>().WithMessage("*row 2 is not a probability vector (minimum *, sum 2*");
+
+        // A negative entry in a row that sums to 1.
+        var negative = new NdArray<float>([0.6f, 0.6f, -0.2f], 1, 3);
+        FluentActions.Invoking(() => loss.Forward(negative, [0])).Should().Throw<ArgumentException>().WithMessage("*row 0*minimum -0.2*");
+
+        // Softmax rows in float, even over 1000 classes, pass.
+        var wide = new Softmax<float>().Forward(ModuleTestData.Uniform(10, -8, 8, 3, 1000).Cast<float>());
+        FluentActions.Invoking(() => loss.Forward(wide, [0, 500, 999])).Should().NotThrow();
+    }
+
+    [Fact]
+    public void CrossEntropy_ProbabilityCheck_AllocatesNothing()
+    {
+        var loss = new CrossEntropyLoss<float>();
+        var p = Probabilities(12, 64, 10).Cast<float>();
+        var labels = Enumerable.Range(0, 64).Select(i => i % 10).ToArray();
+        var target = NeuralNet.Data.Dataset.OneHot<float>(labels, 10);
+        for (int i = 0; i < 3; i++)
+        {
+            loss.Forward(p, labels);
+            loss.Forward(p, target);
+        }
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10; i++)
+        {
+            loss.Forward(p, labels);
+            loss.Forward(p, target);
+        }
+        (GC.GetAllocatedBytesForCurrentThread() - before).Should().Be(0, "a forward pass, its checks included, allocates nothing after the first");
+    }
 }

@@ -88,8 +88,8 @@ internal static class ModuleTestData
         var dy = Uniform(99, -1, 1, yd.ShapeArray());
         d.ZeroGrad();
         f.ZeroGrad();
-        var dxd = d.Backward(dy).Clone();
-        var dxf = f.Backward(dy.Cast<float>()).Clone();
+        var dxd = d.Backward(dy)!.Clone();
+        var dxf = f.Backward(dy.Cast<float>())!.Clone();
         double worst = MaxRelativeDifference(yf, yd);
         worst = Math.Max(worst, MaxRelativeDifference(dxf, dxd));
         for (int i = 0; i < d.Parameters.Count; i++)

@@ -83,11 +83,17 @@ public class PackageConsumerTests
         }
     }
 
+    // One file importing both NeuralNet and System.Numerics.Tensors (NdArray<T> does not collide with Tensor<T>), using the
+    // manual loop, StateDict, the summary and the Trainer on float targets.
     private const string ConsumerProgram = """
         using NeuralNet;
+        using NeuralNet.Data;
         using NeuralNet.Losses;
         using NeuralNet.Modules;
         using NeuralNet.Modules.Activations;
+        using NeuralNet.Optimization;
+        using NeuralNet.Training;
+        using System.Numerics.Tensors;
 
         var rng = new RandomGenerator(7);
         var model = new Sequential<float>([4], new Dense<float>(4, 8, random: rng), new ReLU<float>(), new Dense<float>(8, 3, random: rng));
@@ -101,10 +107,45 @@ public class PackageConsumerTests
             loss.Forward(model.Forward(x, training: true), [0, 2]);
             model.Backward(loss.Backward());
             foreach (var p in model.Parameters)
-                for (int i = 0; i < p.Value.Length; i++) p.Value.Data[i] -= 0.1f * p.Gradient.Data[i];
+                TensorPrimitives.MultiplyAdd(p.Gradient.AsSpan(), -0.1f, p.Value.AsSpan(), p.Value.AsSpan());
         }
         float after = loss.Forward(model.Forward(x), [0, 2]);
-        Console.WriteLine(after < before ? $"consumer ok: loss {before:F4} -> {after:F4}" : $"consumer FAILED: loss {before} -> {after}");
+        if (!(after < before)) throw new Exception($"consumer FAILED: loss {before} -> {after}");
+
+        // System.Numerics.Tensors' own Tensor<T> in the same file.
+        var tensor = Tensor.Create(new float[] { 1, 2, 3, 4 }, [2, 2]);
+        if (tensor.FlattenedLength != 4) throw new Exception("consumer FAILED: Tensor<T>");
+
+        // StateDict with PyTorch names, loaded into a second model of the same structure.
+        var state = model.StateDict();
+        if (string.Join(",", state.Keys) != "0.weight,0.bias,2.weight,2.bias") throw new Exception("consumer FAILED: names " + string.Join(",", state.Keys));
+        var copy = new Sequential<float>([4], new Dense<float>(4, 8), new ReLU<float>(), new Dense<float>(8, 3));
+        copy.LoadStateDict(state, strict: true);
+        if (copy.Forward(x).Data[0] != model.Forward(x).Data[0]) throw new Exception("consumer FAILED: LoadStateDict");
+
+        // The summary.
+        var summary = model.Summary();
+        if (summary.TrainableParameters != 4 * 8 + 8 + 8 * 3 + 3 || !summary.ToString().Contains("Total params: 67")) throw new Exception("consumer FAILED: summary");
+
+        // Float targets: y = 2x₀ − x₁ from plain arrays, trained with MSE.
+        var features = new float[64, 2];
+        var targets = new float[64];
+        for (int i = 0; i < 64; i++)
+        {
+            features[i, 0] = (float)rng.NextDouble();
+            features[i, 1] = (float)rng.NextDouble();
+            targets[i] = 2 * features[i, 0] - features[i, 1];
+        }
+        var data = Dataset.FromArrays(features, targets);
+        var regressor = new Sequential<float>([2], new Dense<float>(2, 1, random: rng));
+        // Optimizers and schedules: the consumer's use of them goes here.
+        var optimizer = new Sgd<float>(regressor, 0.1, 0.9);
+        var trainer = new Trainer<float>(regressor, new MseLoss<float>(), optimizer, random: rng);
+        trainer.Fit(data, new TrainerOptions { Epochs = 100, BatchSize = 16 });
+        double mse = trainer.EvaluateTargets(data).Metrics.MeanSquaredError;
+        if (!(mse < 1e-3)) throw new Exception($"consumer FAILED: regression MSE {mse}");
+
+        Console.WriteLine($"consumer ok: loss {before:F4} -> {after:F4}, regression MSE {mse:E2}");
         """;
 
     private static string Run(string workingDirectory, params string[] args)

@@ -58,4 +58,69 @@ public class PredictorTests
         FluentActions.Invoking(() => mlp.Predict(bad)).Should().Throw<ArgumentException>().WithMessage("*value 100*not finite*");
         FluentActions.Invoking(() => mlp.Predict(new NdArray<float>(3, 28, 28))).Should().Throw<ArgumentException>().WithMessage("*(N, 784)*(3, 28, 28)*");
     }
+
+    [Theory]
+    [InlineData(OutputActivation.Logits)]
+    [InlineData(OutputActivation.Softmax)]
+    [InlineData(OutputActivation.Sigmoid)]
+    public void OutputActivation_IsReadFromTheModel(OutputActivation output)
+    {
+        var model = MlpBuilder.Build<float>(784, [8], 10, HiddenActivation.ReLU, output, null, new RandomGenerator(3));
+        Predictor<float>.InferOutput(model).Should().Be(output);
+        var predictor = new Predictor<float>(model);
+        predictor.Output.Should().Be(output);
+        var nested = new NeuralNet.Modules.Sequential<float>([784], model);
+        new Predictor<float>(nested).Output.Should().Be(output, "a nested chain's last layer decides");
+
+        var (x, _) = MnistTestData.TrainSubset(1);
+        double[] p = predictor.PredictProbabilities(x.AsSpan());
+        if (output != OutputActivation.Sigmoid) p.Sum().Should().BeApproximately(1.0, 1e-6, "logits and softmax outputs both give a distribution");
+    }
+
+    [Fact]
+    public void OutputActivation_ThatContradictsTheModel_Throws()
+    {
+        var model = MlpBuilder.Build<float>(784, [8], 10, HiddenActivation.ReLU, OutputActivation.Softmax, null, new RandomGenerator(3));
+        var act = () => new Predictor<float>(model, OutputActivation.Logits);
+        act.Should().Throw<ArgumentException>().WithMessage("Predictor: output Logits contradicts the model, whose last layer (Softmax) makes it Softmax*");
+        new Predictor<float>(model, OutputActivation.Softmax).Output.Should().Be(OutputActivation.Softmax);
+    }
+
+    [Fact]
+    public void MlpClassifier_SavesAndLoads_WithIdenticalPredictions()
+    {
+        var (x, y) = MnistTestData.TrainSubset(600);
+        var settings = new MlpSettings { HiddenSizes = [24, 12], Hidden = HiddenActivation.Tanh, Output = OutputActivation.Softmax, Seed = 5,
+            Training = new TrainerOptions { BatchSize = 30 } };
+        var mlp = MlpClassifier.Train(x, y, settings);
+        using var dir = new NeuralNet.Tests.Serialization.TempDirectory();
+        var path = dir.File("mlp.safetensors");
+        mlp.Save(path);
+
+        var loaded = MlpClassifier.Load<float>(path);
+        loaded.Settings.InputSize.Should().Be(784);
+        loaded.Settings.HiddenSizes.Should().Equal(24, 12);
+        loaded.Settings.Classes.Should().Be(10);
+        loaded.Settings.Hidden.Should().Be(HiddenActivation.Tanh);
+        loaded.Settings.Output.Should().Be(OutputActivation.Softmax);
+        loaded.Predict(x).Should().Equal(mlp.Predict(x), "the loaded weights are bit-identical");
+        loaded.Evaluate(x, y).Accuracy.Should().Be(mlp.Evaluate(x, y).Accuracy);
+
+        // It keeps training: one more epoch changes the weights and keeps the loss finite.
+        var before = loaded.Parameters[0].Value.Clone();
+        loaded.Fit(x, y, epochs: 1).Last.TrainingLoss.Should().BeLessThan(2.5);
+        loaded.Parameters[0].Value.Data.Should().NotEqual(before.Data);
+    }
+
+    [Fact]
+    public void MlpClassifier_Load_RejectsAModelThatIsNotAnMlp()
+    {
+        var model = new NeuralNet.Modules.Sequential<float>([1, 6, 6], new NeuralNet.Modules.Conv2D<float>(1, 2, 3, random: new RandomGenerator(1)),
+            new NeuralNet.Modules.Flatten<float>(), new NeuralNet.Modules.Dense<float>(32, 3, random: new RandomGenerator(2)));
+        using var dir = new NeuralNet.Tests.Serialization.TempDirectory();
+        var path = dir.File("cnn.safetensors");
+        NeuralNet.Serialization.ModelSerializer.Save(model, path);
+        var act = () => MlpClassifier.Load<float>(path);
+        act.Should().Throw<InvalidDataException>().WithMessage("*layer 0 (Conv2D) is not where an MLP has a Dense layer*");
+    }
 }

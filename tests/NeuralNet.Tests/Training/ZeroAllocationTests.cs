@@ -154,6 +154,53 @@ public class ZeroAllocationTests
         }
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void TrainerFit_OnFloatTargets_StepsInsideAnEpochAllocateNothing(int threads)
+    {
+        // Regression: (N, 2) float targets through MseLoss, with the per-step MSE/MAE/R² accumulation.
+        int saved = NeuralNetSettings.MaxDegreeOfParallelism;
+        try
+        {
+            NeuralNetSettings.MaxDegreeOfParallelism = threads;
+            const int batches = 6, batchSize = 64;
+            var r = new RandomGenerator(5);
+            var model = new NeuralNet.Modules.Sequential<float>([16], new NeuralNet.Modules.Dense<float>(16, 64, random: r),
+                new NeuralNet.Modules.Activations.Tanh<float>(), new NeuralNet.Modules.Dense<float>(64, 2, random: r));
+            var inputs = new NdArray<float>(batches * batchSize, 16);
+            var targets = new NdArray<float>(batches * batchSize, 2);
+            for (int i = 0; i < inputs.Length; i++) inputs.Data[i] = (float)r.NextDouble();
+            for (int i = 0; i < targets.Length; i++) targets.Data[i] = (float)r.NextDouble();
+            var trainer = new Trainer<float>(model, new NeuralNet.Losses.MseLoss<float>(), new NeuralNet.Optimization.Sgd<float>(model, 0.01, 0.9),
+                random: new RandomGenerator(3));
+            var probe = new KernelThreadProbe(threads, slots: 2);
+            var meter = new AllocationMeter(probe, capacity: 2 * batches);
+            trainer.Callbacks.Add(meter);
+            var options = new TrainerOptions { Epochs = 2, BatchSize = batchSize };
+            trainer.Fit(inputs, targets, options); // warm-up
+            long bestWholeProcess = long.MaxValue;
+            int fits = 0;
+            do
+            {
+                meter.Reset();
+                trainer.Fit(inputs, targets, options);
+                fits++;
+                meter.Windows.Should().Be(2 * (batches - 1));
+                meter.ThisThread.Should().OnlyContain(b => b == 0, $"a Trainer step on float targets at {threads} thread(s) must not allocate on the calling thread");
+                meter.KernelThreads.Should().OnlyContain(b => b == 0, $"a Trainer step on float targets at {threads} thread(s) must not allocate on the kernel threads");
+                bestWholeProcess = Math.Min(bestWholeProcess, meter.WholeProcess.Min());
+            }
+            while (bestWholeProcess != 0 && fits < 3);
+            bestWholeProcess.Should().Be(0, "at least one step window must allocate 0 B in the whole process");
+            trainer.History.Last.TrainingRegression.Should().NotBeNull();
+        }
+        finally
+        {
+            NeuralNetSettings.MaxDegreeOfParallelism = saved;
+        }
+    }
+
     /// <summary>Every optimizer kind of <see cref="OptimizerTests.Kinds"/> at 1 and 2 threads.</summary>
     public static TheoryData<string, int> OptimizersAndThreads()
     {
