@@ -13,7 +13,6 @@ public sealed class OnnxGraphBuilder
 {
     private readonly GraphProto _graph;
     private readonly HashSet<string> _names = new(StringComparer.Ordinal);
-    private int _nodeCounter;
 
     internal OnnxGraphBuilder(GraphProto graph) => _graph = graph;
 
@@ -71,11 +70,8 @@ public sealed class OnnxGraphBuilder
         node.Output.Add(output);
         foreach (var a in attributes) node.Attribute.Add(ToProto(a));
         _graph.Node.Add(node);
-        _nodeCounter++;
         return output;
     }
-
-    internal int NodeCount => _nodeCounter;
 
     internal void Reserve(string name) => _names.Add(name);
 

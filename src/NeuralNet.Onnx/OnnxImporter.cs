@@ -90,6 +90,9 @@ internal sealed class OnnxImportSession
     private readonly Dictionary<NodeProto, int> _index = new(ReferenceEqualityComparer.Instance);
     private readonly HashSet<NodeProto> _visited = new(ReferenceEqualityComparer.Instance);
 
+    // Set when a mapping fused the nodes after the current one (OnnxNode.TryFuseNext): the walk continues after them.
+    private string? _fusedOutput;
+
     public OnnxImportSession(ModelProto model, string source)
     {
         _model = model;
@@ -141,7 +144,8 @@ internal sealed class OnnxImportSession
                 throw NodeFail(node, $"it has {node.Output.Count(o => o.Length > 0)} outputs; only single-output nodes are supported.");
         }
 
-        var (inputName, shape) = ReadInput();
+        var (inputName, inputShape) = ReadInput();
+        int[] shape = inputShape;
         if (_graph.Output.Count != 1) throw Fail($"the graph has {_graph.Output.Count} outputs; exactly one is supported.");
         string outputName = _graph.Output[0].Name;
 
@@ -197,13 +201,8 @@ internal sealed class OnnxImportSession
                 throw NodeFail(node, "it is not on the chain from the graph input to the graph output; the graph is not a chain.");
         }
         if (modules.Count == 0) throw Fail("the graph has no layer NeuralNet can represent (only Identity nodes).");
-        return new Sequential<float>(ReadInputShape(), [.. modules]);
+        return new Sequential<float>(inputShape, [.. modules]);
     }
-
-    private string? _fusedOutput;
-    private int[] _inputShape = [];
-
-    private int[] ReadInputShape() => _inputShape;
 
     public OnnxNode? TryFuseNext(NodeProto node, string opType, IReadOnlyList<int> shape)
     {
@@ -256,18 +255,15 @@ internal sealed class OnnxImportSession
             var d = dims[i];
             if (d.ValueCase != TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue)
                 throw Fail($"graph input '{input.Name}' dimension {i} is symbolic ('{d.DimParam}'); only the batch dimension may be.");
-            if (d.DimValue < 1 || d.DimValue > MaxInputElements)
+            if (d.DimValue < 1 || d.DimValue > OnnxImporter.MaxInputElements)
                 throw Fail($"graph input '{input.Name}' dimension {i} is {d.DimValue}; expected 1 to {OnnxImporter.MaxInputElements}.");
             elements *= d.DimValue;
             if (elements > OnnxImporter.MaxInputElements)
                 throw Fail($"graph input '{input.Name}' claims more than {OnnxImporter.MaxInputElements} elements per example.");
             shape[i - 1] = (int)d.DimValue;
         }
-        _inputShape = shape;
         return (input.Name, shape);
     }
-
-    private const long MaxInputElements = OnnxImporter.MaxInputElements;
 
     private void RegisterConstantNode(NodeProto node)
     {
