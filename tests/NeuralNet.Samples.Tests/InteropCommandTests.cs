@@ -159,6 +159,20 @@ public class InteropCommandTests(InteropFixture f) : IClassFixture<InteropFixtur
     }
 
     [Fact]
+    public void JpegDrawingsAreClassifiedLikeTheDigitsTheyShow()
+    {
+        // Made by Fixtures/digits/make_jpeg.py from the first three MNIST test digits.
+        string dir = Path.Combine(AppContext.BaseDirectory, "Fixtures", "digits");
+        string[] jpegs = [.. Directory.GetFiles(dir, "*.jpg").Order(StringComparer.Ordinal)];
+        jpegs.Should().HaveCount(3);
+        var (code, stdout, stderr) = Run(["predict", "--model", f.ModelPath, .. jpegs]);
+        code.Should().Be(0, stderr);
+        var viaPng = Run(["predict", "--model", f.ModelPath, f.Png(0), f.Png(1), f.Png(2)]);
+        Classes(stdout).Should().Equal(Classes(viaPng.Out), "the JPEG and the PNG show the same digits");
+        Classes(stdout).Should().Equal(f.Labels[..3]);
+    }
+
+    [Fact]
     public void ExportWritesOnnxAndTorchWeightsAndPredictAcceptsTheOnnxFile()
     {
         string onnx = Path.Combine(f.Dir, "model.onnx"), torch = Path.Combine(f.Dir, "model.torch.safetensors");
