@@ -5,6 +5,7 @@ using NeuralNet.Modules.Activations;
 using NeuralNet.Optimization;
 using NeuralNet.Onnx.Protos;
 using NeuralNet.Serialization;
+using NeuralNet.Training;
 
 namespace NeuralNet.Onnx.Tests;
 
@@ -48,15 +49,9 @@ public class ImportTests
         var x = new NdArray<float>(expected.Input, expected.InputShape);
         int[] labels = [3, 1, 4];
         var loss = new SoftmaxCrossEntropyLoss<float>();
-        var sgd = new Sgd<float>(model, learningRate: 0.1);
         float before = loss.Forward(model.Forward(x), labels);
-        for (int step = 0; step < 20; step++)
-        {
-            model.ZeroGrad();
-            loss.Forward(model.Forward(x, training: true), labels);
-            model.Backward(loss.Backward());
-            sgd.Step();
-        }
+        var trainer = new Trainer<float>(model, loss, new Sgd<float>(model, learningRate: 0.1), random: new RandomGenerator(1));
+        trainer.Fit(x, labels, new TrainerOptions { Epochs = 20, BatchSize = 3 });
         float after = loss.Forward(model.Forward(x), labels);
         after.Should().BeLessThan(before * 0.9f);
 
