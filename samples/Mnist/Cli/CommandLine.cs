@@ -246,6 +246,7 @@ public static class CommandLine
         });
 
         root.SetAction(parse => run(ToSettings(parse)));
+        Commands.InteropCommands.AddTo(root);
         return root;
     }
 
