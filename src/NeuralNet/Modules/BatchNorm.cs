@@ -109,8 +109,11 @@ public abstract class BatchNorm<T> : Module<T> where T : unmanaged, IFloatingPoi
     /// <summary><c>running_mean</c>, <c>running_var</c>, <c>num_batches_tracked</c>.</summary>
     public override IReadOnlyList<ModuleBuffer<T>> Buffers => _buffers;
 
-    /// <summary>The module's description for messages, e.g. <c>BatchNorm2d(16, eps 1E-05, momentum 0.1)</c>.</summary>
-    protected string Label => $"{Name}({NumFeatures}, eps {Epsilon}, momentum {Momentum}{(Affine ? "" : ", no affine")})";
+    /// <summary>The module's description for messages, e.g. <c>BatchNorm2d(16, eps 1E-05, momentum 0.1)</c>; built once (messages are formatted on every call).</summary>
+    protected string Label => _label ??= string.Create(System.Globalization.CultureInfo.InvariantCulture,
+        $"{Name}({NumFeatures}, eps {Epsilon}, momentum {Momentum}{(Affine ? "" : ", no affine")})");
+
+    private string? _label;
 
     /// <summary>Checks the full batch shape and returns (N, S), S the number of values per channel per example.</summary>
     /// <param name="shape">The input's shape including the batch dimension.</param>

@@ -34,7 +34,10 @@ public sealed class Dropout<T> : Module<T> where T : unmanaged, IFloatingPointIe
         _random = random ?? new RandomGenerator(0);
         _threshold = Kernels.Kernels.DropoutThreshold(p);
         _scale = T.CreateChecked(1.0 / (1.0 - p));
+        _label = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"Dropout(p {p})");
     }
+
+    private readonly string _label;
 
     /// <summary>The probability p of zeroing an element during training.</summary>
     public double P { get; }
@@ -79,5 +82,5 @@ public sealed class Dropout<T> : Module<T> where T : unmanaged, IFloatingPointIe
     }
 
     /// <inheritdoc/>
-    public override string ToString() => $"Dropout(p {P})";
+    public override string ToString() => _label;
 }

@@ -38,6 +38,7 @@ namespace NeuralNet.Training;
 public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly Dictionary<int, (NdArray<T> X, int[] Labels)> _batchBuffers = [];
+    private readonly Dictionary<int, NdArray<T>> _augmentedBuffers = [];
     private ParameterSnapshot<T>? _undoSnapshot;
     private bool _stopRequested;
     private int[] _perExampleShape = [];
@@ -191,6 +192,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
                 int b = Math.Min(batchSize, sampleCount - offset);
                 var (x, y) = GetBatchBuffers(b);
                 Gather(inputs, order.AsSpan(offset, b), x.AsSpan());
+                if (options.Augmentation is { } augmentation) x = Augment(augmentation, x);
                 for (int i = 0; i < b; i++) y[i] = labels[order[offset + i]];
                 Iteration++;
                 batchIndex++;
@@ -388,6 +390,20 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         return correct;
     }
 
+    /// <summary>Warps the gathered batch into a second buffer of its size (kept per batch size) and returns that buffer.</summary>
+    private NdArray<T> Augment(NeuralNet.Data.ImageAugmentation augmentation, NdArray<T> x)
+    {
+        if (x.Rank != 4)
+            throw new ArgumentException($"Trainer.Fit: TrainerOptions.Augmentation needs image inputs (N, C, H, W), got batches of {x.ShapeString}.");
+        if (!_augmentedBuffers.TryGetValue(x.Dim(0), out var warped))
+        {
+            warped = new NdArray<T>(x.ShapeArray());
+            _augmentedBuffers[x.Dim(0)] = warped;
+        }
+        augmentation.Apply(x, warped, Random);
+        return warped;
+    }
+
     private (NdArray<T> X, int[] Labels) GetBatchBuffers(int b)
     {
         if (_batchBuffers.TryGetValue(b, out var buffers)) return buffers;
@@ -444,6 +460,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         else if (!_perExampleShape.AsSpan().SequenceEqual(perExample))
         {
             _batchBuffers.Clear();
+            _augmentedBuffers.Clear();
             _perExampleShape = perExample;
         }
         return classes;

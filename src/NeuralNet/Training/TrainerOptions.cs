@@ -62,6 +62,13 @@ public sealed record TrainerOptions
     /// the batch loss. Default <see cref="TrainingMetric.Auto"/>.</summary>
     public TrainingMetric ScheduleMonitor { get; init; } = TrainingMetric.Auto;
 
+    /// <summary>
+    /// Random affine augmentation of every training batch (images (N, C, H, W) only), drawn from the trainer's generator
+    /// after the shuffle, a fresh transform per example per epoch; null (the default) trains on the images as they are.
+    /// Validation and evaluation never see it.
+    /// </summary>
+    public NeuralNet.Data.ImageAugmentation? Augmentation { get; init; }
+
     /// <summary>Throws when a setting is out of range.</summary>
     /// <exception cref="ArgumentException">A setting is out of range; the message names it and its value.</exception>
     public void Validate()
@@ -73,6 +80,7 @@ public sealed record TrainerOptions
         if (ValidationEveryIterations < 0) throw Bad(nameof(ValidationEveryIterations), ValidationEveryIterations, "at least 0");
         if (EvaluationBatchSize < 1) throw Bad(nameof(EvaluationBatchSize), EvaluationBatchSize, "at least 1");
         if (ProgressEveryIterations < 0) throw Bad(nameof(ProgressEveryIterations), ProgressEveryIterations, "at least 0");
+        Augmentation?.Validate();
         if (ScheduleMonitor is TrainingMetric.TrainingAccuracy or TrainingMetric.ValidationAccuracy)
             throw new ArgumentException($"TrainerOptions: ScheduleMonitor must be a loss (Auto, TrainingLoss or ValidationLoss), got {ScheduleMonitor}.", nameof(ScheduleMonitor));
     }
