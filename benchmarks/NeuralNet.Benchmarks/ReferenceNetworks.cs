@@ -42,8 +42,9 @@ internal static class ReferenceNetworks
     /// <param name="name">One of <see cref="Names"/>.</param>
     /// <param name="batches">How many distinct batches <see cref="ReferenceNetwork.Step"/> cycles through.</param>
     /// <param name="seed">Seed of the weights and the data.</param>
+    /// <param name="batchSize">The batch size of modern-cnn (default 16; the preset trains at 128); the reference networks keep theirs.</param>
     /// <exception cref="ArgumentException">The name is unknown.</exception>
-    public static ReferenceNetwork Create(string name, int batches = 4, ulong seed = 42)
+    public static ReferenceNetwork Create(string name, int batches = 4, ulong seed = 42, int? batchSize = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batches, 1);
         var rng = new RandomGenerator(seed);
@@ -116,7 +117,7 @@ internal static class ReferenceNetworks
                     new Dropout<float>(0.3, rng),
                     new Dense<float>(128, 10, random: rng));
                 Initializer.HeNormal().Initialize(model, rng);
-                return new ReferenceNetwork(name, "modern-cnn: 3 conv + BN, dense + BN + dropout, softmax-CE", 32, image, model,
+                return new ReferenceNetwork(name, "modern-cnn: 3 conv + BN, dense + BN + dropout, softmax-CE", batchSize ?? 16, image, model,
                     new SoftmaxCrossEntropyLoss<float>(), 0.05, batches, rng);
             }
             default:
