@@ -31,6 +31,12 @@ if (args.Length > 0 && args[0] == "layers-quick")
     return;
 }
 
+if (args.Length > 0 && args[0] == "augment-cost")
+{
+    AugmentCost.Run(args[1..]);
+    return;
+}
+
 if (args.Length > 0 && args[0] == "step-quick")
 {
     StepQuick.Run(args[1..]);

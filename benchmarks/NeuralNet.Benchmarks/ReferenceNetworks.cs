@@ -32,15 +32,19 @@ namespace NeuralNet.Benchmarks;
 /// </remarks>
 internal static class ReferenceNetworks
 {
-    /// <summary>The names of the five networks, in the order of <c>REFERENCE_SYSTEMS.md</c>.</summary>
-    public static readonly string[] Names = ["spark-mlp", "mlp", "lenet", "small-cnn", "deep-mlp"];
+    /// <summary>
+    /// The names of the five reference networks, in the order of <c>REFERENCE_SYSTEMS.md</c>, then the network of the
+    /// <c>modern-cnn</c> preset (batch normalization, dropout; the same layers as samples/Mnist's ModelFactory builds).
+    /// </summary>
+    public static readonly string[] Names = ["spark-mlp", "mlp", "lenet", "small-cnn", "deep-mlp", "modern-cnn"];
 
     /// <summary>Builds one reference network with its loss, optimizer and <paramref name="batches"/> synthetic batches.</summary>
     /// <param name="name">One of <see cref="Names"/>.</param>
     /// <param name="batches">How many distinct batches <see cref="ReferenceNetwork.Step"/> cycles through.</param>
     /// <param name="seed">Seed of the weights and the data.</param>
+    /// <param name="batchSize">The batch size of modern-cnn (default 16; the preset trains at 128); the reference networks keep theirs.</param>
     /// <exception cref="ArgumentException">The name is unknown.</exception>
-    public static ReferenceNetwork Create(string name, int batches = 4, ulong seed = 42)
+    public static ReferenceNetwork Create(string name, int batches = 4, ulong seed = 42, int? batchSize = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batches, 1);
         var rng = new RandomGenerator(seed);
@@ -99,6 +103,22 @@ internal static class ReferenceNetworks
                 Initializer.Gaussian(0.01).Initialize(model, rng);
                 return new ReferenceNetwork(name, "Deep MLP 784-400-100-25-10 ReLU, Softmax + CE(1e-5)", 30, flat, model,
                     new CrossEntropyLoss<float>(1e-5), 0.1, batches, rng);
+            }
+            case "modern-cnn":
+            {
+                var model = new Sequential<float>(image,
+                    new Conv2D<float>(1, 24, 5, bias: false, random: rng), new BatchNorm2d<float>(24), new ReLU<float>(),
+                    new MaxPool2D<float>(2, 2),
+                    Conv2D<float>.Same(24, 48, 3, bias: false, random: rng), new BatchNorm2d<float>(48), new ReLU<float>(),
+                    new MaxPool2D<float>(2, 2),
+                    new Conv2D<float>(48, 96, 3, bias: false, random: rng), new BatchNorm2d<float>(96), new ReLU<float>(),
+                    new Flatten<float>(),
+                    new Dense<float>(1536, 128, bias: false, random: rng), new BatchNorm1d<float>(128), new ReLU<float>(),
+                    new Dropout<float>(0.3, rng),
+                    new Dense<float>(128, 10, random: rng));
+                Initializer.HeNormal().Initialize(model, rng);
+                return new ReferenceNetwork(name, "modern-cnn: 3 conv + BN, dense + BN + dropout, softmax-CE", batchSize ?? 16, image, model,
+                    new SoftmaxCrossEntropyLoss<float>(), 0.05, batches, rng);
             }
             default:
                 throw new ArgumentException(

@@ -97,6 +97,7 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
             RecordIterations = true,
             ProgressEveryIterations = Math.Max(1, batches / 200),
             ScheduleMonitor = TrainingMetric.TrainingLoss,
+            Augmentation = p.Augment ? new ImageAugmentation() : null,
         };
 
         view.Message(string.Create(CultureInfo.InvariantCulture,
@@ -118,6 +119,7 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
         timer.Prefill(trainer.History, sampleCount);
         trainer.Callbacks.Add(timer);
         trainer.Callbacks.Add(new CheckpointCallback<float>(Path.Combine(settings.OutputDirectory, OutputWriter.Files.Checkpoint)));
+        if (settings.TargetAccuracy is { } target) trainer.Callbacks.Add(new TargetAccuracy(view, timer, test, target));
         int remaining = p.Epochs - trainer.Epoch;
         if (remaining > 0)
             view.Run(() => trainer.Fit(train.Features, train.Labels, options with { Epochs = remaining }, validation?.Features, validation?.Labels, timer));
@@ -236,6 +238,24 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
         ScheduleKind.BoldDriver => new BoldDriverSchedule(optimizer, p.BoldIncrease, p.BoldDecrease),
         _ => new ConstantSchedule(optimizer),
     };
+
+    /// <summary>
+    /// --target-accuracy: after every epoch, evaluates the test set (evaluation mode: no dropout, running statistics, no
+    /// random draws, so training continues with the same bits) and stops training at the end of the first epoch at or above
+    /// the target, printing the training seconds so far (the epochs' own times, without these evaluations).
+    /// </summary>
+    private sealed class TargetAccuracy(TrainingView view, EpochTimer timer, Dataset test, double targetPercent) : TrainingCallback<float>
+    {
+        public override void OnEpochEnd(Trainer<float> trainer, in LibEpoch r)
+        {
+            double accuracy = trainer.Evaluate(test.Features, test.Labels).Accuracy * 100;
+            double seconds = timer.Epochs.Sum(e => e.Seconds);
+            bool reached = accuracy >= targetPercent;
+            view.Message(string.Create(CultureInfo.InvariantCulture,
+                $"Epoch {r.Epoch}: test accuracy {accuracy:F2}% after {seconds:F1} s of training{(reached ? $"; target {targetPercent}% reached, stopping" : "")}"));
+            if (reached) trainer.RequestStop();
+        }
+    }
 
     /// <summary>Reports synchronously on the calling thread (<see cref="Progress{T}"/> would post to the thread pool).</summary>
     private sealed class SyncProgress<TValue>(Action<TValue> report) : IProgress<TValue>

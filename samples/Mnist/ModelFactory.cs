@@ -65,6 +65,27 @@ public static class ModelFactory
                 return WithOutput(model, output);
             }
 
+            case Architecture.ModernCnn:
+            {
+                if (p.Hidden.Length != 4)
+                    throw new ArgumentException($"modern-cnn: --hidden needs four widths (three convolutions and the dense layer), got {p.Hidden.Length}.", nameof(p));
+                int c1 = p.Hidden[0], c2 = p.Hidden[1], c3 = p.Hidden[2], dense = p.Hidden[3];
+                var scratch = new RandomGenerator(0);
+                // Convolutions without bias: the batch normalization after each has its own shift β.
+                var model = new Sequential<float>([1, 28, 28],
+                    new Conv2D<float>(1, c1, 5, bias: false, random: scratch), new BatchNorm2d<float>(c1), new ReLU<float>(),
+                    new MaxPool2D<float>(2, 2),                                                            // 24 → 12
+                    Conv2D<float>.Same(c1, c2, 3, bias: false, random: scratch), new BatchNorm2d<float>(c2), new ReLU<float>(),
+                    new MaxPool2D<float>(2, 2),                                                            // 12 → 6
+                    new Conv2D<float>(c2, c3, 3, bias: false, random: scratch), new BatchNorm2d<float>(c3), new ReLU<float>(), // 6 → 4
+                    new Flatten<float>(),
+                    new Dense<float>(c3 * 4 * 4, dense, bias: false, random: scratch), new BatchNorm1d<float>(dense), new ReLU<float>(),
+                    new Dropout<float>(p.Dropout, random),
+                    new Dense<float>(dense, 10, random: scratch));
+                Initializer.HeNormal().Initialize(model, random);
+                return WithOutput(model, output);
+            }
+
             default:
                 throw new ArgumentException($"Unknown architecture {p.Architecture}.", nameof(p));
         }

@@ -46,6 +46,9 @@ public sealed record RunSettings
     /// <summary>A checkpoint to continue from, or null.</summary>
     public string? Resume { get; init; }
 
+    /// <summary>A test accuracy in percent at which training stops (evaluated after every epoch), or null to run every epoch.</summary>
+    public double? TargetAccuracy { get; init; }
+
     /// <summary>Print one JSON summary line instead of the human-readable console.</summary>
     public bool Json { get; init; }
 

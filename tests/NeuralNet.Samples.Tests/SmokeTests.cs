@@ -24,6 +24,7 @@ public class SmokeTests
     [InlineData("lenet")]
     [InlineData("small-cnn")]
     [InlineData("deep-mlp")]
+    [InlineData("modern-cnn")]
     public void EveryPresetRunsOneShortEpoch(string preset)
     {
         using var dir = new TempDir();
@@ -39,6 +40,21 @@ public class SmokeTests
         foreach (var f in new[] { "history.csv", "history.json", "iterations.csv", "metrics.json", "predictions.csv", "report.html" })
             File.Exists(Path.Combine(dir.Path, f)).Should().BeTrue($"{f} is written");
         watch.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(60), "a smoke run is short (target < 10 s on an idle machine)");
+    }
+
+    [Fact]
+    public void ModernCnn_TargetAccuracy_StopsAtTheFirstEpochThatReachesIt_AndTheModelReloads()
+    {
+        using var dir = new TempDir();
+        var (code, stdout, stderr, run) = RunSample([.. SmallMnist.CsvArgs, "--preset", "modern-cnn", "--subset", "300", "--epochs", "3",
+            "--batch-size", "50", "--target-accuracy", "10", "-o", dir.Path, "--no-report", "--plain"]);
+        code.Should().Be(0, stderr);
+        stdout.Should().MatchRegex(@"Epoch 1: test accuracy \d+\.\d\d% after \d+\.\d s of training; target 10% reached, stopping");
+        run!.Summary!.Epochs.Should().HaveCount(1, "a 10% target is reached after the first epoch");
+        // The saved model carries the batch normalizations' running statistics: it reloads and classifies like the run.
+        var model = NeuralNet.Serialization.ModelSerializer.Load(Path.Combine(dir.Path, "model.safetensors"));
+        model.Layers.OfType<NeuralNet.Modules.BatchNorm<float>>().Should().HaveCount(4)
+            .And.OnlyContain(b => b.NumBatchesTracked.Data[0] == 6, "6 batches of 50 trained");
     }
 
     [Fact]

@@ -23,7 +23,7 @@ public static class CommandLine
 
     private static readonly Option<string> PresetOption = new("--preset", "-p")
     {
-        Description = "Reference system to reproduce: spark-mlp, mlp, lenet, small-cnn or deep-mlp. Every other option defaults to the preset's setting.",
+        Description = "Reference system to reproduce: spark-mlp, mlp, lenet, small-cnn, deep-mlp or modern-cnn (the record preset). Every other option defaults to the preset's setting.",
         DefaultValueFactory = _ => Preset.DefaultName,
         HelpName = "name",
     };
@@ -159,6 +159,18 @@ public static class CommandLine
         HelpName = "checkpoint",
     };
 
+    private static readonly Option<double?> TargetAccuracyOption = new("--target-accuracy")
+    {
+        Description = "Evaluate on the test set after every epoch and stop at the end of the first epoch whose test accuracy is at least P percent (e.g. 99.5); prints the training seconds until then.",
+        HelpName = "P",
+    };
+
+    private static readonly Option<bool?> AugmentOption = new("--augment")
+    {
+        Description = "Random rotation (±10°), scaling (±10%) and translation (±2 px) of every training image, fresh each epoch (true or false; the CNN presets' default is the preset's).",
+        HelpName = "true|false",
+    };
+
     private static readonly Option<bool> JsonOption = new("--json")
     {
         Description = "Print one JSON summary line (preset, epochs, seconds per epoch, samples/s, test accuracy, final loss) instead of the console UI.",
@@ -200,7 +212,7 @@ public static class CommandLine
             PresetOption, EpochsOption, BatchSizeOption, LearningRateOption, ScheduleOption, DecayOption, StepSizeOption,
             BoldIncreaseOption, BoldDecreaseOption, MomentumOption, WeightDecayOption, HiddenOption, ActivationOption, SampleFractionOption,
             SeedOption, ThreadsOption, SubsetOption, ValidationOption, DataDirOption, CsvOption, OutputOption, ResumeOption,
-            JsonOption, DistributedOption, PlainOption, NoReportOption,
+            JsonOption, TargetAccuracyOption, AugmentOption, DistributedOption, PlainOption, NoReportOption,
         ];
         foreach (var o in options) root.Options.Add(o);
         root.Arguments.Add(SparkArguments);
@@ -308,6 +320,7 @@ public static class CommandLine
         if (r.GetValue(ActivationOption) is { } activation) e = e with { Activation = activation };
         if (r.GetValue(SampleFractionOption) is { } fraction) e = e with { SampleFraction = fraction };
         if (r.GetValue(SubsetOption) is { } subset) e = e with { TrainSubset = subset, TestSubset = subset };
+        if (r.GetValue(AugmentOption) is { } augment) e = e with { Augment = augment };
         if (r.GetValue(ValidationOption) is { } validation) e = e with { Validation = validation };
         else if (r.GetValue(SubsetOption) is { } small) e = e with { Validation = Math.Min(e.Validation, small / 10) }; // keep 90% of a subset for training
 
@@ -329,6 +342,7 @@ public static class CommandLine
             OutputDirectory = output,
             Resume = r.GetValue(ResumeOption),
             Json = r.GetValue(JsonOption),
+            TargetAccuracy = r.GetValue(TargetAccuracyOption),
             Distributed = r.GetValue(DistributedOption),
             Plain = r.GetValue(PlainOption),
             NoReport = r.GetValue(NoReportOption),

@@ -88,6 +88,29 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
         RandomGenerator.Use(random, r => Initializer.Default.Initialize(this, r));
     }
 
+    /// <summary>
+    /// Creates a stride-1 convolution with "same" padding: the output has the input's height and width (PyTorch's
+    /// <c>padding='same'</c>), padding (K − 1)/2 zeros on every side.
+    /// </summary>
+    /// <param name="inChannels">C, at least 1.</param>
+    /// <param name="outChannels">OC, at least 1.</param>
+    /// <param name="kernelSize">K, odd. An even K would need one more padded row and column after the image than before
+    /// it (PyTorch pads that way); this layer pads symmetrically only, so an even K throws rather than shift the output.</param>
+    /// <param name="bias">Whether each filter has a learned bias.</param>
+    /// <param name="random">The source of the initial weights; null uses a generator seeded with 0.</param>
+    /// <returns>A <see cref="Conv2D{T}"/> with <see cref="Stride"/> 1 and <see cref="Padding"/> (K − 1)/2.</returns>
+    /// <exception cref="ArgumentException"><paramref name="kernelSize"/> is even.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A size is out of range.</exception>
+    public static Conv2D<T> Same(int inChannels, int outChannels, int kernelSize, bool bias = true, RandomGenerator? random = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(kernelSize, 1);
+        if (kernelSize % 2 == 0)
+            throw new ArgumentException($"Conv2D.Same: kernel size {kernelSize} is even; 'same' padding would be asymmetric " +
+                $"({(kernelSize - 1) / 2} before, {kernelSize / 2} after), which Conv2D does not support. Use an odd kernel or explicit padding.",
+                nameof(kernelSize));
+        return new Conv2D<T>(inChannels, outChannels, kernelSize, 1, (kernelSize - 1) / 2, bias, random);
+    }
+
     /// <summary>The number of input channels C.</summary>
     public int InChannels { get; }
 

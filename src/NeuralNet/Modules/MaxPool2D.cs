@@ -2,11 +2,12 @@ using System.Numerics;
 
 namespace NeuralNet.Modules;
 
-/// <summary>Max pooling over square windows of NCHW batches, without padding.</summary>
+/// <summary>Max pooling over square windows of NCHW batches, with optional padding that never wins (−∞).</summary>
 /// <typeparam name="T">The element type.</typeparam>
 /// <remarks>
-/// <para>Shapes: x (N, C, H, W) → y (N, C, OH, OW) with OH = (H − K)/stride + 1 and OW = (W − K)/stride + 1
-/// (integer division). The kernel and the stride are independent: windows overlap when stride &lt; K and skip
+/// <para>Shapes: x (N, C, H, W) → y (N, C, OH, OW) with OH = (H + 2·padding − K)/stride + 1 and
+/// OW = (W + 2·padding − K)/stride + 1 (integer division). Padding (at most K/2, as in PyTorch) counts as −∞, so every
+/// maximum is an input element. The kernel and the stride are independent: windows overlap when stride &lt; K and skip
 /// inputs when stride &gt; K.</para>
 /// <para>Forward: y[n, c, i, j] = max_{p,q &lt; K} x[n, c, i·stride + p, j·stride + q].</para>
 /// <para>Backward: each dy goes to the position of its window's maximum only — the first one in row-major order on
@@ -23,14 +24,18 @@ public sealed class MaxPool2D<T> : Module<T> where T : unmanaged, IFloatingPoint
     /// <summary>Creates a max-pooling layer.</summary>
     /// <param name="kernelSize">K, the window side, at least 1.</param>
     /// <param name="stride">The step between windows, at least 1; commonly equal to <paramref name="kernelSize"/>.</param>
-    /// <exception cref="ArgumentOutOfRangeException">A size is less than 1.</exception>
-    public MaxPool2D(int kernelSize, int stride)
+    /// <param name="padding">Padding on every side, from 0 to K/2; padded positions never win the maximum.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A size is out of range.</exception>
+    public MaxPool2D(int kernelSize, int stride, int padding = 0)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(kernelSize, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(stride, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(padding);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(padding, kernelSize / 2);
         KernelSize = kernelSize;
         Stride = stride;
-        _label = $"MaxPool2D(kernel {kernelSize}, stride {stride})";
+        Padding = padding;
+        _label = padding == 0 ? $"MaxPool2D(kernel {kernelSize}, stride {stride})" : $"MaxPool2D(kernel {kernelSize}, stride {stride}, padding {padding})";
     }
 
     /// <summary>The window side K.</summary>
@@ -39,15 +44,18 @@ public sealed class MaxPool2D<T> : Module<T> where T : unmanaged, IFloatingPoint
     /// <summary>The step between windows.</summary>
     public int Stride { get; }
 
+    /// <summary>The padding on each side (−∞, so it never wins).</summary>
+    public int Padding { get; }
+
     /// <inheritdoc/>
     public override string Name => "MaxPool2D";
 
     /// <inheritdoc/>
     public override int[] GetOutputShape(ReadOnlySpan<int> inputShape)
     {
-        if (inputShape.Length != 3 || inputShape[1] < KernelSize || inputShape[2] < KernelSize)
+        if (inputShape.Length != 3 || inputShape[1] + 2 * Padding < KernelSize || inputShape[2] + 2 * Padding < KernelSize)
             throw new ArgumentException(
-                $"{_label}: expected per-example input shape (C, H, W) with H, W ≥ {KernelSize}, got {NdArray<T>.ShapeToString(inputShape)}.",
+                $"{_label}: expected per-example input shape (C, H, W) with H, W ≥ {KernelSize - 2 * Padding}, got {NdArray<T>.ShapeToString(inputShape)}.",
                 nameof(inputShape));
         return [inputShape[0], OutSize(inputShape[1]), OutSize(inputShape[2])];
     }
@@ -56,16 +64,19 @@ public sealed class MaxPool2D<T> : Module<T> where T : unmanaged, IFloatingPoint
     public override NdArray<T> Forward(NdArray<T> input, bool training = false)
     {
         ArgumentNullException.ThrowIfNull(input);
-        if (input.Rank != 4 || input.Dim(2) < KernelSize || input.Dim(3) < KernelSize)
+        if (input.Rank != 4 || input.Dim(2) + 2 * Padding < KernelSize || input.Dim(3) + 2 * Padding < KernelSize)
             throw new ArgumentException(
-                $"{_label}: expected input of shape (N, C, H, W) with H, W ≥ {KernelSize}, got {input.ShapeString}.",
+                $"{_label}: expected input of shape (N, C, H, W) with H, W ≥ {KernelSize - 2 * Padding}, got {input.ShapeString}.",
                 nameof(input));
         ModuleChecks.ThrowIfNotFinite(_label, nameof(input), input);
         int n = input.Dim(0), c = input.Dim(1), h = input.Dim(2), w = input.Dim(3);
         int outH = OutSize(h), outW = OutSize(w);
         var y = ModuleChecks.Ensure(ref _output, n, [c, outH, outW]);
         if (_argmax.Length != y.Length) _argmax = new int[y.Length];
-        Kernels.Kernels.MaxPoolForward<T>(y.Data, _argmax, input.Data, n * c, h, w, KernelSize, Stride, outH, outW);
+        if (Padding == 0)
+            Kernels.Kernels.MaxPoolForward<T>(y.Data, _argmax, input.Data, n * c, h, w, KernelSize, Stride, outH, outW);
+        else
+            Kernels.Kernels.MaxPoolPaddedForward<T>(y.Data, _argmax, input.Data, n * c, h, w, KernelSize, Stride, Padding, outH, outW);
         _input = input;
         return y;
     }
@@ -85,5 +96,5 @@ public sealed class MaxPool2D<T> : Module<T> where T : unmanaged, IFloatingPoint
     /// <inheritdoc/>
     public override string ToString() => _label;
 
-    private int OutSize(int size) => (size - KernelSize) / Stride + 1;
+    private int OutSize(int size) => (size + 2 * Padding - KernelSize) / Stride + 1;
 }

@@ -19,8 +19,10 @@ namespace NeuralNet.Serialization;
 /// <item>One tensor per parameter, named by its path: <c>layers.{i}.{parameter}</c>, e.g. <c>layers.0.weight</c>
 /// (64, 784) and <c>layers.0.bias</c> (64); a nested Sequential adds <c>layers.{i}.layers.{j}.{parameter}</c>. Stored as
 /// F32 for <see cref="float"/> models and F64 for <see cref="double"/> models, bit-exact.</item>
+/// <item>One tensor per module buffer (<see cref="Module{T}.Buffers"/>, e.g. a batch normalization's running statistics),
+/// named the same way: <c>layers.{i}.running_mean</c>, <c>layers.{i}.running_var</c>, <c>layers.{i}.num_batches_tracked</c>.</item>
 /// </list>
-/// <para>Loading rebuilds each layer through <see cref="ModuleRegistry"/> and checks that every parameter has its
+/// <para>Loading rebuilds each layer through <see cref="ModuleRegistry"/> and checks that every parameter and buffer has its
 /// tensor with exactly the expected shape and that no <c>layers.*</c> tensor is left over; anything else raises
 /// <see cref="InvalidDataException"/> naming the file, the layer and the tensor. Tensors outside <c>layers.</c> are
 /// ignored, so training checkpoints can store optimizer state in the same file. A loaded model computes bit-identical
@@ -97,6 +99,8 @@ public static class ModelSerializer
         file.Metadata[ArchitectureKey] = DescribeArchitecture(model);
         foreach (var (name, parameter) in NamedParameters(model))
             file.Add(name, parameter.Value);
+        foreach (var (name, buffer) in NamedBuffers(model))
+            file.Add(name, buffer.Value);
         return file;
     }
 
@@ -121,6 +125,20 @@ public static class ModelSerializer
         foreach (var (name, _) in result)
             if (!seen.Add(name))
                 throw new ArgumentException($"ModelSerializer: two parameters are both named '{name}'; parameter names must be unique within a module.", nameof(model));
+        return result;
+    }
+
+    /// <summary>Every buffer of the model (<see cref="Module{T}.Buffers"/>) with its tensor name (<c>layers.1.running_mean</c>, …), in model order.</summary>
+    /// <exception cref="ArgumentException">A buffer's name collides with another buffer or a parameter of its module.</exception>
+    public static IReadOnlyList<(string Name, ModuleBuffer<T> Buffer)> NamedBuffers<T>(Sequential<T> model) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var result = new List<(string, ModuleBuffer<T>)>();
+        CollectBuffers(model, "", result);
+        var seen = new HashSet<string>(NamedParameters(model).Select(p => p.Name), StringComparer.Ordinal);
+        foreach (var (name, _) in result)
+            if (!seen.Add(name))
+                throw new ArgumentException($"ModelSerializer: the buffer name '{name}' is used twice (by another buffer or a parameter); names must be unique within a module.", nameof(model));
         return result;
     }
 
@@ -183,6 +201,22 @@ public static class ModelSerializer
             if (bad >= 0)
                 throw Bad(source, $"tensor '{name}' holds {values.Data[bad]} at element {bad}; parameters must be finite.");
             parameter.Value.CopyFrom(values);
+            used.Add(name);
+        }
+        foreach (var (name, buffer) in NamedBuffers(model))
+        {
+            var entry = file.Find(name)
+                ?? throw Bad(source, $"missing buffer tensor '{name}' of shape {buffer.Value.ShapeString} required by {DescribeOwner(model, name)} " +
+                    "(its state outside the trainable parameters, e.g. running statistics); the file was written without it, so the model cannot be restored as saved.");
+            if (!entry.Shape.SequenceEqual(buffer.Value.Shape))
+                throw Bad(source, $"buffer tensor '{name}' has shape {NdArray<T>.ShapeToString(entry.Shape)} but {DescribeOwner(model, name)} expects {buffer.Value.ShapeString}.");
+            if (entry.DType is SafeTensorDType.I64 or SafeTensorDType.U64)
+                throw Bad(source, $"buffer tensor '{name}' is {entry.DType}; buffers are stored as F32 or F64.");
+            var values = entry.ToNdArray<T>();
+            int bad = Finiteness.FirstNonFinite<T>(values.Data);
+            if (bad >= 0)
+                throw Bad(source, $"buffer tensor '{name}' holds {values.Data[bad]} at element {bad}; buffers must be finite.");
+            buffer.Value.CopyFrom(values);
             used.Add(name);
         }
         foreach (var t in file.Tensors)
@@ -274,6 +308,19 @@ public static class ModelSerializer
             else
                 foreach (var parameter in model.Layers[i].Parameters)
                     result.Add((p + parameter.Name, parameter));
+        }
+    }
+
+    private static void CollectBuffers<T>(Sequential<T> model, string prefix, List<(string, ModuleBuffer<T>)> result) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < model.Layers.Count; i++)
+        {
+            string p = $"{prefix}{ParameterPrefix}{i}.";
+            if (model.Layers[i] is Sequential<T> inner)
+                CollectBuffers(inner, p, result);
+            else
+                foreach (var buffer in model.Layers[i].Buffers)
+                    result.Add((p + buffer.Name, buffer));
         }
     }
 

@@ -12,9 +12,12 @@ namespace NeuralNet.Serialization;
 /// </summary>
 /// <remarks>
 /// <para>Built in, for <see cref="float"/> and <see cref="double"/>: <c>Dense</c> {in_features, out_features, bias},
-/// <c>Conv2D</c> {in_channels, out_channels, kernel_size, stride, padding, bias}, <c>MaxPool2D</c> {kernel_size, stride},
-/// <c>Flatten</c>, <c>Sigmoid</c>, <c>Tanh</c>, <c>ReLU</c>, <c>Softmax</c> (no configuration) and nested
-/// <c>Sequential</c> (handled by the serializer itself).</para>
+/// <c>Conv2D</c> {in_channels, out_channels, kernel_size, stride, padding, bias}, <c>MaxPool2D</c> {kernel_size, stride,
+/// padding (omitted when 0)}, <c>AvgPool2D</c> {kernel_size, stride, padding}, <c>GlobalAvgPool2D</c>, <c>BatchNorm1d</c> and
+/// <c>BatchNorm2d</c> {num_features, eps, momentum, affine}, <c>Dropout</c> {p}, <c>LeakyReLU</c> {negative_slope},
+/// <c>GELU</c> {approximate: "tanh"}, <c>Flatten</c>, <c>Sigmoid</c>, <c>Tanh</c>, <c>ReLU</c>, <c>Softmax</c> (no
+/// configuration) and nested <c>Sequential</c> (handled by the serializer itself). Buffers are saved and restored by name
+/// like parameters.</para>
 /// <para>A user module registers once per element type it is used with, typically at start-up:
 /// <code>
 /// ModuleRegistry.Register&lt;Scale&lt;float&gt;, float&gt;("Scale",
@@ -85,6 +88,11 @@ public static class ModuleRegistry
     internal static Module<T>? Create<T>(string typeName, JsonObject config) where T : unmanaged, IFloatingPointIeee754<T>
         => ByName.TryGetValue((typeName, typeof(T)), out var entry) ? (Module<T>)entry.Create(config) : null;
 
+    private static JsonObject DescribeBatchNorm<T>(BatchNorm<T> m) where T : unmanaged, IFloatingPointIeee754<T> => new()
+    {
+        ["num_features"] = m.NumFeatures, ["eps"] = m.Epsilon, ["momentum"] = m.Momentum, ["affine"] = m.Affine,
+    };
+
     private static void RegisterBuiltIns<T>() where T : unmanaged, IFloatingPointIeee754<T>
     {
         Register<Dense<T>, T>("Dense",
@@ -100,9 +108,29 @@ public static class ModuleRegistry
             },
             c => new Conv2D<T>(ConfigReader.Int(c, "in_channels"), ConfigReader.Int(c, "out_channels"), ConfigReader.Int(c, "kernel_size"),
                 ConfigReader.Int(c, "stride"), ConfigReader.Int(c, "padding"), ConfigReader.Bool(c, "bias"), new RandomGenerator(0)));
+        // MaxPool2D stores "padding" only when it is not 0, so files of unpadded pools stay as they were.
         Register<MaxPool2D<T>, T>("MaxPool2D",
-            m => new JsonObject { ["kernel_size"] = m.KernelSize, ["stride"] = m.Stride },
-            c => new MaxPool2D<T>(ConfigReader.Int(c, "kernel_size"), ConfigReader.Int(c, "stride")));
+            m => m.Padding == 0
+                ? new JsonObject { ["kernel_size"] = m.KernelSize, ["stride"] = m.Stride }
+                : new JsonObject { ["kernel_size"] = m.KernelSize, ["stride"] = m.Stride, ["padding"] = m.Padding },
+            c => new MaxPool2D<T>(ConfigReader.Int(c, "kernel_size"), ConfigReader.Int(c, "stride"),
+                c.ContainsKey("padding") ? ConfigReader.Int(c, "padding") : 0));
+        Register<AvgPool2D<T>, T>("AvgPool2D",
+            m => new JsonObject { ["kernel_size"] = m.KernelSize, ["stride"] = m.Stride, ["padding"] = m.Padding },
+            c => new AvgPool2D<T>(ConfigReader.Int(c, "kernel_size"), ConfigReader.Int(c, "stride"), ConfigReader.Int(c, "padding")));
+        Register<GlobalAvgPool2D<T>, T>("GlobalAvgPool2D", _ => [], _ => new GlobalAvgPool2D<T>());
+        Register<BatchNorm1d<T>, T>("BatchNorm1d", DescribeBatchNorm,
+            c => new BatchNorm1d<T>(ConfigReader.Int(c, "num_features"), ConfigReader.Double(c, "eps"), ConfigReader.Double(c, "momentum"), ConfigReader.Bool(c, "affine")));
+        Register<BatchNorm2d<T>, T>("BatchNorm2d", DescribeBatchNorm,
+            c => new BatchNorm2d<T>(ConfigReader.Int(c, "num_features"), ConfigReader.Double(c, "eps"), ConfigReader.Double(c, "momentum"), ConfigReader.Bool(c, "affine")));
+        // Dropout's generator is not part of the model: a loaded model evaluates (no masks), and training it further
+        // draws masks from a generator seeded with 0 unless the layer is rebuilt with another.
+        Register<Dropout<T>, T>("Dropout", m => new JsonObject { ["p"] = m.P }, c => new Dropout<T>(ConfigReader.Double(c, "p")));
+        Register<LeakyReLU<T>, T>("LeakyReLU", m => new JsonObject { ["negative_slope"] = m.NegativeSlope },
+            c => new LeakyReLU<T>(ConfigReader.Double(c, "negative_slope")));
+        Register<GELU<T>, T>("GELU", m => new JsonObject { ["approximate"] = m.Approximate }, c =>
+            ConfigReader.String(c, "approximate") == "tanh" ? new GELU<T>()
+                : throw new FormatException($"GELU: approximation '{ConfigReader.String(c, "approximate")}' is not supported; only 'tanh'."));
         Register<Flatten<T>, T>("Flatten", _ => [], _ => new Flatten<T>());
         Register<Sigmoid<T>, T>("Sigmoid", _ => [], _ => new Sigmoid<T>());
         Register<Tanh<T>, T>("Tanh", _ => [], _ => new Tanh<T>());
@@ -130,6 +158,15 @@ public static class ConfigReader
         ArgumentNullException.ThrowIfNull(config);
         if (config[key] is JsonValue v && v.TryGetValue(out bool b)) return b;
         throw new FormatException($"configuration key '{key}' is {Describe(config[key])}; expected true or false.");
+    }
+
+    /// <summary>Reads a string property.</summary>
+    /// <exception cref="FormatException">The property is missing or not a string.</exception>
+    public static string String(JsonObject config, string key)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        if (config[key] is JsonValue v && v.TryGetValue(out string? s)) return s;
+        throw new FormatException($"configuration key '{key}' is {Describe(config[key])}; expected a string.");
     }
 
     /// <summary>Reads a floating-point property.</summary>

@@ -45,6 +45,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly Dictionary<int, BatchBuffers> _batchBuffers = [];
     private readonly RegressionAccumulator _trainMetrics = new(), _evalMetrics = new();
+    private readonly Dictionary<int, NdArray<T>> _augmentedBuffers = [];
     private ParameterSnapshot<T>? _undoSnapshot;
     private bool _stopRequested;
     private double? _clipNorm, _clipValue;
@@ -240,6 +241,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
                 Gather(inputs, rows, batch.X.AsSpan());
                 if (regression) Gather(targets.Values!, rows, batch.Targets!.AsSpan());
                 else for (int i = 0; i < b; i++) batch.Labels[i] = targets.Labels![rows[i]];
+                batch.Augmented = options.Augmentation is { } augmentation ? Augment(augmentation, batch.X) : null;
                 Iteration++;
                 batchIndex++;
 
@@ -342,7 +344,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     private (double Loss, int Correct, bool Undone, double Rate) TrainStep(BatchBuffers batch, int epoch)
     {
-        var x = batch.X;
+        var x = batch.Augmented ?? batch.X;
         NdArray<T> output;
         try
         {
@@ -478,6 +480,20 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         return correct;
     }
 
+    /// <summary>Warps the gathered batch into a second buffer of its size (kept per batch size) and returns that buffer.</summary>
+    private NdArray<T> Augment(NeuralNet.Data.ImageAugmentation augmentation, NdArray<T> x)
+    {
+        if (x.Rank != 4)
+            throw new ArgumentException($"Trainer.Fit: TrainerOptions.Augmentation needs image inputs (N, C, H, W), got batches of {x.ShapeString}.");
+        if (!_augmentedBuffers.TryGetValue(x.Dim(0), out var warped))
+        {
+            warped = new NdArray<T>(x.ShapeArray());
+            _augmentedBuffers[x.Dim(0)] = warped;
+        }
+        augmentation.Apply(x, warped, Random);
+        return warped;
+    }
+
     /// <summary>The accuracy figure: correct / count, or NaN for a single-output model trained on targets (no arg-max to compare).</summary>
     private static double Accuracy(long correct, long count, bool regression, int outputs)
         => regression && outputs < 2 ? double.NaN : (double)correct / count;
@@ -505,6 +521,9 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         public int[] Labels { get; } = labels;
 
         public NdArray<T>? Targets { get; set; }
+
+        /// <summary>This step's augmented copy of <see cref="X"/>, or null when the step trains on <see cref="X"/> itself.</summary>
+        public NdArray<T>? Augmented { get; set; }
     }
 
     /// <summary>What a data set is trained against: class labels or (N, K) float targets (exactly one is non-null).</summary>
@@ -569,6 +588,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         else if (!_perExampleShape.AsSpan().SequenceEqual(perExample))
         {
             _batchBuffers.Clear();
+            _augmentedBuffers.Clear();
             _perExampleShape = perExample;
         }
         return classes;

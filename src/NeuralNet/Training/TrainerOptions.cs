@@ -71,6 +71,13 @@ public sealed record TrainerOptions
     /// norm clipping (<see cref="Optimization.GradientClipping.ClipByValue{T}"/>), or null for none. Default null.</summary>
     public double? ClipGradientValue { get; init; }
 
+    /// <summary>
+    /// Random affine augmentation of every training batch (images (N, C, H, W) only), drawn from the trainer's generator
+    /// after the shuffle, a fresh transform per example per epoch; null (the default) trains on the images as they are.
+    /// Validation and evaluation never see it.
+    /// </summary>
+    public NeuralNet.Data.ImageAugmentation? Augmentation { get; init; }
+
     /// <summary>Throws when a setting is out of range.</summary>
     /// <exception cref="ArgumentException">A setting is out of range; the message names it and its value.</exception>
     public void Validate()
@@ -84,6 +91,7 @@ public sealed record TrainerOptions
         if (ProgressEveryIterations < 0) throw Bad(nameof(ProgressEveryIterations), ProgressEveryIterations, "at least 0");
         if (ClipGradientNorm is { } norm && !(double.IsFinite(norm) && norm > 0)) throw Bad(nameof(ClipGradientNorm), norm, "positive and finite (or null)");
         if (ClipGradientValue is { } value && !(double.IsFinite(value) && value > 0)) throw Bad(nameof(ClipGradientValue), value, "positive and finite (or null)");
+        Augmentation?.Validate();
         if (ScheduleMonitor is TrainingMetric.TrainingAccuracy or TrainingMetric.ValidationAccuracy)
             throw new ArgumentException($"TrainerOptions: ScheduleMonitor must be a loss (Auto, TrainingLoss or ValidationLoss), got {ScheduleMonitor}.", nameof(ScheduleMonitor));
     }

@@ -188,6 +188,19 @@ public static class TrainingCheckpoint
                 throw Bad(path, $"tensor '{name}' has shape {values[i].ShapeString}, the model's parameter needs {parameters[i].Value.ShapeString}");
         }
 
+        // Module buffers (running statistics): part of the model, restored with the parameters.
+        var moduleBuffers = new List<(ModuleBuffer<T> Buffer, NdArray<T> Value)>();
+        if (sequential is not null)
+        {
+            foreach (var (name, buffer) in ModelSerializer.NamedBuffers(sequential))
+            {
+                var value = ReadTensor<T>(file, path, name);
+                if (!value.HasShape(buffer.Value.Shape))
+                    throw Bad(path, $"buffer tensor '{name}' has shape {value.ShapeString}, the model's buffer needs {buffer.Value.ShapeString}");
+                moduleBuffers.Add((buffer, value));
+            }
+        }
+
         var optimizerScalars = ReadJson(path, "training.optimizer", Meta("training.optimizer"));
         var optimizerTensors = new Dictionary<string, IReadOnlyList<NdArray<T>>>(StringComparer.Ordinal);
         string tensorNames = Meta("training.optimizer.tensors");
@@ -273,6 +286,7 @@ public static class TrainingCheckpoint
         }
 
         for (int i = 0; i < count; i++) parameters[i].Value.CopyFrom(values[i]);
+        foreach (var (buffer, value) in moduleBuffers) buffer.Value.CopyFrom(value);
         if (scheduleState is not null) trainer.Schedule!.SetState(scheduleState);
         trainer.Random.SetState(randomState);
         trainer.RestoreProgress(epoch, iteration, history, undo);
