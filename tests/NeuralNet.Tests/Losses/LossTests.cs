@@ -54,6 +54,18 @@ public class LossTests
         result.MaxRelativeError.Should().BeLessThan(1e-6, result.ToString());
     }
 
+    [Theory]
+    [InlineData(5, 1)]
+    [InlineData(4, 3)]
+    public void Mse_OnRealValuedRegressionTargets_GradientCheck(int n, int k)
+    {
+        // Regression targets are any real numbers (negative, above 1), one or several outputs per row.
+        var prediction = ModuleTestData.Uniform((ulong)(n + k), -3, 3, n, k);
+        var target = ModuleTestData.Uniform((ulong)(n * k + 1), -5, 5, n, k);
+        var result = GradientCheck.CheckLoss(new MseLoss<double>(), prediction, target);
+        result.MaxRelativeError.Should().BeLessThan(1e-6, result.ToString());
+    }
+
     [Fact]
     public void SoftmaxCrossEntropy_TargetsNotSummingToOne_GradientCheck()
     {
