@@ -28,7 +28,8 @@ namespace NeuralNet.Serialization;
 /// </remarks>
 public static class ModuleRegistry
 {
-    private sealed record Entry(string TypeName, Type ModuleType, Func<object, JsonObject> Describe, Func<JsonObject, object> Create);
+    private sealed record Entry(string TypeName, Type ModuleType, Func<object, JsonObject> Describe, Func<JsonObject, object> Create,
+        Func<JsonObject, (string Name, int[] Shape)[]>? ParameterShapes = null);
 
     private static readonly ConcurrentDictionary<Type, Entry> ByType = new();
     private static readonly ConcurrentDictionary<(string, Type), Entry> ByName = new();
@@ -50,13 +51,19 @@ public static class ModuleRegistry
     public static void Register<TModule, T>(string typeName, Func<TModule, JsonObject> describe, Func<JsonObject, TModule> create)
         where TModule : Module<T>
         where T : unmanaged, IFloatingPointIeee754<T>
+        => Register<TModule, T>(typeName, describe, create, parameterShapes: null);
+
+    private static void Register<TModule, T>(string typeName, Func<TModule, JsonObject> describe, Func<JsonObject, TModule> create,
+        Func<JsonObject, (string Name, int[] Shape)[]>? parameterShapes)
+        where TModule : Module<T>
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(typeName);
         ArgumentNullException.ThrowIfNull(describe);
         ArgumentNullException.ThrowIfNull(create);
         if (typeName == ModelSerializer.SequentialTypeName)
             throw new ArgumentException("ModuleRegistry: 'Sequential' is reserved; nested Sequential modules are handled by the serializer.", nameof(typeName));
-        var entry = new Entry(typeName, typeof(TModule), m => describe((TModule)m), c => create(c));
+        var entry = new Entry(typeName, typeof(TModule), m => describe((TModule)m), c => create(c), parameterShapes);
         lock (Gate)
         {
             if (ByName.TryGetValue((typeName, typeof(T)), out var existing) && existing.ModuleType != typeof(TModule))
@@ -85,11 +92,34 @@ public static class ModuleRegistry
     internal static Module<T>? Create<T>(string typeName, JsonObject config) where T : unmanaged, IFloatingPointIeee754<T>
         => ByName.TryGetValue((typeName, typeof(T)), out var entry) ? (Module<T>)entry.Create(config) : null;
 
+    /// <summary>
+    /// The parameters (name and shape) a module of type <paramref name="typeName"/> would allocate for
+    /// <paramref name="config"/>, computed without building it; null when the type declares no such function (user
+    /// modules) or the configuration cannot be read (the factory then reports it).
+    /// </summary>
+    internal static (string Name, int[] Shape)[]? DeclaredParameterShapes<T>(string typeName, JsonObject config) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (!ByName.TryGetValue((typeName, typeof(T)), out var entry) || entry.ParameterShapes is null) return null;
+        try
+        {
+            return entry.ParameterShapes(config);
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+    }
+
     private static void RegisterBuiltIns<T>() where T : unmanaged, IFloatingPointIeee754<T>
     {
+        // The parameter-shape functions let the loader check a file's tensors before a factory allocates anything.
+        static (string, int[])[] WithBias(bool bias, int biasLength, params int[] weightShape)
+            => bias ? [("weight", weightShape), ("bias", [biasLength])] : [("weight", weightShape)];
         Register<Dense<T>, T>("Dense",
             m => new JsonObject { ["in_features"] = m.InFeatures, ["out_features"] = m.OutFeatures, ["bias"] = m.HasBias },
-            c => new Dense<T>(ConfigReader.Int(c, "in_features"), ConfigReader.Int(c, "out_features"), ConfigReader.Bool(c, "bias")));
+            c => new Dense<T>(ConfigReader.Int(c, "in_features"), ConfigReader.Int(c, "out_features"), ConfigReader.Bool(c, "bias")),
+            c => WithBias(ConfigReader.Bool(c, "bias"), ConfigReader.Int(c, "out_features"),
+                ConfigReader.Int(c, "out_features"), ConfigReader.Int(c, "in_features")));
         Register<Conv2D<T>, T>("Conv2D",
             m => new JsonObject
             {
@@ -97,7 +127,9 @@ public static class ModuleRegistry
                 ["stride"] = m.Stride, ["padding"] = m.Padding, ["bias"] = m.HasBias,
             },
             c => new Conv2D<T>(ConfigReader.Int(c, "in_channels"), ConfigReader.Int(c, "out_channels"), ConfigReader.Int(c, "kernel_size"),
-                ConfigReader.Int(c, "stride"), ConfigReader.Int(c, "padding"), ConfigReader.Bool(c, "bias")));
+                ConfigReader.Int(c, "stride"), ConfigReader.Int(c, "padding"), ConfigReader.Bool(c, "bias")),
+            c => WithBias(ConfigReader.Bool(c, "bias"), ConfigReader.Int(c, "out_channels"),
+                ConfigReader.Int(c, "out_channels"), ConfigReader.Int(c, "in_channels"), ConfigReader.Int(c, "kernel_size"), ConfigReader.Int(c, "kernel_size")));
         Register<MaxPool2D<T>, T>("MaxPool2D",
             m => new JsonObject { ["kernel_size"] = m.KernelSize, ["stride"] = m.Stride },
             c => new MaxPool2D<T>(ConfigReader.Int(c, "kernel_size"), ConfigReader.Int(c, "stride")));
