@@ -76,7 +76,7 @@ public static class HtmlReport
     }
 
     /// <summary>Renders and writes the page to <paramref name="path"/>.</summary>
-    public static void Write(string path, RunSummary summary) => File.WriteAllText(path, Render(summary), new UTF8Encoding(false));
+    public static void Write(string path, RunSummary summary) => Output.OutputWriter.WriteText(path, Render(summary));
 
     private static void Card(StringBuilder sb, string title, string value, string sub, string cls = "") =>
         sb.Append(Inv, $"<div class=\"card {cls}\"><div class=\"ct\">{Esc(title)}</div><div class=\"cv\">{Esc(value)}</div><div class=\"cs muted\">{Esc(sub)}</div></div>");
