@@ -91,7 +91,7 @@ public class IdxGzipTests
             .WithMessage($"{path}*more data than the header's 1000 bytes*offset 1008*");
         clock.Stop();
         (GC.GetAllocatedBytesForCurrentThread() - allocated).Should().BeLessThan(4_000_000);
-        clock.Elapsed.TotalSeconds.Should().BeLessThan(0.5, "inflating 256 MiB would take longer");
+        clock.Elapsed.TotalSeconds.Should().BeLessThan(1, "inflating 256 MiB would take longer");
     }
 
     [Fact]

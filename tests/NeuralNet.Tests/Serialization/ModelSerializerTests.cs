@@ -275,7 +275,7 @@ public class ModelSerializerTests
         FluentActions.Invoking(() => ModelSerializer.Load(path)).Should().Throw<InvalidDataException>().WithMessage(path + ": " + message);
         clock.Stop();
         (GC.GetAllocatedBytesForCurrentThread() - allocated).Should().BeLessThan(100_000_000 / 8, "nothing is sized from the architecture before it matches the file");
-        clock.Elapsed.TotalSeconds.Should().BeLessThan(0.1);
+        clock.Elapsed.TotalSeconds.Should().BeLessThan(0.5, "it takes milliseconds (38 s before the check); the margin is for a loaded machine");
     }
 
     [Fact]
