@@ -49,7 +49,8 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
             e.Cancel = true;
             interrupt.Cancel();
         };
-        Console.CancelKeyPress += onCtrlC;
+        // Single-process runs only: the distributed trainer takes no token, and mpirun forwards the signal to its ranks.
+        if (!settings.Distributed) Console.CancelKeyPress += onCtrlC;
         _interrupt = interrupt.Token;
         try
         {
