@@ -113,6 +113,7 @@ public class RunGuardTests
         string checkpoint = Path.Combine(dir.Path, "checkpoint.safetensors");
         error.ToString().Trim().Should().Be($"mnist: interrupted. Resume with the same options and --resume {checkpoint}");
         output.ToString().Should().NotContain("epoch 2/3", "training stopped during epoch 2");
+        output.ToString().Should().MatchRegex(@"epoch 1/3 .* ~\d+ s left", "the plain view tells the time left for the whole run");
         File.Exists(Path.Combine(dir.Path, "model.safetensors")).Should().BeFalse();
 
         var resumed = SmokeTests.RunSample([.. args, "--resume", checkpoint]);

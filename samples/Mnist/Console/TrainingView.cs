@@ -97,8 +97,24 @@ public sealed class PlainView(TextWriter output) : TrainingView
     /// <inheritdoc/>
     public override void EpochDone(EpochRecord record, int epochs)
     {
-        output.WriteLine(EpochLine(record, epochs));
+        _seconds += record.Seconds;
+        _timed++;
+        string left = record.Epoch < epochs
+            ? string.Create(Inv, $"  ~{FormatDuration(_seconds / _timed * (epochs - record.Epoch))} left")
+            : "";
+        output.WriteLine(EpochLine(record, epochs) + left);
         output.Flush();
+    }
+
+    private double _seconds;
+    private int _timed;
+
+    /// <summary>"42 s", "3:07", "1:02:03".</summary>
+    public static string FormatDuration(double seconds)
+    {
+        var t = TimeSpan.FromSeconds(Math.Max(0, Math.Round(seconds)));
+        return t.TotalSeconds < 60 ? string.Create(Inv, $"{t.TotalSeconds:0} s")
+            : t.TotalHours < 1 ? t.ToString(@"m\:ss", Inv) : t.ToString(@"h\:mm\:ss", Inv);
     }
 
     /// <inheritdoc/>
