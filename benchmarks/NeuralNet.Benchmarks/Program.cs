@@ -25,6 +25,12 @@ if (args.Length > 0 && args[0] == "fma-peak")
     return;
 }
 
+if (args.Length > 0 && args[0] == "tanh-quick")
+{
+    TanhQuick.Run(args[1..]);
+    return;
+}
+
 if (args.Length > 0 && args[0] == "layers-quick")
 {
     LayersQuick.Run(args[1..]);

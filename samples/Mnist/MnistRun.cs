@@ -19,8 +19,13 @@ using LibIteration = NeuralNet.Training.IterationRecord;
 namespace MnistSample;
 
 /// <summary>One training run: loads the data, builds the preset's network, trains, evaluates and writes the outputs.</summary>
-public sealed class MnistRun(RunSettings settings, TextWriter? output = null, TextWriter? error = null)
+/// <remarks>Ctrl-C (or <paramref name="cancellation"/>) stops training before the next step: the run prints how to
+/// resume from the last checkpoint and returns <see cref="Interrupted"/>.</remarks>
+public sealed class MnistRun(RunSettings settings, TextWriter? output = null, TextWriter? error = null, CancellationToken cancellation = default)
 {
+    /// <summary>Exit code of a run stopped by Ctrl-C: 128 + SIGINT, as shells report it.</summary>
+    public const int Interrupted = 130;
+
     /// <summary>Misclassified digits shown in the report.</summary>
     public const int GallerySize = 48;
 
@@ -33,11 +38,23 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
     /// <summary>The summary of the finished run (null until <see cref="Execute"/> succeeded).</summary>
     public RunSummary? Summary { get; private set; }
 
-    /// <summary>Runs; returns the process exit code (0 success, 1 bad data or I/O, 3 training diverged).</summary>
+    /// <summary>Runs; returns the process exit code (0 success, 1 bad data or I/O, 3 training diverged, 130 interrupted).</summary>
     public int Execute()
     {
+        using var interrupt = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        ConsoleCancelEventHandler onCtrlC = (_, e) =>
+        {
+            // Stop at the next step instead of killing the process, so the checkpoint on disk stays whole and the
+            // terminal gets its cursor back.
+            e.Cancel = true;
+            interrupt.Cancel();
+        };
+        // Single-process runs only: the distributed trainer takes no token, and mpirun forwards the signal to its ranks.
+        if (!settings.Distributed) Console.CancelKeyPress += onCtrlC;
+        _interrupt = interrupt.Token;
         try
         {
+            CheckOutputWritable(settings.OutputDirectory);
             if (settings.Distributed)
             {
                 // Checked before MPI starts: an exception inside MpiCommunicator.Run aborts the whole job.
@@ -67,6 +84,39 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
         {
             _err.WriteLine($"mnist: error: {e.Message.ReplaceLineEndings(" ")}");
             return 3;
+        }
+        catch (OperationCanceledException) when (interrupt.IsCancellationRequested)
+        {
+            string checkpoint = Path.Combine(settings.OutputDirectory, OutputWriter.Files.Checkpoint);
+            _err.WriteLine(File.Exists(checkpoint)
+                ? $"mnist: interrupted. Resume with the same options and --resume {checkpoint}"
+                : "mnist: interrupted before the first epoch ended; no checkpoint was written, so there is nothing to resume.");
+            return Interrupted;
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCtrlC;
+        }
+    }
+
+    private CancellationToken _interrupt;
+
+    /// <summary>
+    /// Fails at once, before the data are loaded, when no file can be created in the output directory (created when
+    /// missing): otherwise a read-only directory shows only when the first checkpoint is written, after an epoch.
+    /// </summary>
+    /// <remarks>The probe creates and deletes a file rather than reading permission bits, which do not stop root.</remarks>
+    public static void CheckOutputWritable(string directory)
+    {
+        string probe = Path.Combine(directory, $".write-check.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            Directory.CreateDirectory(directory);
+            using (new FileStream(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose)) { }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"the output directory '{directory}' is not writable: {e.Message}", e);
         }
     }
 
@@ -101,10 +151,13 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
         };
 
         view.Message(string.Create(CultureInfo.InvariantCulture,
-            $"{p.Name}: {ModelFactory.Describe(model)}; {train.Count:N0} training, {validation?.Count ?? 0:N0} validation, {test.Count:N0} test images; {p.Epochs} epochs of {sampleCount:N0} samples, batch {batchSize}"));
+            $"{p.Name}: {ModelFactory.Describe(model)}; {train.Count:N0} training, {validation?.Count ?? 0:N0} validation, {test.Count:N0} test images; {RunSummary.Plural(p.Epochs, "epoch")} of {sampleCount:N0} samples, batch {batchSize}"));
         view.Message(model.Summary().ToString()); // not in --json mode: the silent view keeps the output pure JSON
 
         Directory.CreateDirectory(settings.OutputDirectory);
+        // First among the callbacks, before the restore: the checkpoint keeps the settings at this position and a resumed
+        // run with other settings is refused, naming them.
+        trainer.Callbacks.Add(new RunSettingsCallback(settings, train.Count, validation?.Count ?? 0));
         int resumedAfter = 0;
         if (settings.Resume is { } resume)
         {
@@ -122,7 +175,7 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
         if (settings.TargetAccuracy is { } target) trainer.Callbacks.Add(new TargetAccuracy(view, timer, test, target));
         int remaining = p.Epochs - trainer.Epoch;
         if (remaining > 0)
-            view.Run(() => trainer.Fit(train.Features, train.Labels, options with { Epochs = remaining }, validation?.Features, validation?.Labels, timer));
+            view.Run(() => trainer.Fit(train.Features, train.Labels, options with { Epochs = remaining }, validation?.Features, validation?.Labels, timer, _interrupt));
 
         ModelSerializer.Save(model, Path.Combine(settings.OutputDirectory, OutputWriter.Files.Model), new Dictionary<string, string>
         {
@@ -165,7 +218,7 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
         };
         var trainer = new DistributedTrainer<float>(world, model, loss, sgd, options);
         view.Message(string.Create(CultureInfo.InvariantCulture,
-            $"{p.Name}: {ModelFactory.Describe(model)}; {world.Size} ranks × batch {perRank} = global batch {perRank * world.Size}; {train.Count:N0} training images, {p.Epochs} epochs"));
+            $"{p.Name}: {ModelFactory.Describe(model)}; {world.Size} ranks × batch {perRank} = global batch {perRank * world.Size}; {train.Count:N0} training images, {RunSummary.Plural(p.Epochs, "epoch")}"));
 
         var records = new List<Report.EpochRecord>();
         var previous = TimeSpan.Zero;

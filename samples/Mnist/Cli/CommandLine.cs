@@ -233,7 +233,10 @@ public static class CommandLine
         InRange(SampleFractionOption, 0, 1, upperInclusive: true, lowerExclusive: true);
         ThreadsOption.Validators.Add(r =>
         {
-            if (r.GetValueOrDefault<int>() < 0) r.AddError("--threads must be 0 (all cores) or positive.");
+            int threads = r.GetValueOrDefault<int>();
+            if (threads < 0) r.AddError("--threads must be 0 (all cores) or positive.");
+            else if (threads > MaxThreads)
+                r.AddError($"--threads {threads} is more than {MaxThreads} ({ThreadsPerCore} per core on this machine's {Environment.ProcessorCount} cores); use 0 for all cores.");
         });
         ValidationOption.Validators.Add(r =>
         {
@@ -262,6 +265,60 @@ public static class CommandLine
         return root;
     }
 
+    /// <summary>More threads per core than this only add switching: --threads above <see cref="MaxThreads"/> is refused.</summary>
+    public const int ThreadsPerCore = 4;
+
+    /// <summary>The largest --threads accepted on this machine.</summary>
+    public static int MaxThreads => ThreadsPerCore * Environment.ProcessorCount;
+
+    /// <summary>
+    /// The first token that looks like an option but names none of <paramref name="root"/>'s, as
+    /// "unknown option '--epoch' (did you mean --epochs?)"; null when there is none.
+    /// </summary>
+    /// <remarks>Checked before parsing: otherwise System.CommandLine hands the stray token to the positional Spark files or
+    /// to the previous option, and the message talks about those instead.</remarks>
+    public static string? UnknownOption(RootCommand root, IReadOnlyList<string> args)
+    {
+        // The options of every command (the root and any subcommand), so a subcommand's own options are never flagged.
+        static IEnumerable<Command> All(Command c) => c.Subcommands.SelectMany(All).Prepend(c);
+        var known = All(root).SelectMany(c => c.Options).SelectMany(o => o.Aliases.Prepend(o.Name)).ToHashSet(StringComparer.Ordinal);
+        for (int i = 0; i < args.Count; i++)
+        {
+            string token = args[i];
+            if (token == "--") break; // everything after is positional
+            if (token.Length < 2 || token[0] != '-' || double.TryParse(token, NumberStyles.Float, CultureInfo.InvariantCulture, out _)) continue;
+            string name = token.Split('=', 2)[0];
+            if (known.Contains(name)) continue;
+            string? suggestion = known.Where(k => k.StartsWith("--", StringComparison.Ordinal))
+                .Select(k => (Name: k, Distance: EditDistance(name, k)))
+                .Where(c => c.Distance <= Math.Max(2, name.Length / 3))
+                .OrderBy(c => c.Distance).ThenBy(c => c.Name, StringComparer.Ordinal)
+                .Select(c => c.Name).FirstOrDefault();
+            return suggestion is null ? $"unknown option '{name}'" : $"unknown option '{name}' (did you mean {suggestion}?)";
+        }
+
+        return null;
+    }
+
+    private static int EditDistance(string a, string b)
+    {
+        var row = new int[b.Length + 1];
+        for (int j = 0; j <= b.Length; j++) row[j] = j;
+        for (int i = 1; i <= a.Length; i++)
+        {
+            int diagonal = row[0];
+            row[0] = i;
+            for (int j = 1; j <= b.Length; j++)
+            {
+                int above = row[j];
+                row[j] = Math.Min(Math.Min(row[j] + 1, row[j - 1] + 1), diagonal + (a[i - 1] == b[j - 1] ? 0 : 1));
+                diagonal = above;
+            }
+        }
+
+        return row[b.Length];
+    }
+
     /// <summary>
     /// Parses <paramref name="args"/> and runs. Errors in the command line print one line to <paramref name="error"/>
     /// and return <see cref="UsageError"/>; <c>--help</c> prints the help and returns 0.
@@ -271,6 +328,12 @@ public static class CommandLine
         output ??= Console.Out;
         error ??= Console.Error;
         var root = Build(run);
+        if (UnknownOption(root, args) is { } unknown)
+        {
+            error.WriteLine($"mnist: error: {unknown} (see --help)");
+            return UsageError;
+        }
+
         ParseResult parse;
         try
         {
@@ -296,7 +359,9 @@ public static class CommandLine
     /// <returns>The settings, or null with the error message when the command line is bad.</returns>
     public static (RunSettings? Settings, string? Error) TryParse(string[] args)
     {
-        var parse = Build(_ => 0).Parse(args);
+        var root = Build(_ => 0);
+        if (UnknownOption(root, args) is { } unknown) return (null, unknown);
+        var parse = root.Parse(args);
         if (parse.Errors.Count > 0) return (null, FirstError(parse));
         return (ToSettings(parse), null);
     }

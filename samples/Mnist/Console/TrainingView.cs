@@ -97,8 +97,24 @@ public sealed class PlainView(TextWriter output) : TrainingView
     /// <inheritdoc/>
     public override void EpochDone(EpochRecord record, int epochs)
     {
-        output.WriteLine(EpochLine(record, epochs));
+        _seconds += record.Seconds;
+        _timed++;
+        string left = record.Epoch < epochs
+            ? string.Create(Inv, $"  ~{FormatDuration(_seconds / _timed * (epochs - record.Epoch))} left")
+            : "";
+        output.WriteLine(EpochLine(record, epochs) + left);
         output.Flush();
+    }
+
+    private double _seconds;
+    private int _timed;
+
+    /// <summary>"42 s", "3:07", "1:02:03".</summary>
+    public static string FormatDuration(double seconds)
+    {
+        var t = TimeSpan.FromSeconds(Math.Max(0, Math.Round(seconds)));
+        return t.TotalSeconds < 60 ? string.Create(Inv, $"{t.TotalSeconds:0} s")
+            : t.TotalHours < 1 ? t.ToString(@"m\:ss", Inv) : t.ToString(@"h\:mm\:ss", Inv);
     }
 
     /// <inheritdoc/>
@@ -108,6 +124,7 @@ public sealed class PlainView(TextWriter output) : TrainingView
     public override void Results(RunSummary summary, string outputDirectory)
     {
         output.Write(PlainResults(summary));
+        if (summary.Caveat is { } caveat) output.WriteLine($"Note: {caveat}");
         output.WriteLine($"Outputs written to {outputDirectory}");
         output.Flush();
     }
@@ -132,38 +149,72 @@ public sealed class SilentView : TrainingView
     public override void Results(RunSummary summary, string outputDirectory) { }
 }
 
-/// <summary>A live Spectre.Console progress bar per epoch with loss, accuracy, validation accuracy, learning rate and samples/s.</summary>
+/// <summary>
+/// A live Spectre.Console display: one row for the whole run (its bar and the time left until the last epoch ends) and
+/// one row per epoch with loss, accuracy, validation accuracy, learning rate and samples/s.
+/// </summary>
+/// <remarks>Below <see cref="WideLayout"/> columns the rows shorten (no elapsed-time column, compact text, a narrower
+/// bar) so that at 80 columns every row still fits on one line with its bar.</remarks>
 public sealed class LiveView(IAnsiConsole console) : TrainingView
 {
+    /// <summary>The console width from which the full layout is used.</summary>
+    public const int WideLayout = 120;
+
     private ProgressContext? _context;
-    private ProgressTask? _task;
+    private ProgressTask? _task, _run;
     private readonly Stopwatch _throttle = Stopwatch.StartNew();
-    private int _epoch, _epochs;
+    private int _epoch, _epochs, _samples;
+
+    private bool Narrow => console.Profile.Width < WideLayout;
 
     /// <inheritdoc/>
     public override TResult Run<TResult>(Func<TResult> training)
     {
         TResult result = default!;
-        console.Progress()
-            .AutoClear(false)
-            .HideCompleted(false)
-            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn { Width = 28 }, new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
-            .Start(ctx =>
-            {
-                _context = ctx;
-                result = training();
-                _context = null;
-            });
+        int width = console.Profile.Width;
+        ProgressColumn[] columns = Narrow
+            // description ≤ 34, bar, " 100%", remaining "00:00:00", separated by single spaces.
+            ? [new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn { Width = Math.Max(8, width - 34 - 5 - 8 - 3 - 2) }, new PercentageColumn(), new RemainingTimeColumn()]
+            : [new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn { Width = 28 }, new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn()];
+        try
+        {
+            console.Progress()
+                .AutoClear(false)
+                .HideCompleted(false)
+                .Columns(columns)
+                .Start(ctx =>
+                {
+                    _context = ctx;
+                    result = training();
+                    _context = null;
+                });
+        }
+        finally
+        {
+            // An interrupted run must not leave the terminal without its cursor.
+            console.Cursor.Show();
+        }
+
         return result;
     }
 
     /// <inheritdoc/>
     public override void EpochStarted(int epoch, int epochs, int samples, double learningRate)
     {
-        (_epoch, _epochs) = (epoch, epochs);
+        (_epoch, _epochs, _samples) = (epoch, epochs, samples);
         if (_context is null) return;
+        if (_run is null)
+        {
+            // The whole run as one bar: its remaining time is the time left until the last epoch ends.
+            _run = _context.AddTask(RunDescription(epoch - 1, epochs), maxValue: Math.Max(1, (double)samples * epochs));
+            _run.Value = (double)samples * (epoch - 1);
+        }
+
         _task = _context.AddTask(Markup.Escape(string.Create(Inv, $"epoch {epoch}/{epochs}  lr {learningRate:0.#####}")), maxValue: Math.Max(1, samples));
     }
+
+    private string RunDescription(int done, int epochs) =>
+        Narrow ? string.Create(Inv, $"[bold]run[/] {done}/{epochs} done") : string.Create(Inv, $"[bold]whole run[/]  {done}/{epochs} epochs done");
 
     /// <inheritdoc/>
     public override void BatchDone(int samplesDone, double loss, double accuracy, double learningRate, double samplesPerSecond)
@@ -171,7 +222,10 @@ public sealed class LiveView(IAnsiConsole console) : TrainingView
         if (_task is null || _throttle.ElapsedMilliseconds < 100) return;
         _throttle.Restart();
         _task.Value = samplesDone;
-        _task.Description = string.Create(Inv, $"[bold]epoch {_epoch}/{_epochs}[/]  loss [yellow]{loss:0.0000}[/]  acc [green]{accuracy * 100:0.00}%[/]  lr {learningRate:0.#####}  [grey]{samplesPerSecond:N0}/s[/]");
+        if (_run is not null) _run.Value = (double)_samples * (_epoch - 1) + samplesDone;
+        _task.Description = Narrow
+            ? string.Create(Inv, $"[bold]{_epoch}/{_epochs}[/] loss [yellow]{loss:0.000}[/] acc [green]{accuracy * 100:0.0}%[/]")
+            : string.Create(Inv, $"[bold]epoch {_epoch}/{_epochs}[/]  loss [yellow]{loss:0.0000}[/]  acc [green]{accuracy * 100:0.00}%[/]  lr {learningRate:0.#####}  [grey]{samplesPerSecond:N0}/s[/]");
     }
 
     /// <inheritdoc/>
@@ -184,8 +238,18 @@ public sealed class LiveView(IAnsiConsole console) : TrainingView
         }
 
         _task.Value = _task.MaxValue;
-        string val = r.ValidationAccuracy is { } va ? string.Create(Inv, $"  val [aqua]{va * 100:0.00}%[/]") : "";
-        _task.Description = string.Create(Inv, $"[bold]epoch {r.Epoch}/{epochs}[/]  loss [yellow]{r.Loss:0.0000}[/]  acc [green]{r.Accuracy * 100:0.00}%[/]{val}  lr {r.LearningRate:0.#####}  [grey]{r.SamplesPerSecond:N0}/s[/]");
+        if (_run is not null)
+        {
+            _run.Value = (double)_samples * r.Epoch;
+            _run.Description = RunDescription(r.Epoch, epochs);
+            if (r.Epoch >= epochs) _run.StopTask();
+        }
+
+        string val = r.ValidationAccuracy is not { } va ? ""
+            : Narrow ? string.Create(Inv, $" val [aqua]{va * 100:0.0}%[/]") : string.Create(Inv, $"  val [aqua]{va * 100:0.00}%[/]");
+        _task.Description = Narrow
+            ? string.Create(Inv, $"[bold]{r.Epoch}/{epochs}[/] loss [yellow]{r.Loss:0.000}[/] acc [green]{r.Accuracy * 100:0.0}%[/]{val}")
+            : string.Create(Inv, $"[bold]epoch {r.Epoch}/{epochs}[/]  loss [yellow]{r.Loss:0.0000}[/]  acc [green]{r.Accuracy * 100:0.00}%[/]{val}  lr {r.LearningRate:0.#####}  [grey]{r.SamplesPerSecond:N0}/s[/]");
         _task.StopTask();
         _task = null;
     }
@@ -197,7 +261,9 @@ public sealed class LiveView(IAnsiConsole console) : TrainingView
     public override void Results(RunSummary s, string outputDirectory)
     {
         console.WriteLine();
-        console.MarkupLine(string.Create(Inv, $"[bold green]Test accuracy: {s.TestAccuracy * 100:0.00}%[/] [grey]({s.TestCount:N0} images, loss {s.TestLoss:0.0000}, reference: {Markup.Escape(s.Reference)})[/]"));
+        string colour = s.Verdict switch { ResultVerdict.NearChance => "red", ResultVerdict.FewEpochs => "yellow", _ => "green" };
+        console.MarkupLine(string.Create(Inv, $"[bold {colour}]Test accuracy: {s.TestAccuracy * 100:0.00}%[/] [grey]({s.TestCount:N0} images, loss {s.TestLoss:0.0000}, reference: {Markup.Escape(s.Reference)})[/]"));
+        if (s.Caveat is { } caveat) console.MarkupLine($"[{colour}]{Markup.Escape(caveat)}[/]");
 
         var perClass = new Table().Border(TableBorder.Rounded).Title("Per digit");
         foreach (var h in new[] { "digit", "support", "precision", "recall", "F1" }) perClass.AddColumn(new TableColumn(h).RightAligned());

@@ -3,13 +3,14 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using MnistSample.Report;
+using NeuralNet.Serialization;
 
 namespace MnistSample.Output;
 
 /// <summary>
 /// Writes a run's files: history.csv and history.json (per epoch and per iteration), iterations.csv, metrics.json,
 /// predictions.csv and report.html. The model file (model.safetensors) and the checkpoint (checkpoint.safetensors) are
-/// written by the run itself through the library.
+/// written by the run itself through the library. Every file is written atomically (<see cref="AtomicFile"/>).
 /// </summary>
 public static class OutputWriter
 {
@@ -107,7 +108,7 @@ public static class OutputWriter
         var sb = new StringBuilder("epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds,samples_per_second\n");
         foreach (var e in epochs)
             sb.Append(Inv, $"{e.Epoch},{R(e.Loss)},{R(e.Accuracy)},{R(e.ValidationLoss)},{R(e.ValidationAccuracy)},{R(e.LearningRate)},{R(e.Seconds)},{R(e.SamplesPerSecond)}\n");
-        File.WriteAllText(path, sb.ToString());
+        WriteText(path, sb.ToString());
     }
 
     /// <summary>Writes iterations.csv: epoch,iteration,loss,accuracy,learning_rate.</summary>
@@ -115,7 +116,7 @@ public static class OutputWriter
     {
         var sb = new StringBuilder("epoch,iteration,loss,accuracy,learning_rate\n");
         foreach (var i in iterations) sb.Append(Inv, $"{i.Epoch},{i.Iteration},{R(i.Loss)},{R(i.Accuracy)},{R(i.LearningRate)}\n");
-        File.WriteAllText(path, sb.ToString());
+        WriteText(path, sb.ToString());
     }
 
     /// <summary>Writes predictions.csv: index,prediction,probability,label.</summary>
@@ -123,10 +124,16 @@ public static class OutputWriter
     {
         var sb = new StringBuilder("index,prediction,probability,label\n");
         foreach (var p in predictions) sb.Append(Inv, $"{p.Index},{p.Predicted},{R(p.Probability)},{p.Label}\n");
-        File.WriteAllText(path, sb.ToString());
+        WriteText(path, sb.ToString());
     }
 
-    private static void WriteJson(string path, object value) => File.WriteAllText(path, JsonSerializer.Serialize(value, value.GetType(), JsonOptions));
+    private static void WriteJson(string path, object value) => WriteText(path, JsonSerializer.Serialize(value, value.GetType(), JsonOptions));
+
+    /// <summary>
+    /// Writes UTF-8 text (no byte-order mark) atomically: a kill or a full disk mid-write leaves the previous file,
+    /// never a truncated one.
+    /// </summary>
+    public static void WriteText(string path, string text) => AtomicFile.WriteAllBytes(path, new UTF8Encoding(false).GetBytes(text));
 
     private static string R(double? v) => v is { } d ? d.ToString("R", Inv) : "";
 }

@@ -26,7 +26,8 @@ public static class HtmlReport
 
         sb.Append(Inv, $"<header><h1>NeuralNet MNIST: <code>{Esc(s.Preset)}</code></h1><p class=\"muted\">{Esc(s.Title)}</p></header>");
         sb.Append("<section class=\"cards\">");
-        Card(sb, "Test accuracy", (s.TestAccuracy * 100).ToString("0.00", Inv) + "%", $"{s.TestCount:N0} test images", "big");
+        string verdict = s.Verdict switch { ResultVerdict.NearChance => "big bad", ResultVerdict.FewEpochs => "big warn", _ => "big" };
+        Card(sb, "Test accuracy", (s.TestAccuracy * 100).ToString("0.00", Inv) + "%", s.Caveat ?? $"{s.TestCount:N0} test images", verdict);
         Card(sb, "Reference", s.Reference, "the reference system's reported figure");
         Card(sb, "Epochs", s.Epochs.Count.ToString(Inv), s.ResumedFromEpoch > 0 ? $"resumed after epoch {s.ResumedFromEpoch}" : $"{s.TrainCount:N0} training images");
         Card(sb, "Training time", FormatSeconds(s.TrainingSeconds), $"{s.SecondsPerEpoch:0.00} s/epoch · {s.SamplesPerSecond:N0} samples/s");
@@ -49,8 +50,10 @@ public static class HtmlReport
         if (s.Iterations.Count > s.Epochs.Count)
         {
             var it = Downsample(s.Iterations, 1500);
-            sb.Append(Line("chart-iterations", "Loss per update", "update", "batch loss",
-                [new("batch loss", "#9467bd", it.Select(i => (double)i.Iteration).ToArray(), it.Select(i => i.Loss).ToArray())]));
+            // The first batches' loss is often ten times the rest: a logarithmic axis keeps the later updates readable.
+            bool log = SpansDecades(it.Select(i => i.Loss));
+            sb.Append(Line("chart-iterations", "Loss per update" + (log ? " (log scale)" : ""), "update", "batch loss",
+                [new("batch loss", "#9467bd", it.Select(i => (double)i.Iteration).ToArray(), it.Select(i => i.Loss).ToArray())], logY: log));
         }
 
         sb.Append("</div></section>");
@@ -76,17 +79,34 @@ public static class HtmlReport
     }
 
     /// <summary>Renders and writes the page to <paramref name="path"/>.</summary>
-    public static void Write(string path, RunSummary summary) => File.WriteAllText(path, Render(summary), new UTF8Encoding(false));
+    public static void Write(string path, RunSummary summary) => Output.OutputWriter.WriteText(path, Render(summary));
 
     private static void Card(StringBuilder sb, string title, string value, string sub, string cls = "") =>
         sb.Append(Inv, $"<div class=\"card {cls}\"><div class=\"ct\">{Esc(title)}</div><div class=\"cv\">{Esc(value)}</div><div class=\"cs muted\">{Esc(sub)}</div></div>");
 
+    /// <summary>Width in pixels of the longest F1 bar.</summary>
+    public const int F1BarWidth = 120;
+
+    /// <summary>
+    /// The F1 value at which the bars start: the tenth at or below the lowest F1 minus 0.05 (0 when some class is
+    /// below 0.5), so that F1 values of 0.95 and 0.98 give visibly different bars.
+    /// </summary>
+    public static double F1BarFloor(IReadOnlyList<ClassMetrics> classes)
+    {
+        if (classes.Count == 0) return 0;
+        double min = classes.Min(c => c.F1);
+        return min < 0.5 ? 0 : Math.Floor((min - 0.05) * 10) / 10;
+    }
+
     private static void ClassTable(StringBuilder sb, IReadOnlyList<ClassMetrics> classes)
     {
-        sb.Append("<table id=\"per-class\" class=\"metrics\"><thead><tr><th>digit</th><th>support</th><th>TP</th><th>FP</th><th>FN</th><th>precision</th><th>recall</th><th>F1</th></tr></thead><tbody>");
+        double floor = F1BarFloor(classes);
+        string scale = floor > 0 ? string.Create(Inv, $" <span class=\"muted\">(bars from {floor:0.0} to 1)</span>") : "";
+        sb.Append(Inv, $"<table id=\"per-class\" class=\"metrics\"><thead><tr><th>digit</th><th>support</th><th>TP</th><th>FP</th><th>FN</th><th>precision</th><th>recall</th><th>F1{scale}</th></tr></thead><tbody>");
         foreach (var c in classes)
         {
-            string bar = $"<span class=\"bar\" style=\"width:{c.F1 * 60:0.#}px\"></span>";
+            double share = Math.Clamp((c.F1 - floor) / (1 - floor), 0, 1);
+            string bar = $"<span class=\"bar\" data-f1=\"{c.F1:0.0000}\" style=\"width:{share * F1BarWidth:0.#}px\"></span>";
             string cls = c.F1 < 0.5 ? " class=\"bad\"" : "";
             sb.Append(Inv, $"<tr{cls}><td>{c.Digit}</td><td>{c.Support}</td><td>{c.TruePositives}</td><td>{c.FalsePositives}</td><td>{c.FalseNegatives}</td>");
             sb.Append(Inv, $"<td>{c.Precision:0.0000}</td><td>{c.Recall:0.0000}</td><td class=\"f1\">{c.F1:0.0000} {bar}</td></tr>");
@@ -175,15 +195,17 @@ public static class HtmlReport
         .cards{display:flex;flex-wrap:wrap;gap:12px;margin-top:16px}
         .card{background:#fff;border:1px solid #e2e2e6;border-radius:8px;padding:10px 14px;min-width:170px;flex:1}
         .card .ct{font-size:12px;text-transform:uppercase;letter-spacing:.04em;color:#555}.card .cv{font-size:20px;font-weight:600;margin:2px 0}
-        .card.big .cv{font-size:32px;color:#1a7f37}.card .cs{font-size:12px}
+        .card.big .cv{font-size:32px;color:#1a7f37}.card.big.warn .cv{color:#9a6700}.card.big.bad .cv{color:#b00020}.card .cs{font-size:12px}
         .row{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}
-        svg.chart,svg.heatmap{background:#fff;border:1px solid #e2e2e6;border-radius:8px}
+        svg.chart,svg.heatmap{background:#fff;border:1px solid #e2e2e6;border-radius:8px;max-width:100%;height:auto}
+        .row>*{min-width:0;max-width:100%}
         .ctitle{font-size:15px;font-weight:600}.tick{font-size:11px;fill:#444}.label{font-size:12px;fill:#333}.legend{font-size:12px;fill:#333}.cell{font-size:11px}
         .grid{stroke:#eee}.axis{stroke:#888}.frame{fill:none;stroke:#bbb}
         table{border-collapse:collapse;background:#fff}th,td{padding:4px 10px;border-bottom:1px solid #eee;text-align:right}
         table.settings th,table.settings td{text-align:left}thead th{background:#f0f0f3}
         tr.bad td{color:#b00020;font-weight:600}tr.avg td{font-weight:600;border-top:2px solid #ccc}
-        .bar{display:inline-block;height:8px;background:#1f77b4;border-radius:2px;vertical-align:middle;margin-left:4px}
+        .bar{display:inline-block;height:10px;background:#1f77b4;border-radius:2px;vertical-align:middle;margin-left:6px;min-width:1px}
+        td.f1{text-align:left;white-space:nowrap}
         .tiles,.gallery{display:flex;flex-wrap:wrap;gap:6px}
         figure{margin:0;background:#fff;border:1px solid #e2e2e6;border-radius:6px;padding:4px;text-align:center}
         figure img{image-rendering:pixelated;display:block;margin:0 auto}

@@ -139,6 +139,31 @@ public sealed record RunSummary
     /// <summary>Training loss of the last epoch.</summary>
     public double FinalLoss => Epochs.Count == 0 ? double.NaN : Epochs[^1].Loss;
 
+    /// <summary>Fewer epochs than this make a smoke run, not a result worth showing as one.</summary>
+    public const int FewEpochs = 3;
+
+    /// <summary>The accuracy of guessing: one over the number of classes.</summary>
+    public double ChanceAccuracy => Confusion.Length == 0 ? 0 : 1.0 / Confusion.Length;
+
+    /// <summary>How the test accuracy should be read.</summary>
+    public ResultVerdict Verdict =>
+        TestAccuracy < 2 * ChanceAccuracy ? ResultVerdict.NearChance
+        : Epochs.Count < FewEpochs ? ResultVerdict.FewEpochs
+        : ResultVerdict.Trained;
+
+    /// <summary>One sentence saying why the result is not to be taken at face value, or null for a trained result.</summary>
+    public string? Caveat => Verdict switch
+    {
+        ResultVerdict.NearChance => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"Near chance: {TestAccuracy * 100:0.00}% is close to the {ChanceAccuracy * 100:0}% of guessing among {Confusion.Length} classes; the network has not learned (check the learning rate, the epochs and the data)."),
+        ResultVerdict.FewEpochs => $"Only {Plural(Epochs.Count, "epoch")} of training: a quick check, not the preset's result.",
+        _ => null,
+    };
+
+    /// <summary>"1 epoch", "2 epochs".</summary>
+    public static string Plural(int count, string noun) =>
+        count.ToString("N0", System.Globalization.CultureInfo.InvariantCulture) + " " + (count == 1 ? noun : noun + "s");
+
     /// <summary>Builds per-digit metrics from a confusion matrix [true][predicted].</summary>
     public static ClassMetrics[] MetricsFromConfusion(int[][] confusion)
     {
@@ -160,4 +185,17 @@ public sealed record RunSummary
 
         return result;
     }
+}
+
+/// <summary>How a run's test accuracy should be read.</summary>
+public enum ResultVerdict
+{
+    /// <summary>A trained result.</summary>
+    Trained,
+
+    /// <summary>Too few epochs to mean much.</summary>
+    FewEpochs,
+
+    /// <summary>Barely better than guessing.</summary>
+    NearChance,
 }

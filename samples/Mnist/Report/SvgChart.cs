@@ -44,13 +44,24 @@ public static class SvgChart
         if (xmax <= xmin) { xmin -= 0.5; xmax += 0.5; }
         Func<double, double> fy = logY ? Math.Log10 : v => v;
         double ymin = pts.Min(p => fy(p.Second)), ymax = pts.Max(p => fy(p.Second));
-        if (ymax - ymin < 1e-12) { ymin -= 0.5; ymax += 0.5; }
+        if (ymax - ymin <= 1e-9 * Math.Max(1, Math.Abs(ymax)))
+        {
+            // A constant series (a constant learning rate): centre the axis on its value, so the line is drawn where
+            // it is, on ticks that name it, rather than at the edge of an axis around zero.
+            double half = logY ? 0.5 : ymax == 0 ? 1 : Math.Abs(ymax) * 0.5;
+            ymin -= half;
+            ymax += half;
+        }
+
         double[] yTicks;
         if (logY)
         {
-            ymin = Math.Floor(ymin); ymax = Math.Ceiling(ymax);
-            if (ymax <= ymin) ymax = ymin + 1;
-            yTicks = Enumerable.Range(0, (int)(ymax - ymin) + 1).Select(i => ymin + i).ToArray();
+            // Ticks at 1, 2 and 5 times powers of ten inside the data's range (padded by a twentieth of it), so the
+            // axis spans the data rather than whole decades.
+            double pad = (ymax - ymin) * 0.05;
+            ymin -= pad;
+            ymax += pad;
+            yTicks = LogTicks(ymin, ymax);
         }
         else
         {
@@ -70,7 +81,7 @@ public static class SvgChart
         foreach (var t in yTicks)
         {
             double y = Yraw(t);
-            string label = logY ? FormatNumber(Math.Pow(10, t)) : percent ? (t * 100).ToString("0.##", Inv) + "%" : FormatNumber(t);
+            string label = logY ? FormatNumber(Math.Round(Math.Pow(10, t), 12)) : percent ? (t * 100).ToString("0.##", Inv) + "%" : FormatNumber(t);
             sb.Append(Inv, $"<line x1=\"{L}\" x2=\"{L + pw}\" y1=\"{y:0.##}\" y2=\"{y:0.##}\" class=\"grid\"/>");
             sb.Append(Inv, $"<text x=\"{L - 6}\" y=\"{y + 4:0.##}\" text-anchor=\"end\" class=\"tick\">{label}</text>");
         }
@@ -117,6 +128,29 @@ public static class SvgChart
 
         sb.Append("</svg>");
         return sb.ToString();
+    }
+
+    /// <summary>True when positive values span more than a factor of ten, so a linear axis would squash the later ones.</summary>
+    public static bool SpansDecades(IEnumerable<double> values)
+    {
+        var positive = values.Where(v => double.IsFinite(v) && v > 0).ToList();
+        return positive.Count > 1 && positive.Max() / positive.Min() > 10;
+    }
+
+    /// <summary>log10 of the values 1, 2 and 5 × 10^k that lie in [10^lo, 10^hi], or every decade when there are many.</summary>
+    private static double[] LogTicks(double lo, double hi)
+    {
+        var ticks = new List<double>();
+        for (int k = (int)Math.Floor(lo); k <= (int)Math.Ceiling(hi); k++)
+            foreach (double m in (double[])[1, 2, 5])
+            {
+                double t = k + Math.Log10(m);
+                if (t >= lo && t <= hi) ticks.Add(t);
+            }
+
+        if (ticks.Count > 8) ticks.RemoveAll(t => Math.Abs(t - Math.Round(t)) > 1e-9);
+        if (ticks.Count < 2) return [lo, hi];
+        return [.. ticks];
     }
 
     /// <summary>A 10×10 confusion heatmap, each row shaded by its share of the true class, with the counts written in.</summary>

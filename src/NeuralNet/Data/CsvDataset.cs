@@ -7,7 +7,8 @@ namespace NeuralNet.Data;
 /// <summary>Whether the first line of a CSV file is a header.</summary>
 public enum CsvHeader
 {
-    /// <summary>Treat the first line as a header when its first field is not a number.</summary>
+    /// <summary>Treat the first line as a header when none of its fields is a number (e.g. <c>label,pixel0,…</c>); a
+    /// first line with a malformed label but numeric pixels is data, and fails as such.</summary>
     Auto,
 
     /// <summary>The first line is always a header and is skipped.</summary>
@@ -53,6 +54,7 @@ public static class CsvDataset
         bool first = true;
         while (reader.TryReadLine(out var line))
         {
+            bool firstDataLine = false;
             if (line.IsWhiteSpace()) continue;
             if (first)
             {
@@ -60,9 +62,8 @@ public static class CsvDataset
                 if (header == CsvHeader.Present) continue;
                 if (header == CsvHeader.Auto)
                 {
-                    int comma = line.IndexOf(',');
-                    var f0 = (comma < 0 ? line : line[..comma]).Trim();
-                    if (!double.TryParse(f0, NumberStyles.Float, CultureInfo.InvariantCulture, out _)) continue;
+                    if (IsClearlyHeader(line)) continue;
+                    firstDataLine = true;
                 }
             }
             long lineNo = reader.LineNumber;
@@ -77,7 +78,9 @@ public static class CsvDataset
                 if (field == 0)
                 {
                     if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out label))
-                        throw Bad(path, lineNo, $"field 1 (the label) is '{Clip(text)}', not an integer.");
+                        throw Bad(path, lineNo, $"field 1 (the label) is '{Clip(text)}', not an integer." + (firstDataLine
+                            ? " The line is not taken as a header because some of its fields are numbers; pass CsvHeader.Present to skip it."
+                            : ""));
                     if ((uint)label >= (uint)classCount)
                         throw Bad(path, lineNo, $"field 1 has label {label}; labels must be 0–{classCount - 1}.");
                 }
@@ -104,6 +107,14 @@ public static class CsvDataset
         if (labels.Count == 0)
             throw new InvalidDataException($"{path}: the file holds no data rows.");
         return new Dataset(new NdArray<float>(features.ToArray(), labels.Count, featureCount), labels.ToArray(), classCount, path);
+    }
+
+    /// <summary>A header names its columns: none of its fields is a number. A data row with one bad field is not one.</summary>
+    private static bool IsClearlyHeader(ReadOnlySpan<char> line)
+    {
+        foreach (var range in line.Split(','))
+            if (double.TryParse(line[range].Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out _)) return false;
+        return true;
     }
 
     /// <summary>Writes a data set as labelled CSV rows <c>label,p1,…,pF</c> with pixels round(x · 255), atomically.</summary>

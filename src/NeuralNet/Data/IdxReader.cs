@@ -79,10 +79,141 @@ public static class IdxReader
         bool gzip = got == 2 && sig[0] == 0x1F && sig[1] == 0x8B;
         if (gzip)
         {
-            using var gz = new GZipStream(input, CompressionMode.Decompress, leaveOpen: true);
-            return ReadContent(gz, source + " (gzip, decompressed)", expectedMagic, maxBytes, knownLength: null, compressed: true);
+            // The compressed bytes are kept: the end of the gzip data and a damaged trailer can only be judged on them.
+            byte[] compressed = ReadCompressed(input, source, maxBytes, rawRemaining);
+            using var gz = new GZipStream(new MemoryStream(compressed, writable: false), CompressionMode.Decompress);
+            var result = ReadContent(gz, source + " (gzip, decompressed)", expectedMagic, maxBytes, knownLength: null, compressed, maxBytes);
+            CheckGzipEnd(compressed, result, source);
+            return result;
         }
-        return ReadContent(input, source, expectedMagic, maxBytes, rawRemaining, compressed: false);
+        return ReadContent(input, source, expectedMagic, maxBytes, rawRemaining, gzipBytes: null, maxBytes);
+    }
+
+    private static byte[] ReadCompressed(Stream input, string source, long maxBytes, long? knownLength)
+    {
+        if (knownLength is long length)
+        {
+            if (length > maxBytes || length > Array.MaxLength)
+                throw Bad(source, $"the gzip file is {length} bytes, more than the limit (maxBytes = {maxBytes}).");
+            var bytes = new byte[length];
+            input.ReadExactly(bytes);
+            return bytes;
+        }
+        var copy = new MemoryStream();
+        var chunk = new byte[1 << 16];
+        int n;
+        while ((n = input.Read(chunk)) > 0)
+        {
+            copy.Write(chunk, 0, n);
+            if (copy.Length > maxBytes)
+                throw Bad(source, $"the gzip stream is longer than the limit (maxBytes = {maxBytes}).");
+        }
+        return copy.ToArray();
+    }
+
+    /// <summary>
+    /// Rejects bytes after the gzip data. The decompressor stops at the end of the last member and ignores anything
+    /// that does not start another member, so the end is checked here: the file must end with the trailer (CRC-32 and
+    /// length) of the content just read, or, for several members (RFC 1952), of its last part.
+    /// </summary>
+    private static void CheckGzipEnd(byte[] compressed, IdxArray content, string source)
+    {
+        byte[] header = ContentHeader(content);
+        long length = header.Length + (long)content.Data.Length;
+        uint crc = Crc32.Append(Crc32.Append(0, header), content.Data);
+        Span<byte> trailer = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt32LittleEndian(trailer, crc);
+        BinaryPrimitives.WriteUInt32LittleEndian(trailer[4..], (uint)length);
+        if (compressed.AsSpan().EndsWith(trailer)) return;
+        int at = compressed.AsSpan().LastIndexOf(trailer);
+        if (at >= 0)
+            throw Bad(source, $"{compressed.Length - at - 8} trailing bytes after the gzip member, from byte {at + 8} of the file.");
+        if (compressed.Length >= 18)
+        {
+            uint lastCrc = BinaryPrimitives.ReadUInt32LittleEndian(compressed.AsSpan(compressed.Length - 8));
+            uint lastLength = BinaryPrimitives.ReadUInt32LittleEndian(compressed.AsSpan(compressed.Length - 4));
+            if (lastLength <= length && SuffixCrc(header, content.Data, lastLength) == lastCrc) return;
+        }
+        throw Bad(source, "trailing bytes after the last gzip member: the file does not end with the trailer of the data it holds.");
+    }
+
+    private static uint SuffixCrc(byte[] header, byte[] data, long count)
+    {
+        if (count <= data.Length) return Crc32.Append(0, data.AsSpan(data.Length - (int)count));
+        return Crc32.Append(Crc32.Append(0, header.AsSpan(header.Length - (int)(count - data.Length))), data);
+    }
+
+    private static byte[] ContentHeader(IdxArray content)
+    {
+        var dims = content.Dimensions;
+        var header = new byte[4 + 4 * dims.Length];
+        header[2] = 0x08;
+        header[3] = (byte)dims.Length;
+        for (int i = 0; i < dims.Length; i++) BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(4 + 4 * i), dims[i]);
+        return header;
+    }
+
+    /// <summary>
+    /// Explains a decompression failure. The runtime's decompressor reports a bad CRC-32 like any other damage (as an
+    /// unsupported compression method), so the member is inflated again without checks and its trailer compared here.
+    /// </summary>
+    private static string DiagnoseGzip(byte[] compressed, long offset, long maxBytes, InvalidDataException e)
+    {
+        string generic = $"the gzip stream is corrupt near decompressed offset {offset}: {e.Message}";
+        int start = GzipHeaderLength(compressed);
+        if (start < 0) return generic;
+        if (compressed[2] != 8)
+            return $"the gzip header at byte 2 names compression method {compressed[2]}; only 8 (deflate) exists.";
+        uint crc = 0;
+        long size = 0;
+        try
+        {
+            using var inflate = new DeflateStream(new MemoryStream(compressed, start, compressed.Length - start, writable: false), CompressionMode.Decompress);
+            var chunk = new byte[1 << 16];
+            int n;
+            while ((n = inflate.Read(chunk)) > 0)
+            {
+                crc = Crc32.Append(crc, chunk.AsSpan(0, n));
+                size += n;
+                if (size > maxBytes + 1024) return generic;
+            }
+        }
+        catch (InvalidDataException)
+        {
+            return $"the deflate data of the gzip stream is corrupt near decompressed offset {offset}.";
+        }
+        // The trailer follows the deflate data: CRC-32, then the length modulo 2^32.
+        Span<byte> isize = stackalloc byte[4];
+        BinaryPrimitives.WriteUInt32LittleEndian(isize, (uint)size);
+        int at = compressed.AsSpan(start).LastIndexOf(isize);
+        if (at >= 4)
+        {
+            int trailer = start + at - 4;
+            uint stored = BinaryPrimitives.ReadUInt32LittleEndian(compressed.AsSpan(trailer));
+            if (stored != crc)
+                return $"CRC-32 mismatch: the gzip trailer at byte {trailer} of the file records 0x{stored:x8} but the {size} decompressed bytes hash to 0x{crc:x8}; the file is corrupt.";
+        }
+        return generic;
+    }
+
+    /// <summary>The length of a gzip member header (RFC 1952 section 2.3), or -1 when it is cut short.</summary>
+    private static int GzipHeaderLength(byte[] b)
+    {
+        if (b.Length < 10) return -1;
+        int flags = b[3], p = 10;
+        if ((flags & 4) != 0)
+        {
+            if (p + 2 > b.Length) return -1;
+            p += 2 + BinaryPrimitives.ReadUInt16LittleEndian(b.AsSpan(p));
+        }
+        for (int bit = 8; bit <= 16; bit <<= 1)
+        {
+            if ((flags & bit) == 0) continue;
+            while (p < b.Length && b[p] != 0) p++;
+            p++;
+        }
+        if ((flags & 2) != 0) p += 2;
+        return p <= b.Length ? p : -1;
     }
 
     private static IdxArray Read(string path, int? expectedMagic, long maxBytes)
@@ -94,8 +225,9 @@ public static class IdxReader
         return Read(stream, path, expectedMagic, maxBytes);
     }
 
-    private static IdxArray ReadContent(Stream s, string source, int? expectedMagic, long maxBytes, long? knownLength, bool compressed)
+    private static IdxArray ReadContent(Stream s, string source, int? expectedMagic, long maxBytes, long? knownLength, byte[]? gzipBytes, long limit)
     {
+        var compressed = new GzipSource(gzipBytes, limit);
         Span<byte> head = stackalloc byte[4];
         ReadExactly(s, head, 0, source, compressed, "the 4-byte magic number");
         int magic = BinaryPrimitives.ReadInt32BigEndian(head);
@@ -149,13 +281,19 @@ public static class IdxReader
                 throw Bad(source, $"truncated: the header claims {FormatDims(dimBytes, rank)} = {total} bytes of data from offset {headerLength}, but the data ends at offset {headerLength + filled}.");
             filled += n;
         }
+        // One byte more is all that is inflated past the declared size, however much more the stream would yield.
         Span<byte> probe = stackalloc byte[1];
         if (ReadSome(s, probe, headerLength + total, source, compressed) != 0)
-            throw Bad(source, $"unexpected trailing bytes after the {total} bytes of data, from offset {headerLength + total}.");
+            throw Bad(source, gzipBytes is null
+                ? $"unexpected trailing bytes after the {total} bytes of data, from offset {headerLength + total}."
+                : $"the gzip data holds more data than the header's {total} bytes: trailing bytes from offset {headerLength + total}; inflating stopped there.");
         return new IdxArray(dims, buffer, source);
     }
 
-    private static void ReadExactly(Stream s, Span<byte> destination, long offset, string source, bool compressed, string what)
+    /// <summary>The compressed bytes behind a decompressed stream (null for raw files), kept to explain failures.</summary>
+    private readonly record struct GzipSource(byte[]? Bytes, long MaxBytes);
+
+    private static void ReadExactly(Stream s, Span<byte> destination, long offset, string source, GzipSource compressed, string what)
     {
         int filled = 0;
         while (filled < destination.Length)
@@ -167,16 +305,16 @@ public static class IdxReader
         }
     }
 
-    private static int ReadSome(Stream s, Span<byte> destination, long offset, string source, bool compressed)
+    private static int ReadSome(Stream s, Span<byte> destination, long offset, string source, GzipSource compressed)
     {
         try
         {
             return s.Read(destination);
         }
-        catch (InvalidDataException e) when (compressed)
+        catch (InvalidDataException e) when (compressed.Bytes is not null)
         {
-            // The decompressor's own message names neither the file nor the position.
-            throw Bad(source, $"the gzip stream is corrupt near decompressed offset {offset}: {e.Message}", e);
+            // The decompressor's own message names neither the file nor the position, nor a CRC failure as such.
+            throw Bad(source, DiagnoseGzip(compressed.Bytes, offset, compressed.MaxBytes, e), e);
         }
     }
 

@@ -73,6 +73,9 @@ public static class Mnist
         string raw = Path.Combine(directory, baseName), gz = raw + ".gz";
         if (File.Exists(raw)) return raw;
         if (File.Exists(gz)) return gz;
+        foreach (string candidate in (string[])[raw, gz])
+            if (Directory.Exists(candidate))
+                throw new FileNotFoundException($"Mnist: '{candidate}' is a directory, not a file; expected the IDX file {baseName} (raw or .gz) there.", candidate);
         throw new FileNotFoundException($"Mnist: neither '{raw}' nor '{gz}' exists.", gz);
     }
 }

@@ -25,7 +25,7 @@ internal static partial class Kernels
     public static void SigmoidForward<T>(Span<T> y, ReadOnlySpan<T> x) where T : unmanaged, IFloatingPointIeee754<T> =>
         RunElementwise(ElementwiseOp.Sigmoid, y, x, default);
 
-    /// <summary>Tanh forward: y[i] = tanh(x[i]) (TensorPrimitives.Tanh).</summary>
+    /// <summary>Tanh forward: y[i] = tanh(x[i]), within 2.5e-16 relative in double and correctly rounded in float (Kernels.Activations.cs).</summary>
     /// <exception cref="ArgumentException">y is shorter than x.</exception>
     public static void TanhForward<T>(Span<T> y, ReadOnlySpan<T> x) where T : unmanaged, IFloatingPointIeee754<T> =>
         RunElementwise(ElementwiseOp.Tanh, y, x, default);
@@ -86,7 +86,7 @@ internal static partial class Kernels
         {
             case ElementwiseOp.Relu: TensorPrimitives.Max(a, T.Zero, dst); break;
             case ElementwiseOp.Sigmoid: TensorPrimitives.Sigmoid(a, dst); break;
-            case ElementwiseOp.Tanh: TensorPrimitives.Tanh(a, dst); break;
+            case ElementwiseOp.Tanh: TanhSpan(dst, a); break;
             case ElementwiseOp.ReluBackward: ApplyGradient<T, ReluGradient<T>>(dst, a, b); break;
             case ElementwiseOp.SigmoidBackward: ApplyGradient<T, SigmoidGradient<T>>(dst, a, b); break;
             default: ApplyGradient<T, TanhGradient<T>>(dst, a, b); break;

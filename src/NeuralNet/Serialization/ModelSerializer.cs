@@ -22,7 +22,9 @@ namespace NeuralNet.Serialization;
 /// <item>One tensor per module buffer (<see cref="Module{T}.Buffers"/>, e.g. a batch normalization's running statistics),
 /// named the same way: <c>layers.{i}.running_mean</c>, <c>layers.{i}.running_var</c>, <c>layers.{i}.num_batches_tracked</c>.</item>
 /// </list>
-/// <para>Loading rebuilds each layer through <see cref="ModuleRegistry"/> and checks that every parameter and buffer has its
+/// <para>Before any module is built, the parameter shapes that each built-in layer's configuration declares are checked
+/// against the file's tensors, so an architecture cannot make the loader allocate more than the file holds.
+/// Loading then rebuilds each layer through <see cref="ModuleRegistry"/> and checks that every parameter and buffer has its
 /// tensor with exactly the expected shape and that no <c>layers.*</c> tensor is left over; anything else raises
 /// <see cref="InvalidDataException"/> naming the file, the layer and the tensor. Tensors outside <c>layers.</c> are
 /// ignored, so training checkpoints can store optimizer state in the same file. A loaded model computes bit-identical
@@ -173,6 +175,7 @@ public static class ModelSerializer
         Sequential<T> model;
         try
         {
+            CheckDeclaredParameters<T>(root, "", "model", file, source);
             model = BuildSequential<T>(root, "model", source);
             if (root["output_shape"] is JsonArray outShape)
             {
@@ -245,6 +248,42 @@ public static class ModelSerializer
         };
     }
 
+    /// <summary>
+    /// Checks the parameter shapes every layer declares against the file's tensors before any module is built: a
+    /// constructor allocates its parameters, so a few hundred bytes of architecture must not be able to request gigabytes
+    /// that the file does not hold. Every tensor in the file is already bounded by the file's length.
+    /// </summary>
+    private static void CheckDeclaredParameters<T>(JsonObject node, string prefix, string where, SafeTensorsFile file, string source)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (node["layers"] is not JsonArray layersNode) return;
+        for (int i = 0; i < layersNode.Count; i++)
+        {
+            if (layersNode[i] is not JsonObject layer || layer["type"] is not JsonValue typeNode || !typeNode.TryGetValue(out string? type)
+                || layer["config"] is { } c && c is not JsonObject)
+                continue; // BuildSequential reports it.
+            var config = layer["config"] as JsonObject ?? [];
+            string at = where == "model" ? $"layer {i}" : $"{where}, layer {i}";
+            string p = $"{prefix}{ParameterPrefix}{i}.";
+            if (type == SequentialTypeName)
+            {
+                CheckDeclaredParameters<T>(config, p, at, file, source);
+                continue;
+            }
+            var declared = ModuleRegistry.DeclaredParameterShapes<T>(type, config);
+            if (declared is null) continue;
+            foreach (var (name, shape) in declared)
+            {
+                if (Array.Exists(shape, d => d < 1)) break; // The factory rejects it before allocating.
+                string tensor = p + name;
+                var entry = file.Find(tensor)
+                    ?? throw Bad(source, $"missing tensor '{tensor}' of shape {NdArray<T>.ShapeToString(shape)} required by {at} ({type}) of the architecture.");
+                if (!entry.Shape.SequenceEqual(shape))
+                    throw Bad(source, $"tensor '{tensor}' has shape {NdArray<T>.ShapeToString(entry.Shape)} but {at} ({type}) of the architecture expects {NdArray<T>.ShapeToString(shape)}.");
+            }
+        }
+    }
+
     private static Sequential<T> BuildSequential<T>(JsonObject node, string where, string source) where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (node["input_shape"] is not JsonArray shapeNode)
@@ -292,9 +331,16 @@ public static class ModelSerializer
         if (node.Count is 0 or > 8)
             throw Bad(source, $"{what} has {node.Count} dimensions; expected 1 to 8.");
         var shape = new int[node.Count];
+        long count = 1;
         for (int i = 0; i < shape.Length; i++)
+        {
             if (node[i] is not JsonValue v || !v.TryGetValue(out shape[i]) || shape[i] < 1)
                 throw Bad(source, $"{what} entry {i} is {node[i]?.ToJsonString() ?? "null"}; expected a positive integer.");
+            count *= shape[i];
+            // One example must fit an array, or every buffer sized from this shape overflows.
+            if (count > Array.MaxLength)
+                throw Bad(source, $"{what} {node.ToJsonString()} has more than {Array.MaxLength} elements per example.");
+        }
         return shape;
     }
 

@@ -31,7 +31,8 @@ namespace NeuralNet.Serialization;
 /// </remarks>
 public static class ModuleRegistry
 {
-    private sealed record Entry(string TypeName, Type ModuleType, Func<object, JsonObject> Describe, Func<JsonObject, object> Create);
+    private sealed record Entry(string TypeName, Type ModuleType, Func<object, JsonObject> Describe, Func<JsonObject, object> Create,
+        Func<JsonObject, (string Name, int[] Shape)[]>? ParameterShapes = null);
 
     private static readonly ConcurrentDictionary<Type, Entry> ByType = new();
     private static readonly ConcurrentDictionary<(string, Type), Entry> ByName = new();
@@ -53,13 +54,19 @@ public static class ModuleRegistry
     public static void Register<TModule, T>(string typeName, Func<TModule, JsonObject> describe, Func<JsonObject, TModule> create)
         where TModule : Module<T>
         where T : unmanaged, IFloatingPointIeee754<T>
+        => Register<TModule, T>(typeName, describe, create, parameterShapes: null);
+
+    private static void Register<TModule, T>(string typeName, Func<TModule, JsonObject> describe, Func<JsonObject, TModule> create,
+        Func<JsonObject, (string Name, int[] Shape)[]>? parameterShapes)
+        where TModule : Module<T>
+        where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(typeName);
         ArgumentNullException.ThrowIfNull(describe);
         ArgumentNullException.ThrowIfNull(create);
         if (typeName == ModelSerializer.SequentialTypeName)
             throw new ArgumentException("ModuleRegistry: 'Sequential' is reserved; nested Sequential modules are handled by the serializer.", nameof(typeName));
-        var entry = new Entry(typeName, typeof(TModule), m => describe((TModule)m), c => create(c));
+        var entry = new Entry(typeName, typeof(TModule), m => describe((TModule)m), c => create(c), parameterShapes);
         lock (Gate)
         {
             if (ByName.TryGetValue((typeName, typeof(T)), out var existing) && existing.ModuleType != typeof(TModule))
@@ -93,13 +100,43 @@ public static class ModuleRegistry
         ["num_features"] = m.NumFeatures, ["eps"] = m.Epsilon, ["momentum"] = m.Momentum, ["affine"] = m.Affine,
     };
 
+    /// <summary>
+    /// The parameters (name and shape) a module of type <paramref name="typeName"/> would allocate for
+    /// <paramref name="config"/>, computed without building it; null when the type declares no such function (user
+    /// modules) or the configuration cannot be read (the factory then reports it).
+    /// </summary>
+    internal static (string Name, int[] Shape)[]? DeclaredParameterShapes<T>(string typeName, JsonObject config) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (!ByName.TryGetValue((typeName, typeof(T)), out var entry) || entry.ParameterShapes is null) return null;
+        try
+        {
+            return entry.ParameterShapes(config);
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+    }
+
     private static void RegisterBuiltIns<T>() where T : unmanaged, IFloatingPointIeee754<T>
     {
+        // The parameter-shape functions let the loader check a file's tensors before a factory allocates anything.
+        static (string, int[])[] WithBias(bool bias, int biasLength, params int[] weightShape)
+            => bias ? [("weight", weightShape), ("bias", [biasLength])] : [("weight", weightShape)];
+        // Buffers are stored beside the parameters under the same prefix, so they are checked the same way.
+        static (string, int[])[] BatchNormShapes(JsonObject c)
+        {
+            int n = ConfigReader.Int(c, "num_features");
+            (string, int[])[] buffers = [("running_mean", [n]), ("running_var", [n]), ("num_batches_tracked", [1])];
+            return ConfigReader.Bool(c, "affine") ? [("weight", [n]), ("bias", [n]), .. buffers] : buffers;
+        }
         Register<Dense<T>, T>("Dense",
             m => new JsonObject { ["in_features"] = m.InFeatures, ["out_features"] = m.OutFeatures, ["bias"] = m.HasBias },
             c => new Dense<T>(ConfigReader.Int(c, "in_features"), ConfigReader.Int(c, "out_features"), ConfigReader.Bool(c, "bias"),
                 // The loaded tensors overwrite the initial weights; a throw-away generator keeps loading from advancing RandomGenerator.Default.
-                new RandomGenerator(0)));
+                new RandomGenerator(0)),
+            c => WithBias(ConfigReader.Bool(c, "bias"), ConfigReader.Int(c, "out_features"),
+                ConfigReader.Int(c, "out_features"), ConfigReader.Int(c, "in_features")));
         Register<Conv2D<T>, T>("Conv2D",
             m => new JsonObject
             {
@@ -107,7 +144,9 @@ public static class ModuleRegistry
                 ["stride"] = m.Stride, ["padding"] = m.Padding, ["bias"] = m.HasBias,
             },
             c => new Conv2D<T>(ConfigReader.Int(c, "in_channels"), ConfigReader.Int(c, "out_channels"), ConfigReader.Int(c, "kernel_size"),
-                ConfigReader.Int(c, "stride"), ConfigReader.Int(c, "padding"), ConfigReader.Bool(c, "bias"), new RandomGenerator(0)));
+                ConfigReader.Int(c, "stride"), ConfigReader.Int(c, "padding"), ConfigReader.Bool(c, "bias"), new RandomGenerator(0)),
+            c => WithBias(ConfigReader.Bool(c, "bias"), ConfigReader.Int(c, "out_channels"),
+                ConfigReader.Int(c, "out_channels"), ConfigReader.Int(c, "in_channels"), ConfigReader.Int(c, "kernel_size"), ConfigReader.Int(c, "kernel_size")));
         // MaxPool2D stores "padding" only when it is not 0, so files of unpadded pools stay as they were.
         Register<MaxPool2D<T>, T>("MaxPool2D",
             m => m.Padding == 0
@@ -120,9 +159,11 @@ public static class ModuleRegistry
             c => new AvgPool2D<T>(ConfigReader.Int(c, "kernel_size"), ConfigReader.Int(c, "stride"), ConfigReader.Int(c, "padding")));
         Register<GlobalAvgPool2D<T>, T>("GlobalAvgPool2D", _ => [], _ => new GlobalAvgPool2D<T>());
         Register<BatchNorm1d<T>, T>("BatchNorm1d", DescribeBatchNorm,
-            c => new BatchNorm1d<T>(ConfigReader.Int(c, "num_features"), ConfigReader.Double(c, "eps"), ConfigReader.Double(c, "momentum"), ConfigReader.Bool(c, "affine")));
+            c => new BatchNorm1d<T>(ConfigReader.Int(c, "num_features"), ConfigReader.Double(c, "eps"), ConfigReader.Double(c, "momentum"), ConfigReader.Bool(c, "affine")),
+            BatchNormShapes);
         Register<BatchNorm2d<T>, T>("BatchNorm2d", DescribeBatchNorm,
-            c => new BatchNorm2d<T>(ConfigReader.Int(c, "num_features"), ConfigReader.Double(c, "eps"), ConfigReader.Double(c, "momentum"), ConfigReader.Bool(c, "affine")));
+            c => new BatchNorm2d<T>(ConfigReader.Int(c, "num_features"), ConfigReader.Double(c, "eps"), ConfigReader.Double(c, "momentum"), ConfigReader.Bool(c, "affine")),
+            BatchNormShapes);
         // Dropout's generator is not part of the model: a loaded model evaluates (no masks), and training it further
         // draws masks from a generator seeded with 0 unless the layer is rebuilt with another.
         Register<Dropout<T>, T>("Dropout", m => new JsonObject { ["p"] = m.P }, c => new Dropout<T>(ConfigReader.Double(c, "p")));

@@ -196,15 +196,31 @@ public sealed class SafeTensorsFile
     /// <param name="path">The file to read.</param>
     /// <param name="requireChecksum">When true (the default) a file without a <see cref="ChecksumKey"/> entry is rejected;
     /// pass false to read safetensors files written by other tools. A present checksum is always verified.</param>
+    /// <remarks>The 8-byte header length and the JSON header are read and validated against the file's length first;
+    /// the tensor data is read only once the header has declared exactly the bytes the file holds, so a file that is not
+    /// safetensors fails after reading a few bytes, whatever its size.</remarks>
     /// <exception cref="InvalidDataException">The content is malformed, truncated or fails its checksum; the message names the file and the offset or tensor.</exception>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     public static SafeTensorsFile Load(string path, bool requireChecksum = true)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
-        long length = new FileInfo(path).Exists ? new FileInfo(path).Length : throw new FileNotFoundException($"SafeTensorsFile: '{path}' does not exist.", path);
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"SafeTensorsFile: '{path}' does not exist.", path);
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.SequentialScan);
+        long length = stream.Length;
+        Span<byte> prefix = stackalloc byte[8];
+        if (length >= 8) stream.ReadExactly(prefix);
+        int n = CheckHeaderLength(length, prefix, path);
+        var header = new byte[n];
+        stream.ReadExactly(header);
+        var parsed = ParseHeader(header, path, length - 8 - n, requireChecksum);
         if (length > Array.MaxLength)
-            throw new InvalidDataException($"{path}: the file is {length} bytes, more than the {Array.MaxLength} this reader supports.");
-        return Parse(File.ReadAllBytes(path), path, requireChecksum);
+            throw Bad(path, $"the file is {length} bytes, more than the {Array.MaxLength} this reader supports.");
+        var bytes = new byte[length];
+        prefix.CopyTo(bytes);
+        header.CopyTo(bytes, 8);
+        stream.ReadExactly(bytes.AsSpan(8 + n));
+        return Complete(parsed, bytes, n, path);
     }
 
     /// <summary>Parses and validates the bytes of a file.</summary>
@@ -216,22 +232,35 @@ public sealed class SafeTensorsFile
     {
         ArgumentNullException.ThrowIfNull(bytes);
         ArgumentNullException.ThrowIfNull(source);
-        if (bytes.Length < 8)
-            throw Bad(source, $"the file is {bytes.Length} bytes, shorter than the 8-byte header length at offset 0.");
-        ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(bytes);
-        if (headerLength > (ulong)(bytes.Length - 8))
-            throw Bad(source, $"the header length at offset 0 claims {headerLength} bytes but only {bytes.Length - 8} follow (truncated file or bad header length).");
+        int n = CheckHeaderLength(bytes.Length, bytes.AsSpan(0, Math.Min(8, bytes.Length)), source);
+        var parsed = ParseHeader(bytes.AsMemory(8, n), source, bytes.Length - 8L - n, requireChecksum);
+        return Complete(parsed, bytes, n, source);
+    }
+
+    private sealed record ParsedHeader(SafeTensorsFile File, string? Digest, List<(long Begin, long End, string Name, SafeTensorDType DType, int[] Shape, int Count)> Spans);
+
+    /// <summary>Validates the 8-byte header length against the file length and returns it.</summary>
+    private static int CheckHeaderLength(long fileLength, ReadOnlySpan<byte> prefix, string source)
+    {
+        if (fileLength < 8)
+            throw Bad(source, $"the file is {fileLength} bytes, shorter than the 8-byte header length at offset 0.");
+        ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(prefix);
+        if (headerLength > (ulong)(fileLength - 8))
+            throw Bad(source, $"the header length at offset 0 claims {headerLength} bytes but only {fileLength - 8} follow (truncated file or bad header length).");
         if (headerLength > MaxHeaderLength)
             throw Bad(source, $"the header length at offset 0 claims {headerLength} bytes, more than the {MaxHeaderLength} allowed.");
         if (headerLength < 2)
             throw Bad(source, $"the header length at offset 0 is {headerLength}; a JSON object needs at least 2 bytes.");
-        int n = (int)headerLength;
-        var header = bytes.AsMemory(8, n);
-        long dataLength = bytes.Length - 8L - n;
+        return (int)headerLength;
+    }
 
+    /// <summary>Validates the JSON header against the data length (entries, offsets, coverage) without touching the data.</summary>
+    private static ParsedHeader ParseHeader(ReadOnlyMemory<byte> header, string source, long dataLength, bool requireChecksum)
+    {
+        int n = header.Length;
         var file = new SafeTensorsFile { Source = source };
         string? digest = null;
-        var spans = new List<(long Begin, long End, string Name)>();
+        var spans = new List<(long Begin, long End, string Name, SafeTensorDType DType, int[] Shape, int Count)>();
         JsonDocument doc;
         try
         {
@@ -264,15 +293,14 @@ public sealed class SafeTensorsFile
                     continue;
                 }
                 var (dtype, shape, count, begin, end) = ParseEntry(source, prop.Name, prop.Value, dataLength);
-                spans.Add((begin, end, prop.Name));
-                file._tensors.Add(new SafeTensorEntry(prop.Name, dtype, shape, ReadLittleEndian(dtype, count, bytes.AsSpan((int)(8 + n + begin), (int)(end - begin)))));
+                spans.Add((begin, end, prop.Name, dtype, shape, count));
             }
         }
 
         // Every data byte must belong to exactly one tensor, as the reference reader requires.
         spans.Sort((a, b) => a.Begin.CompareTo(b.Begin));
         long expected = 0;
-        foreach (var (begin, end, name) in spans)
+        foreach (var (begin, end, name, _, _, _) in spans)
         {
             if (begin != expected)
                 throw Bad(source, begin < expected
@@ -282,18 +310,22 @@ public sealed class SafeTensorsFile
         }
         if (expected != dataLength)
             throw Bad(source, $"the tensors cover {expected} data bytes but the file has {dataLength} after the header (file offset {8 + n + expected}); it is truncated or has trailing bytes.");
-        var order = spans.Select((s, i) => s.Name).ToList();
-        file._tensors.Sort((a, b) => order.IndexOf(a.Name).CompareTo(order.IndexOf(b.Name)));
-        foreach (var t in file._tensors) file._byName[t.Name] = t;
+        if (digest is null && requireChecksum)
+            throw Bad(source, $"the header has no '{ChecksumKey}' checksum in '{MetadataKey}'.");
+        return new ParsedHeader(file, digest, spans);
+    }
 
-        if (digest is null)
+    /// <summary>Verifies the checksum over the complete bytes and reads the tensors, in data-offset order.</summary>
+    private static SafeTensorsFile Complete(ParsedHeader parsed, byte[] bytes, int headerLength, string source)
+    {
+        if (parsed.Digest is not null)
+            VerifyChecksum(bytes, headerLength, parsed.Digest, source);
+        var file = parsed.File;
+        foreach (var (begin, end, name, dtype, shape, count) in parsed.Spans)
         {
-            if (requireChecksum)
-                throw Bad(source, $"the header has no '{ChecksumKey}' checksum in '{MetadataKey}'.");
-        }
-        else
-        {
-            VerifyChecksum(bytes, n, digest, source);
+            var entry = new SafeTensorEntry(name, dtype, shape, ReadLittleEndian(dtype, count, bytes.AsSpan((int)(8 + headerLength + begin), (int)(end - begin))));
+            file._tensors.Add(entry);
+            file._byName[name] = entry;
         }
         return file;
     }

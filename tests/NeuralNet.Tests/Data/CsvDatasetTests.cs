@@ -44,6 +44,21 @@ public class CsvDatasetTests
             .Should().Throw<InvalidDataException>().WithMessage($"{h}: line 1 field 1 (the label) is 'label', not an integer.");
     }
 
+    [Fact]
+    public void Csv_FirstRowWithBadLabel_IsDataNotAHeader()
+    {
+        // '7a' in the first row used to make the whole row a "header", silently dropping one example.
+        using var dir = new TempDirectory();
+        string p = WriteLines(dir, "bad.csv", "7a,0,0,0,51", Row(1, 0, 4), Row(2, 0, 4));
+        FluentActions.Invoking(() => CsvDataset.Read(p, featureCount: 4)).Should().Throw<InvalidDataException>()
+            .WithMessage($"{p}: line 1 field 1 (the label) is '7a', not an integer. The line is not taken as a header*CsvHeader.Present*");
+        string mixed = WriteLines(dir, "mixed.csv", "label,a,b,c,5", Row(1, 0, 4));
+        FluentActions.Invoking(() => CsvDataset.Read(mixed, featureCount: 4)).Should().Throw<InvalidDataException>().WithMessage("*line 1 field 1*'label'*");
+        CsvDataset.Read(mixed, CsvHeader.Present, featureCount: 4).Count.Should().Be(1);
+        string header = WriteLines(dir, "header.csv", "label, pixel0 ,pixel1,pixel2,pixel3", Row(1, 0, 4));
+        CsvDataset.Read(header, featureCount: 4).Labels.Should().Equal(1);
+    }
+
     [Theory]
     [InlineData(783, 0, 0, "*line 2 has 784 fields; expected 785 (a label and 784 pixels).")]
     [InlineData(785, 0, 0, "*line 2 has 786 fields*")]

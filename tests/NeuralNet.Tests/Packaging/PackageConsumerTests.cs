@@ -37,11 +37,14 @@ public class PackageConsumerTests
             {
                 var names = zip.Entries.Select(e => e.FullName).ToList();
                 names.Should().Contain("README.md");
+                names.Should().Contain("LICENSE", "the MIT licence text ships with the package");
                 names.Should().Contain("lib/net10.0/NeuralNet.dll");
                 names.Should().Contain("lib/net10.0/NeuralNet.xml", "XML docs ship with the package");
                 using var nuspec = new StreamReader(zip.Entries.Single(e => e.FullName.EndsWith(".nuspec", StringComparison.Ordinal)).Open());
                 string spec = nuspec.ReadToEnd();
                 spec.Should().Contain("System.Numerics.Tensors");
+                spec.Should().Contain("<license type=\"expression\">MIT</license>");
+                spec.Should().NotContain("example.invalid", "no placeholder repository address is published");
                 System.Text.RegularExpressions.Regex.Matches(spec, "<dependency ").Count
                     .Should().Be(1, "the core package depends on System.Numerics.Tensors only");
             }

@@ -202,7 +202,7 @@ public class ModelSerializerTests
         using var dir = new TempDirectory();
         string path = Tamper(dir, f => { f.Remove("layers.2.weight"); f.Add("layers.2.weight", new NdArray<float>(10, 63)); });
         FluentActions.Invoking(() => ModelSerializer.Load(path)).Should().Throw<InvalidDataException>()
-            .WithMessage($"{path}: tensor 'layers.2.weight' has shape (10, 63) but layer 2 (Dense(64 -> 10)) expects (10, 64).");
+            .WithMessage($"{path}: tensor 'layers.2.weight' has shape (10, 63) but layer 2 (Dense) of the architecture expects (10, 64).");
     }
 
     [Fact]
@@ -211,7 +211,7 @@ public class ModelSerializerTests
         using var dir = new TempDirectory();
         string path = Tamper(dir, f => f.Remove("layers.0.bias"));
         FluentActions.Invoking(() => ModelSerializer.Load(path)).Should().Throw<InvalidDataException>()
-            .WithMessage($"{path}: missing tensor 'layers.0.bias' of shape (64) required by layer 0 (Dense(784 -> 64)).");
+            .WithMessage($"{path}: missing tensor 'layers.0.bias' of shape (64) required by layer 0 (Dense) of the architecture.");
     }
 
     [Fact]
@@ -226,7 +226,8 @@ public class ModelSerializerTests
     }
 
     [Theory]
-    [InlineData("{\"input_shape\":[784],\"layers\":[{\"type\":\"Dense\",\"config\":{\"in_features\":784,\"out_features\":64,\"bias\":true}},{\"type\":\"Dense\",\"config\":{\"in_features\":65,\"out_features\":10,\"bias\":true}}]}", "*architecture of model is inconsistent*layer 1 (Dense)*")]
+    [InlineData("{\"input_shape\":[784],\"layers\":[{\"type\":\"Dense\",\"config\":{\"in_features\":784,\"out_features\":64,\"bias\":true}},{\"type\":\"Dense\",\"config\":{\"in_features\":65,\"out_features\":10,\"bias\":true}}]}", "*missing tensor 'layers.1.weight' of shape (10, 65) required by layer 1 (Dense) of the architecture*")]
+    [InlineData("{\"input_shape\":[784],\"layers\":[{\"type\":\"Dense\",\"config\":{\"in_features\":784,\"out_features\":64,\"bias\":true}},{\"type\":\"Sigmoid\"},{\"type\":\"Dense\",\"config\":{\"in_features\":64,\"out_features\":10,\"bias\":true}},{\"type\":\"Softmax\"},{\"type\":\"Flatten\"},{\"type\":\"MaxPool2D\",\"config\":{\"kernel_size\":2,\"stride\":2}}]}", "*architecture of model is inconsistent*layer 5 (MaxPool2D)*")]
     [InlineData("{\"input_shape\":[784],\"layers\":[{\"type\":\"Mystery\",\"config\":{}}]}", "*layer 0 has type 'Mystery', which is not registered for Single*")]
     [InlineData("{\"input_shape\":[784],\"layers\":[{\"type\":\"Dense\",\"config\":{\"in_features\":784}}]}", "*layer 0 (Dense) cannot be built*'out_features' is missing*")]
     [InlineData("{\"input_shape\":[784],\"layers\":[{\"type\":\"Dense\",\"config\":{\"in_features\":-3,\"out_features\":2,\"bias\":true}}]}", "*layer 0 (Dense) cannot be built*")]
@@ -245,6 +246,36 @@ public class ModelSerializerTests
         using var dir = new TempDirectory();
         string path = Tamper(dir, f => f.Metadata[ModelSerializer.ArchitectureKey] = architecture);
         FluentActions.Invoking(() => ModelSerializer.Load(path)).Should().Throw<InvalidDataException>().WithMessage(path + ": " + message);
+    }
+
+    [Theory]
+    [InlineData("{\"input_shape\":[1,28,28],\"layers\":[{\"type\":\"Conv2D\",\"config\":{\"in_channels\":1,\"out_channels\":1000000,\"kernel_size\":40,\"stride\":1,\"padding\":0,\"bias\":true}}]}",
+        "*missing tensor 'layers.0.weight' of shape (1000000, 1, 40, 40) required by layer 0 (Conv2D)*")]
+    [InlineData("{\"input_shape\":[784],\"layers\":[{\"type\":\"Dense\",\"config\":{\"in_features\":784,\"out_features\":2000000000,\"bias\":false}}]}",
+        "*tensor 'layers.0.weight' has shape (64, 784) but layer 0 (Dense) of the architecture expects (2000000000, 784)*")]
+    [InlineData("{\"input_shape\":[784],\"layers\":[{\"type\":\"Sequential\",\"config\":{\"input_shape\":[784],\"layers\":[{\"type\":\"Dense\",\"config\":{\"in_features\":784,\"out_features\":1000000,\"bias\":true}}]}}]}",
+        "*missing tensor 'layers.0.layers.0.weight' of shape (1000000, 784) required by layer 0, layer 0 (Dense)*")]
+    [InlineData("{\"input_shape\":[65536,65536],\"layers\":[{\"type\":\"ReLU\"}]}", "*input_shape of model [65536,65536] has more than*elements per example*")]
+    public void HostileArchitecture_FailsBeforeAllocating(string architecture, string message)
+    {
+        // A model file of a few hundred bytes with a valid checksum whose architecture asks for gigabytes of parameters:
+        // the declared shapes are checked against the file's tensors before any module is built.
+        using var dir = new TempDirectory();
+        var file = new SafeTensorsFile();
+        file.Metadata[ModelSerializer.FormatKey] = ModelSerializer.ModelFormat;
+        file.Metadata[ModelSerializer.FormatVersionKey] = "1";
+        file.Metadata[ModelSerializer.ArchitectureKey] = architecture;
+        if (architecture.Contains("2000000000", StringComparison.Ordinal))
+            file.Add("layers.0.weight", new NdArray<float>(64, 784));
+        string path = dir.File("hostile.safetensors");
+        file.Save(path);
+        ModelSerializer.Load(SaveMlp(dir)); // JIT warm-up, so the clock measures the rejection
+        long allocated = GC.GetAllocatedBytesForCurrentThread();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        FluentActions.Invoking(() => ModelSerializer.Load(path)).Should().Throw<InvalidDataException>().WithMessage(path + ": " + message);
+        clock.Stop();
+        (GC.GetAllocatedBytesForCurrentThread() - allocated).Should().BeLessThan(100_000_000 / 8, "nothing is sized from the architecture before it matches the file");
+        clock.Elapsed.TotalSeconds.Should().BeLessThan(0.5, "it takes milliseconds (38 s before the check); the margin is for a loaded machine");
     }
 
     [Fact]

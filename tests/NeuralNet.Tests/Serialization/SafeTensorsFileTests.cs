@@ -134,6 +134,31 @@ public class SafeTensorsFileTests
     }
 
     [Theory]
+    [InlineData(new byte[] { 0, 0, 0, 0, 0, 0, 0, 0 }, "*header length at offset 0 is 0*")]
+    [InlineData(new byte[] { 0xE8, 0x03, 0, 0, 0, 0, 0, 0, 0x7F, 0x45, 0x4C, 0x46 }, "*JSON header (bytes 8 to 1008) is malformed*")]
+    [InlineData(new byte[] { 0x2A, 0x2A, 0x2A, 0x2A, 0x2A, 0x2A, 0x2A, 0x2A }, "*claims 3038287259199220266 bytes*")]
+    public void LargeJunkFile_FailsAfterReadingOnlyItsHeader(byte[] start, string message)
+    {
+        // A sparse 1.9 GB file: the reader must judge it by its first bytes, not read it all first.
+        using var dir = new TempDirectory();
+        string path = dir.File("junk.safetensors");
+        using (var s = new FileStream(path, FileMode.CreateNew))
+        {
+            s.Write(start);
+            s.SetLength(1_900_000_000);
+        }
+        File.WriteAllBytes(dir.File("ok.safetensors"), Sample().ToArray());
+        SafeTensorsFile.Load(dir.File("ok.safetensors")); // JIT warm-up, so the clock measures the read
+        long allocated = GC.GetAllocatedBytesForCurrentThread();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        FluentActions.Invoking(() => SafeTensorsFile.Load(path)).Should().Throw<InvalidDataException>().WithMessage(path + ": " + message);
+        clock.Stop();
+        long used = GC.GetAllocatedBytesForCurrentThread() - allocated;
+        used.Should().BeLessThan(1_000_000, "only the 8-byte length and at most the declared header are read");
+        clock.Elapsed.TotalSeconds.Should().BeLessThan(0.5);
+    }
+
+    [Theory]
     [InlineData("[1,2]", "*is a Array, not an object*")]
     [InlineData("{\"x\":{\"dtype\":\"F32\",\"shape\":[1000000,1000000],\"data_offsets\":[0,4]}}", "*claims shape [1000000,1000000]*")]
     [InlineData("{\"x\":{\"dtype\":\"BF16\",\"shape\":[2],\"data_offsets\":[0,4]}}", "*dtype 'BF16'*")]
