@@ -38,6 +38,8 @@ internal static class Program
     {
         int r = world.Rank, n = world.Size;
         Console.WriteLine($"[rank {r}] size {n} pid {Environment.ProcessId}");
+        if (world is MpiCommunicator mpi)
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[rank {r}] collective timeout {mpi.CollectiveTimeout.TotalSeconds} s"));
 
         // Float and double sums, in place and not. Values are small integers so every summation order is exact.
         Span<float> f = [r + 1, 2 * (r + 1), -r];
