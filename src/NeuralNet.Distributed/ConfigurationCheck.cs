@@ -84,7 +84,7 @@ public sealed class ConfigurationCheck
         var hashes = new byte[hash.Length * size];
         communicator.AllGather<byte>(hash, hashes);
         bool agree = true;
-        for (int r = 1; r < size && agree; r++) agree = hashes.AsSpan(r * hash.Length, hash.Length).SequenceEqual(hash);
+        for (int r = 1; r < size && agree; r++) agree = hashes.AsSpan(r * hash.Length, hash.Length).SequenceEqual(hashes.AsSpan(0, hash.Length));
         // Every rank sees the same gathered hashes, so every rank takes the same branch.
         if (agree) return Convert.ToHexString(hash)[..16].ToLowerInvariant();
 
