@@ -19,8 +19,9 @@ internal static class Program
             return 2;
         }
         var options = Options.Parse(args.AsSpan(1));
-        // Ranks on one machine share its cores; results do not depend on the thread count.
-        NeuralNetSettings.MaxDegreeOfParallelism = MpiCommunicator.SuggestedThreadsPerRank;
+        // Ranks on one machine share its cores; results do not depend on the thread count. --threads overrides it, for
+        // ranks that Open MPI believes are on different hosts but share one machine (tests/scripts/two-hosts.sh).
+        NeuralNetSettings.MaxDegreeOfParallelism = options.Int("threads", MpiCommunicator.SuggestedThreadsPerRank);
         return MpiCommunicator.Run(world => args[0] switch
         {
             "primitives" => Primitives(world),
