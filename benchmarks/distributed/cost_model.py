@@ -1,63 +1,87 @@
 #!/usr/bin/env python3
-"""Fits the ring all-reduce cost model to the worker's `bench` tables and predicts step time and scaling efficiency.
+"""Fits the ring all-reduce cost model to the worker's measurements and predicts step time and scaling efficiency.
 
-    cost_model.py BENCH_OUTPUT...      (files holding the markdown tables the worker's bench mode prints)
+    cost_model.py SWEEP_OUTPUT... -- BENCH_OUTPUT...
+
+SWEEP_OUTPUT: the tables of the worker's `sweep` mode (all-reduce time per buffer size), one file per link.
+BENCH_OUTPUT: the tables of its `bench` mode (per reference network: compute, all-reduce and whole step), one per link.
+Rows are matched by their first column (the --label given to the worker, e.g. 1gbit).
 
 Model, N machines, gradient of S bytes, link bandwidth B, per-message latency a:
     all-reduce(N) = 2(N-1)/N * S / B + 2(N-1) * a
 The ordered all-reduce (all-to-all + rank-order sum + all-gather) moves the same 2(N-1)/N * S per rank as a ring and
-sends 2(N-1) messages per rank. For each link the two unknowns are fitted by least squares to the measured 2-rank
-times (minimum over iterations), where the model is S / B + 2a. Step time(N) = local part + all-reduce(N), the local part
-(forward, backward, SGD) being the measured 2-rank step minus its all-reduce. Scaling efficiency at a fixed batch per
-machine = local part / step time(N): the throughput of N machines relative to N independent ones.
+sends 2(N-1) messages per rank. Measured with 2 ranks, where the model is S / B + 2a: a is half the fastest small-buffer
+time (<= 16 KiB), 1/B the least-squares slope of (t - 2a) over the buffers of 128 KiB and more (minimum times: on a
+shared machine only the minimum is free of pre-emption). Step time(N) = compute + all-reduce(N), compute being the
+measured forward + backward time of one rank at its batch; scaling efficiency at a fixed batch per machine =
+compute / step time(N), the throughput of N machines relative to N that need not communicate. Rows marked "nominal"
+use the link's nominal rate and an assumed 50 us latency instead of the fit.
 """
 import re
 import sys
 
 
-def rows(paths):
-    for path in paths:
-        for line in open(path, encoding="utf-8"):
-            cells = [c.strip() for c in line.strip().strip("|").split("|")]
-            if len(cells) != 9 or not re.match(r"^[\d,]+$", cells[3]):
-                continue
-            link, net, _, size, ranks = cells[0], cells[1], cells[2], int(cells[3].replace(",", "")), int(cells[4])
-            first = lambda c: float(c.split("/")[0])
-            yield dict(link=link, net=net, bytes=size, ranks=ranks, compute=first(cells[5]), ordered=first(cells[6]),
-                       native=first(cells[7]), step=first(cells[8]))
+def table(path, columns):
+    for line in open(path, encoding="utf-8"):
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == columns and re.match(r"^[\d,]+$", cells[1 if columns == 4 else 3]):
+            yield cells
+
+
+first = lambda cell: float(cell.split("/")[0])
 
 
 def fit(points):
-    """Least squares t = c0 + c1 * S; returns latency a = c0 / 2 (us) and bandwidth 1 / c1 (bytes/us)."""
-    n = len(points)
-    mx = sum(s for s, _ in points) / n
-    my = sum(t for _, t in points) / n
-    sxx = sum((s - mx) ** 2 for s, _ in points)
-    c1 = sum((s - mx) * (t - my) for s, t in points) / sxx
-    c0 = my - c1 * mx
-    return max(c0, 0.0) / 2, 1 / c1
+    small = [t for s, t in points if s <= 16384]
+    a = min(small) / 2
+    large = [(s, t - 2 * a) for s, t in points if s >= 131072]
+    inverse = sum(s * t for s, t in large) / sum(s * s for s, _ in large)
+    return a, 1 / inverse  # us, bytes per us
 
 
-def main(paths):
-    data = [r for r in rows(paths) if r["ranks"] == 2]
-    links = list(dict.fromkeys(r["link"] for r in data))
-    print("| link | fitted latency a | fitted bandwidth | network | gradient | measured all-reduce (2) | model (2) "
-          "| measured step (2) | step 4 / 16 / 64 machines, ms | efficiency 4 / 16 / 64 |")
-    print("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|")
-    for link in links:
-        rs = [r for r in data if r["link"] == link]
-        a, bw = fit([(r["bytes"], r["ordered"]) for r in rs])
-        for r in rs:
+def main(args):
+    split = args.index("--")
+    sweeps, benches = args[:split], args[split + 1:]
+    points = {}
+    for path in sweeps:
+        for c in table(path, 4):
+            points.setdefault(c[0], []).append((int(c[1].replace(",", "")), first(c[2])))
+    nets = {}
+    for path in benches:
+        for c in table(path, 9):
+            nets.setdefault(c[0], []).append(dict(net=c[1], bytes=int(c[3].replace(",", "")), compute=first(c[5]),
+                                                  ordered=first(c[6]), step=first(c[8])))
+
+    print("Fit (2 ranks, ordered all-reduce, minimum times):\n")
+    print("| link | latency a | bandwidth B | buffer | measured | model S/B + 2a |")
+    print("|---|---:|---:|---:|---:|---:|")
+    params = {}
+    for link, pts in points.items():
+        a, bw = fit(pts)
+        params[link] = (a, bw)
+        for s, t in pts:
+            print(f"| {link} | {a:.0f} µs | {bw * 8 / 1000:.2f} Gbit/s | {s:,} B | {t:,.0f} µs | {s / bw + 2 * a:,.0f} µs |")
+    nominal = {"1gbit": 1e9, "10gbit": 10e9}
+    for link, rate in nominal.items():
+        params[f"{link} nominal"] = (50.0, rate / 8 / 1e6)
+
+    print("\nPrediction per reference network (compute = measured forward + backward of one rank, batch 32):\n")
+    print("| link (a, B) | network | gradient | compute | measured step, 2 machines | model step, 2 | step 4 / 16 / 64 machines "
+          "| efficiency 4 / 16 / 64 |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for link, (a, bw) in params.items():
+        rows = nets.get(link.replace(" nominal", ""), [])
+        for r in rows:
             model = lambda n: 2 * (n - 1) / n * r["bytes"] / bw + 2 * (n - 1) * a
-            local = max(r["step"] - r["ordered"], 1e-9)
-            steps = [local + model(n) for n in (4, 16, 64)]
-            print(f"| {link} | {a:.0f} µs | {bw * 8 / 1000:.2f} Gbit/s | {r['net']} | {r['bytes'] / 1e6:.2f} MB "
-                  f"| {r['ordered'] / 1000:.2f} ms | {model(2) / 1000:.2f} ms | {r['step'] / 1000:.2f} ms "
-                  f"| {' / '.join(f'{s / 1000:.2f}' for s in steps)} "
-                  f"| {' / '.join(f'{local / s:.0%}' for s in steps)} |")
+            steps = [r["compute"] + model(n) for n in (4, 16, 64)]
+            measured = "—" if link.endswith("nominal") else format(r["step"] / 1000, ".2f") + " ms"
+            print(f"| {link} ({a:.0f} µs, {bw * 8 / 1000:.2f} Gbit/s) | {r['net']} | {r['bytes'] / 1e6:.2f} MB "
+                  f"| {r['compute'] / 1000:.2f} ms | {measured} | {(r['compute'] + model(2)) / 1000:.2f} ms "
+                  f"| {' / '.join(f'{s / 1000:.1f}' for s in steps)} ms "
+                  f"| {' / '.join(format(r['compute'] / s, '.0%') for s in steps)} |")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 2:
+    if "--" not in sys.argv[1:]:
         sys.exit(__doc__)
     main(sys.argv[1:])

@@ -58,6 +58,32 @@ internal static class Bench
         return 0;
     }
 
+    /// <summary>The ordered all-reduce and MPI_Allreduce over a range of buffer sizes (--sizes, in float32 elements), to fit
+    /// the latency and bandwidth of the cost model; many iterations per size, because on a shared machine only the
+    /// minimum is free of pre-emption.</summary>
+    public static int Sweep(Communicator world, Options options)
+    {
+        int iterations = options.Int("iterations", 300);
+        string label = options.String("label") ?? "";
+        var sizes = (options.String("sizes") ?? "2,256,4096,32768,262144,1048576").Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray();
+        if (world.IsRoot)
+        {
+            Console.WriteLine($"# all-reduce sweep, {world.Size} rank(s), {iterations} calls per size after 10 warm-up, slowest rank per call, float32{(label.Length > 0 ? ", " + label : "")}");
+            Console.WriteLine("| link | bytes | ordered all-reduce µs, min / median | MPI_Allreduce µs, min / median |");
+            Console.WriteLine("|---|---:|---:|---:|");
+        }
+        foreach (int count in sizes)
+        {
+            var buffer = new float[count];
+            int n = count >= 262144 ? Math.Max(20, iterations / 4) : iterations;
+            var ordered = Time(world, 10, n, () => { buffer.AsSpan().Fill(1f / 3); world.AllReduceSumOrdered<float>(buffer); });
+            var native = Time(world, 10, n, () => { buffer.AsSpan().Fill(1f / 3); world.AllReduce<float>(buffer, ReduceOperation.Sum); });
+            if (world.IsRoot)
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {label} | {4L * count:N0} | {ordered.Min:F0} / {ordered.Median:F0} | {native.Min:F0} / {native.Median:F0} |"));
+        }
+        return 0;
+    }
+
     /// <summary>Minimum and median over iterations of the slowest rank's time per call, in microseconds. On a shared,
     /// loaded machine the minimum is the better estimate of the uncontended cost; the median shows the contention.</summary>
     private static (double Min, double Median) Time(Communicator world, int warmup, int iterations, Action step)

@@ -15,7 +15,7 @@ internal static class Program
     {
         if (args.Length == 0)
         {
-            Console.Error.WriteLine("usage: NeuralNet.Distributed.Worker <primitives|mismatch|fail|hang|bench|train> [--option value ...]");
+            Console.Error.WriteLine("usage: NeuralNet.Distributed.Worker <primitives|mismatch|fail|hang|bench|sweep|train> [--option value ...]");
             return 2;
         }
         var options = Options.Parse(args.AsSpan(1));
@@ -29,6 +29,7 @@ internal static class Program
             "fail" => Fail(world, options),
             "hang" => Hang(world, options),
             "bench" => Bench.Run(world, options),
+            "sweep" => Bench.Sweep(world, options),
             "train" => TrainMode.Run(world, options),
             _ => throw new ArgumentException($"Worker: unknown mode '{args[0]}'."),
         });
