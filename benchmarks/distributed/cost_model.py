@@ -11,8 +11,9 @@ Model, N machines, gradient of S bytes, link bandwidth B, per-message latency a:
     all-reduce(N) = 2(N-1)/N * S / B + 2(N-1) * a
 The ordered all-reduce (all-to-all + rank-order sum + all-gather) moves the same 2(N-1)/N * S per rank as a ring and
 sends 2(N-1) messages per rank. Measured with 2 ranks, where the model is S / B + 2a: a is half the fastest small-buffer
-time (<= 16 KiB), 1/B the least-squares slope of (t - 2a) over the buffers of 128 KiB and more (minimum times: on a
-shared machine only the minimum is free of pre-emption). Step time(N) = compute + all-reduce(N), compute being the
+time (<= 16 KiB), 1/B the least-squares slope of (t - 2a) over the buffers of 1 MiB and more, above the 256 KB burst
+of the token-bucket filter (minimum times, merged over runs: on a shared machine only the minimum is free of
+pre-emption). Step time(N) = compute + all-reduce(N), compute being the
 measured forward + backward time of one rank at its batch; scaling efficiency at a fixed batch per machine =
 compute / step time(N), the throughput of N machines relative to N that need not communicate. Rows marked "nominal"
 use the link's nominal rate and an assumed 50 us latency instead of the fit.
@@ -34,7 +35,8 @@ first = lambda cell: float(cell.split("/")[0])
 def fit(points):
     small = [t for s, t in points if s <= 16384]
     a = min(small) / 2
-    large = [(s, t - 2 * a) for s, t in points if s >= 131072]
+    # Above the token bucket's 256 KB burst, which lets a smaller buffer through at the veth's own speed.
+    large = [(s, t - 2 * a) for s, t in points if s >= 1048576]
     inverse = sum(s * t for s, t in large) / sum(s * s for s, _ in large)
     return a, 1 / inverse  # us, bytes per us
 
@@ -42,15 +44,24 @@ def fit(points):
 def main(args):
     split = args.index("--")
     sweeps, benches = args[:split], args[split + 1:]
-    points = {}
+    # Several runs of a link are merged by taking the minimum per buffer size / per network and column.
+    best = {}
     for path in sweeps:
         for c in table(path, 4):
-            points.setdefault(c[0], []).append((int(c[1].replace(",", "")), first(c[2])))
-    nets = {}
+            key = (c[0], int(c[1].replace(",", "")))
+            best[key] = min(best.get(key, float("inf")), first(c[2]))
+    points = {}
+    for (link, size), t in sorted(best.items()):
+        points.setdefault(link, []).append((size, t))
+    merged = {}
     for path in benches:
         for c in table(path, 9):
-            nets.setdefault(c[0], []).append(dict(net=c[1], bytes=int(c[3].replace(",", "")), compute=first(c[5]),
-                                                  ordered=first(c[6]), step=first(c[8])))
+            row = dict(net=c[1], bytes=int(c[3].replace(",", "")), compute=first(c[5]), ordered=first(c[6]), step=first(c[8]))
+            old = merged.get((c[0], c[1]))
+            merged[(c[0], c[1])] = row if old is None else {k: (min(v, old[k]) if isinstance(v, float) else v) for k, v in row.items()}
+    nets = {}
+    for (link, _), row in merged.items():
+        nets.setdefault(link, []).append(row)
 
     print("Fit (2 ranks, ordered all-reduce, minimum times):\n")
     print("| link | latency a | bandwidth B | buffer | measured | model S/B + 2a |")
