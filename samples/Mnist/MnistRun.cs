@@ -64,9 +64,17 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
                     throw new IOException($"--distributed needs Open MPI (libmpi.so.40, Debian package openmpi-bin): {reason}");
                 return MpiCommunicator.Run(world =>
                 {
-                    // A rank that hangs (rather than fails) would block the others forever: give up after 10 minutes in
-                    // one collective, far more than any step, evaluation or checkpoint of these presets takes.
-                    world.CollectiveTimeout = TimeSpan.FromMinutes(10);
+                    // A rank that hangs (rather than fails) would block the others forever. The library's default (60 s,
+                    // or NEURALNET_COLLECTIVE_TIMEOUT) is far more than any step, evaluation or checkpoint of these presets
+                    // takes; --collective-timeout overrides both.
+                    if (settings.CollectiveTimeout is { } timeout) world.CollectiveTimeout = timeout;
+                    // Before the data are loaded, so that a rank started with other settings, or a checkpoint rank 0
+                    // cannot read, stops every rank at once with the same message instead of training or deadlocking.
+                    if (DistributedChecks.Agree(world, settings) is { } problem)
+                    {
+                        _err.WriteLine($"mnist: error: {problem.ReplaceLineEndings(" ")}");
+                        return 1;
+                    }
                     Summary = TrainDistributed(world);
                     return 0;
                 });

@@ -58,6 +58,11 @@ public sealed record RunSettings
     /// <summary>Skip writing report.html (the other outputs are still written).</summary>
     public bool NoReport { get; init; }
 
+    /// <summary>With <see cref="Distributed"/>: how long a rank waits in one collective before it names the ranks that
+    /// did not arrive and ends the job; null for the library default (60 s or <c>NEURALNET_COLLECTIVE_TIMEOUT</c>),
+    /// <see cref="Timeout.InfiniteTimeSpan"/> to wait forever.</summary>
+    public TimeSpan? CollectiveTimeout { get; init; }
+
     /// <summary>Force plain line output even on a terminal.</summary>
     public bool Plain { get; init; }
 }

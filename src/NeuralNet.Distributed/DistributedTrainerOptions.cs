@@ -56,8 +56,9 @@ public sealed class DistributedTrainerOptions
         if (Resume && CheckpointPath is null) throw new ArgumentException("DistributedTrainerOptions: Resume needs a CheckpointPath.");
     }
 
-    /// <summary>The settings that must agree across ranks, one per line, for the configuration hash.</summary>
+    /// <summary>The settings that must agree across ranks, one per line, for the configuration hash. <see cref="Resume"/> is
+    /// among them: a rank that resumes alone would wait forever for the checkpoint broadcast.</summary>
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
         $"epochs {Epochs}\nbatch per rank {BatchSizePerRank}\nseed {Seed}\nshuffle {Shuffle}\nearly stopping patience {EarlyStoppingPatience}\n" +
-        $"checkpoint every {CheckpointEvery}\nverify every step {VerifyWeightsEveryStep}\nreduction {Reduction}\ndescription {Description}");
+        $"checkpoint every {CheckpointEvery}\nresume {Resume}\nverify every step {VerifyWeightsEveryStep}\nreduction {Reduction}\ndescription {Description}");
 }

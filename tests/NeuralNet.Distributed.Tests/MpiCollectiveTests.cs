@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Text.RegularExpressions;
 namespace NeuralNet.Distributed.Tests;
 
 /// <summary>Launches under mpirun run one at a time: the machine has few cores and each rank is a .NET process.</summary>
@@ -50,7 +52,68 @@ public sealed class MpiCollectiveTests
         run.TimedOut.Should().BeFalse(run.ToString());
         run.ExitCode.Should().NotBe(0, run.ToString());
         run.Output.Should().Contain("[rank 1] hanging at step 20", run.ToString());
-        run.Output.Should().MatchRegex(@"\[rank [02]/3\] fatal: MPI_\w+ did not complete within 3 s", run.ToString());
+        run.Output.Should().MatchRegex(@"\[rank [02]/3\] fatal: MPI_\w+ \(collective #\d+\) did not complete within 3 s \(MpiCommunicator.CollectiveTimeout\): rank 1 did not arrive", run.ToString());
         run.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(40), run.ToString());
+    }
+}
+
+/// <summary>The collective timeout: on by default, configurable, and naming the rank that did not arrive.</summary>
+[Collection("mpirun")]
+public sealed class CollectiveTimeoutTests(Xunit.Abstractions.ITestOutputHelper output)
+{
+    [MpiFact]
+    public void Default_IsSixtySeconds_AndTheEnvironmentVariableOverridesIt()
+    {
+        var byDefault = MpiLauncher.Run(2, ["primitives"]);
+        byDefault.ExitCode.Should().Be(0, byDefault.ToString());
+        byDefault.Output.Should().Contain("[rank 0] collective timeout 60 s").And.Contain("[rank 1] collective timeout 60 s");
+
+        var configured = MpiLauncher.Run(2, ["primitives"], environment: new Dictionary<string, string> { [MpiCommunicator.CollectiveTimeoutVariable] = "7.5" });
+        configured.ExitCode.Should().Be(0, configured.ToString());
+        configured.Output.Should().Contain("[rank 1] collective timeout 7.5 s", configured.ToString());
+
+        var bad = MpiLauncher.Run(2, ["primitives"], environment: new Dictionary<string, string> { [MpiCommunicator.CollectiveTimeoutVariable] = "soon" });
+        bad.ExitCode.Should().NotBe(0, bad.ToString());
+        bad.Output.Should().Contain("NEURALNET_COLLECTIVE_TIMEOUT: 'soon' is not a collective timeout", bad.ToString());
+    }
+
+    [MpiTheory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void RankStoppedBySigstop_IsNamed_AndTheJobEndsSoonAfterTheTimeout(int ranks)
+    {
+        var pidPattern = new Regex(@"^\[rank 1\] pid (\d+)$");
+        int victim = 0;
+        long stoppedAt = 0;
+        try
+        {
+            // "fail" with no failing rank: every rank loops over ordered all-reduces until the job is ended.
+            var run = MpiLauncher.Run(ranks, ["fail", "--rank", "-1"], TimeSpan.FromSeconds(60), (line, _) =>
+            {
+                var m = pidPattern.Match(line);
+                if (m.Success) Volatile.Write(ref victim, int.Parse(m.Groups[1].Value));
+                if (line.StartsWith("[rank 0] step 200", StringComparison.Ordinal) && Volatile.Read(ref victim) != 0
+                    && Interlocked.CompareExchange(ref stoppedAt, Stopwatch.GetTimestamp(), 0) == 0)
+                    MpiLauncher.Signal(victim, MpiLauncher.SigStop).Should().Be(0);
+            }, environment: new Dictionary<string, string> { [MpiCommunicator.CollectiveTimeoutVariable] = "2" });
+            run.TimedOut.Should().BeFalse(run.ToString());
+            stoppedAt.Should().NotBe(0, "rank 1 was stopped mid-run: " + run);
+            var ended = Stopwatch.GetElapsedTime(stoppedAt);
+            output.WriteLine($"{ranks} ranks: the job ended {ended.TotalSeconds:F1} s after SIGSTOP of rank 1 (timeout 2 s)");
+            run.ExitCode.Should().NotBe(0, run.ToString());
+            // Whichever waiting rank times out first reports (and aborts the job); never the stopped rank 1.
+            run.Output.Should().MatchRegex(@"\[rank [02]/\d\] fatal: MPI_(Alltoall|Allgather) \(collective #\d+\) did not complete within 2 s \(MpiCommunicator.CollectiveTimeout\): rank 1 did not arrive", run.ToString());
+            if (ranks == 3) run.Output.Should().MatchRegex(@"rank 1 did not arrive[^\n]*; rank [02] waiting in it too", run.ToString());
+            ended.Should().BeLessThan(TimeSpan.FromSeconds(20), run.ToString());
+        }
+        finally
+        {
+            // mpirun kills its ranks, but make sure a stopped one never outlives the test.
+            if (victim != 0 && MpiLauncher.Signal(victim, 0) == 0)
+            {
+                MpiLauncher.Signal(victim, MpiLauncher.SigKill);
+                MpiLauncher.Signal(victim, MpiLauncher.SigCont);
+            }
+        }
     }
 }

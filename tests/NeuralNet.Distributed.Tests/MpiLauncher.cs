@@ -13,6 +13,12 @@ internal sealed record MpiRun(int ExitCode, string Output, TimeSpan Elapsed, boo
 /// <summary>Finds Open MPI's mpirun and launches the worker under it, always with a timeout.</summary>
 internal static class MpiLauncher
 {
+    /// <summary>Sends a POSIX signal (the tests stop and resume ranks with SIGSTOP and SIGCONT).</summary>
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    public static extern int Signal(int pid, int signal);
+
+    public const int SigKill = 9, SigCont = 18, SigStop = 19;
+
     private static readonly Lazy<(string? Path, string? Problem)> Mpirun = new(Locate);
 
     /// <summary>True when the environment variable CI is "true": a missing mpirun is then a failure, not a skip.</summary>
@@ -32,8 +38,15 @@ internal static class MpiLauncher
     /// <summary>Runs <c>mpirun -np <paramref name="ranks"/> dotnet Worker.dll args…</c>, killing the whole tree after <paramref name="timeout"/>.</summary>
     /// <param name="onOutputLine">Called for each output line as it arrives (from a reader thread).</param>
     /// <param name="program">The .NET program to launch instead of the worker.</param>
+    /// <param name="environment">Extra environment variables for mpirun and the ranks.</param>
     public static MpiRun Run(int ranks, string[] args, TimeSpan? timeout = null, Action<string, Process>? onOutputLine = null,
-        string? program = null)
+        string? program = null, IReadOnlyDictionary<string, string>? environment = null) =>
+        RunApps(Enumerable.Repeat(args, ranks).ToArray(), timeout, onOutputLine, program, environment, sameArgs: true);
+
+    /// <summary>Runs one rank per element of <paramref name="perRank"/>, rank r with arguments perRank[r]
+    /// (mpirun's multiple-program syntax <c>-np 1 dotnet P args₀ : -np 1 dotnet P args₁ …</c>).</summary>
+    public static MpiRun RunApps(IReadOnlyList<string[]> perRank, TimeSpan? timeout = null, Action<string, Process>? onOutputLine = null,
+        string? program = null, IReadOnlyDictionary<string, string>? environment = null, bool sameArgs = false)
     {
         if (Problem is { } problem) throw new InvalidOperationException($"The distributed tests need Open MPI: {problem}");
         program ??= WorkerPath;
@@ -44,15 +57,30 @@ internal static class MpiLauncher
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var a in new[] { "--oversubscribe", "--bind-to", "none", "-np", ranks.ToString(), "dotnet", program }) psi.ArgumentList.Add(a);
-        foreach (var a in args) psi.ArgumentList.Add(a);
+        foreach (var a in new[] { "--oversubscribe", "--bind-to", "none" }) psi.ArgumentList.Add(a);
+        if (sameArgs)
+        {
+            foreach (var a in new[] { "-np", perRank.Count.ToString(), "dotnet", program }) psi.ArgumentList.Add(a);
+            foreach (var a in perRank[0]) psi.ArgumentList.Add(a);
+        }
+        else
+        {
+            for (int r = 0; r < perRank.Count; r++)
+            {
+                if (r > 0) psi.ArgumentList.Add(":");
+                foreach (var a in new[] { "-np", "1", "dotnet", program }) psi.ArgumentList.Add(a);
+                foreach (var a in perRank[r]) psi.ArgumentList.Add(a);
+            }
+        }
         // Root is refused by Open MPI unless confirmed twice; containers often run as root.
         psi.Environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1";
         psi.Environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1";
         // Cross-memory attach needs ptrace rights that containers usually lack; copy through shared memory instead.
         psi.Environment["OMPI_MCA_btl_vader_single_copy_mechanism"] = "none";
-        psi.Environment["TERM"] = "dumb";
+        // A real terminal type: the ranks' output must stay free of terminal escape codes even then (PlainConsole).
+        psi.Environment["TERM"] = "xterm";
         psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        if (environment is not null) foreach (var (k, v) in environment) psi.Environment[k] = v;
 
         var output = new StringBuilder();
         var watch = Stopwatch.StartNew();

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 
 namespace NeuralNet.Distributed.Tests;
 
@@ -38,15 +39,105 @@ public sealed class SampleDistributedTests : IDisposable
         one.GetProperty("testAccuracy").GetDouble().Should().BeGreaterThan(0.6, "two epochs on 2,000 images learn something");
     }
 
-    private static List<string> JsonLines(string output) =>
-        output.Split('\n').Select(l => l.Trim()).Select(l => l.Contains('{') ? l[l.IndexOf('{')..] : l)
-            .Where(l => l.StartsWith("{\"preset\"", StringComparison.Ordinal)).ToList();
+    /// <summary>The JSON summary lines, which must be plain: no terminal escape code anywhere in the output (the launcher
+    /// runs mpirun with TERM=xterm, and Open MPI gives every rank a pseudo-terminal as standard output).</summary>
+    [Fact]
+    public void SingleProcessJson_OnATerminalWithTermXterm_IsPlainJson()
+    {
+        // script(1) gives the sample a pseudo-terminal as standard output, where .NET's console would otherwise write
+        // the terminal's keypad-mode sequence ESC[?1h ESC= before the first character.
+        if (!File.Exists("/usr/bin/script"))
+        {
+            MpiLauncher.IsCi.Should().BeFalse("CI must have script(1) (package bsdutils/util-linux)");
+            return;
+        }
+        string command = $"dotnet {MpiLauncher.SamplePath} --preset mlp --json --no-report --epochs 1 --subset 500 --output {Path.Combine(_dir, "tty")}";
+        var psi = new ProcessStartInfo("/usr/bin/script") { RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (string a in new[] { "-qefc", command, "/dev/null" }) psi.ArgumentList.Add(a);
+        psi.Environment["TERM"] = "xterm";
+        using var p = Process.Start(psi)!;
+        string stdout = p.StandardOutput.ReadToEnd();
+        if (!p.WaitForExit(120_000)) p.Kill(entireProcessTree: true);
+        p.ExitCode.Should().Be(0, stdout);
+        stdout.Should().StartWith("{\"preset\":\"mlp\"", "the JSON line is the first thing on the terminal");
+        JsonLines(stdout).Should().ContainSingle();
+    }
+
+    [MpiTheory]
+    [InlineData(2, "missing")]
+    [InlineData(3, "directory")]
+    public void ResumeFromAnUnreadableCheckpoint_FailsOnEveryRankWithTheSameMessage(int ranks, string kind)
+    {
+        string path = Path.Combine(_dir, "no-such.ckpt");
+        if (kind == "directory") Directory.CreateDirectory(path = Path.Combine(_dir, "a-directory"));
+        var run = MpiLauncher.Run(ranks, ["--preset", "mlp", "--distributed", "--json", "--no-report", "--epochs", "2", "--subset", "1000",
+            "--resume", path, "--output", Path.Combine(_dir, "out")], TimeSpan.FromSeconds(60), program: MpiLauncher.SamplePath);
+        run.TimedOut.Should().BeFalse(run.ToString());
+        run.ExitCode.Should().Be(1, run.ToString());
+        string expected = kind == "directory" ? $"mnist: error: Checkpoint '{path}' is a directory, not a checkpoint file."
+            : $"mnist: error: Checkpoint '{path}' does not exist.";
+        Regex.Matches(run.Output, Regex.Escape(expected)).Should().HaveCount(ranks, $"every rank prints the same message:\n{run}");
+        run.Output.Should().NotContain("{\"preset\"", "nothing was trained");
+    }
+
+    [MpiTheory]
+    [InlineData(2, 1)]
+    [InlineData(3, 2)]
+    public void ResumeGivenToOneRankOnly_StopsEveryRankQuickly_NamingTheSetting(int ranks, int resumingRank)
+    {
+        string checkpoint = Path.Combine(_dir, "some.ckpt");
+        File.WriteAllBytes(checkpoint, [1, 2, 3]);
+        string[] common = ["--preset", "mlp", "--distributed", "--json", "--no-report", "--epochs", "2", "--subset", "1000", "--output", Path.Combine(_dir, "out")];
+        var perRank = Enumerable.Range(0, ranks).Select(r => r == resumingRank ? [.. common, "--resume", checkpoint] : common).ToArray();
+        var run = MpiLauncher.RunApps(perRank, TimeSpan.FromSeconds(60), program: MpiLauncher.SamplePath);
+        run.TimedOut.Should().BeFalse("a resume on one rank must not deadlock: " + run);
+        run.ExitCode.Should().Be(1, run.ToString());
+        string values = string.Join(", ", Enumerable.Range(0, ranks).Select(r => r == resumingRank ? $"rank {r} '{checkpoint}'" : $"rank {r} 'none'"));
+        Regex.Matches(run.Output, Regex.Escape($"mnist: error: the ranks were started with different settings: --resume: {values}."))
+            .Should().HaveCount(ranks, run.ToString());
+        run.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(30), "the check runs before any data is loaded: " + run);
+    }
+
+    [MpiTheory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void DecayStepSizeOrScheduleDifferingOnOneRank_StopsEveryRank_NamingEachDifferingSetting(int ranks)
+    {
+        string[] common = ["--preset", "mlp", "--distributed", "--json", "--no-report", "--schedule", "step", "--epochs", "2", "--subset", "1000",
+            "--output", Path.Combine(_dir, "out")];
+        var perRank = Enumerable.Range(0, ranks)
+            .Select(r => r == ranks - 1 ? [.. common, "--decay", "0.5", "--step-size", "3"] : r == 1 && ranks == 3 ? [.. common, "--bold-increase", "1.1"] : common)
+            .ToArray();
+        var watch = Stopwatch.StartNew();
+        var run = MpiLauncher.RunApps(perRank, TimeSpan.FromSeconds(60), program: MpiLauncher.SamplePath);
+        run.TimedOut.Should().BeFalse(run.ToString());
+        run.ExitCode.Should().Be(1, run.ToString());
+        string last = $"rank {ranks - 1}";
+        var message = new Regex(@"mnist: error: the ranks were started with different settings: (.*)$", RegexOptions.Multiline);
+        var found = message.Matches(run.Output);
+        found.Should().HaveCount(ranks, run.ToString());
+        found.Select(m => m.Groups[1].Value.TrimEnd('\r')).Distinct().Should().ContainSingle("every rank prints the same message");
+        string text = found[0].Groups[1].Value;
+        text.Should().Contain($"--decay: rank 0 '0.97'").And.Contain($"{last} '0.5'");
+        text.Should().Contain("--step-size: rank 0 '1'").And.Contain($"{last} '3'");
+        if (ranks == 3) text.Should().Contain("--bold-increase: rank 0 '1.05', rank 1 '1.1', rank 2 '1.05'");
+        text.Should().NotContain("--epochs", "only the differing settings are named");
+        run.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(30), run.ToString());
+    }
+
+    private static List<string> JsonLines(string output)
+    {
+        output.Should().NotContain("\u001b", "--json output is plain text whatever TERM says:\n" + output);
+        return output.Split('\n').Select(l => l.TrimEnd('\r')).Where(l => l.Contains("\"preset\"", StringComparison.Ordinal)).ToList()
+            .Should().AllSatisfy(l => l.Should().StartWith("{\"preset\"", "the JSON line starts at its first byte")).And.Subject.ToList();
+    }
 
     private static string RunSingle(string[] args)
     {
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         psi.ArgumentList.Add(MpiLauncher.SamplePath);
         foreach (string a in args) psi.ArgumentList.Add(a);
+        psi.Environment["TERM"] = "xterm";
         psi.Environment["OMPI_MCA_btl_vader_single_copy_mechanism"] = "none";
         using var p = Process.Start(psi)!;
         var stderr = p.StandardError.ReadToEndAsync();

@@ -9,13 +9,15 @@ internal static class Bench
     public static int Run(Communicator world, Options options)
     {
         int iterations = options.Int("iterations", 200), warmup = options.Int("warmup", 20), batch = options.Int("batch", 32);
+        string label = options.String("label") ?? "";
+        var names = options.String("networks") is { } list ? list.Split(',') : Networks.Names;
         if (world.IsRoot)
         {
-            Console.WriteLine($"# per step, {world.Size} rank(s), {iterations} steps after {warmup} warm-up (compute: a tenth of that), slowest rank per step, float32, batch {batch} per rank");
-            Console.WriteLine("| network | parameters | ranks | compute (forward + backward) µs, min / median | ordered all-reduce (all-to-all + rank-order sum + all-gather) µs, min / median | MPI_Allreduce µs, min / median |");
-            Console.WriteLine("|---|---:|---:|---:|---:|---:|");
+            Console.WriteLine($"# per step, {world.Size} rank(s), {iterations} steps after {warmup} warm-up (compute and step: a tenth of that), slowest rank per step, float32, batch {batch} per rank{(label.Length > 0 ? ", " + label : "")}");
+            Console.WriteLine("| link | network | parameters | gradient bytes | ranks | compute (forward + backward) µs, min / median | ordered all-reduce (all-to-all + rank-order sum + all-gather) µs, min / median | MPI_Allreduce µs, min / median | step (compute + ordered all-reduce + SGD) µs, min / median |");
+            Console.WriteLine("|---|---|---:|---:|---:|---:|---:|---:|---:|");
         }
-        foreach (var name in Networks.Names)
+        foreach (var name in names)
         {
             var model = Networks.Build(name, new RandomGenerator(1));
             int count = model.Parameters.Sum(p => p.Value.Length);
@@ -39,8 +41,45 @@ internal static class Bench
             var buffer = new float[count];
             var ordered = Time(world, warmup, iterations, () => { buffer.AsSpan().Fill(1f / 3); world.AllReduceSumOrdered<float>(buffer); });
             var native = Time(world, warmup, iterations, () => { buffer.AsSpan().Fill(1f / 3); world.AllReduce<float>(buffer, ReduceOperation.Sum); });
+            // A whole data-parallel step: the gradients averaged in rank order over the ranks' shards, then SGD.
+            var sgd = new NeuralNet.Optimization.Sgd<float>(model, 0.001);
+            var dp = new DataParallel<float>(world, model.Parameters);
+            dp.BroadcastParameters();
+            var step = Time(world, 2, Math.Max(5, iterations / 10), () =>
+            {
+                Step();
+                dp.AllReduceGradients(batch, batch * world.Size);
+                sgd.Step();
+            });
             if (world.IsRoot)
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {Networks.Title(name)} | {count:N0} | {world.Size} | {compute.Min:F0} / {compute.Median:F0} | {ordered.Min:F0} / {ordered.Median:F0} | {native.Min:F0} / {native.Median:F0} |"));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"| {label} | {Networks.Title(name)} | {count:N0} | {4L * count:N0} | {world.Size} | {compute.Min:F0} / {compute.Median:F0} | {ordered.Min:F0} / {ordered.Median:F0} | {native.Min:F0} / {native.Median:F0} | {step.Min:F0} / {step.Median:F0} |"));
+        }
+        return 0;
+    }
+
+    /// <summary>The ordered all-reduce and MPI_Allreduce over a range of buffer sizes (--sizes, in float32 elements), to fit
+    /// the latency and bandwidth of the cost model; many iterations per size, because on a shared machine only the
+    /// minimum is free of pre-emption.</summary>
+    public static int Sweep(Communicator world, Options options)
+    {
+        int iterations = options.Int("iterations", 300);
+        string label = options.String("label") ?? "";
+        var sizes = (options.String("sizes") ?? "2,256,4096,32768,262144,1048576").Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray();
+        if (world.IsRoot)
+        {
+            Console.WriteLine($"# all-reduce sweep, {world.Size} rank(s), {iterations} calls per size after 10 warm-up, slowest rank per call, float32{(label.Length > 0 ? ", " + label : "")}");
+            Console.WriteLine("| link | bytes | ordered all-reduce µs, min / median | MPI_Allreduce µs, min / median |");
+            Console.WriteLine("|---|---:|---:|---:|");
+        }
+        foreach (int count in sizes)
+        {
+            var buffer = new float[count];
+            int n = count >= 262144 ? Math.Max(20, iterations / 4) : iterations;
+            var ordered = Time(world, 10, n, () => { buffer.AsSpan().Fill(1f / 3); world.AllReduceSumOrdered<float>(buffer); });
+            var native = Time(world, 10, n, () => { buffer.AsSpan().Fill(1f / 3); world.AllReduce<float>(buffer, ReduceOperation.Sum); });
+            if (world.IsRoot)
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {label} | {4L * count:N0} | {ordered.Min:F0} / {ordered.Median:F0} | {native.Min:F0} / {native.Median:F0} |"));
         }
         return 0;
     }

@@ -15,12 +15,13 @@ internal static class Program
     {
         if (args.Length == 0)
         {
-            Console.Error.WriteLine("usage: NeuralNet.Distributed.Worker <primitives|mismatch|fail|hang|bench|train> [--option value ...]");
+            Console.Error.WriteLine("usage: NeuralNet.Distributed.Worker <primitives|mismatch|fail|hang|bench|sweep|train> [--option value ...]");
             return 2;
         }
         var options = Options.Parse(args.AsSpan(1));
-        // Ranks on one machine share its cores; results do not depend on the thread count.
-        NeuralNetSettings.MaxDegreeOfParallelism = MpiCommunicator.SuggestedThreadsPerRank;
+        // Ranks on one machine share its cores; results do not depend on the thread count. --threads overrides it, for
+        // ranks that Open MPI believes are on different hosts but share one machine (tests/scripts/two-hosts.sh).
+        NeuralNetSettings.MaxDegreeOfParallelism = options.Int("threads", MpiCommunicator.SuggestedThreadsPerRank);
         return MpiCommunicator.Run(world => args[0] switch
         {
             "primitives" => Primitives(world),
@@ -28,6 +29,7 @@ internal static class Program
             "fail" => Fail(world, options),
             "hang" => Hang(world, options),
             "bench" => Bench.Run(world, options),
+            "sweep" => Bench.Sweep(world, options),
             "train" => TrainMode.Run(world, options),
             _ => throw new ArgumentException($"Worker: unknown mode '{args[0]}'."),
         });
@@ -38,6 +40,8 @@ internal static class Program
     {
         int r = world.Rank, n = world.Size;
         Console.WriteLine($"[rank {r}] size {n} pid {Environment.ProcessId}");
+        if (world is MpiCommunicator mpi)
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[rank {r}] collective timeout {mpi.CollectiveTimeout.TotalSeconds} s"));
 
         // Float and double sums, in place and not. Values are small integers so every summation order is exact.
         Span<float> f = [r + 1, 2 * (r + 1), -r];

@@ -181,6 +181,12 @@ public static class CommandLine
         Description = "Train data-parallel over MPI ranks (launch with mpirun).",
     };
 
+    private static readonly Option<string?> CollectiveTimeoutOption = new("--collective-timeout")
+    {
+        Description = "With --distributed: seconds a rank waits in one collective (all-reduce, broadcast, …) before it names the ranks that did not arrive and ends the job, or 'infinite'. Default 60, or the NEURALNET_COLLECTIVE_TIMEOUT environment variable.",
+        HelpName = "seconds",
+    };
+
     private static readonly Option<bool> PlainOption = new("--plain")
     {
         Description = "Plain progress lines even on a terminal (the default when output is redirected).",
@@ -212,7 +218,7 @@ public static class CommandLine
             PresetOption, EpochsOption, BatchSizeOption, LearningRateOption, ScheduleOption, DecayOption, StepSizeOption,
             BoldIncreaseOption, BoldDecreaseOption, MomentumOption, WeightDecayOption, HiddenOption, ActivationOption, SampleFractionOption,
             SeedOption, ThreadsOption, SubsetOption, ValidationOption, DataDirOption, CsvOption, OutputOption, ResumeOption,
-            JsonOption, TargetAccuracyOption, AugmentOption, DistributedOption, PlainOption, NoReportOption,
+            JsonOption, TargetAccuracyOption, AugmentOption, DistributedOption, CollectiveTimeoutOption, PlainOption, NoReportOption,
         ];
         foreach (var o in options) root.Options.Add(o);
         root.Arguments.Add(SparkArguments);
@@ -237,6 +243,18 @@ public static class CommandLine
             if (threads < 0) r.AddError("--threads must be 0 (all cores) or positive.");
             else if (threads > MaxThreads)
                 r.AddError($"--threads {threads} is more than {MaxThreads} ({ThreadsPerCore} per core on this machine's {Environment.ProcessorCount} cores); use 0 for all cores.");
+        });
+        CollectiveTimeoutOption.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<string?>() is not { } text) return;
+            try
+            {
+                NeuralNet.Distributed.MpiCommunicator.ParseCollectiveTimeout(text, "--collective-timeout");
+            }
+            catch (ArgumentException e)
+            {
+                r.AddError(e.Message);
+            }
         });
         ValidationOption.Validators.Add(r =>
         {
@@ -409,6 +427,8 @@ public static class CommandLine
             Json = r.GetValue(JsonOption),
             TargetAccuracy = r.GetValue(TargetAccuracyOption),
             Distributed = r.GetValue(DistributedOption),
+            CollectiveTimeout = r.GetValue(CollectiveTimeoutOption) is { } timeout
+                ? NeuralNet.Distributed.MpiCommunicator.ParseCollectiveTimeout(timeout, "--collective-timeout") : null,
             Plain = r.GetValue(PlainOption),
             NoReport = r.GetValue(NoReportOption),
         };

@@ -55,6 +55,31 @@ internal static unsafe class MpiNative
     public static delegate* unmanaged<nint, int, int> Abort;
     public static delegate* unmanaged<int, byte*, int*, int> ErrorString;
     public static delegate* unmanaged<double> Wtime;
+    public static delegate* unmanaged<nint, nint*, int> CommDup;
+    public static delegate* unmanaged<void*, void*, int, nint, nint, nint, nint*, int> Iallreduce;
+    public static delegate* unmanaged<void*, int, nint, void*, int, nint, nint, nint*, int> Iallgather;
+    public static delegate* unmanaged<void*, int, nint, void*, int, nint, nint, nint*, int> Ialltoall;
+    public static delegate* unmanaged<void*, int, nint, int, nint, nint*, int> Ibcast;
+    public static delegate* unmanaged<nint, nint*, int> Ibarrier;
+    public static delegate* unmanaged<nint*, int*, Status*, int> Test;
+    public static delegate* unmanaged<void*, int, nint, int, int, nint, nint*, int> Isend;
+    public static delegate* unmanaged<void*, int, nint, int, int, nint, nint*, int> Irecv;
+    public static delegate* unmanaged<void*, int, nint, int, int, nint, Status*, int> Recv;
+    public static delegate* unmanaged<int, int, nint, int*, Status*, int> Iprobe;
+
+    /// <summary><c>MPI_ANY_SOURCE</c> in Open MPI.</summary>
+    public const int AnySource = -1;
+
+    /// <summary>Open MPI's <c>MPI_Status</c>: the three public fields, then two private ones.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct Status
+    {
+        public int Source;
+        public int Tag;
+        public int Error;
+        public int Cancelled;
+        public nuint Count;
+    }
 
     /// <summary>True when libmpi.so.40 can be loaded on this machine (it is loaded as a side effect).</summary>
     public static bool TryLoad(out string? error)
@@ -115,6 +140,17 @@ internal static unsafe class MpiNative
             Abort = (delegate* unmanaged<nint, int, int>)Export("MPI_Abort");
             ErrorString = (delegate* unmanaged<int, byte*, int*, int>)Export("MPI_Error_string");
             Wtime = (delegate* unmanaged<double>)Export("MPI_Wtime");
+            CommDup = (delegate* unmanaged<nint, nint*, int>)Export("MPI_Comm_dup");
+            Iallreduce = (delegate* unmanaged<void*, void*, int, nint, nint, nint, nint*, int>)Export("MPI_Iallreduce");
+            Iallgather = (delegate* unmanaged<void*, int, nint, void*, int, nint, nint, nint*, int>)Export("MPI_Iallgather");
+            Ialltoall = (delegate* unmanaged<void*, int, nint, void*, int, nint, nint, nint*, int>)Export("MPI_Ialltoall");
+            Ibcast = (delegate* unmanaged<void*, int, nint, int, nint, nint*, int>)Export("MPI_Ibcast");
+            Ibarrier = (delegate* unmanaged<nint, nint*, int>)Export("MPI_Ibarrier");
+            Test = (delegate* unmanaged<nint*, int*, Status*, int>)Export("MPI_Test");
+            Isend = (delegate* unmanaged<void*, int, nint, int, int, nint, nint*, int>)Export("MPI_Isend");
+            Irecv = (delegate* unmanaged<void*, int, nint, int, int, nint, nint*, int>)Export("MPI_Irecv");
+            Recv = (delegate* unmanaged<void*, int, nint, int, int, nint, Status*, int>)Export("MPI_Recv");
+            Iprobe = (delegate* unmanaged<int, int, nint, int*, Status*, int>)Export("MPI_Iprobe");
             _loaded = true;
         }
     }
