@@ -19,7 +19,7 @@ internal sealed class Options
     /// <summary>Epochs of the fit mode.</summary>
     public int Epochs { get; private set; } = 8;
     /// <summary>Training examples per epoch of the fit mode, per network (the first N of the data set).</summary>
-    public Dictionary<string, int> Examples { get; } = new() { ["a"] = 60000, ["b"] = 60000, ["c"] = 12800, ["d"] = 6000 };
+    public Dictionary<string, int> Examples { get; } = new() { ["a"] = 60000, ["b"] = 15000, ["c"] = 6400, ["d"] = 3000 };
 
     public static Options Parse(string[] args)
     {

@@ -3,7 +3,7 @@
 // torch.optim.SGD, eager mode, one dispose scope per step), and square SGEMM through torch.mm.
 //
 //   dotnet TorchSharpPeer.dll train --net a [--steps ...] [--repeats 3] [--budget 30] [--threads 2] [--data mnist|random]
-//   dotnet TorchSharpPeer.dll fit --net a [--epochs 8] [--examples a=60000,b=60000,c=12800,d=6000] [--threads 2]
+//   dotnet TorchSharpPeer.dll fit --net a [--epochs 8] [--examples a=60000,b=15000,c=6400,d=3000] [--threads 2]
 //   dotnet TorchSharpPeer.dll sgemm [--sizes 128,256,512,1024] [--repeats 3] [--threads 2]
 //
 // Prints one JSON object per line, in the format of benchmarks/peers/peers.py, with framework "torchsharp".

@@ -441,7 +441,7 @@ def main():
     ap.add_argument("--mode", choices=["train", "fit"], default="train",
                     help="train: timed raw steps after a warm-up; fit: an ordinary epoch loop, timed epoch by epoch")
     ap.add_argument("--epochs", type=int, default=8, help="fit: epochs")
-    ap.add_argument("--examples", default="a=60000,b=60000,c=12800,d=6000", help="fit: training examples per epoch, per network")
+    ap.add_argument("--examples", default="a=60000,b=15000,c=6400,d=3000", help="fit: training examples per epoch, per network")
     ap.add_argument("--nets", default="a,b,c,d")
     ap.add_argument("--steps", default="a=500,b=300,c=100,d=3000",
                     help="timed steps per repeat, per network")

@@ -159,6 +159,9 @@ def main():
         versions.append(f".NET {args.dotnet}")
     w(f"- Versions: {', '.join(versions)}")
     # Which OpenBLAS kernels ran (threadpoolctl, inside each Python process) and the environment that chose them.
+    if "neuralnet" in info and info["neuralnet"].get("tiered_compilation"):
+        w(f"- NeuralNet's runtime: System.Runtime.TieredCompilation {info['neuralnet']['tiered_compilation']}"
+          " (benchmarks/NeuralNet.Peers sets `<TieredCompilation>false</TieredCompilation>`, as samples/Mnist does)")
     for fw in ("numpy", "numpy-avx512", "torch"):
         if fw in info and info[fw].get("blas"):
             env = info[fw].get("openblas_env") or {}
@@ -336,6 +339,14 @@ def main():
                 extra = ""
                 if rec.get("alloc_bytes_per_step") is not None:
                     extra = f", {rec['alloc_bytes_per_step']:.0f} B allocated per step after epoch 1"
+                cpu = rec.get("epoch_cpu_seconds")
+                if cpu and rec.get("raw_epoch_cpu_seconds") is not None:
+                    steady_cpu = statistics.median(cpu[len(cpu) // 2:])
+                    extra += (f"; CPU seconds per epoch {', '.join(f'{c:.3f}' for c in cpu)} (JIT in epoch 1:"
+                              f" {rec['epoch_jit_seconds'][0]:.3f} s, Fit's data checks {rec['fit_setup_cpu_seconds']:.3f} CPU-s);"
+                              f" the raw step over the same batches in order after Fit: {rec['raw_epoch_cpu_seconds']:.3f}"
+                              f" CPU-s and {rec['raw_epoch_seconds']:.3f} s per epoch, so the trainer's own work is"
+                              f" {(steady_cpu / rec['raw_epoch_cpu_seconds'] - 1) * 100:.0f}% of the steady epoch's CPU time")
                 parts.append(f"{label}: epochs {epochs}; loss {rec['loss_first_epoch']:.3f} → {rec['loss_last_epoch']:.3f}{extra}")
         w(f"- {net}) epoch loop: " + "; ".join(parts))
     sg_parts = []

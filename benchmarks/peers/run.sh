@@ -9,7 +9,7 @@
 #   THREADS=2          threads for every framework
 #   FRAMEWORKS=numpy,numpy-avx512,torch,torchsharp,neuralnet   which ones run (numpy-avx512 only on an AVX-512 CPU)
 #   FIT_NETS=a,b,c,d   networks of the epoch-loop comparison (empty: none); FIT_ROUNDS=1; EPOCHS=8
-#   EXAMPLES=a=60000,b=60000,c=12800,d=6000   training examples per epoch there
+#   EXAMPLES=a=60000,b=15000,c=6400,d=3000   training examples per epoch there
 #   PEAK=1             measure the FMA peak (benchmarks/NeuralNet.Benchmarks fma-peak) for the share-of-peak table
 #   REPEATS=3          timed runs per network, framework and round; NET_ROUNDS=3 rounds (each runs the three
 #                      frameworks in turn); the report compares NeuralNet with the faster peer round by round
@@ -43,7 +43,7 @@ FRAMEWORKS="${FRAMEWORKS:-numpy,numpy-avx512,torch,torchsharp,neuralnet}"
 FIT_NETS="${FIT_NETS-a,b,c,d}"
 FIT_ROUNDS="${FIT_ROUNDS:-1}"
 EPOCHS="${EPOCHS:-8}"
-EXAMPLES="${EXAMPLES:-a=60000,b=60000,c=12800,d=6000}"
+EXAMPLES="${EXAMPLES:-a=60000,b=15000,c=6400,d=3000}"
 PEAK="${PEAK:-1}"
 log() { printf '[peers] %s\n' "$*" >&2; }
 has() { [[ ",$FRAMEWORKS," == *",$1,"* ]]; }
