@@ -11,14 +11,14 @@
 #   FIT_NETS=a,b,c,d   networks of the epoch-loop comparison (empty: none); FIT_ROUNDS=1; EPOCHS=8
 #   EXAMPLES=a=60000,b=15000,c=6400,d=3000   training examples per epoch there
 #   PEAK=1             measure the FMA peak (benchmarks/NeuralNet.Benchmarks fma-peak) for the share-of-peak table
-#   REPEATS=3          timed runs per network, framework and round; NET_ROUNDS=3 rounds (each runs the three
-#                      frameworks in turn); the report compares NeuralNet with the faster peer round by round
+#   REPEATS=3          timed runs per network, framework and round; NET_ROUNDS=3 rounds (each runs every
+#                      framework in turn); the report compares NeuralNet with the fastest peer round by round
 #   STEPS=a=500,b=300,c=100,d=3000   timed steps per run, per network
 #   BUDGET=30          seconds of timed runs per network, framework and round; a slower implementation times fewer steps
 #   DATA=mnist         mnist (bundled data/mnist) or random (uniform noise of MNIST shape)
 #   NETS=a,b,c,d       which networks (empty: none);  SGEMM=128,256,512,1024  which sizes (empty: none)
-#   SGEMM_ROUNDS=7     SGEMM rounds (each runs the three frameworks in turn); SGEMM_REPEATS=3 timed runs per round
-#   OMP_WAIT_POLICY=PASSIVE   for PyTorch's OpenMP pool; set it empty to keep libgomp's default (spinning), which
+#   SGEMM_ROUNDS=7     SGEMM rounds (each runs every framework in turn); SGEMM_REPEATS=3 timed runs per round
+#   OMP_WAIT_POLICY=PASSIVE   for the OpenMP pools of PyTorch and TorchSharp; set it empty to keep libgomp's default (spinning), which
 #                      is much slower for PyTorch when other processes share the cores (see docs/peers.md)
 #   OUT=benchmarks/peers/results.md
 set -euo pipefail
@@ -109,7 +109,7 @@ if [ "$PEAK" = 1 ]; then
 fi
 
 # 5. Run. Each framework runs in its own process; the networks are interleaved (NumPy, PyTorch, NeuralNet for one
-# network, then the next) so that a change in background load hits all three alike.
+# network, then the next) so that a change in background load hits all of them alike.
 # OPENBLAS_NUM_THREADS/OMP_NUM_THREADS pin the thread count; OPENBLAS_CORETYPE is left alone (OpenBLAS picks its
 # kernels for this CPU itself).
 export OPENBLAS_NUM_THREADS="$THREADS" OMP_NUM_THREADS="$THREADS"
