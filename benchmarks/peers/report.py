@@ -159,6 +159,8 @@ def main():
         versions.append(f".NET {args.dotnet}")
     w(f"- Versions: {', '.join(versions)}")
     # Which OpenBLAS kernels ran (threadpoolctl, inside each Python process) and the environment that chose them.
+    if "numpy-avx512" not in info and "AVX-512" not in cpu_info():
+        w("- NumPy with OpenBLAS's AVX-512 kernels: not run, this CPU has no AVX-512")
     if "neuralnet" in info and info["neuralnet"].get("tiered_compilation"):
         w(f"- NeuralNet's runtime: System.Runtime.TieredCompilation {info['neuralnet']['tiered_compilation']}"
           " (benchmarks/NeuralNet.Peers sets `<TieredCompilation>false</TieredCompilation>`, as samples/Mnist does)")
