@@ -104,6 +104,7 @@ def main():
     ap.add_argument("--wall", default="", help="wall time of the run in seconds")
     ap.add_argument("--omp-wait-policy", default="", help="OMP_WAIT_POLICY the PyTorch process ran with")
     ap.add_argument("--fma-peak", default="", help="FMA peak of one core, GFLOP per CPU-second (fma-peak mode)")
+    ap.add_argument("--settings", default="", help="the run's settings (run.sh's environment variables), printed as given")
     args = ap.parse_args()
 
     train, fit, sgemm, info, errors = {}, {}, {}, {}, []
@@ -173,6 +174,8 @@ def main():
         w(f"- Load average (1/5/15 min) at start: {args.load_start}; at end: {args.load_end}"
           f" (the benchmark itself accounts for about {threads}; more means other work shared the cores and the figures"
           " are noisy)")
+    if args.settings:
+        w(f"- Settings: `{args.settings}`")
     if args.wall:
         w(f"- Wall time of the whole run: {args.wall} s")
     w("")
@@ -278,7 +281,7 @@ def main():
         w("## Share of the FMA peak")
         w("")
         w(f"Peak: {peak:.1f} GFLOP/s per core (`dotnet benchmarks/NeuralNet.Benchmarks/bin/Release/net10.0/"
-          f"NeuralNet.Benchmarks.dll fma-peak`: 24 independent 512-bit FMA chains, per CPU-second), × {threads} threads"
+          f"NeuralNet.Benchmarks.dll fma-peak`: 24 independent FMA chains of the widest accelerated vector, per CPU-second), × {threads} threads"
           f" = **{both:.0f} GFLOP/s**. Work per step: FLOPs = 2 · B · (Σ forward MACs + Σ weight-gradient MACs +"
           " Σ input-gradient MACs of layers 2…L), a layer's weight-gradient and input-gradient MACs each equal its"
           " forward MACs and the first layer computes no input gradient; biases, activations, pooling, loss and the"
@@ -296,13 +299,14 @@ def main():
             cells = []
             for fw, _ in fws:
                 r = raw[net].get(fw)
-                cells.append("—" if r is None else f"{fl * r / BATCH[net] / 1e9 / both * 100:.1f}% ({fl * r / BATCH[net] / 1e9:.0f} GFLOP/s)")
+                g = fl * r / BATCH[net] / 1e9
+                cells.append("—" if r is None else f"{g / both * 100:.1f}% ({g:.{0 if g >= 10 else 1}f} GFLOP/s)")
             w(f"| {net}) {title}; MACs/example by layer {macs} | {fl / 1e6:.1f} M | " + " | ".join(cells) + " |")
         if 1024 in sizes:
             cells = []
             for fw, _ in fws:
                 v = med([r["gflops"] for r in sgemm.get((1024, fw), [])])
-                cells.append("—" if v is None else f"{v / both * 100:.1f}% ({v:.0f} GFLOP/s)")
+                cells.append("—" if v is None else f"{v / both * 100:.1f}% ({v:.{0 if v >= 10 else 1}f} GFLOP/s)")
             w(f"| SGEMM 1024² | {2 * 1024 ** 3 / 1e6:,.0f} M | " + " | ".join(cells) + " |")
         w("")
 

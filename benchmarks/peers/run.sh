@@ -10,6 +10,7 @@
 #   FRAMEWORKS=numpy,numpy-avx512,torch,torchsharp,neuralnet   which ones run (numpy-avx512 only on an AVX-512 CPU)
 #   FIT_NETS=a,b,c,d   networks of the epoch-loop comparison (empty: none); FIT_ROUNDS=1; EPOCHS=8
 #   EXAMPLES=a=60000,b=15000,c=6400,d=3000   training examples per epoch there
+#   NUMPY_AVX512_CORETYPE=SkylakeX   OPENBLAS_CORETYPE of the numpy-avx512 run (empty: only unset it and OPENBLAS_L2_SIZE)
 #   PEAK=1             measure the FMA peak (benchmarks/NeuralNet.Benchmarks fma-peak) for the share-of-peak table
 #   REPEATS=3          timed runs per network, framework and round; NET_ROUNDS=3 rounds (each runs every
 #                      framework in turn); the report compares NeuralNet with the fastest peer round by round
@@ -128,7 +129,15 @@ COMMON_NN=(--steps "$STEPS" --repeats "$REPEATS" --budget "$BUDGET" --threads "$
 # NumPy with OpenBLAS's AVX-512 kernels, in that one command only: OPENBLAS_L2_SIZE and a configured OPENBLAS_CORETYPE
 # are dropped and SkylakeX (OpenBLAS 0.3.21's AVX-512 kernels; it maps Zen 4/5 to its AVX2 Zen kernels on its own) is
 # asked for. threadpoolctl's report of the kernels that ran goes into the results.
-NUMPY_AVX512=(env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=SkylakeX "$PY" "$HERE/peers.py" --framework numpy --label numpy-avx512)
+# NUMPY_AVX512_CORETYPE (default SkylakeX) names the kernels; set it empty to only unset the two variables and let
+# OpenBLAS choose.
+NUMPY_AVX512_CORETYPE="${NUMPY_AVX512_CORETYPE-SkylakeX}"
+if [ -n "$NUMPY_AVX512_CORETYPE" ]; then
+  NUMPY_AVX512=(env -u OPENBLAS_L2_SIZE -u OPENBLAS_CORETYPE OPENBLAS_CORETYPE="$NUMPY_AVX512_CORETYPE")
+else
+  NUMPY_AVX512=(env -u OPENBLAS_L2_SIZE -u OPENBLAS_CORETYPE)
+fi
+NUMPY_AVX512+=("$PY" "$HERE/peers.py" --framework numpy --label numpy-avx512)
 
 
 run() { # run LABEL WHAT CMD...: appends the JSON lines of CMD to the results; a failure is recorded, not fatal
@@ -199,6 +208,7 @@ LOAD_END="$(cut -d' ' -f1-3 /proc/loadavg)"
 # 6. Report.
 "$PY" "$HERE/report.py" "$RESULTS" --load-start "$LOAD_START" --load-end "$LOAD_END" --dotnet "$DOTNET_VERSION" \
   --omp-wait-policy "${OMP_WAIT_POLICY:-default}" --fma-peak "$PEAK_GFLOPS" \
+  --settings "THREADS=$THREADS FRAMEWORKS=$FRAMEWORKS NETS=$NETS NET_ROUNDS=$NET_ROUNDS REPEATS=$REPEATS STEPS=$STEPS BUDGET=$BUDGET FIT_NETS=$FIT_NETS FIT_ROUNDS=$FIT_ROUNDS EPOCHS=$EPOCHS EXAMPLES=$EXAMPLES SGEMM=$SGEMM SGEMM_ROUNDS=$SGEMM_ROUNDS SGEMM_REPEATS=$SGEMM_REPEATS DATA=$DATA" \
   --wall "$(( $(date +%s) - START ))" > "$OUT"
 cp "$RESULTS" "${OUT%.md}.jsonl"
 cat "$OUT"
