@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-using System.IO.Compression;
 
 namespace NeuralNet.Peers;
 
@@ -21,7 +19,7 @@ internal static class BenchmarkData
         string description;
         if (kind == "mnist")
         {
-            (images, labels) = ReadMnist(mnistDirectory);
+            (images, labels) = MnistFiles.Read(mnistDirectory, Limit);
             description = $"MNIST train, first {labels.Length} images, scaled to [0,1]";
         }
         else
@@ -47,35 +45,22 @@ internal static class BenchmarkData
         return (inputs, batchLabels, description);
     }
 
-    private static (float[] Images, int[] Labels) ReadMnist(string directory)
+    /// <summary>
+    /// The first <paramref name="examples"/> training images (MNIST, or noise as in <see cref="Load"/>) as one (N, …)
+    /// array, as a user hands them to <c>Trainer.Fit</c>, with their labels.
+    /// </summary>
+    public static (NdArray<float> Inputs, int[] Labels, string Description) LoadAll(
+        string kind, string mnistDirectory, int examples, int[] exampleShape)
     {
-        byte[] imageBytes = ReadGzip(Path.Combine(directory, "train-images-idx3-ubyte.gz"));
-        byte[] labelBytes = ReadGzip(Path.Combine(directory, "train-labels-idx1-ubyte.gz"));
-        if (imageBytes.Length < 16 || BinaryPrimitives.ReadInt32BigEndian(imageBytes) != 2051
-            || BinaryPrimitives.ReadInt32BigEndian(imageBytes.AsSpan(8)) != 28 || BinaryPrimitives.ReadInt32BigEndian(imageBytes.AsSpan(12)) != 28)
-            throw new InvalidDataException("train-images-idx3-ubyte.gz: expected an IDX3 header (magic 2051, 28×28 images).");
-        if (labelBytes.Length < 8 || BinaryPrimitives.ReadInt32BigEndian(labelBytes) != 2049)
-            throw new InvalidDataException("train-labels-idx1-ubyte.gz: expected an IDX1 header (magic 2049).");
-        int n = Math.Min(Limit, Math.Min(BinaryPrimitives.ReadInt32BigEndian(imageBytes.AsSpan(4)), BinaryPrimitives.ReadInt32BigEndian(labelBytes.AsSpan(4))));
-        if (n < 1 || imageBytes.Length < 16 + (long)n * 784 || labelBytes.Length < 8 + n)
-            throw new InvalidDataException($"MNIST files in {directory} are truncated.");
-        var images = new float[n * 784];
-        for (int i = 0; i < images.Length; i++) images[i] = imageBytes[16 + i] / 255f;
+        var (batches, batchLabels, description) = Load(kind, mnistDirectory, 1, exampleShape);
+        int n = Math.Min(examples, batches.Length);
+        var data = new float[n * 784];
         var labels = new int[n];
         for (int i = 0; i < n; i++)
         {
-            labels[i] = labelBytes[8 + i];
-            if (labels[i] > 9) throw new InvalidDataException($"train-labels-idx1-ubyte.gz: label {labels[i]} at {i} is not a digit.");
+            batches[i].AsSpan().CopyTo(data.AsSpan(i * 784, 784));
+            labels[i] = batchLabels[i][0];
         }
-        return (images, labels);
-    }
-
-    private static byte[] ReadGzip(string path)
-    {
-        using var file = File.OpenRead(path);
-        using var gzip = new GZipStream(file, CompressionMode.Decompress);
-        using var memory = new MemoryStream();
-        gzip.CopyTo(memory);
-        return memory.ToArray();
+        return (new NdArray<float>(data, [n, .. exampleShape]), labels, $"{description}; the first {n} per epoch");
     }
 }

@@ -16,11 +16,15 @@ internal sealed class Options
     public string Data { get; private set; } = "mnist";
     public string MnistDirectory { get; private set; } = Path.Combine("data", "mnist");
     public int[] Sizes { get; private set; } = [128, 256, 512, 1024];
+    /// <summary>Epochs of the fit mode.</summary>
+    public int Epochs { get; private set; } = 8;
+    /// <summary>Training examples per epoch of the fit mode, per network (the first N of the data set).</summary>
+    public Dictionary<string, int> Examples { get; } = new() { ["a"] = 60000, ["b"] = 15000, ["c"] = 6400, ["d"] = 3000 };
 
     public static Options Parse(string[] args)
     {
         if (args.Length == 0)
-            throw new ArgumentException("usage: NeuralNet.Peers train --net a|b|c|d [options] | sgemm [--sizes 128,256] [options]");
+            throw new ArgumentException("usage: train --net a|b|c|d [options] | fit --net a|b|c|d [--epochs 8] [--examples a=60000,...] [options] | sgemm [--sizes 128,256] [options]");
         var o = new Options { Mode = args[0] };
         for (int i = 1; i < args.Length; i++)
         {
@@ -31,15 +35,9 @@ internal sealed class Options
             switch (name)
             {
                 case "--net": o.Net = value; break;
-                case "--steps":
-                    foreach (var kv in value.Split(',', StringSplitOptions.RemoveEmptyEntries))
-                    {
-                        var parts = kv.Split('=');
-                        if (parts.Length != 2)
-                            throw new ArgumentException($"--steps expects net=count pairs like a=500,b=300, got '{kv}'.");
-                        o.Steps[parts[0]] = PositiveInt(name, parts[1]);
-                    }
-                    break;
+                case "--steps": ParsePerNet(name, value, o.Steps); break;
+                case "--examples": ParsePerNet(name, value, o.Examples); break;
+                case "--epochs": o.Epochs = PositiveInt(name, value); break;
                 case "--warmup": o.Warmup = PositiveInt(name, value); break;
                 case "--warmup-seconds": o.WarmupSeconds = Double(name, value); break;
                 case "--repeats": o.Repeats = PositiveInt(name, value); break;
@@ -58,6 +56,17 @@ internal sealed class Options
             }
         }
         return o;
+    }
+
+    private static void ParsePerNet(string option, string value, Dictionary<string, int> into)
+    {
+        foreach (var kv in value.Split(',', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var parts = kv.Split('=');
+            if (parts.Length != 2)
+                throw new ArgumentException($"{option} expects net=count pairs like a=500,b=300, got '{kv}'.");
+            into[parts[0]] = PositiveInt(option, parts[1]);
+        }
     }
 
     private static int PositiveInt(string option, string value) =>

@@ -2,6 +2,7 @@
 //
 //   dotnet NeuralNet.Peers.dll train --net a [--steps a=500,b=300,c=100,d=3000] [--warmup 20] [--warmup-seconds 1]
 //                                   [--repeats 5] [--budget 60] [--threads 2] [--data mnist|random] [--mnist-dir DIR]
+//   dotnet NeuralNet.Peers.dll fit --net a [--epochs 8] [--examples a=60000,b=15000,c=6400,d=3000] [--threads 2] [--data ...]
 //   dotnet NeuralNet.Peers.dll sgemm [--sizes 128,256,512,1024] [--repeats 5] [--budget 60] [--threads 2]
 //
 // Prints one JSON object per line, in the format of benchmarks/peers/peers.py.
@@ -18,11 +19,14 @@ try
         case "train":
             TrainBenchmark.Run(options);
             break;
+        case "fit":
+            FitBenchmark.Run(options);
+            break;
         case "sgemm":
             SgemmBenchmark.Run(options);
             break;
         default:
-            throw new ArgumentException($"unknown mode '{options.Mode}'; expected 'train' or 'sgemm'.");
+            throw new ArgumentException($"unknown mode '{options.Mode}'; expected 'train', 'fit' or 'sgemm'.");
     }
     return 0;
 }

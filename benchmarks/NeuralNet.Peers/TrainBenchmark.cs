@@ -10,12 +10,12 @@ namespace NeuralNet.Peers;
 internal static class TrainBenchmark
 {
     /// <summary>The learning rate of every framework in the comparison (peers.py LEARNING_RATE).</summary>
-    private const float LearningRate = 0.05f;
+    internal const float LearningRate = 0.05f;
 
-    private sealed record Net(string Title, int Batch, int[] ExampleShape, Func<RandomGenerator, Sequential<float>> Build);
+    internal sealed record Net(string Title, int Batch, int[] ExampleShape, Func<RandomGenerator, Sequential<float>> Build);
 
     /// <summary>The four networks, layer for layer the same as peers.py.</summary>
-    private static readonly Dictionary<string, Net> Nets = new()
+    internal static readonly Dictionary<string, Net> Nets = new()
     {
         ["a"] = new("MLP 784-64-10 sigmoid, b256", 256, [784], r => new Sequential<float>([784],
             new Dense<float>(784, 64, random: r), new Sigmoid<float>(),

@@ -239,7 +239,8 @@ def numpy_nets():
             self.image = image  # True: input reshaped to (N, 28, 28, 1)
             self.rows = {}
 
-        def step(self, x, y):
+        def step(self, x, y, count_correct=False):
+            """One SGD step; returns the batch loss, or (loss, correctly classified rows) with count_correct."""
             n = x.shape[0]
             h = x.reshape(n, 28, 28, 1) if self.image else x
             for layer in self.layers:
@@ -252,6 +253,7 @@ def numpy_nets():
             e = np.exp(h - m)
             s = e.sum(axis=1, keepdims=True)
             loss = float(np.mean(np.log(s[:, 0]) + m[:, 0] - h[r, y]))
+            correct = int(np.count_nonzero(h.argmax(axis=1) == y)) if count_correct else None
             g = e / s
             g[r, y] -= 1
             g *= f32(1.0 / n)
@@ -262,7 +264,7 @@ def numpy_nets():
                 for p, dp in layer.params():
                     dp *= lr
                     p -= dp
-            return loss
+            return (loss, correct) if count_correct else loss
 
     def build(name):
         rng = np.random.default_rng(42)
@@ -313,8 +315,83 @@ def torch_build(name):
 
 
 # ----------------------------------------------------------------------------------------------------------------------
+# The user's path: an ordinary training loop, timed epoch by epoch from its start (no warm-up before it). Every epoch
+# draws a random permutation, gathers each batch by fancy indexing / index_select (the last batch may be partial, as a
+# DataLoader without drop_last), steps, and accumulates the epoch's loss and accuracy, as Trainer.Fit does.
+# ----------------------------------------------------------------------------------------------------------------------
 
-def sgemm(framework, sizes, repeats, budget, threads):
+def numpy_fit(net, x, y, batch, epochs, image):
+    import numpy as np
+
+    rng = np.random.default_rng(42)
+    n = x.shape[0]
+    rates, losses, accs = [], [], []
+    start = prev = time.perf_counter()
+    for _ in range(epochs):
+        perm = rng.permutation(n)
+        loss_sum, correct = 0.0, 0
+        for off in range(0, n, batch):
+            idx = perm[off:off + batch]
+            loss, c = net.step(x[idx], y[idx], count_correct=True)
+            loss_sum += loss * len(idx)
+            correct += c
+        now = time.perf_counter()
+        rates.append(n / (now - prev))
+        prev = now
+        losses.append(loss_sum / n)
+        accs.append(correct / n)
+    return rates, losses, accs
+
+
+def torch_fit(model, x, y, batch, epochs, image):
+    import torch
+    from torch import nn
+
+    crit = nn.CrossEntropyLoss()
+    opt = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
+    gen = torch.Generator().manual_seed(42)
+    tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+    n = tx.shape[0]
+    shape = (-1, 1, 28, 28) if image else (-1, 784)
+    rates, losses, accs = [], [], []
+    start = prev = time.perf_counter()
+    for _ in range(epochs):
+        perm = torch.randperm(n, generator=gen)
+        loss_sum, correct = 0.0, 0
+        for off in range(0, n, batch):
+            idx = perm[off:off + batch]
+            xb = tx.index_select(0, idx).view(shape)
+            yb = ty.index_select(0, idx)
+            opt.zero_grad()
+            out = model(xb)
+            loss = crit(out, yb)
+            loss.backward()
+            opt.step()
+            loss_sum += loss.item() * len(idx)
+            correct += (out.argmax(1) == yb).sum().item()
+        now = time.perf_counter()
+        rates.append(n / (now - prev))
+        prev = now
+        losses.append(loss_sum / n)
+        accs.append(correct / n)
+    return rates, losses, accs
+
+
+def blas_info():
+    """Which BLAS library and which of its kernels (OpenBLAS 'architecture', e.g. Haswell = AVX2, SkylakeX = AVX-512) run."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "threadpoolctl not installed"
+    parts = []
+    for lib in threadpool_info():
+        if lib.get("user_api") == "blas":
+            parts.append(f"{lib.get('internal_api')} {lib.get('version')} {lib.get('architecture', '?')} kernels, "
+                         f"{lib.get('num_threads')} threads")
+    return "; ".join(parts) or "no BLAS found by threadpoolctl"
+
+
+def sgemm(framework, label, sizes, repeats, budget, threads):
     import numpy as np
 
     rng = np.random.default_rng(7)
@@ -353,13 +430,18 @@ def sgemm(framework, sizes, repeats, budget, threads):
             used += dt
             if used > budget:
                 break
-        emit({"framework": framework, "kind": "sgemm", "n": n, "calls": calls, "repeats": len(rates),
+        emit({"framework": label, "kind": "sgemm", "n": n, "calls": calls, "repeats": len(rates),
               "gflops": statistics.median(rates), "all": rates, "threads": threads})
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--framework", choices=["numpy", "torch"], required=True)
+    ap.add_argument("--label", default=None, help="framework name in the output (default: --framework), e.g. numpy-avx512")
+    ap.add_argument("--mode", choices=["train", "fit"], default="train",
+                    help="train: timed raw steps after a warm-up; fit: an ordinary epoch loop, timed epoch by epoch")
+    ap.add_argument("--epochs", type=int, default=8, help="fit: epochs")
+    ap.add_argument("--examples", default="a=60000,b=15000,c=6400,d=3000", help="fit: training examples per epoch, per network")
     ap.add_argument("--nets", default="a,b,c,d")
     ap.add_argument("--steps", default="a=500,b=300,c=100,d=3000",
                     help="timed steps per repeat, per network")
@@ -375,11 +457,14 @@ def main():
 
     import numpy as np
 
+    label = args.label or args.framework
     steps = dict(kv.split("=") for kv in args.steps.split(","))
+    examples = {k: int(v) for k, v in (kv.split("=") for kv in args.examples.split(","))}
     net_names = [s for s in args.nets.split(",") if s]
     x, y, data_desc = load_data(args.data, args.mnist_dir) if net_names else (None, None, None)
-    info = {"framework": args.framework, "kind": "info", "data": data_desc, "threads": args.threads,
-            "numpy": np.__version__, "python": sys.version.split()[0]}
+    info = {"framework": label, "kind": "info", "data": data_desc, "threads": args.threads,
+            "numpy": np.__version__, "python": sys.version.split()[0], "blas": blas_info(),
+            "openblas_env": {k: v for k, v in sorted(os.environ.items()) if k.startswith("OPENBLAS_")}}
 
     if args.framework == "torch":
         import torch
@@ -392,6 +477,19 @@ def main():
     for name in net_names:
         batch = NETS[name]["batch"]
         nsteps = int(steps[name])
+        if args.mode == "fit":
+            n = min(examples[name], x.shape[0])
+            image = name in "cd"
+            if args.framework == "numpy":
+                rates, losses, accs = numpy_fit(build_numpy(name), x[:n], y[:n], batch, args.epochs, image)
+            else:
+                model, image = torch_build(name)
+                model.train()
+                rates, losses, accs = torch_fit(model, x[:n], y[:n], batch, args.epochs, image)
+            emit({"framework": label, "kind": "fit", "net": name, "title": NETS[name]["title"], "batch": batch,
+                  "examples": n, "epochs": len(rates), "epoch_samples_per_s": rates, "loss_first_epoch": losses[0],
+                  "loss_last_epoch": losses[-1], "accuracy_last_epoch": accs[-1], "threads": args.threads})
+            continue
         if args.framework == "numpy":
             net = build_numpy(name)
             batches = numpy_batches(x, y, batch, image=name in "cd")
@@ -417,14 +515,14 @@ def main():
 
         times, first, last, warm, nsteps = run_loop(step, batches, args.warmup, args.warmup_seconds, nsteps, args.repeats, args.budget)
         rates = [batch * nsteps / t for t in times]
-        emit({"framework": args.framework, "kind": "train", "net": name, "title": NETS[name]["title"],
+        emit({"framework": label, "kind": "train", "net": name, "title": NETS[name]["title"],
               "batch": batch, "steps": nsteps, "warmup": warm, "repeats": len(rates),
               "samples_per_s": statistics.median(rates), "all": rates,
               "loss_first": first, "loss_last": last, "threads": args.threads})
 
     sizes = [int(s) for s in args.sgemm.split(",") if s]
     if sizes:
-        sgemm(args.framework, sizes, args.repeats, args.budget, args.threads)
+        sgemm(args.framework, label, sizes, args.repeats, args.budget, args.threads)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Turns the JSON lines of a peer-benchmark run into a Markdown report (stdout).
 
-Usage: report.py RESULTS.jsonl [--load-start "1.00 0.50 0.20"] [--load-end "..."] [--dotnet VERSION]
+Usage: report.py RESULTS.jsonl [--load-start "1.00 0.50 0.20"] [--load-end "..."] [--dotnet VERSION] [--fma-peak GFLOPS]
 """
 
 import argparse
@@ -13,9 +13,27 @@ import subprocess
 import sys
 import time
 
-FRAMEWORKS = [("numpy", "NumPy"), ("torch", "PyTorch"), ("neuralnet", "NeuralNet")]
-PEERS = ("numpy", "torch")
+FRAMEWORKS = [("numpy", "NumPy"), ("numpy-avx512", "NumPy AVX-512"), ("torch", "PyTorch"),
+              ("torchsharp", "TorchSharp"), ("neuralnet", "NeuralNet")]
+LABEL = dict(FRAMEWORKS)
 NET_ORDER = "abcd"
+
+# Multiply-accumulates per example of each network's layers, in order: (name, MACs). The first layer's input gradient
+# is never computed (no framework computes the gradient with respect to the images).
+LAYER_MACS = {
+    "a": [("dense 784-64", 784 * 64), ("dense 64-10", 64 * 10)],
+    "b": [("dense 784-400", 784 * 400), ("dense 400-100", 400 * 100), ("dense 100-25", 100 * 25), ("dense 25-10", 25 * 10)],
+    "c": [("conv 1→6 5×5 @24²", 24 * 24 * 6 * 25), ("conv 6→16 5×5 @8²", 8 * 8 * 16 * 150), ("dense 256-120", 256 * 120),
+          ("dense 120-84", 120 * 84), ("dense 84-10", 84 * 10)],
+    "d": [("conv 1→8 3×3 @26²", 26 * 26 * 8 * 9), ("dense 1352-20", 1352 * 20), ("dense 20-10", 20 * 10)],
+}
+BATCH = {"a": 256, "b": 30, "c": 64, "d": 1}
+
+
+def step_flops(net):
+    """FLOPs of one training step: 2·B·(forward MACs + weight-gradient MACs + input-gradient MACs of layers 2…L)."""
+    macs = [m for _, m in LAYER_MACS[net]]
+    return 2 * BATCH[net] * (sum(macs) + sum(macs) + sum(macs[1:]))
 
 
 def cpu_info():
@@ -47,15 +65,34 @@ def fmt_rate(v):
     return f"{v:,.0f}" if v >= 100 else f"{v:,.1f}"
 
 
-def round_ratios(per_fw, rounds):
-    """NeuralNet / faster peer in each round where NeuralNet and at least one peer have a result."""
-    ratios = []
+def fmt_ratio(v):
+    return "n/a" if v is None else f"{v:.2f}×"
+
+
+def med(values):
+    return statistics.median(values) if values else None
+
+
+def round_ratios(per_fw, rounds, peers):
+    """NeuralNet / fastest peer in each round where NeuralNet and at least one peer have a result; and that peer."""
+    ratios, best = [], []
     for i in range(rounds):
-        nn = per_fw["neuralnet"][i] if i < len(per_fw["neuralnet"]) else None
-        peers = [per_fw[p][i] for p in PEERS if i < len(per_fw[p])]
-        if nn is not None and peers:
-            ratios.append(nn / max(peers))
-    return ratios
+        nn = per_fw.get("neuralnet", [])
+        nn = nn[i] if i < len(nn) else None
+        cands = [(per_fw[p][i], p) for p in peers if i < len(per_fw.get(p, []))]
+        if nn is not None and cands:
+            v, p = max(cands)
+            ratios.append(nn / v)
+            best.append(p)
+    return ratios, best
+
+
+def fit_figures(rates):
+    """(epoch 1, steady = median of the second half of the epochs, median of all epochs)."""
+    if not rates:
+        return None, None, None
+    half = rates[len(rates) // 2:] if len(rates) > 1 else rates
+    return rates[0], statistics.median(half), statistics.median(rates)
 
 
 def main():
@@ -66,9 +103,11 @@ def main():
     ap.add_argument("--dotnet", default="")
     ap.add_argument("--wall", default="", help="wall time of the run in seconds")
     ap.add_argument("--omp-wait-policy", default="", help="OMP_WAIT_POLICY the PyTorch process ran with")
+    ap.add_argument("--fma-peak", default="", help="FMA peak of one core, GFLOP per CPU-second (fma-peak mode)")
+    ap.add_argument("--settings", default="", help="the run's settings (run.sh's environment variables), printed as given")
     args = ap.parse_args()
 
-    train, sgemm, info, errors = {}, {}, {}, []
+    train, fit, sgemm, info, errors = {}, {}, {}, {}, []
     with open(args.results) as f:
         for line in f:
             line = line.strip()
@@ -79,20 +118,25 @@ def main():
             except json.JSONDecodeError:
                 continue
             kind, fw = r.get("kind"), r.get("framework")
+            # Every measurement runs in rounds: the i-th record of a framework and network (or size) belongs to round i.
             if kind == "train":
-                # Networks run in rounds too: the i-th record of a framework and network belongs to round i.
                 train.setdefault((r["net"], fw), []).append(r)
+            elif kind == "fit":
+                fit.setdefault((r["net"], fw), []).append(r)
             elif kind == "sgemm":
-                # SGEMM runs in rounds: the i-th record of a framework and size belongs to round i.
                 sgemm.setdefault((int(r["n"]), fw), []).append(r)
             elif kind == "info":
                 info.setdefault(fw, r)
             elif kind == "error":
                 errors.append(r)
 
+    present = {k[1] for k in list(train) + list(fit) + list(sgemm)}
+    fws = [(fw, label) for fw, label in FRAMEWORKS if fw in present]
+    peers = [fw for fw, _ in fws if fw != "neuralnet"]
+
     out = []
     w = out.append
-    w("# NeuralNet vs NumPy and PyTorch")
+    w("# NeuralNet vs its peers: NumPy, PyTorch, TorchSharp")
     w("")
     w(f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     w(f"- Machine: {cpu_info()}, Linux {platform.release()}")
@@ -101,72 +145,182 @@ def main():
       f"NeuralNetSettings.MaxDegreeOfParallelism)"
       + (f"; OMP_WAIT_POLICY {args.omp_wait_policy}" if args.omp_wait_policy else ""))
     data = next((i.get("data") for i in info.values() if i.get("data")), "?")
-    w(f"- Data: {data} (the same batches, in the same order, for all three)")
+    w(f"- Data: {data} (the same batches, in the same order, for every framework in the raw-step runs)")
     versions = []
-    if "numpy" in info:
-        versions.append(f"NumPy {info['numpy'].get('numpy')} (Python {info['numpy'].get('python')})")
+    if "numpy" in info or "numpy-avx512" in info:
+        i = info.get("numpy") or info.get("numpy-avx512")
+        versions.append(f"NumPy {i.get('numpy')} (Python {i.get('python')})")
     if "torch" in info:
         versions.append(f"PyTorch {info['torch'].get('torch')}")
+    if "torchsharp" in info:
+        versions.append(f"TorchSharp {info['torchsharp'].get('torchsharp')} (LibTorch 2.10 CPU, "
+                        f"{info['torchsharp'].get('torch_threads')} threads)")
     versions.append(f"OpenBLAS (libopenblas0-pthread) {package_version('libopenblas0-pthread')}")
     if args.dotnet:
         versions.append(f".NET {args.dotnet}")
     w(f"- Versions: {', '.join(versions)}")
-    # OPENBLAS_CORETYPE decides which kernels OpenBLAS runs (Haswell: its AVX2 kernels even on an AVX-512 CPU); the
-    # machines here set it, and the benchmark leaves it as it is, so the report says what it was.
-    blas_env = sorted(f"{k}={v}" for k, v in os.environ.items() if k.startswith("OPENBLAS_"))
-    w(f"- OpenBLAS environment: {', '.join(blas_env) if blas_env else 'no OPENBLAS_* variables set'}")
+    # Which OpenBLAS kernels ran (threadpoolctl, inside each Python process) and the environment that chose them.
+    if "numpy-avx512" not in info and "AVX-512" not in cpu_info():
+        w("- NumPy with OpenBLAS's AVX-512 kernels: not run, this CPU has no AVX-512")
+    if "neuralnet" in info and info["neuralnet"].get("tiered_compilation"):
+        w(f"- NeuralNet's runtime: System.Runtime.TieredCompilation {info['neuralnet']['tiered_compilation']}"
+          " (benchmarks/NeuralNet.Peers sets `<TieredCompilation>false</TieredCompilation>`, as samples/Mnist does)")
+    for fw in ("numpy", "numpy-avx512", "torch"):
+        if fw in info and info[fw].get("blas"):
+            env = info[fw].get("openblas_env") or {}
+            env_s = ", ".join(f"{k}={v}" for k, v in env.items()) or "no OPENBLAS_* variables"
+            w(f"- BLAS of {LABEL[fw]}: {info[fw]['blas']} ({env_s})")
     if args.load_start or args.load_end:
         w(f"- Load average (1/5/15 min) at start: {args.load_start}; at end: {args.load_end}"
           f" (the benchmark itself accounts for about {threads}; more means other work shared the cores and the figures"
           " are noisy)")
+    if args.settings:
+        w(f"- Settings: `{args.settings}`")
     if args.wall:
         w(f"- Wall time of the whole run: {args.wall} s")
     w("")
-    w("## Training throughput (samples/s; higher is better)")
-    w("")
-    net_rounds = max((len(v) for v in train.values()), default=0)
-    w(f"One step = forward, softmax cross-entropy loss, backward, plain SGD update (lr 0.05). {net_rounds} round(s) per"
-      " network, each running NumPy, PyTorch and NeuralNet in turn; each cell is the median over the rounds of each"
-      " round's median run, and the ratio is the median of the per-round ratios NeuralNet / faster peer.")
-    w("")
-    w("| Network | Batch | NumPy | PyTorch | NeuralNet | NeuralNet / best peer | rounds NeuralNet ahead |")
-    w("|---|---:|---:|---:|---:|---:|---:|")
+
+    # ---- raw steps
     nets = sorted({k[0] for k in train}, key=lambda n: NET_ORDER.find(n))
-    for net in nets:
-        per_fw = {fw: [r["samples_per_s"] for r in train.get((net, fw), [])] for fw, _ in FRAMEWORKS}
-        any_rec = next(recs[0] for (n, _), recs in train.items() if n == net)
-        rates = {fw: (statistics.median(v) if v else None) for fw, v in per_fw.items()}
-        ratios = round_ratios(per_fw, net_rounds)
-        ratio = f"{statistics.median(ratios):.2f}×" if ratios else "n/a"
-        ahead = f"{sum(1 for x in ratios if x >= 1)} of {len(ratios)}" if ratios else "n/a"
-        w(f"| {net}) {any_rec.get('title', net)} | {any_rec['batch']} | {fmt_rate(rates['numpy'])} | "
-          f"{fmt_rate(rates['torch'])} | {fmt_rate(rates['neuralnet'])} | {ratio} | {ahead} |")
-    w("")
-    w("## Square SGEMM, C = A·B, float32 (GFLOP/s = 2n³ / time; higher is better)")
-    w("")
-    rounds = max((len(v) for v in sgemm.values()), default=0)
-    w(f"{rounds} rounds, each running NumPy, PyTorch and NeuralNet in turn (a few seconds apart); each cell is the median"
-      " over the rounds of each round's median run, and the ratio is the median of the per-round ratios NeuralNet / faster"
-      " peer (the load changes within minutes here, so only ratios from the same round are compared).")
-    w("")
-    w("| n | NumPy (OpenBLAS) | PyTorch | NeuralNet Kernels.Gemm | NeuralNet / best peer | rounds NeuralNet ahead |")
-    w("|---:|---:|---:|---:|---:|---:|")
-    for n in sorted({k[0] for k in sgemm}):
-        per_fw = {fw: [r["gflops"] for r in sgemm.get((n, fw), [])] for fw, _ in FRAMEWORKS}
-        g = {fw: (statistics.median(v) if v else None) for fw, v in per_fw.items()}
-        ratios = round_ratios(per_fw, rounds)
-        ratio = f"{statistics.median(ratios):.2f}×" if ratios else "n/a"
-        ahead = f"{sum(1 for x in ratios if x >= 1)} of {len(ratios)}" if ratios else "n/a"
-        w(f"| {n} | {fmt_rate(g['numpy'])} | {fmt_rate(g['torch'])} | {fmt_rate(g['neuralnet'])} | {ratio} | {ahead} |")
-    w("")
+    raw = {}
+    if nets:
+        w("## Training step throughput (samples/s; higher is better)")
+        w("")
+        net_rounds = max((len(v) for v in train.values()), default=0)
+        w(f"One step = forward, softmax cross-entropy loss, backward, plain SGD update (lr 0.05) on consecutive batches,"
+          f" after a warm-up. {net_rounds} round(s) per network, each running every framework in turn; each cell is the"
+          " median over the rounds of each round's median run, and the ratio is the median of the per-round ratios"
+          " NeuralNet / fastest peer (named).")
+        w("")
+        w("| Network | Batch | " + " | ".join(l for _, l in fws) + " | NeuralNet / best peer | rounds ahead |")
+        w("|---|---:|" + "---:|" * len(fws) + "---:|---:|")
+        for net in nets:
+            per_fw = {fw: [r["samples_per_s"] for r in train.get((net, fw), [])] for fw, _ in fws}
+            any_rec = next(recs[0] for (n, _), recs in train.items() if n == net)
+            rates = {fw: med(v) for fw, v in per_fw.items()}
+            raw[net] = rates
+            ratios, best = round_ratios(per_fw, net_rounds, peers)
+            best_name = LABEL[statistics.mode(best)] if best else ""
+            ratio = f"{statistics.median(ratios):.2f}× ({best_name})" if ratios else "n/a"
+            ahead = f"{sum(1 for x in ratios if x >= 1)} of {len(ratios)}" if ratios else "n/a"
+            w(f"| {net}) {any_rec.get('title', net)} | {any_rec['batch']} | "
+              + " | ".join(fmt_rate(rates[fw]) for fw, _ in fws) + f" | {ratio} | {ahead} |")
+        w("")
+
+    # ---- the user's path
+    fit_nets = sorted({k[0] for k in fit}, key=lambda n: NET_ORDER.find(n))
+    if fit_nets:
+        w("## The user's path: epochs of an ordinary training loop (samples/s; higher is better)")
+        w("")
+        w("Each framework's ordinary epoch loop from a cold process, every epoch timed: a new random permutation per"
+          " epoch, batches gathered by it (NumPy fancy indexing; PyTorch and TorchSharp randperm + index_select;"
+          " NeuralNet `Trainer.Fit`, whose epochs also check the outputs for NaN, count correct rows and record a"
+          " history entry per step), the step, and the epoch's loss and accuracy. **Epoch 1** includes the JIT's warm-up"
+          " (and Fit's checks of the data); **steady** is the median of the second half of the epochs; **median** is"
+          " over all epochs (the target figure); **raw step** is the warmed-up step of the table above.")
+        w("")
+        w("| Network | Examples/epoch × epochs | Framework | Epoch 1 | Steady | Median | Epoch 1 / steady | Raw step |")
+        w("|---|---:|---|---:|---:|---:|---:|---:|")
+        summary = []
+        for net in fit_nets:
+            meds = {}
+            for fw, label in fws:
+                recs = fit.get((net, fw), [])
+                if not recs:
+                    continue
+                # Over FIT_ROUNDS rounds: the median of each figure.
+                figs = [fit_figures(r["epoch_samples_per_s"]) for r in recs]
+                e1 = med([f[0] for f in figs])
+                st = med([f[1] for f in figs])
+                md = med([f[2] for f in figs])
+                meds[fw] = (e1, st, md)
+                r0 = recs[0]
+                w(f"| {net}) {r0['title']} | {r0['examples']} × {r0['epochs']} | {label} | {fmt_rate(e1)} | {fmt_rate(st)} |"
+                  f" {fmt_rate(md)} | {e1 / st:.2f} | {fmt_rate(raw.get(net, {}).get(fw))} |")
+            if "neuralnet" in meds:
+                cands = [(meds[p][2], p) for p in peers if p in meds]
+                if cands:
+                    v, p = max(cands)
+                    e1p = max(meds[q][0] for q in peers if q in meds)
+                    summary.append((net, meds["neuralnet"], v, p, e1p))
+        w("")
+        if summary:
+            w("| Network | NeuralNet median / fastest peer's median | NeuralNet epoch 1 / fastest peer's epoch 1 |"
+              " NeuralNet epoch 1 / its steady state |")
+            w("|---|---:|---:|---:|")
+            for net, (e1, st, md), v, p, e1p in summary:
+                w(f"| {net}) | {md / v:.2f}× ({LABEL[p]}) | {e1 / e1p:.2f}× | {e1 / st:.2f} |")
+            w("")
+
+    # ---- SGEMM
+    sizes = sorted({k[0] for k in sgemm})
+    if sizes:
+        w("## Square SGEMM, C = A·B, float32 (GFLOP/s = 2n³ / time; higher is better)")
+        w("")
+        rounds = max((len(v) for v in sgemm.values()), default=0)
+        w(f"{rounds} rounds, each running every framework in turn (seconds apart); each cell is the median over the"
+          " rounds of each round's median run, and the ratio is the median of the per-round ratios NeuralNet / fastest"
+          " peer. NeuralNet is its internal `Kernels.Gemm`; TorchSharp and PyTorch `torch.mm`; NumPy `numpy.matmul`.")
+        w("")
+        w("| n | " + " | ".join(l for _, l in fws) + " | NeuralNet / best peer | rounds ahead |")
+        w("|---:|" + "---:|" * len(fws) + "---:|---:|")
+        for n in sizes:
+            per_fw = {fw: [r["gflops"] for r in sgemm.get((n, fw), [])] for fw, _ in fws}
+            g = {fw: med(v) for fw, v in per_fw.items()}
+            ratios, best = round_ratios(per_fw, rounds, peers)
+            best_name = LABEL[statistics.mode(best)] if best else ""
+            ratio = f"{statistics.median(ratios):.2f}× ({best_name})" if ratios else "n/a"
+            ahead = f"{sum(1 for x in ratios if x >= 1)} of {len(ratios)}" if ratios else "n/a"
+            w(f"| {n} | " + " | ".join(fmt_rate(g[fw]) for fw, _ in fws) + f" | {ratio} | {ahead} |")
+        w("")
+
+    # ---- share of peak
+    peak = float(args.fma_peak) if args.fma_peak else None
+    if peak:
+        both = 2 * peak if str(threads) == "2" else peak * (int(threads) if str(threads).isdigit() else 1)
+        w("## Share of the FMA peak")
+        w("")
+        w(f"Peak: {peak:.1f} GFLOP/s per core (`dotnet benchmarks/NeuralNet.Benchmarks/bin/Release/net10.0/"
+          f"NeuralNet.Benchmarks.dll fma-peak`: 24 independent FMA chains of the widest accelerated vector, per CPU-second), × {threads} threads"
+          f" = **{both:.0f} GFLOP/s**. Work per step: FLOPs = 2 · B · (Σ forward MACs + Σ weight-gradient MACs +"
+          " Σ input-gradient MACs of layers 2…L), a layer's weight-gradient and input-gradient MACs each equal its"
+          " forward MACs and the first layer computes no input gradient; biases, activations, pooling, loss and the"
+          " update are not counted. SGEMM: 2n³. Share = FLOPs per step × steps/s / peak, from the raw-step and SGEMM"
+          " tables above (wall time, so load from other processes lowers it).")
+        w("")
+        w("| Work | FLOPs per step | " + " | ".join(l for _, l in fws) + " |")
+        w("|---|---:|" + "---:|" * len(fws))
+        for net in ("a", "b", "c"):
+            if net not in raw:
+                continue
+            fl = step_flops(net)
+            macs = " + ".join(f"{m:,}" for _, m in LAYER_MACS[net])
+            title = next(recs[0]["title"] for (n, _), recs in train.items() if n == net)
+            cells = []
+            for fw, _ in fws:
+                r = raw[net].get(fw)
+                g = fl * r / BATCH[net] / 1e9
+                cells.append("—" if r is None else f"{g / both * 100:.1f}% ({g:.{0 if g >= 10 else 1}f} GFLOP/s)")
+            w(f"| {net}) {title}; MACs/example by layer {macs} | {fl / 1e6:.1f} M | " + " | ".join(cells) + " |")
+        if 1024 in sizes:
+            cells = []
+            for fw, _ in fws:
+                v = med([r["gflops"] for r in sgemm.get((1024, fw), [])])
+                cells.append("—" if v is None else f"{v / both * 100:.1f}% ({v:.{0 if v >= 10 else 1}f} GFLOP/s)")
+            w(f"| SGEMM 1024² | {2 * 1024 ** 3 / 1e6:,.0f} M | " + " | ".join(cells) + " |")
+        w("")
+
+    # ---- details
     w("## Details")
     w("")
-    w("Timed steps per run × runs, the best run, the spread of the runs ((max − min) / median), and the loss at the first"
-      " warm-up step → the last step (a single example for batch 1; a sanity check, the initial weights differ):")
-    w("")
+    if nets:
+        w("Raw steps: timed steps per run × runs, the rate of every round, the best run, the spread of the runs"
+          " ((max − min) / median), and the loss at the first warm-up step → the last step (a sanity check; the initial"
+          " weights differ):")
+        w("")
     for net in nets:
         parts = []
-        for fw, label in FRAMEWORKS:
+        for fw, label in fws:
             recs = train.get((net, fw), [])
             if not recs:
                 parts.append(f"{label}: no result")
@@ -183,10 +337,28 @@ def main():
         if allocs:
             parts.append(f"NeuralNet managed allocation {max(allocs):.0f} B/step")
         w(f"- {net}) " + "; ".join(parts))
+    for net in fit_nets:
+        parts = []
+        for fw, label in fws:
+            for rec in fit.get((net, fw), []):
+                epochs = ", ".join(fmt_rate(v) for v in rec["epoch_samples_per_s"])
+                extra = ""
+                if rec.get("alloc_bytes_per_step") is not None:
+                    extra = f", {rec['alloc_bytes_per_step']:.0f} B allocated per step after epoch 1"
+                cpu = rec.get("epoch_cpu_seconds")
+                if cpu and rec.get("raw_epoch_cpu_seconds") is not None:
+                    steady_cpu = statistics.median(cpu[len(cpu) // 2:])
+                    extra += (f"; CPU seconds per epoch {', '.join(f'{c:.3f}' for c in cpu)} (JIT in epoch 1:"
+                              f" {rec['epoch_jit_seconds'][0]:.3f} s, Fit's data checks {rec['fit_setup_cpu_seconds']:.3f} CPU-s);"
+                              f" the raw step over the same batches in order after Fit: {rec['raw_epoch_cpu_seconds']:.3f}"
+                              f" CPU-s and {rec['raw_epoch_seconds']:.3f} s per epoch, so the trainer's own work is"
+                              f" {(steady_cpu / rec['raw_epoch_cpu_seconds'] - 1) * 100:.0f}% of the steady epoch's CPU time")
+                parts.append(f"{label}: epochs {epochs}; loss {rec['loss_first_epoch']:.3f} → {rec['loss_last_epoch']:.3f}{extra}")
+        w(f"- {net}) epoch loop: " + "; ".join(parts))
     sg_parts = []
-    for n in sorted({k[0] for k in sgemm}):
+    for n in sizes:
         cells = []
-        for fw, label in FRAMEWORKS:
+        for fw, label in fws:
             recs = sgemm.get((n, fw), [])
             if recs:
                 per_round = ", ".join(f"{r['gflops']:.0f}" for r in recs)

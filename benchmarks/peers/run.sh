@@ -1,18 +1,25 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark: trains the four reference networks (and times square SGEMM) in NumPy (OpenBLAS),
-# PyTorch (CPU) and NeuralNet in one run, and prints a Markdown table, also saved to benchmarks/peers/results.md.
+# Side-by-side benchmark: trains the four reference networks (and times square SGEMM) in NumPy (OpenBLAS, as
+# configured and with its AVX-512 kernels), PyTorch (CPU), TorchSharp (LibTorch, CPU) and NeuralNet in one run, times
+# each one's ordinary epoch loop (NeuralNet: Trainer.Fit) epoch by epoch, relates the step work to the measured FMA
+# peak, and prints Markdown tables, also saved to benchmarks/peers/results.md (see docs/peers.md).
 #
-# Usage: benchmarks/peers/run.sh            (from anywhere; about 6-12 minutes)
+# Usage: benchmarks/peers/run.sh            (from anywhere; about 15-25 minutes)
 # Settings (environment variables):
 #   THREADS=2          threads for every framework
-#   REPEATS=3          timed runs per network, framework and round; NET_ROUNDS=3 rounds (each runs the three
-#                      frameworks in turn); the report compares NeuralNet with the faster peer round by round
+#   FRAMEWORKS=numpy,numpy-avx512,torch,torchsharp,neuralnet   which ones run (numpy-avx512 only on an AVX-512 CPU)
+#   FIT_NETS=a,b,c,d   networks of the epoch-loop comparison (empty: none); FIT_ROUNDS=1; EPOCHS=8
+#   EXAMPLES=a=60000,b=15000,c=6400,d=3000   training examples per epoch there
+#   NUMPY_AVX512_CORETYPE=SkylakeX   OPENBLAS_CORETYPE of the numpy-avx512 run (empty: only unset it and OPENBLAS_L2_SIZE)
+#   PEAK=1             measure the FMA peak (benchmarks/NeuralNet.Benchmarks fma-peak) for the share-of-peak table
+#   REPEATS=3          timed runs per network, framework and round; NET_ROUNDS=3 rounds (each runs every
+#                      framework in turn); the report compares NeuralNet with the fastest peer round by round
 #   STEPS=a=500,b=300,c=100,d=3000   timed steps per run, per network
 #   BUDGET=30          seconds of timed runs per network, framework and round; a slower implementation times fewer steps
 #   DATA=mnist         mnist (bundled data/mnist) or random (uniform noise of MNIST shape)
 #   NETS=a,b,c,d       which networks (empty: none);  SGEMM=128,256,512,1024  which sizes (empty: none)
-#   SGEMM_ROUNDS=7     SGEMM rounds (each runs the three frameworks in turn); SGEMM_REPEATS=3 timed runs per round
-#   OMP_WAIT_POLICY=PASSIVE   for PyTorch's OpenMP pool; set it empty to keep libgomp's default (spinning), which
+#   SGEMM_ROUNDS=7     SGEMM rounds (each runs every framework in turn); SGEMM_REPEATS=3 timed runs per round
+#   OMP_WAIT_POLICY=PASSIVE   for the OpenMP pools of PyTorch and TorchSharp; set it empty to keep libgomp's default (spinning), which
 #                      is much slower for PyTorch when other processes share the cores (see docs/peers.md)
 #   OUT=benchmarks/peers/results.md
 set -euo pipefail
@@ -33,10 +40,23 @@ SGEMM_REPEATS="${SGEMM_REPEATS:-3}"
 OUT="${OUT:-$HERE/results.md}"
 START=$(date +%s)
 
+FRAMEWORKS="${FRAMEWORKS:-numpy,numpy-avx512,torch,torchsharp,neuralnet}"
+FIT_NETS="${FIT_NETS-a,b,c,d}"
+FIT_ROUNDS="${FIT_ROUNDS:-1}"
+EPOCHS="${EPOCHS:-8}"
+EXAMPLES="${EXAMPLES:-a=60000,b=15000,c=6400,d=3000}"
+PEAK="${PEAK:-1}"
 log() { printf '[peers] %s\n' "$*" >&2; }
+has() { [[ ",$FRAMEWORKS," == *",$1,"* ]]; }
+# OpenBLAS's AVX-512 kernels exist only on an AVX-512 CPU (elsewhere they would stop NumPy with an illegal instruction).
+if has numpy-avx512 && ! grep -qw avx512f /proc/cpuinfo; then
+  log "no AVX-512 on this CPU: NumPy runs with the kernels OpenBLAS picks only"
+  FRAMEWORKS="${FRAMEWORKS//numpy-avx512/}"
+fi
 
-# 1. Peers from Debian. libopenblas0-pthread matters: without it NumPy and PyTorch fall back to the reference BLAS.
-PKGS=(python3-numpy python3-torch libopenblas0-pthread)
+# 1. Peers from Debian. libopenblas0-pthread matters: without it NumPy and PyTorch fall back to the reference BLAS;
+# threadpoolctl reports which OpenBLAS kernels run.
+PKGS=(python3-numpy python3-torch libopenblas0-pthread python3-threadpoolctl)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -56,8 +76,41 @@ dotnet build "$ROOT/benchmarks/NeuralNet.Peers/NeuralNet.Peers.csproj" -c Releas
 DLL="$ROOT/benchmarks/NeuralNet.Peers/bin/Release/net10.0/NeuralNet.Peers.dll"
 DOTNET_VERSION="$(dotnet --version 2>/dev/null || echo '?')"
 
-# 3. Run. Each framework runs in its own process; the networks are interleaved (NumPy, PyTorch, NeuralNet for one
-# network, then the next) so that a change in background load hits all three alike.
+# 3. TorchSharp side: its own project, outside NeuralNet.sln (LibTorch is ~600 MB; the test command must not restore it).
+# TorchSharp-cpu 0.107's native wrapper needs a newer libstdc++ than Debian 12's; the workspace's shared tool patches
+# the build output (idempotent) when the wrapper does not resolve here.
+if has torchsharp; then
+  TS_DIR="$ROOT/benchmarks/TorchSharpPeer"
+  TS_OUT="$TS_DIR/bin/Release/net10.0"
+  log "building benchmarks/TorchSharpPeer (Release; the first build restores TorchSharp-cpu 0.107.0, ~600 MB)"
+  dotnet build "$TS_DIR/TorchSharpPeer.csproj" -c Release -nologo -v q -clp:ErrorsOnly >&2
+  TS_DLL="$TS_OUT/TorchSharpPeer.dll"
+  TS_NATIVE="$TS_OUT/runtimes/linux-x64/native/libLibTorchSharp.so"
+  if ldd "$TS_NATIVE" 2>&1 | grep -q 'not found'; then
+    FIX="$(cd "$ROOT/.." && pwd)/shared/tools/torchsharp-native-fix.sh"
+    if [ ! -f "$FIX" ]; then
+      log "TorchSharp's native wrapper does not load here ($(ldd "$TS_NATIVE" 2>&1 | grep -m1 'not found' | xargs)),"
+      log "and the fix $FIX is missing: the repository's parent folder must hold shared/ (the workspace's shared files)."
+      log "Run with FRAMEWORKS=numpy,numpy-avx512,torch,neuralnet to leave TorchSharp out."
+      exit 1
+    fi
+    log "patching TorchSharp's native wrapper with $FIX"
+    bash "$FIX" "$TS_OUT" >&2
+  fi
+fi
+
+# 4. The FMA peak of one core (per CPU-second, so other load does not count), for the share-of-peak table.
+PEAK_GFLOPS=""
+if [ "$PEAK" = 1 ]; then
+  log "measuring the FMA peak (benchmarks/NeuralNet.Benchmarks fma-peak)"
+  dotnet build "$ROOT/benchmarks/NeuralNet.Benchmarks/NeuralNet.Benchmarks.csproj" -c Release -nologo -v q -clp:ErrorsOnly >&2
+  PEAK_GFLOPS="$(dotnet "$ROOT/benchmarks/NeuralNet.Benchmarks/bin/Release/net10.0/NeuralNet.Benchmarks.dll" fma-peak \
+    | sed -n 's/^RESULT fma-peak gflops_per_cpu_second_median=//p')"
+  log "FMA peak: ${PEAK_GFLOPS:-not measured} GFLOP/s per core"
+fi
+
+# 5. Run. Each framework runs in its own process; the networks are interleaved (NumPy, PyTorch, NeuralNet for one
+# network, then the next) so that a change in background load hits all of them alike.
 # OPENBLAS_NUM_THREADS/OMP_NUM_THREADS pin the thread count; OPENBLAS_CORETYPE is left alone (OpenBLAS picks its
 # kernels for this CPU itself).
 export OPENBLAS_NUM_THREADS="$THREADS" OMP_NUM_THREADS="$THREADS"
@@ -73,6 +126,19 @@ RESULTS="$TMP/results.jsonl"
 LOAD_START="$(cut -d' ' -f1-3 /proc/loadavg)"
 COMMON_PY=(--steps "$STEPS" --repeats "$REPEATS" --budget "$BUDGET" --threads "$THREADS" --data "$DATA" --mnist-dir "$ROOT/data/mnist")
 COMMON_NN=(--steps "$STEPS" --repeats "$REPEATS" --budget "$BUDGET" --threads "$THREADS" --data "$DATA" --mnist-dir "$ROOT/data/mnist")
+# NumPy with OpenBLAS's AVX-512 kernels, in that one command only: OPENBLAS_L2_SIZE and a configured OPENBLAS_CORETYPE
+# are dropped and SkylakeX (OpenBLAS 0.3.21's AVX-512 kernels; it maps Zen 4/5 to its AVX2 Zen kernels on its own) is
+# asked for. threadpoolctl's report of the kernels that ran goes into the results.
+# NUMPY_AVX512_CORETYPE (default SkylakeX) names the kernels; set it empty to only unset the two variables and let
+# OpenBLAS choose.
+NUMPY_AVX512_CORETYPE="${NUMPY_AVX512_CORETYPE-SkylakeX}"
+if [ -n "$NUMPY_AVX512_CORETYPE" ]; then
+  NUMPY_AVX512=(env -u OPENBLAS_L2_SIZE -u OPENBLAS_CORETYPE OPENBLAS_CORETYPE="$NUMPY_AVX512_CORETYPE")
+else
+  NUMPY_AVX512=(env -u OPENBLAS_L2_SIZE -u OPENBLAS_CORETYPE)
+fi
+NUMPY_AVX512+=("$PY" "$HERE/peers.py" --framework numpy --label numpy-avx512)
+
 
 run() { # run LABEL WHAT CMD...: appends the JSON lines of CMD to the results; a failure is recorded, not fatal
   local label="$1" what="$2"; shift 2
@@ -84,32 +150,65 @@ run() { # run LABEL WHAT CMD...: appends the JSON lines of CMD to the results; a
   fi
 }
 
+# One framework, one process: run_fw FRAMEWORK WHAT PY_ARGS -- DOTNET_ARGS (the Python side gets PY_ARGS, the two .NET
+# sides get DOTNET_ARGS).
+run_fw() {
+  local fw="$1" what="$2"; shift 2
+  local py_args=() net_args=()
+  while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do py_args+=("$1"); shift; done
+  [ "$#" -gt 0 ] && shift
+  net_args=("$@")
+  case "$fw" in
+    numpy) run numpy "$what" "$PY" "$HERE/peers.py" --framework numpy "${py_args[@]}" ;;
+    numpy-avx512) run numpy-avx512 "$what" "${NUMPY_AVX512[@]}" "${py_args[@]}" ;;
+    torch) run torch "$what" "$PY" "$HERE/peers.py" --framework torch "${py_args[@]}" ;;
+    torchsharp) run torchsharp "$what" dotnet "$TS_DLL" "${net_args[@]}" ;;
+    neuralnet) run neuralnet "$what" dotnet "$DLL" "${net_args[@]}" ;;
+  esac
+}
+IFS=',' read -r -a FW_LIST <<< "$FRAMEWORKS"
+
 IFS=',' read -r -a NET_LIST <<< "$NETS"
-# Each network runs in NET_ROUNDS rounds of NumPy, PyTorch and NeuralNet in turn (each process warms up, then times
-# REPEATS runs), so the three are measured within a minute of each other and the report compares per-round ratios.
+# Raw steps: each network runs in NET_ROUNDS rounds of every framework in turn (each process warms up, then times
+# REPEATS runs), so they are measured within a minute or two of each other and the report compares per-round ratios.
 for net in "${NET_LIST[@]}"; do
   for round in $(seq 1 "$NET_ROUNDS"); do
-    run numpy "net $net round $round" "$PY" "$HERE/peers.py" --framework numpy --nets "$net" --sgemm "" "${COMMON_PY[@]}"
-    run torch "net $net round $round" "$PY" "$HERE/peers.py" --framework torch --nets "$net" --sgemm "" "${COMMON_PY[@]}"
-    run neuralnet "net $net round $round" dotnet "$DLL" train --net "$net" "${COMMON_NN[@]}"
+    for fw in "${FW_LIST[@]}"; do
+      [ -n "$fw" ] || continue
+      run_fw "$fw" "net $net round $round" --nets "$net" --sgemm "" "${COMMON_PY[@]}" -- train --net "$net" "${COMMON_NN[@]}"
+    done
   done
 done
-# SGEMM runs in rounds (NumPy, PyTorch, NeuralNet, SGEMM_REPEATS timed runs each, then again): a few seconds per round,
-# so that the load of the moment hits all three alike; the report gives the median over rounds and the ratio per round.
+# The user's path: each framework's ordinary epoch loop (NeuralNet: Trainer.Fit), EPOCHS epochs from a cold process,
+# every epoch timed; FIT_ROUNDS rounds of every framework in turn.
+IFS=',' read -r -a FIT_LIST <<< "$FIT_NETS"
+FIT_COMMON=(--epochs "$EPOCHS" --examples "$EXAMPLES" --threads "$THREADS" --data "$DATA" --mnist-dir "$ROOT/data/mnist")
+for net in "${FIT_LIST[@]}"; do
+  for round in $(seq 1 "$FIT_ROUNDS"); do
+    for fw in "${FW_LIST[@]}"; do
+      [ -n "$fw" ] || continue
+      run_fw "$fw" "fit $net round $round" --mode fit --nets "$net" --sgemm "" "${FIT_COMMON[@]}" -- fit --net "$net" "${FIT_COMMON[@]}"
+    done
+  done
+done
+# SGEMM runs in rounds (every framework, SGEMM_REPEATS timed runs each, then again): a few seconds per round, so that
+# the load of the moment hits all alike; the report gives the median over rounds and the ratio per round.
 if [ -n "$SGEMM" ]; then
   for round in $(seq 1 "$SGEMM_ROUNDS"); do
-    SG_PY=(--repeats "$SGEMM_REPEATS" --budget "$BUDGET" --threads "$THREADS" --data "$DATA" --mnist-dir "$ROOT/data/mnist")
-    run numpy "sgemm round $round" "$PY" "$HERE/peers.py" --framework numpy --nets "" --sgemm "$SGEMM" "${SG_PY[@]}"
-    run torch "sgemm round $round" "$PY" "$HERE/peers.py" --framework torch --nets "" --sgemm "$SGEMM" "${SG_PY[@]}"
-    run neuralnet "sgemm round $round" dotnet "$DLL" sgemm --sizes "$SGEMM" --repeats "$SGEMM_REPEATS" --budget "$BUDGET" \
-      --threads "$THREADS"
+    SG_PY=(--nets "" --sgemm "$SGEMM" --repeats "$SGEMM_REPEATS" --budget "$BUDGET" --threads "$THREADS")
+    SG_NN=(sgemm --sizes "$SGEMM" --repeats "$SGEMM_REPEATS" --budget "$BUDGET" --threads "$THREADS")
+    for fw in "${FW_LIST[@]}"; do
+      [ -n "$fw" ] || continue
+      run_fw "$fw" "sgemm round $round" "${SG_PY[@]}" -- "${SG_NN[@]}"
+    done
   done
 fi
 LOAD_END="$(cut -d' ' -f1-3 /proc/loadavg)"
 
-# 4. Report.
+# 6. Report.
 "$PY" "$HERE/report.py" "$RESULTS" --load-start "$LOAD_START" --load-end "$LOAD_END" --dotnet "$DOTNET_VERSION" \
-  --omp-wait-policy "${OMP_WAIT_POLICY:-default}" \
+  --omp-wait-policy "${OMP_WAIT_POLICY:-default}" --fma-peak "$PEAK_GFLOPS" \
+  --settings "THREADS=$THREADS FRAMEWORKS=$FRAMEWORKS NETS=$NETS NET_ROUNDS=$NET_ROUNDS REPEATS=$REPEATS STEPS=$STEPS BUDGET=$BUDGET FIT_NETS=$FIT_NETS FIT_ROUNDS=$FIT_ROUNDS EPOCHS=$EPOCHS EXAMPLES=$EXAMPLES SGEMM=$SGEMM SGEMM_ROUNDS=$SGEMM_ROUNDS SGEMM_REPEATS=$SGEMM_REPEATS DATA=$DATA" \
   --wall "$(( $(date +%s) - START ))" > "$OUT"
 cp "$RESULTS" "${OUT%.md}.jsonl"
 cat "$OUT"

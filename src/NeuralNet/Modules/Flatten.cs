@@ -14,6 +14,7 @@ public sealed class Flatten<T> : Module<T> where T : unmanaged, IFloatingPointIe
     private NdArray<T>? _outputView;
     private NdArray<T>? _gradientView;
     private NdArray<T>? _lastGradient;
+    private NdArray<T>? _spareOutputView, _spareGradientView, _spareLastGradient;
 
     /// <inheritdoc/>
     public override string Name => "Flatten";
@@ -42,7 +43,13 @@ public sealed class Flatten<T> : Module<T> where T : unmanaged, IFloatingPointIe
         ModuleChecks.ThrowIfNotFinite("Flatten", nameof(input), input);
         int n = input.Dim(0);
         if (_outputView is null || !ReferenceEquals(_outputView.Data, input.Data) || _outputView.Dim(0) != n)
-            _outputView = input.Reshape(n, input.Length / n);
+        {
+            // Two views are kept, so an epoch that alternates two batch sizes (a smaller last batch) reuses both.
+            if (_spareOutputView is not null && ReferenceEquals(_spareOutputView.Data, input.Data) && _spareOutputView.Dim(0) == n)
+                (_outputView, _spareOutputView) = (_spareOutputView, _outputView);
+            else
+                (_outputView, _spareOutputView) = (input.Reshape(n, input.Length / n), _outputView);
+        }
         _input = input;
         return _outputView;
     }
@@ -55,8 +62,16 @@ public sealed class Flatten<T> : Module<T> where T : unmanaged, IFloatingPointIe
         var x = _input!;
         if (_gradientView is null || !ReferenceEquals(_lastGradient, outputGradient) || !_gradientView.HasShape(x.Shape))
         {
-            _gradientView = outputGradient.Reshape(x.ShapeArray());
-            _lastGradient = outputGradient;
+            if (_spareGradientView is not null && ReferenceEquals(_spareLastGradient, outputGradient) && _spareGradientView.HasShape(x.Shape))
+            {
+                (_gradientView, _spareGradientView) = (_spareGradientView, _gradientView);
+                (_lastGradient, _spareLastGradient) = (_spareLastGradient, _lastGradient);
+            }
+            else
+            {
+                (_gradientView, _spareGradientView) = (outputGradient.Reshape(x.ShapeArray()), _gradientView);
+                (_lastGradient, _spareLastGradient) = (outputGradient, _lastGradient);
+            }
         }
         return _gradientView;
     }

@@ -64,24 +64,54 @@ internal static class ModuleChecks
         return s[1..^1];
     }
 
-    /// <summary>Returns <paramref name="buffer"/> when it already has the shape; otherwise a new zeroed tensor.</summary>
+    /// <summary>
+    /// Returns <paramref name="buffer"/> when it already has the shape; otherwise the buffer of that shape this one was
+    /// paired with (see <see cref="Replace{T}"/>), or a new zeroed tensor.
+    /// </summary>
     public static NdArray<T> Ensure<T>(ref NdArray<T>? buffer, ReadOnlySpan<int> shape)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (buffer is null || !buffer.HasShape(shape)) buffer = new NdArray<T>(shape.ToArray());
+        if (buffer is null || !buffer.HasShape(shape)) buffer = Replace(buffer, shape);
         return buffer;
     }
 
-    /// <summary>Returns <paramref name="buffer"/> when it already has the shape (N, rest...); otherwise a new zeroed tensor.</summary>
+    /// <summary>Returns <paramref name="buffer"/> when it already has the shape (N, rest...); otherwise its pair of that shape
+    /// (see <see cref="Replace{T}"/>) or a new zeroed tensor.</summary>
     public static NdArray<T> Ensure<T>(ref NdArray<T>? buffer, int batch, ReadOnlySpan<int> rest)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (buffer is not null && buffer.Rank == rest.Length + 1 && buffer.Dim(0) == batch && buffer.Shape[1..].SequenceEqual(rest))
             return buffer;
-        var shape = new int[rest.Length + 1];
+        Span<int> shape = stackalloc int[rest.Length + 1];
         shape[0] = batch;
-        rest.CopyTo(shape.AsSpan(1));
-        buffer = new NdArray<T>(shape);
+        rest.CopyTo(shape[1..]);
+        buffer = Replace(buffer, shape);
         return buffer;
+    }
+
+    /// <summary>
+    /// The buffer that takes the place of <paramref name="old"/> for a new shape. A training epoch whose size is not a
+    /// multiple of the batch size ends with a smaller batch, so every module alternates between two batch sizes; each
+    /// buffer is therefore paired with the one that replaced it, and switching back finds the pair instead of
+    /// allocating again. After the first epoch, a <c>Trainer.Fit</c> step allocates nothing even then. A pair lives as
+    /// long as either of its buffers is referenced (a conditional weak table). The contents of a reused buffer are
+    /// whatever its last use left, as when the shape never changes.
+    /// </summary>
+    private static NdArray<T> Replace<T>(NdArray<T>? old, ReadOnlySpan<int> shape)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (old is not null && Pairs<T>.Table.TryGetValue(old, out var other) && other.HasShape(shape)) return other;
+        var fresh = new NdArray<T>(shape.ToArray());
+        if (old is not null)
+        {
+            Pairs<T>.Table.AddOrUpdate(old, fresh);
+            Pairs<T>.Table.AddOrUpdate(fresh, old);
+        }
+        return fresh;
+    }
+
+    private static class Pairs<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public static readonly System.Runtime.CompilerServices.ConditionalWeakTable<NdArray<T>, NdArray<T>> Table = new();
     }
 }

@@ -26,6 +26,20 @@ public class ZeroAllocationTests
     private const int MeasuredSteps = 10;
     private const int WholeProcessWindows = 20;
 
+    /// <summary>Every network whose batch holds more than one example (so an epoch can end with a smaller batch), at 1 and
+    /// 2 threads.</summary>
+    public static TheoryData<string, int> BatchedNetworksAndThreads()
+    {
+        var data = new TheoryData<string, int>();
+        foreach (var name in ReferenceNetworks.Names)
+        {
+            if (ReferenceNetworks.Create(name, 1).BatchSize == 1) continue;
+            data.Add(name, 1);
+            data.Add(name, 2);
+        }
+        return data;
+    }
+
     /// <summary>Every network at 1 and 2 threads.</summary>
     public static TheoryData<string, int> NetworksAndThreads()
     {
@@ -110,7 +124,20 @@ public class ZeroAllocationTests
 
     [Theory]
     [MemberData(nameof(NetworksAndThreads))]
-    public void TrainerFit_StepsInsideAnEpochAllocateNothingOnAnyThread(string name, int threads)
+    public void TrainerFit_StepsInsideAnEpochAllocateNothingOnAnyThread(string name, int threads) =>
+        AssertFitStepsAllocateNothing(name, threads, partialLastBatch: false);
+
+    /// <summary>
+    /// An epoch whose size is not a multiple of the batch size (60000 MNIST images in batches of 256) ends with a smaller
+    /// batch, so every module switches between two batch sizes twice per epoch; after the first epoch the switch must
+    /// find the buffers of the other size again rather than allocate them.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(BatchedNetworksAndThreads))]
+    public void TrainerFit_EpochWithAPartialLastBatch_AllocatesNothingInsideTheEpoch(string name, int threads) =>
+        AssertFitStepsAllocateNothing(name, threads, partialLastBatch: true);
+
+    private static void AssertFitStepsAllocateNothing(string name, int threads, bool partialLastBatch)
     {
         int saved = NeuralNetSettings.MaxDegreeOfParallelism;
         try
@@ -119,6 +146,17 @@ public class ZeroAllocationTests
             const int batches = 6;
             var net = ReferenceNetworks.Create(name, batches);
             var (inputs, labels) = Concatenate(net);
+            if (partialLastBatch)
+            {
+                net.BatchSize.Should().BeGreaterThan(1, "a partial batch needs a batch size above 1");
+                // Drop half of the last batch: the epoch ends with a batch of BatchSize - BatchSize / 2 examples.
+                int keep = net.BatchSize * batches - net.BatchSize / 2;
+                var shape = inputs.ShapeArray();
+                int rowLength = inputs.Length / shape[0];
+                shape[0] = keep;
+                inputs = new NdArray<float>(inputs.AsSpan()[..(keep * rowLength)].ToArray(), shape);
+                labels = labels[..keep];
+            }
             var trainer = new Trainer<float>(net.Model, net.Loss, net.Optimizer, random: new RandomGenerator(3));
             var probe = new KernelThreadProbe(threads, slots: 2);
             var meter = new AllocationMeter(probe, capacity: 2 * batches);
