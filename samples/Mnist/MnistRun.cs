@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using MnistSample.ConsoleUi;
 using MnistSample.Output;
 using MnistSample.Report;
@@ -42,15 +43,15 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
     public int Execute()
     {
         using var interrupt = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
-        ConsoleCancelEventHandler onCtrlC = (_, e) =>
-        {
-            // Stop at the next step instead of killing the process, so the checkpoint on disk stays whole and the
-            // terminal gets its cursor back.
-            e.Cancel = true;
-            interrupt.Cancel();
-        };
+        // Stop at the next step instead of killing the process, so the checkpoint on disk stays whole and the terminal
+        // gets its cursor back. A POSIX signal registration rather than Console.CancelKeyPress: subscribing to that event
+        // initializes the terminal, which writes its keypad escape codes ahead of a --json line.
         // Single-process runs only: the distributed trainer takes no token, and mpirun forwards the signal to its ranks.
-        if (!settings.Distributed) Console.CancelKeyPress += onCtrlC;
+        using var onCtrlC = settings.Distributed ? null : PosixSignalRegistration.Create(PosixSignal.SIGINT, context =>
+        {
+            context.Cancel = true;
+            interrupt.Cancel();
+        });
         _interrupt = interrupt.Token;
         try
         {
@@ -100,10 +101,6 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
                 ? $"mnist: interrupted. Resume with the same options and --resume {checkpoint}"
                 : "mnist: interrupted before the first epoch ended; no checkpoint was written, so there is nothing to resume.");
             return Interrupted;
-        }
-        finally
-        {
-            Console.CancelKeyPress -= onCtrlC;
         }
     }
 

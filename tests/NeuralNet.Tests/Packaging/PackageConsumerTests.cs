@@ -95,6 +95,7 @@ public class PackageConsumerTests
         using NeuralNet.Modules;
         using NeuralNet.Modules.Activations;
         using NeuralNet.Optimization;
+        using NeuralNet.Optimization.Schedules;
         using NeuralNet.Training;
         using System.Numerics.Tensors;
 
@@ -141,8 +142,10 @@ public class PackageConsumerTests
         }
         var data = Dataset.FromArrays(features, targets);
         var regressor = new Sequential<float>([2], new Dense<float>(2, 1, random: rng));
-        // Optimizers and schedules: the consumer's use of them goes here.
-        var optimizer = new Sgd<float>(regressor, 0.1, 0.9);
+        // Adam with a cosine schedule after a linear warm-up: the schedule attaches to the optimizer and owns its rate.
+        var optimizer = new Adam<float>(regressor, learningRate: 0.1);
+        var schedule = new LinearWarmupSchedule(new CosineAnnealingSchedule(optimizer, maxSteps: 100, minLearningRate: 1e-3), warmupSteps: 5);
+        if (optimizer.Schedule != schedule) throw new Exception("consumer FAILED: the warm-up is not the optimizer's schedule");
         var trainer = new Trainer<float>(regressor, new MseLoss<float>(), optimizer, random: rng);
         trainer.Fit(data, new TrainerOptions { Epochs = 100, BatchSize = 16 });
         double mse = trainer.EvaluateTargets(data).Metrics.MeanSquaredError;

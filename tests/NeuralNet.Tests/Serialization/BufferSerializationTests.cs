@@ -85,7 +85,7 @@ public class BufferSerializationTests
         string path = dir.File("old.safetensors");
         file.Save(path);
         FluentActions.Invoking(() => ModelSerializer.Load(path)).Should().Throw<InvalidDataException>()
-            .WithMessage($"{path}: missing buffer tensor 'layers.8.running_var' of shape (8) required by layer 8 (BatchNorm1d(8*");
+            .WithMessage($"{path}: missing tensor 'layers.8.running_var' of shape (8) required by layer 8 (BatchNorm1d) of the architecture.");
     }
 
     [Fact]
@@ -98,7 +98,7 @@ public class BufferSerializationTests
         string path = dir.File("bad.safetensors");
         file.Save(path);
         FluentActions.Invoking(() => ModelSerializer.Load(path)).Should().Throw<InvalidDataException>()
-            .WithMessage("*buffer tensor 'layers.1.running_mean' has shape (5) but layer 1 (BatchNorm2d(4*expects (4)*");
+            .WithMessage("*tensor 'layers.1.running_mean' has shape (5) but layer 1 (BatchNorm2d) of the architecture expects (4).");
     }
 
     [Fact]
