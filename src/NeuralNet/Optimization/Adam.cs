@@ -67,9 +67,9 @@ public sealed class Adam<T> : Optimizer<T> where T : unmanaged, IFloatingPointIe
     /// <exception cref="ArgumentException">A hyper-parameter is out of range, or a parameter is repeated.</exception>
     public Adam(IEnumerable<ParameterGroup<T>> groups, double learningRate = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8,
         double weightDecay = 0, bool amsGrad = false)
-        : base(groups, learningRate, weightDecay)
+        : base(groups, AdamKernel<T>.Check("Adam", learningRate, beta1, beta2, epsilon), weightDecay)
     {
-        _kernel = new AdamKernel<T>(this, "Adam", beta1, beta2, epsilon, amsGrad, decoupled: false);
+        _kernel = new AdamKernel<T>(this, beta1, beta2, epsilon, amsGrad, decoupled: false);
     }
 
     /// <inheritdoc/>
@@ -176,9 +176,9 @@ public sealed class AdamW<T> : Optimizer<T> where T : unmanaged, IFloatingPointI
     /// <exception cref="ArgumentException">A hyper-parameter is out of range, or a parameter is repeated.</exception>
     public AdamW(IEnumerable<ParameterGroup<T>> groups, double learningRate = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8,
         double weightDecay = 1e-2, bool amsGrad = false)
-        : base(groups, learningRate, weightDecay)
+        : base(groups, AdamKernel<T>.Check("AdamW", learningRate, beta1, beta2, epsilon), weightDecay)
     {
-        _kernel = new AdamKernel<T>(this, "AdamW", beta1, beta2, epsilon, amsGrad, decoupled: true);
+        _kernel = new AdamKernel<T>(this, beta1, beta2, epsilon, amsGrad, decoupled: true);
     }
 
     /// <inheritdoc/>
@@ -232,7 +232,9 @@ internal sealed class AdamKernel<T> where T : unmanaged, IFloatingPointIeee754<T
     private readonly bool _decoupled;
     private double _biasCorrection1, _biasCorrection2Sqrt;
 
-    public AdamKernel(Optimizer<T> owner, string kind, double beta1, double beta2, double epsilon, bool amsGrad, bool decoupled)
+    /// <summary>Validates the settings before the optimizer's base constructor adopts the groups (so a bad setting leaves
+    /// them free); returns the learning rate for the base call.</summary>
+    public static double Check(string kind, double learningRate, double beta1, double beta2, double epsilon)
     {
         if (!(double.IsFinite(beta1) && beta1 >= 0 && beta1 < 1))
             throw new ArgumentException($"{kind}: beta1 must be in [0, 1), got {Format(beta1)}.", nameof(beta1));
@@ -240,6 +242,11 @@ internal sealed class AdamKernel<T> where T : unmanaged, IFloatingPointIeee754<T
             throw new ArgumentException($"{kind}: beta2 must be in [0, 1), got {Format(beta2)}.", nameof(beta2));
         if (!(double.IsFinite(epsilon) && epsilon > 0))
             throw new ArgumentException($"{kind}: epsilon must be positive and finite, got {Format(epsilon)}.", nameof(epsilon));
+        return learningRate;
+    }
+
+    public AdamKernel(Optimizer<T> owner, double beta1, double beta2, double epsilon, bool amsGrad, bool decoupled)
+    {
         Beta1 = beta1;
         InitialBeta1 = beta1;
         Beta2 = beta2;

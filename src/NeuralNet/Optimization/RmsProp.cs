@@ -66,14 +66,8 @@ public sealed class RmsProp<T> : Optimizer<T> where T : unmanaged, IFloatingPoin
     /// <exception cref="ArgumentException">A hyper-parameter is out of range, or a parameter is repeated.</exception>
     public RmsProp(IEnumerable<ParameterGroup<T>> groups, double learningRate = 1e-2, double alpha = 0.99, double epsilon = 1e-8, double weightDecay = 0,
         double momentum = 0, bool centered = false)
-        : base(groups, learningRate, weightDecay)
+        : base(groups, Check(learningRate, alpha, epsilon, momentum), weightDecay)
     {
-        if (!(double.IsFinite(alpha) && alpha >= 0 && alpha < 1))
-            throw new ArgumentException($"RmsProp: alpha must be in [0, 1), got {alpha.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}.", nameof(alpha));
-        if (!(double.IsFinite(epsilon) && epsilon > 0))
-            throw new ArgumentException($"RmsProp: epsilon must be positive and finite, got {epsilon.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}.", nameof(epsilon));
-        if (!(double.IsFinite(momentum) && momentum >= 0 && momentum < 1))
-            throw new ArgumentException($"RmsProp: momentum must be in [0, 1), got {momentum.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}.", nameof(momentum));
         Alpha = alpha;
         Epsilon = epsilon;
         _momentum = momentum;
@@ -82,6 +76,18 @@ public sealed class RmsProp<T> : Optimizer<T> where T : unmanaged, IFloatingPoin
         _squareAvg = AddState("square_avg");
         _momentumBuffer = momentum > 0 ? AddState("momentum_buffer") : [];
         _gradAvg = centered ? AddState("grad_avg") : [];
+    }
+
+    // Runs before the base constructor adopts the groups, so a bad setting leaves them free for another optimizer.
+    private static double Check(double learningRate, double alpha, double epsilon, double momentum)
+    {
+        if (!(double.IsFinite(alpha) && alpha >= 0 && alpha < 1))
+            throw new ArgumentException($"RmsProp: alpha must be in [0, 1), got {Format(alpha)}.", nameof(alpha));
+        if (!(double.IsFinite(epsilon) && epsilon > 0))
+            throw new ArgumentException($"RmsProp: epsilon must be positive and finite, got {Format(epsilon)}.", nameof(epsilon));
+        if (!(double.IsFinite(momentum) && momentum >= 0 && momentum < 1))
+            throw new ArgumentException($"RmsProp: momentum must be in [0, 1), got {Format(momentum)}.", nameof(momentum));
+        return learningRate;
     }
 
     /// <inheritdoc/>
@@ -196,7 +202,7 @@ public sealed class RmsProp<T> : Optimizer<T> where T : unmanaged, IFloatingPoin
         if (InitialMomentum == 0) return;
         double current = ReadScalar(scalars, "current_momentum");
         if (!(current >= 0 && current < 1))
-            throw new ArgumentException($"RmsProp.SetState: current_momentum must be in [0, 1), got {current.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}.", nameof(scalars));
+            throw new ArgumentException($"RmsProp.SetState: current_momentum must be in [0, 1), got {Format(current)}.", nameof(scalars));
         _momentum = current;
     }
 }

@@ -66,7 +66,17 @@ public sealed class Sgd<T> : Optimizer<T> where T : unmanaged, IFloatingPointIee
     /// <param name="nesterov">Nesterov momentum (needs μ &gt; 0 and τ = 0).</param>
     /// <exception cref="ArgumentException">A hyper-parameter is out of range or not finite, or a parameter is repeated.</exception>
     public Sgd(IEnumerable<ParameterGroup<T>> groups, double learningRate, double momentum = 0, double weightDecay = 0, double dampening = 0, bool nesterov = false)
-        : base(groups, learningRate, weightDecay)
+        : base(groups, Check(learningRate, momentum, dampening, nesterov), weightDecay)
+    {
+        _momentum = momentum;
+        InitialMomentum = momentum;
+        Dampening = dampening;
+        Nesterov = nesterov;
+        _velocity = momentum != 0 ? AddState("momentum_buffer") : [];
+    }
+
+    // Runs before the base constructor adopts the groups, so a bad setting leaves them free for another optimizer.
+    private static double Check(double learningRate, double momentum, double dampening, bool nesterov)
     {
         if (!double.IsFinite(momentum) || momentum < 0 || momentum >= 1)
             throw new ArgumentException($"Sgd: momentum must be in [0, 1), got {Format(momentum)}.", nameof(momentum));
@@ -74,11 +84,7 @@ public sealed class Sgd<T> : Optimizer<T> where T : unmanaged, IFloatingPointIee
             throw new ArgumentException($"Sgd: dampening must be in [0, 1], got {Format(dampening)}.", nameof(dampening));
         if (nesterov && (momentum == 0 || dampening != 0))
             throw new ArgumentException($"Sgd: Nesterov momentum needs momentum > 0 and zero dampening, got momentum {Format(momentum)} and dampening {Format(dampening)}.", nameof(nesterov));
-        _momentum = momentum;
-        InitialMomentum = momentum;
-        Dampening = dampening;
-        Nesterov = nesterov;
-        _velocity = momentum != 0 ? AddState("momentum_buffer") : [];
+        return learningRate;
     }
 
     /// <inheritdoc/>
