@@ -67,16 +67,21 @@ public sealed class Adam<T> : Optimizer<T> where T : unmanaged, IFloatingPointIe
     /// <exception cref="ArgumentException">A hyper-parameter is out of range, or a parameter is repeated.</exception>
     public Adam(IEnumerable<ParameterGroup<T>> groups, double learningRate = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8,
         double weightDecay = 0, bool amsGrad = false)
-        : base(groups, learningRate, weightDecay)
+        : base(groups, AdamKernel<T>.Check("Adam", learningRate, beta1, beta2, epsilon), weightDecay)
     {
-        _kernel = new AdamKernel<T>(this, "Adam", beta1, beta2, epsilon, amsGrad, decoupled: false);
+        _kernel = new AdamKernel<T>(this, beta1, beta2, epsilon, amsGrad, decoupled: false);
     }
 
     /// <inheritdoc/>
     public override string Kind => "Adam";
 
-    /// <summary>β₁.</summary>
+    /// <summary>β₁ used by the next step (a <see cref="Schedules.OneCycleSchedule"/> with momentum cycling changes it).</summary>
     public double Beta1 => _kernel.Beta1;
+
+    /// <inheritdoc/>
+    public override double ScheduledMomentum => _kernel.Beta1;
+
+    internal override void SetScheduledMomentum(double value) => _kernel.Beta1 = value;
 
     /// <summary>β₂.</summary>
     public double Beta2 => _kernel.Beta2;
@@ -104,10 +109,11 @@ public sealed class Adam<T> : Optimizer<T> where T : unmanaged, IFloatingPointIe
     protected override void WriteHyperParameters(IDictionary<string, double> into) => _kernel.WriteHyperParameters(into);
 
     /// <inheritdoc/>
-    protected override void WriteStateScalars(IDictionary<string, double> into) => into["step"] = _kernel.Step;
+    protected override void WriteStateScalars(IDictionary<string, double> into) => _kernel.WriteStateScalars(into);
 
     /// <inheritdoc/>
-    protected override void ReadStateScalars(IReadOnlyDictionary<string, double> scalars) => _kernel.Step = AdamKernel<T>.ReadStep(this, ReadScalar(scalars, "step"));
+    protected override void ReadStateScalars(IReadOnlyDictionary<string, double> scalars) =>
+        _kernel.ReadStateScalars(this, ReadScalar(scalars, "step"), ReadScalar(scalars, "current_beta1"));
 }
 
 /// <summary>AdamW: Adam with decoupled weight decay, <c>torch.optim.AdamW</c> (1.13, single-tensor path).</summary>
@@ -170,16 +176,21 @@ public sealed class AdamW<T> : Optimizer<T> where T : unmanaged, IFloatingPointI
     /// <exception cref="ArgumentException">A hyper-parameter is out of range, or a parameter is repeated.</exception>
     public AdamW(IEnumerable<ParameterGroup<T>> groups, double learningRate = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8,
         double weightDecay = 1e-2, bool amsGrad = false)
-        : base(groups, learningRate, weightDecay)
+        : base(groups, AdamKernel<T>.Check("AdamW", learningRate, beta1, beta2, epsilon), weightDecay)
     {
-        _kernel = new AdamKernel<T>(this, "AdamW", beta1, beta2, epsilon, amsGrad, decoupled: true);
+        _kernel = new AdamKernel<T>(this, beta1, beta2, epsilon, amsGrad, decoupled: true);
     }
 
     /// <inheritdoc/>
     public override string Kind => "AdamW";
 
-    /// <summary>β₁.</summary>
+    /// <summary>β₁ used by the next step (a <see cref="Schedules.OneCycleSchedule"/> with momentum cycling changes it).</summary>
     public double Beta1 => _kernel.Beta1;
+
+    /// <inheritdoc/>
+    public override double ScheduledMomentum => _kernel.Beta1;
+
+    internal override void SetScheduledMomentum(double value) => _kernel.Beta1 = value;
 
     /// <summary>β₂.</summary>
     public double Beta2 => _kernel.Beta2;
@@ -207,10 +218,11 @@ public sealed class AdamW<T> : Optimizer<T> where T : unmanaged, IFloatingPointI
     protected override void WriteHyperParameters(IDictionary<string, double> into) => _kernel.WriteHyperParameters(into);
 
     /// <inheritdoc/>
-    protected override void WriteStateScalars(IDictionary<string, double> into) => into["step"] = _kernel.Step;
+    protected override void WriteStateScalars(IDictionary<string, double> into) => _kernel.WriteStateScalars(into);
 
     /// <inheritdoc/>
-    protected override void ReadStateScalars(IReadOnlyDictionary<string, double> scalars) => _kernel.Step = AdamKernel<T>.ReadStep(this, ReadScalar(scalars, "step"));
+    protected override void ReadStateScalars(IReadOnlyDictionary<string, double> scalars) =>
+        _kernel.ReadStateScalars(this, ReadScalar(scalars, "step"), ReadScalar(scalars, "current_beta1"));
 }
 
 /// <summary>The update shared by <see cref="Adam{T}"/> and <see cref="AdamW{T}"/>, on L1-sized chunks of the parameter.</summary>
@@ -220,7 +232,9 @@ internal sealed class AdamKernel<T> where T : unmanaged, IFloatingPointIeee754<T
     private readonly bool _decoupled;
     private double _biasCorrection1, _biasCorrection2Sqrt;
 
-    public AdamKernel(Optimizer<T> owner, string kind, double beta1, double beta2, double epsilon, bool amsGrad, bool decoupled)
+    /// <summary>Validates the settings before the optimizer's base constructor adopts the groups (so a bad setting leaves
+    /// them free); returns the learning rate for the base call.</summary>
+    public static double Check(string kind, double learningRate, double beta1, double beta2, double epsilon)
     {
         if (!(double.IsFinite(beta1) && beta1 >= 0 && beta1 < 1))
             throw new ArgumentException($"{kind}: beta1 must be in [0, 1), got {Format(beta1)}.", nameof(beta1));
@@ -228,7 +242,13 @@ internal sealed class AdamKernel<T> where T : unmanaged, IFloatingPointIeee754<T
             throw new ArgumentException($"{kind}: beta2 must be in [0, 1), got {Format(beta2)}.", nameof(beta2));
         if (!(double.IsFinite(epsilon) && epsilon > 0))
             throw new ArgumentException($"{kind}: epsilon must be positive and finite, got {Format(epsilon)}.", nameof(epsilon));
+        return learningRate;
+    }
+
+    public AdamKernel(Optimizer<T> owner, double beta1, double beta2, double epsilon, bool amsGrad, bool decoupled)
+    {
         Beta1 = beta1;
+        InitialBeta1 = beta1;
         Beta2 = beta2;
         Epsilon = epsilon;
         AmsGrad = amsGrad;
@@ -238,7 +258,8 @@ internal sealed class AdamKernel<T> where T : unmanaged, IFloatingPointIeee754<T
         _maxExpAvgSq = amsGrad ? owner.AddState("max_exp_avg_sq") : [];
     }
 
-    public double Beta1 { get; }
+    public double Beta1 { get; set; }
+    public double InitialBeta1 { get; }
     public double Beta2 { get; }
     public double Epsilon { get; }
     public bool AmsGrad { get; }
@@ -312,17 +333,26 @@ internal sealed class AdamKernel<T> where T : unmanaged, IFloatingPointIeee754<T
 
     public void WriteHyperParameters(IDictionary<string, double> into)
     {
-        into["beta1"] = Beta1;
+        into["beta1"] = InitialBeta1;
         into["beta2"] = Beta2;
         into["eps"] = Epsilon;
         into["amsgrad"] = AmsGrad ? 1 : 0;
     }
 
-    public static long ReadStep(Optimizer owner, double step)
+    public void WriteStateScalars(IDictionary<string, double> into)
+    {
+        into["step"] = Step;
+        into["current_beta1"] = Beta1;
+    }
+
+    public void ReadStateScalars(Optimizer owner, double step, double beta1)
     {
         if (step < 0 || step != Math.Floor(step) || step > long.MaxValue / 2)
             throw new ArgumentException($"{owner.Kind}.SetState: step must be a non-negative integer, got {Format(step)}.", nameof(step));
-        return (long)step;
+        if (!(beta1 >= 0 && beta1 < 1))
+            throw new ArgumentException($"{owner.Kind}.SetState: current_beta1 must be in [0, 1), got {Format(beta1)}.", nameof(beta1));
+        Step = (long)step;
+        Beta1 = beta1;
     }
 
     private static string Format(double value) => value.ToString("R", System.Globalization.CultureInfo.InvariantCulture);

@@ -48,6 +48,15 @@ public abstract class Optimizer
         }
     }
 
+    /// <summary>The momentum coefficient a schedule may cycle (<see cref="OneCycleSchedule"/>): μ of <see cref="Sgd{T}"/> and
+    /// <see cref="RmsProp{T}"/>, β₁ of <see cref="Adam{T}"/> and <see cref="AdamW{T}"/>; NaN when the optimizer has none (no
+    /// momentum configured, or an optimizer that does not offer it). Its current value is part of the optimizer's state.</summary>
+    public virtual double ScheduledMomentum => double.NaN;
+
+    /// <summary>Writes <see cref="ScheduledMomentum"/> on behalf of a schedule.</summary>
+    internal virtual void SetScheduledMomentum(double value) =>
+        throw new InvalidOperationException($"{Kind}: this optimizer has no momentum a schedule can cycle.");
+
     /// <summary>Formats a number for messages and descriptions, round-trippable and culture-invariant.</summary>
     private protected static string Format(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 }

@@ -23,6 +23,7 @@ namespace NeuralNet.Optimization;
 public sealed class RmsProp<T> : Optimizer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly NdArray<T>[] _squareAvg, _momentumBuffer, _gradAvg;
+    private double _momentum; // μ, which a OneCycle schedule may cycle
 
     /// <summary>Creates an optimizer for every parameter of <paramref name="model"/>.</summary>
     /// <param name="model">The model whose parameters are stepped.</param>
@@ -65,21 +66,28 @@ public sealed class RmsProp<T> : Optimizer<T> where T : unmanaged, IFloatingPoin
     /// <exception cref="ArgumentException">A hyper-parameter is out of range, or a parameter is repeated.</exception>
     public RmsProp(IEnumerable<ParameterGroup<T>> groups, double learningRate = 1e-2, double alpha = 0.99, double epsilon = 1e-8, double weightDecay = 0,
         double momentum = 0, bool centered = false)
-        : base(groups, learningRate, weightDecay)
+        : base(groups, Check(learningRate, alpha, epsilon, momentum), weightDecay)
     {
-        if (!(double.IsFinite(alpha) && alpha >= 0 && alpha < 1))
-            throw new ArgumentException($"RmsProp: alpha must be in [0, 1), got {alpha.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}.", nameof(alpha));
-        if (!(double.IsFinite(epsilon) && epsilon > 0))
-            throw new ArgumentException($"RmsProp: epsilon must be positive and finite, got {epsilon.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}.", nameof(epsilon));
-        if (!(double.IsFinite(momentum) && momentum >= 0 && momentum < 1))
-            throw new ArgumentException($"RmsProp: momentum must be in [0, 1), got {momentum.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}.", nameof(momentum));
         Alpha = alpha;
         Epsilon = epsilon;
-        Momentum = momentum;
+        _momentum = momentum;
+        InitialMomentum = momentum;
         Centered = centered;
         _squareAvg = AddState("square_avg");
         _momentumBuffer = momentum > 0 ? AddState("momentum_buffer") : [];
         _gradAvg = centered ? AddState("grad_avg") : [];
+    }
+
+    // Runs before the base constructor adopts the groups, so a bad setting leaves them free for another optimizer.
+    private static double Check(double learningRate, double alpha, double epsilon, double momentum)
+    {
+        if (!(double.IsFinite(alpha) && alpha >= 0 && alpha < 1))
+            throw new ArgumentException($"RmsProp: alpha must be in [0, 1), got {Format(alpha)}.", nameof(alpha));
+        if (!(double.IsFinite(epsilon) && epsilon > 0))
+            throw new ArgumentException($"RmsProp: epsilon must be positive and finite, got {Format(epsilon)}.", nameof(epsilon));
+        if (!(double.IsFinite(momentum) && momentum >= 0 && momentum < 1))
+            throw new ArgumentException($"RmsProp: momentum must be in [0, 1), got {Format(momentum)}.", nameof(momentum));
+        return learningRate;
     }
 
     /// <inheritdoc/>
@@ -91,8 +99,21 @@ public sealed class RmsProp<T> : Optimizer<T> where T : unmanaged, IFloatingPoin
     /// <summary>ε.</summary>
     public double Epsilon { get; }
 
-    /// <summary>μ; 0 without momentum.</summary>
-    public double Momentum { get; }
+    /// <summary>μ used by the next step; 0 without momentum. A <see cref="Schedules.OneCycleSchedule"/> with momentum cycling
+    /// changes it.</summary>
+    public double Momentum => _momentum;
+
+    /// <summary>μ given to the constructor.</summary>
+    public double InitialMomentum { get; }
+
+    /// <inheritdoc/>
+    public override double ScheduledMomentum => InitialMomentum > 0 ? _momentum : double.NaN;
+
+    internal override void SetScheduledMomentum(double value)
+    {
+        if (InitialMomentum == 0) base.SetScheduledMomentum(value);
+        _momentum = value;
+    }
 
     /// <summary>True when centered.</summary>
     public bool Centered { get; }
@@ -109,7 +130,7 @@ public sealed class RmsProp<T> : Optimizer<T> where T : unmanaged, IFloatingPoin
         Span<T> w = p.Value.AsSpan().Slice(start, length);
         ReadOnlySpan<T> g = p.Gradient.AsSpan().Slice(start, length);
         Span<T> s = _squareAvg[index].AsSpan().Slice(start, length);
-        Span<T> buf = Momentum > 0 ? _momentumBuffer[index].AsSpan().Slice(start, length) : default;
+        Span<T> buf = InitialMomentum > 0 ? _momentumBuffer[index].AsSpan().Slice(start, length) : default;
         Span<T> avgG = Centered ? _gradAvg[index].AsSpan().Slice(start, length) : default;
         Span<T> scratch = stackalloc T[2 * OptimizerKernels.Chunk];
         Span<T> a = scratch[..OptimizerKernels.Chunk], b = scratch[OptimizerKernels.Chunk..];
@@ -143,7 +164,7 @@ public sealed class RmsProp<T> : Optimizer<T> where T : unmanaged, IFloatingPoin
                 TensorPrimitives.Sqrt(sc, bc);
             }
             TensorPrimitives.Add(bc, eps, bc);                          // a = … + ε
-            if (Momentum > 0)
+            if (InitialMomentum > 0)
             {
                 var kc = buf.Slice(o, n);
                 TensorPrimitives.Multiply(kc, mu, kc);                  // b = μ·b
@@ -165,7 +186,23 @@ public sealed class RmsProp<T> : Optimizer<T> where T : unmanaged, IFloatingPoin
     {
         into["alpha"] = Alpha;
         into["eps"] = Epsilon;
-        into["momentum"] = Momentum;
+        into["momentum"] = InitialMomentum;
         into["centered"] = Centered ? 1 : 0;
+    }
+
+    /// <inheritdoc/>
+    protected override void WriteStateScalars(IDictionary<string, double> into)
+    {
+        if (InitialMomentum > 0) into["current_momentum"] = _momentum;
+    }
+
+    /// <inheritdoc/>
+    protected override void ReadStateScalars(IReadOnlyDictionary<string, double> scalars)
+    {
+        if (InitialMomentum == 0) return;
+        double current = ReadScalar(scalars, "current_momentum");
+        if (!(current >= 0 && current < 1))
+            throw new ArgumentException($"RmsProp.SetState: current_momentum must be in [0, 1), got {Format(current)}.", nameof(scalars));
+        _momentum = current;
     }
 }

@@ -29,6 +29,7 @@ public sealed class Sgd<T> : Optimizer<T> where T : unmanaged, IFloatingPointIee
     private readonly NdArray<T>[] _velocity;   // momentum_buffer; empty without momentum
     private bool _initialized;                 // the velocity holds a value (torch: momentum_buffer is not None)
     private bool _firstStep;                   // this step initializes the velocity
+    private double _momentum;                  // μ, which a OneCycle schedule may cycle
 
     /// <summary>Creates an optimizer for every parameter of <paramref name="model"/>.</summary>
     /// <param name="model">The model whose <see cref="Module{T}.Parameters"/> are stepped.</param>
@@ -65,7 +66,17 @@ public sealed class Sgd<T> : Optimizer<T> where T : unmanaged, IFloatingPointIee
     /// <param name="nesterov">Nesterov momentum (needs μ &gt; 0 and τ = 0).</param>
     /// <exception cref="ArgumentException">A hyper-parameter is out of range or not finite, or a parameter is repeated.</exception>
     public Sgd(IEnumerable<ParameterGroup<T>> groups, double learningRate, double momentum = 0, double weightDecay = 0, double dampening = 0, bool nesterov = false)
-        : base(groups, learningRate, weightDecay)
+        : base(groups, Check(learningRate, momentum, dampening, nesterov), weightDecay)
+    {
+        _momentum = momentum;
+        InitialMomentum = momentum;
+        Dampening = dampening;
+        Nesterov = nesterov;
+        _velocity = momentum != 0 ? AddState("momentum_buffer") : [];
+    }
+
+    // Runs before the base constructor adopts the groups, so a bad setting leaves them free for another optimizer.
+    private static double Check(double learningRate, double momentum, double dampening, bool nesterov)
     {
         if (!double.IsFinite(momentum) || momentum < 0 || momentum >= 1)
             throw new ArgumentException($"Sgd: momentum must be in [0, 1), got {Format(momentum)}.", nameof(momentum));
@@ -73,17 +84,27 @@ public sealed class Sgd<T> : Optimizer<T> where T : unmanaged, IFloatingPointIee
             throw new ArgumentException($"Sgd: dampening must be in [0, 1], got {Format(dampening)}.", nameof(dampening));
         if (nesterov && (momentum == 0 || dampening != 0))
             throw new ArgumentException($"Sgd: Nesterov momentum needs momentum > 0 and zero dampening, got momentum {Format(momentum)} and dampening {Format(dampening)}.", nameof(nesterov));
-        Momentum = momentum;
-        Dampening = dampening;
-        Nesterov = nesterov;
-        _velocity = momentum != 0 ? AddState("momentum_buffer") : [];
+        return learningRate;
     }
 
     /// <inheritdoc/>
     public override string Kind => "Sgd";
 
-    /// <summary>μ; 0 when momentum is disabled.</summary>
-    public double Momentum { get; }
+    /// <summary>μ used by the next step; 0 when momentum is disabled. A <see cref="Schedules.OneCycleSchedule"/> with momentum
+    /// cycling changes it.</summary>
+    public double Momentum => _momentum;
+
+    /// <summary>μ given to the constructor.</summary>
+    public double InitialMomentum { get; }
+
+    /// <inheritdoc/>
+    public override double ScheduledMomentum => InitialMomentum != 0 ? _momentum : double.NaN;
+
+    internal override void SetScheduledMomentum(double value)
+    {
+        if (InitialMomentum == 0) base.SetScheduledMomentum(value);
+        _momentum = value;
+    }
 
     /// <summary>τ, the dampening of the gradient's contribution to the velocity after the first step.</summary>
     public double Dampening { get; }
@@ -95,7 +116,7 @@ public sealed class Sgd<T> : Optimizer<T> where T : unmanaged, IFloatingPointIee
     protected override void BeginStep()
     {
         _firstStep = !_initialized;
-        if (Momentum != 0) _initialized = true;
+        if (InitialMomentum != 0) _initialized = true;
     }
 
     /// <inheritdoc/>
@@ -107,7 +128,7 @@ public sealed class Sgd<T> : Optimizer<T> where T : unmanaged, IFloatingPointIee
         T lambda = T.CreateTruncating(decay);
         Span<T> w = p.Value.AsSpan().Slice(start, length);
         ReadOnlySpan<T> g = p.Gradient.AsSpan().Slice(start, length);
-        if (Momentum == 0)
+        if (InitialMomentum == 0)
         {
             if (decay == 0)
             {
@@ -173,7 +194,7 @@ public sealed class Sgd<T> : Optimizer<T> where T : unmanaged, IFloatingPointIee
     /// <inheritdoc/>
     protected override void WriteHyperParameters(IDictionary<string, double> into)
     {
-        into["momentum"] = Momentum;
+        into["momentum"] = InitialMomentum;
         into["dampening"] = Dampening;
         into["nesterov"] = Nesterov ? 1 : 0;
     }
@@ -181,17 +202,23 @@ public sealed class Sgd<T> : Optimizer<T> where T : unmanaged, IFloatingPointIee
     /// <inheritdoc/>
     protected override void WriteStateScalars(IDictionary<string, double> into)
     {
-        if (Momentum != 0) into["momentum_initialized"] = _initialized ? 1 : 0;
+        if (InitialMomentum == 0) return;
+        into["momentum_initialized"] = _initialized ? 1 : 0;
+        into["current_momentum"] = _momentum;
     }
 
     /// <inheritdoc/>
     protected override void ReadStateScalars(IReadOnlyDictionary<string, double> scalars)
     {
-        if (Momentum == 0) return;
+        if (InitialMomentum == 0) return;
         double initialized = ReadScalar(scalars, "momentum_initialized");
         if (initialized is not (0 or 1))
             throw new ArgumentException($"Sgd.SetState: momentum_initialized must be 0 or 1, got {Format(initialized)}.", nameof(scalars));
+        double current = ReadScalar(scalars, "current_momentum");
+        if (!(current >= 0 && current < 1))
+            throw new ArgumentException($"Sgd.SetState: current_momentum must be in [0, 1), got {Format(current)}.", nameof(scalars));
         _initialized = initialized == 1;
+        _momentum = current;
     }
 }
 

@@ -36,7 +36,8 @@ namespace NeuralNet.Training;
 /// monitored loss (<see cref="TrainerOptions.ScheduleMonitor"/>) after every epoch; at iteration interval it gets each batch's
 /// loss before that batch's update (the loss measured at the weights the previous step produced), so the new rate applies
 /// to the step. When it answers <see cref="ScheduleDecision.WorsenedUndo"/>, the trainer restores the parameters at which the
-/// reference loss was measured, clears the optimizer's state (<see cref="Optimizer{T}.ResetState"/>: momentum, moments) and skips that batch's update (<see cref="IterationRecord.Undone"/>).</para>
+/// reference loss was measured, clears the optimizer's state (<see cref="Optimizer{T}.ResetState"/>: momentum, moments) and
+/// skips that batch's update (<see cref="IterationRecord.Undone"/>).</para>
 /// <para>A trainer keeps its epoch and iteration counts and its <see cref="History"/> across <c>Fit</c> calls, so calling
 /// <c>Fit</c> again (on the same or more data) continues training.</para>
 /// <para>Not thread-safe; while it trains, nothing else may use the model.</para>
@@ -384,7 +385,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
 
         Optimizer.ZeroGrad();
         Model.Backward(Loss.Backward());
-        // Clipping sits between the backward pass and the update, value first, then norm (torch's clip_grad_*_ order of use).
+        // Between the backward pass and the update; value first, so the norm measures (and scales) the clamped gradient.
         if (_clipValue is { } clipValue) GradientClipping.ClipByValue(Optimizer.Parameters, clipValue);
         if (_clipNorm is { } clipNorm) LastGradientNorm = GradientClipping.ClipByNorm(Optimizer.Parameters, clipNorm);
         Optimizer.Step();

@@ -183,6 +183,19 @@ public class OptimizerTests
     }
 
     [Fact]
+    public void BadSettings_ThrowNamingThemAndLeaveTheGroupsFree()
+    {
+        var groups = new[] { new ParameterGroup<double>(RandomParameters<double>(1, 3)) };
+        FluentActions.Invoking(() => new Adam<double>(groups, beta1: 1.5)).Should().Throw<ArgumentException>().WithMessage("Adam: beta1*1.5*");
+        FluentActions.Invoking(() => new AdamW<double>(groups, epsilon: 0)).Should().Throw<ArgumentException>().WithMessage("AdamW: epsilon*");
+        FluentActions.Invoking(() => new RmsProp<double>(groups, alpha: 1)).Should().Throw<ArgumentException>().WithMessage("RmsProp: alpha*");
+        FluentActions.Invoking(() => new Sgd<double>(groups, 0.1, nesterov: true)).Should().Throw<ArgumentException>().WithMessage("Sgd: Nesterov*");
+        FluentActions.Invoking(() => new Sgd<double>(groups, 0.1, dampening: 2)).Should().Throw<ArgumentException>().WithMessage("Sgd: dampening*");
+        new Sgd<double>(groups, 0.1).ParameterGroups.Should().Equal(groups);
+        FluentActions.Invoking(() => new ParameterGroup<double>([], learningRate: -1)).Should().Throw<ArgumentException>().WithMessage("*learning rate*-1*");
+    }
+
+    [Fact]
     public void AttachedSchedule_OwnsTheRate()
     {
         var sgd = new Sgd<double>(RandomParameters<double>(1, 3), 0.2);

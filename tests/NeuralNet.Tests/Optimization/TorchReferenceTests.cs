@@ -109,9 +109,13 @@ public class TorchReferenceTests
         var c = Schedules.Value.GetProperty("cases").EnumerateArray().Single(e => e.GetProperty("name").GetString() == name);
         var p = c.GetProperty("params");
         var bases = c.GetProperty("base").EnumerateArray().Select(b => b.GetDouble()).ToArray();
-        var sgd = new Sgd<double>(bases.Select(b => new ParameterGroup<double>([new Parameter<double>("w", new NdArray<double>(1))], b)), bases[0]);
+        var groups = bases.Select(b => new ParameterGroup<double>([new Parameter<double>("w", new NdArray<double>(1))], b)).ToArray();
+        Optimizer<double> sgd = c.GetProperty("optimizer").GetString() == "adam"
+            ? new Adam<double>(groups, bases[0])
+            : new Sgd<double>(groups, bases[0], momentum: 0.9);
         double D(string key) => p.GetProperty(key).GetDouble();
         int I(string key) => p.GetProperty(key).GetInt32();
+        bool cycle = p.TryGetProperty("cycle_momentum", out var cm) && cm.GetBoolean();
         LearningRateSchedule schedule = name switch
         {
             "step" => new StepDecaySchedule(sgd, D("gamma"), I("step_size")),
@@ -123,11 +127,13 @@ public class TorchReferenceTests
             "warmup_then_step" => new LinearWarmupSchedule(new StepDecaySchedule(sgd, D("gamma"), I("step_size")), I("warmup"), D("start_factor")),
             _ when name.StartsWith("onecycle", StringComparison.Ordinal) => new OneCycleSchedule(sgd, I("total"), null, D("pct_start"),
                 p.GetProperty("anneal").GetString() == "cos" ? AnnealStrategy.Cos : AnnealStrategy.Linear, D("div"), D("final_div"),
-                p.GetProperty("three_phase").GetBoolean()),
+                p.GetProperty("three_phase").GetBoolean(), cycle,
+                cycle ? D("base_momentum") : 0.85, cycle ? D("max_momentum") : 0.95),
             _ => throw new ArgumentException($"unknown schedule case {name}"),
         };
         sgd.Schedule.Should().BeSameAs(schedule);
         var lrs = Doubles2(c.GetProperty("lrs"));
+        var momenta = c.GetProperty("momenta").EnumerateArray().Select(m => m.GetDouble()).ToArray();
         lrs.Length.Should().BeGreaterThan(7);
         // OneCycle's rate after its N-th (last allowed) step is η_min here, torch's an extrapolation: compared separately.
         int compared = schedule is OneCycleSchedule ? lrs.Length - 1 : lrs.Length;
@@ -140,12 +146,16 @@ public class TorchReferenceTests
                 Math.Abs(got - want).Should().BeLessThanOrEqualTo(1e-12 * Math.Max(Math.Abs(want), 1e-6),
                     $"{name} after {t} steps, group {g}: got {got:R}, torch {want:R}");
             }
+            if (cycle)
+                Math.Abs(sgd.ScheduledMomentum - momenta[t]).Should().BeLessThanOrEqualTo(1e-12,
+                    $"{name} momentum after {t} steps: got {sgd.ScheduledMomentum:R}, torch {momenta[t]:R}");
         }
-        if (schedule is OneCycleSchedule cycle)
+        if (!cycle && sgd is Sgd<double> plain) plain.Momentum.Should().Be(0.9, "without cycling the momentum stays as configured");
+        if (schedule is OneCycleSchedule oneCycle)
         {
             schedule.Step();
             for (int g = 0; g < bases.Length; g++)
-                sgd.Groups[g].LearningRate.Should().Be(bases[g] / cycle.DivFactor / cycle.FinalDivFactor, "the rate after the cycle is η_min");
+                sgd.Groups[g].LearningRate.Should().Be(bases[g] / oneCycle.DivFactor / oneCycle.FinalDivFactor, "the rate after the cycle is η_min");
         }
     }
 

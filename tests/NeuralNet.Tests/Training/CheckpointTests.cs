@@ -54,6 +54,47 @@ public sealed class CheckpointTests : IDisposable
     }
 
     [Fact]
+    public void ResumingAdamWWithOneCycleAndClipping_GivesBitIdenticalWeights()
+    {
+        var (x, y) = MnistTestData.TrainSubset(600);
+        var options = new TrainerOptions { Epochs = 4, BatchSize = 50, ClipGradientNorm = 0.5 };
+        Trainer<float> MakeAdamW(ulong seed)
+        {
+            var random = new RandomGenerator(seed);
+            var model = MlpBuilder.Build<float>(784, [24], 10, HiddenActivation.ReLU, OutputActivation.Logits, null, random);
+            var adamw = new AdamW<float>(ParameterGroups.SplitWeightDecay(model, 0.05), learningRate: 0.01, amsGrad: true);
+            _ = new OneCycleSchedule(adamw, totalSteps: 4 * 12, cycleMomentum: true) { Interval = ScheduleInterval.Iteration };
+            return new Trainer<float>(model, MlpBuilder.LossFor<float>(OutputActivation.Logits), adamw, random);
+        }
+
+        var straight = MakeAdamW(9);
+        straight.Fit(x, y, options);
+        straight.LastGradientNorm.Should().BeGreaterThan(0);
+
+        var first = MakeAdamW(9);
+        first.Fit(x, y, options with { Epochs = 2 });
+        string path = Path.Combine(_dir, "adamw.safetensors");
+        TrainingCheckpoint.Save(first, path);
+        var resumed = MakeAdamW(12345);
+        TrainingCheckpoint.Restore(resumed, path);
+        resumed.Optimizer.StepCount.Should().Be(24);
+        resumed.Schedule!.StepCount.Should().Be(24);
+        resumed.Fit(x, y, options with { Epochs = 2 });
+
+        TrainerTests.ShouldBeBitIdentical(TrainerTests.Snapshot(resumed.Model), TrainerTests.Snapshot(straight.Model));
+        resumed.History.Iterations.Select(i => i.LearningRate).Should().Equal(straight.History.Iterations.Select(i => i.LearningRate));
+        resumed.Optimizer.LearningRate.Should().Be(straight.Optimizer.LearningRate);
+        resumed.Optimizer.ScheduledMomentum.Should().Be(straight.Optimizer.ScheduledMomentum);
+
+        // The checkpoint of an AdamW trainer does not restore into an Sgd one.
+        var relu = MlpBuilder.Build<float>(784, [24], 10, HiddenActivation.ReLU, OutputActivation.Logits, null, new RandomGenerator(1));
+        var sgd = new Sgd<float>(relu, 0.01);
+        _ = new OneCycleSchedule(sgd, 48) { Interval = ScheduleInterval.Iteration };
+        FluentActions.Invoking(() => TrainingCheckpoint.Restore(new Trainer<float>(relu, MlpBuilder.LossFor<float>(OutputActivation.Logits), sgd), path))
+            .Should().Throw<InvalidDataException>().WithMessage("*adamw.safetensors*Sgd*AdamW*");
+    }
+
+    [Fact]
     public void ACheckpointIsAlsoAModelFile()
     {
         var (x, y) = MnistTestData.TrainSubset(200);

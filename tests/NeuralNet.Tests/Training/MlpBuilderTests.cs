@@ -1,6 +1,8 @@
 using NeuralNet.Initialization;
 using NeuralNet.Modules;
 using NeuralNet.Modules.Activations;
+using NeuralNet.Optimization;
+using NeuralNet.Optimization.Schedules;
 using NeuralNet.Training;
 
 namespace NeuralNet.Tests.Training;
@@ -72,5 +74,26 @@ public class MlpBuilderTests
         before.Should().BeGreaterThan(0.75);
         after.Should().BeGreaterThan(before);
         mlp.Parameters.Should().HaveCount(4);
+    }
+
+    [Fact]
+    public void Classifier_TakesAnOptimizerAndAScheduleFactory()
+    {
+        var (x, y) = MnistTestData.TrainSubset(1000);
+        var settings = new MlpSettings
+        {
+            HiddenSizes = [32],
+            Seed = 3,
+            Schedule = opt => new CosineAnnealingSchedule(opt, maxSteps: 3),
+            Training = new TrainerOptions { Epochs = 3, BatchSize = 50 },
+        };
+        var mlp = new MlpClassifier<float>(settings, m => new AdamW<float>(ParameterGroups.SplitWeightDecay(m, 0.01), learningRate: 3e-3));
+        mlp.Trainer.Optimizer.Should().BeOfType<AdamW<float>>();
+        mlp.Trainer.Schedule.Should().BeOfType<CosineAnnealingSchedule>();
+        var history = mlp.Fit(x, y);
+        history.Epochs.Select(e => e.LearningRate).Should().Equal(3e-3, 3e-3 * (1 + Math.Cos(Math.PI / 3)) / 2, 3e-3 * (1 + Math.Cos(2 * Math.PI / 3)) / 2);
+        history.Epochs[^1].TrainingAccuracy.Should().BeGreaterThan(0.8);
+        FluentActions.Invoking(() => new MlpClassifier<float>(settings, _ => new Sgd<float>(new Sequential<float>([2], new Dense<float>(2, 2)), 0.1)))
+            .Should().Throw<ArgumentException>().WithMessage("*exactly the model's parameters*");
     }
 }

@@ -280,6 +280,31 @@ public class TrainerTests
     }
 
     [Fact]
+    public void GradientClipping_RunsBetweenBackwardAndTheStep()
+    {
+        var (x, y) = MnistTestData.TrainSubset(64);
+        var options = new TrainerOptions { Epochs = 1, BatchSize = 64, Shuffle = false };
+        var clipped = MakeTrainer(3, [16], lr: 0.5);
+        clipped.Fit(x, y, options with { ClipGradientNorm = 1e-3 });
+        double norm = clipped.LastGradientNorm;
+        norm.Should().BeGreaterThan(1e-3, "the first batch's gradient is larger than the clip");
+
+        // By hand: the same first step with the gradient scaled by the clip factor.
+        var manual = MakeTrainer(3, [16], lr: 0.5);
+        var output = manual.Model.Forward(x, training: true);
+        manual.Loss.Forward(output, y);
+        manual.Optimizer.ZeroGrad();
+        manual.Model.Backward(manual.Loss.Backward());
+        GradientClipping.ClipByNorm(manual.Optimizer.Parameters, 1e-3).Should().Be(norm);
+        GradientClipping.TotalNorm(manual.Optimizer.Parameters).Should().BeApproximately(1e-3, 1e-8);
+        manual.Optimizer.Step();
+        ShouldBeBitIdentical(Snapshot(clipped.Model), Snapshot(manual.Model));
+
+        FluentActions.Invoking(() => clipped.Fit(x, y, options with { ClipGradientNorm = 0 })).Should().Throw<ArgumentException>().WithMessage("*ClipGradientNorm*");
+        FluentActions.Invoking(() => clipped.Fit(x, y, options with { ClipGradientValue = double.NaN })).Should().Throw<ArgumentException>().WithMessage("*ClipGradientValue*");
+    }
+
+    [Fact]
     public void TrainingStep_AllocatesNothingAfterWarmUp()
     {
         var (x, y) = MnistTestData.TrainSubset(640);

@@ -142,6 +142,12 @@ public abstract class LearningRateSchedule
             var group = Optimizer.Groups[gi];
             SetLearningRate(group, ComputeLearningRate(group, StepCount));
         }
+        OnApplied();
+    }
+
+    /// <summary>Called after the rates of the current step were written (OneCycle writes its momentum here).</summary>
+    internal virtual void OnApplied()
+    {
     }
 
     /// <summary>Writes a group's rate (the schedule owns it).</summary>

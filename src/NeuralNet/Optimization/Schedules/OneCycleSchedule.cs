@@ -18,7 +18,11 @@ public enum AnnealStrategy
 /// p = (t − s)/(e − s). The schedule can be stepped N times; stepping further throws, as torch does. After the N-th step
 /// (whose rate no optimizer step of the cycle uses) the rate is η_min, where torch extrapolates the last phase.</para>
 /// <para>η_max defaults to each group's initial rate. Defaults as torch: pct = 0.3, cos annealing, div = 25, final_div = 10⁴, two
-/// phases. The momentum (β₁) cycling of torch's <c>cycle_momentum</c> is not implemented: the momentum stays as configured.</para>
+/// phases.</para>
+/// <para>Momentum cycling (torch's <c>cycle_momentum</c>, off by default here because it needs an optimizer with momentum):
+/// the optimizer's <see cref="Optimizer.ScheduledMomentum"/> (SGD's and RMSprop's μ, Adam's β₁) moves opposite to the rate,
+/// from m_max to m_min while the rate rises and back while it falls (three phases: m_max → m_min, m_min → m_max, then
+/// m_max), with the same annealing; defaults m_min = 0.85, m_max = 0.95 as torch.</para>
 /// <para>OneCycle is meant to be stepped every iteration: construct it with <c>Interval = ScheduleInterval.Iteration</c> for a
 /// trainer and N = epochs × batches per epoch.</para>
 /// </remarks>
@@ -35,11 +39,29 @@ public sealed class OneCycleSchedule : LearningRateSchedule
     /// <param name="divFactor">div: η_i = η_max/div, positive.</param>
     /// <param name="finalDivFactor">final_div: η_min = η_i/final_div, positive.</param>
     /// <param name="threePhase">Use the third phase (anneal back to η_i before the final descent), as fast.ai's schedule.</param>
-    /// <exception cref="ArgumentException">A value is out of range, or the optimizer already has a schedule.</exception>
+    /// <param name="cycleMomentum">Also cycle the optimizer's momentum between <paramref name="baseMomentum"/> and
+    /// <paramref name="maxMomentum"/> (the optimizer needs one: see <see cref="Optimizer.ScheduledMomentum"/>).</param>
+    /// <param name="baseMomentum">m_min, in [0, <paramref name="maxMomentum"/>].</param>
+    /// <param name="maxMomentum">m_max, in [<paramref name="baseMomentum"/>, 1).</param>
+    /// <exception cref="ArgumentException">A value is out of range, the optimizer already has a schedule, or momentum cycling was
+    /// asked of an optimizer without momentum.</exception>
     public OneCycleSchedule(Optimizer optimizer, long totalSteps, double? maxLearningRate = null, double pctStart = 0.3,
-        AnnealStrategy annealStrategy = AnnealStrategy.Cos, double divFactor = 25, double finalDivFactor = 1e4, bool threePhase = false)
+        AnnealStrategy annealStrategy = AnnealStrategy.Cos, double divFactor = 25, double finalDivFactor = 1e4, bool threePhase = false,
+        bool cycleMomentum = false, double baseMomentum = 0.85, double maxMomentum = 0.95)
         : base(optimizer)
     {
+        if (cycleMomentum)
+        {
+            if (double.IsNaN(optimizer.ScheduledMomentum))
+                throw new ArgumentException(
+                    $"OneCycle: the {optimizer.Kind} optimizer has no momentum to cycle; give it a momentum (or β₁) or pass cycleMomentum: false.", nameof(cycleMomentum));
+            if (!(baseMomentum >= 0 && baseMomentum <= maxMomentum && maxMomentum < 1))
+                throw new ArgumentException(
+                    $"OneCycle: the momenta must satisfy 0 ≤ base ≤ max < 1, got base {Format(baseMomentum)} and max {Format(maxMomentum)}.", nameof(baseMomentum));
+        }
+        CycleMomentum = cycleMomentum;
+        BaseMomentum = baseMomentum;
+        MaxMomentum = maxMomentum;
         if (totalSteps < 2)
             throw new ArgumentException($"OneCycle: the total number of steps must be at least 2, got {totalSteps}.", nameof(totalSteps));
         if (maxLearningRate is { } max) CheckPositive(max, nameof(maxLearningRate), "maximum learning rate");
@@ -81,6 +103,31 @@ public sealed class OneCycleSchedule : LearningRateSchedule
     /// <summary>True with the third phase.</summary>
     public bool ThreePhase { get; }
 
+    /// <summary>True when the schedule also cycles the optimizer's momentum.</summary>
+    public bool CycleMomentum { get; }
+
+    /// <summary>m_min.</summary>
+    public double BaseMomentum { get; }
+
+    /// <summary>m_max.</summary>
+    public double MaxMomentum { get; }
+
+    /// <summary>The momentum after <paramref name="steps"/> steps when <see cref="CycleMomentum"/> is set.</summary>
+    /// <param name="steps">Steps taken, non-negative.</param>
+    public double ComputeMomentum(long steps)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(steps);
+        if (steps >= TotalSteps) return MaxMomentum;
+        return Anneal(steps, ThreePhase
+            ? [(MaxMomentum, BaseMomentum), (BaseMomentum, MaxMomentum), (MaxMomentum, MaxMomentum)]
+            : [(MaxMomentum, BaseMomentum), (BaseMomentum, MaxMomentum)]);
+    }
+
+    internal override void OnApplied()
+    {
+        if (CycleMomentum) Optimizer.SetScheduledMomentum(ComputeMomentum(StepCount));
+    }
+
     /// <summary>η_max of a group: the configured maximum, or the group's initial rate.</summary>
     /// <param name="group">A group of the optimizer.</param>
     public double MaxLearningRate(ParameterGroup group)
@@ -108,17 +155,24 @@ public sealed class OneCycleSchedule : LearningRateSchedule
         // torch extrapolates the last phase past its end at step N (a negative rate for linear annealing); the cycle is over,
         // so hold the minimum instead.
         if (steps >= TotalSteps) return min;
+        return Anneal(steps, ThreePhase
+            ? [(initial, max), (max, initial), (initial, min)]
+            : [(initial, max), (max, min)]);
+    }
+
+    /// <summary>torch's phase walk: the value at <paramref name="steps"/> between each phase's (start, end) values.</summary>
+    private double Anneal(long steps, ReadOnlySpan<(double From, double To)> values)
+    {
         double n = TotalSteps;
-        // (end step, start rate, end rate) of each phase, with torch's floating-point phase ends.
-        Span<(double End, double From, double To)> phases = ThreePhase
-            ? [(PctStart * n - 1, initial, max), (2 * PctStart * n - 2, max, initial), (n - 1, initial, min)]
-            : [(PctStart * n - 1, initial, max), (n - 1, max, min)];
+        // The phases end at these steps, in floating point as torch computes them.
+        Span<double> ends = ThreePhase ? [PctStart * n - 1, 2 * PctStart * n - 2, n - 1] : [PctStart * n - 1, n - 1];
         double start = 0;
-        for (int i = 0; i < phases.Length; i++)
+        for (int i = 0; i < ends.Length; i++)
         {
-            var (end, from, to) = phases[i];
-            if (steps <= end || i == phases.Length - 1)
+            double end = ends[i];
+            if (steps <= end || i == ends.Length - 1)
             {
+                var (from, to) = values[i];
                 double pct = (steps - start) / (end - start);
                 return AnnealStrategy == AnnealStrategy.Cos
                     ? to + (from - to) / 2.0 * (Math.Cos(Math.PI * pct) + 1)

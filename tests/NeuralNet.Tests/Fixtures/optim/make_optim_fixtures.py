@@ -86,17 +86,25 @@ def optimizers():
 def schedules():
     cases = []
 
-    def trace(name, build, steps, params=None):
+    def trace(name, build, steps, params=None, optimizer="sgd"):
         base = [0.1, 0.03]
         ps = [torch.nn.Parameter(torch.zeros(1)), torch.nn.Parameter(torch.zeros(1))]
-        opt = torch.optim.SGD([dict(params=[ps[0]], lr=base[0]), dict(params=[ps[1]], lr=base[1])], lr=base[0])
+        groups = [dict(params=[ps[0]], lr=base[0]), dict(params=[ps[1]], lr=base[1])]
+        opt = torch.optim.Adam(groups, lr=base[0]) if optimizer == "adam" else torch.optim.SGD(groups, lr=base[0], momentum=0.9)
         sched = build(opt)
+
+        def momentum():
+            g = opt.param_groups[0]
+            return g["betas"][0] if "betas" in g else g["momentum"]
+
         lrs = [[g["lr"] for g in opt.param_groups]]
+        momenta = [momentum()]
         for _ in range(steps):
             opt.step()
             sched.step()
             lrs.append([g["lr"] for g in opt.param_groups])
-        cases.append(dict(name=name, base=base, params=params or {}, lrs=lrs))
+            momenta.append(momentum())
+        cases.append(dict(name=name, base=base, params=params or {}, optimizer=optimizer, lrs=lrs, momenta=momenta))
 
     S = torch.optim.lr_scheduler
     trace("step", lambda o: S.StepLR(o, step_size=3, gamma=0.5), 12, dict(step_size=3, gamma=0.5))
@@ -120,6 +128,14 @@ def schedules():
     trace("onecycle_custom", lambda o: S.OneCycleLR(o, max_lr=[0.1, 0.03], total_steps=17, pct_start=0.4, cycle_momentum=False,
                                                     div_factor=10.0, final_div_factor=100.0),
           17, dict(total=17, pct_start=0.4, anneal="cos", div=10.0, final_div=100.0, three_phase=False))
+    trace("onecycle_momentum_sgd", lambda o: S.OneCycleLR(o, max_lr=[0.1, 0.03], total_steps=30, pct_start=0.25),
+          30, dict(total=30, pct_start=0.25, anneal="cos", div=25.0, final_div=1e4, three_phase=False, cycle_momentum=True,
+                   base_momentum=0.85, max_momentum=0.95))
+    trace("onecycle_beta1_adam_three_linear", lambda o: S.OneCycleLR(o, max_lr=[0.1, 0.03], total_steps=30, pct_start=0.3,
+                                                                     anneal_strategy="linear", three_phase=True,
+                                                                     base_momentum=0.8, max_momentum=0.9),
+          30, dict(total=30, pct_start=0.3, anneal="linear", div=25.0, final_div=1e4, three_phase=True, cycle_momentum=True,
+                   base_momentum=0.8, max_momentum=0.9), optimizer="adam")
     return dict(cases=cases)
 
 
