@@ -35,7 +35,7 @@ public class LayerParityTests
         y.ShapeArray().Should().Equal(Shape(c, "output_shape"));
         AssertClose(y.Data, Values(c, "output"), "output");
         var dx = module.Backward(new NdArray<double>(Values(c, "r"), Shape(c, "output_shape")));
-        AssertClose(dx.Data, Values(c, "input_grad"), "input gradient");
+        AssertClose(dx!.Data, Values(c, "input_grad"), "input gradient");
     }
 
     private static void AssertClose(ReadOnlySpan<double> actual, double[] expected, string what)

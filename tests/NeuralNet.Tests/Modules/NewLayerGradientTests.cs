@@ -14,7 +14,7 @@ public class NewLayerGradientTests
 
         public override NdArray<double> Forward(NdArray<double> input, bool training = false) => inner.Forward(input, training: false);
 
-        public override NdArray<double> Backward(NdArray<double> outputGradient) => inner.Backward(outputGradient);
+        public override NdArray<double> Backward(NdArray<double> outputGradient) => inner.Backward(outputGradient)!;
 
         public override int[] GetOutputShape(ReadOnlySpan<int> inputShape) => inner.GetOutputShape(inputShape);
     }
