@@ -304,7 +304,7 @@ public static class OnnxImportRegistry
             var shape = reshape.Constant(1) ?? throw reshape.Fail("the target shape (input 1) is missing.");
             var s = shape.Int64s;
             long c = node.InputShape[0];
-            if (s is null || s.Length != 2 || s[0] is not (0 or -1 or 1) || !(s[1] == c || s[1] == -1))
+            if (s is null || s.Length != 2 || s[0] is not (0 or -1) || !(s[1] == c || (s[1] == -1 && s[0] == 0)))
                 throw reshape.Fail($"target shape [{string.Join(", ", s ?? [])}] after GlobalAveragePool is not supported: only (batch, {c}).");
         }
         return new GlobalAvgPool2D<float>();
@@ -321,6 +321,8 @@ public static class OnnxImportRegistry
         if (!(epsilon > 0) || !float.IsFinite(epsilon)) throw node.Fail($"epsilon = {epsilon} must be positive.");
         // ONNX's momentum weighs the old statistics (default 0.9); NeuralNet's, as PyTorch's, weighs the new batch.
         float onnxMomentum = node.Float("momentum", 0.9f);
+        // It only matters if the imported model is trained; a value NeuralNet cannot use (1: statistics never move)
+        // falls back to PyTorch's default 0.1.
         double momentum = onnxMomentum is >= 0 and < 1 ? 1 - (double)onnxMomentum : 0.1;
         var parts = new float[4][];
         string[] what = ["scale", "bias B", "mean", "variance"];

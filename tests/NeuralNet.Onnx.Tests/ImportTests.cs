@@ -175,7 +175,7 @@ public class ImportTests
 
     public static TheoryData<string> NewOperators() =>
     [
-        "batchnorm2d", "batchnorm1d", "avgpool", "avgpool-pad", "pad-avgpool", "zero-pad", "globalavgpool", "leakyrelu",
+        "batchnorm2d", "batchnorm1d", "avgpool", "avgpool-pad", "pad-avgpool", "zero-pad", "globalavgpool", "globalavgpool-reshape", "leakyrelu",
         "dropout", "maxpool-pad",
     ];
 
@@ -230,6 +230,13 @@ public class ImportTests
                 g = Graph([1, 4, 5, 3], [1, 4]);
                 g.Node.Add(Node("GlobalAveragePool", "gap", ["input"], "pooled"));
                 g.Node.Add(Node("Flatten", "flat", ["pooled"], "output", Int("axis", 1)));
+                layer = "GlobalAvgPool2D";
+                break;
+            case "globalavgpool-reshape":
+                g = Graph([1, 4, 5, 3], [1, 4]);
+                g.Initializer.Add(new TensorProto { Name = "shape", DataType = (int)TensorProto.Types.DataType.Int64, Dims = { 2 }, Int64Data = { 0, -1 } });
+                g.Node.Add(Node("GlobalAveragePool", "gap", ["input"], "pooled"));
+                g.Node.Add(Node("Reshape", "flat", ["pooled", "shape"], "output"));
                 layer = "GlobalAvgPool2D";
                 break;
             case "leakyrelu":
