@@ -21,8 +21,14 @@ public delegate string OnnxExportMapping<in TModule>(TModule module, string inpu
 /// or after it was built, can be exported without changing it).
 /// </summary>
 /// <remarks>
-/// <para>Built-in mappings (opset 13): Dense → Gemm (transB = 1); Conv2D → Conv; MaxPool2D → MaxPool; Flatten → Flatten
-/// (axis 1); ReLU/Sigmoid/Tanh → Relu/Sigmoid/Tanh; Softmax → Softmax (axis 1); Sequential → its children in order.</para>
+/// <para>Built-in mappings (opset 13): Dense → Gemm (transB = 1); Conv2D → Conv (explicit pads, so "same" padding is
+/// pads (K − 1)/2); MaxPool2D → MaxPool (pads); AvgPool2D → AveragePool (pads, count_include_pad = 1);
+/// GlobalAvgPool2D → GlobalAveragePool + Flatten (NeuralNet's output is (N, C), ONNX's (N, C, 1, 1));
+/// BatchNorm1d/BatchNorm2d → BatchNormalization with the running statistics (inference); Dropout → Dropout with its
+/// ratio and no training_mode (inference: the identity); Flatten → Flatten (axis 1); ReLU/Sigmoid/Tanh →
+/// Relu/Sigmoid/Tanh; LeakyReLU → LeakyRelu (alpha); GELU (tanh) → Pow, Mul, Add, Tanh nodes computing
+/// 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) (opset 13 has no Gelu); Softmax → Softmax (axis 1); Sequential → its
+/// children in order.</para>
 /// <para>Lookup is by the module's exact runtime type first, then its base types, so a mapping registered for a base
 /// class covers subclasses that have none of their own.</para>
 /// </remarks>
@@ -107,19 +113,73 @@ public static class OnnxExportRegistry
                 OnnxAttribute.Ints("dilations", 1, 1),
                 OnnxAttribute.Int("group", 1));
         });
-        // NeuralNet pools without padding and rounds the output size down, which is ONNX's ceil_mode = 0.
+        // NeuralNet rounds the pooled size down, which is ONNX's ceil_mode = 0; MaxPool's padding never wins, as
+        // ONNX's MaxPool pads behave.
         Add<MaxPool2D<float>>((p, input, g) => g.AddNode("MaxPool", [input],
             OnnxAttribute.Ints("kernel_shape", p.KernelSize, p.KernelSize),
             OnnxAttribute.Ints("strides", p.Stride, p.Stride),
-            OnnxAttribute.Ints("pads", 0, 0, 0, 0),
+            OnnxAttribute.Ints("pads", p.Padding, p.Padding, p.Padding, p.Padding),
             OnnxAttribute.Int("ceil_mode", 0)));
+        // AvgPool2D divides by K² even where the window covers padding: count_include_pad = 1.
+        Add<AvgPool2D<float>>((p, input, g) => g.AddNode("AveragePool", [input],
+            OnnxAttribute.Ints("kernel_shape", p.KernelSize, p.KernelSize),
+            OnnxAttribute.Ints("strides", p.Stride, p.Stride),
+            OnnxAttribute.Ints("pads", p.Padding, p.Padding, p.Padding, p.Padding),
+            OnnxAttribute.Int("count_include_pad", 1),
+            OnnxAttribute.Int("ceil_mode", 0)));
+        // GlobalAveragePool keeps (N, C, 1, 1); NeuralNet's GlobalAvgPool2D yields (N, C), hence the Flatten.
+        Add<GlobalAvgPool2D<float>>((_, input, g) =>
+            g.AddNode("Flatten", [g.AddNode("GlobalAveragePool", [input])], OnnxAttribute.Int("axis", 1)));
+        Add<BatchNorm<float>>(ExportBatchNorm);
+        // Opset 13's Dropout is the identity unless its training_mode input is true; it is left out, so the graph
+        // computes the inference output and still records p for an importer.
+        Add<Dropout<float>>((d, input, g) => g.AddNode("Dropout", [input, g.AddInitializer("ratio", [(float)d.P])]));
         Add<Flatten<float>>((_, input, g) => g.AddNode("Flatten", [input], OnnxAttribute.Int("axis", 1)));
+        Add<LeakyReLU<float>>((a, input, g) => g.AddNode("LeakyRelu", [input], OnnxAttribute.Float("alpha", (float)a.NegativeSlope)));
+        Add<GELU<float>>(ExportGelu);
         Add<ReLU<float>>((_, input, g) => g.AddNode("Relu", [input]));
         Add<Sigmoid<float>>((_, input, g) => g.AddNode("Sigmoid", [input]));
         Add<Tanh<float>>((_, input, g) => g.AddNode("Tanh", [input]));
         // NeuralNet's Softmax normalizes each row of an (N, classes) batch: axis 1.
         Add<Softmax<float>>((_, input, g) => g.AddNode("Softmax", [input], OnnxAttribute.Int("axis", 1)));
         return map;
+    }
+
+    // Evaluation-mode batch normalization: y = scale·(x − mean)/√(var + ε) + B, which is what the module computes
+    // outside training. ONNX's momentum (the weight of the old statistics) only matters in training; it is written as
+    // 1 − Momentum so the file says what PyTorch's export says. A layer without affine gets constant γ = 1, β = 0.
+    private static string ExportBatchNorm(BatchNorm<float> bn, string input, OnnxGraphBuilder g)
+    {
+        int c = bn.NumFeatures;
+        string scale, bias;
+        if (bn.Affine)
+        {
+            scale = g.AddInitializer("weight", bn.Weight!.Value.Data, c);
+            bias = g.AddInitializer("bias", bn.Bias!.Value.Data, c);
+        }
+        else
+        {
+            scale = g.AddInitializer("unit_scale", Enumerable.Repeat(1f, c).ToArray(), c);
+            bias = g.AddInitializer("zero_bias", new float[c], c);
+        }
+        string mean = g.AddInitializer("running_mean", bn.RunningMean.Data, c);
+        string variance = g.AddInitializer("running_var", bn.RunningVariance.Data, c);
+        return g.AddNode("BatchNormalization", [input, scale, bias, mean, variance],
+            OnnxAttribute.Float("epsilon", (float)bn.Epsilon),
+            OnnxAttribute.Float("momentum", (float)(1 - bn.Momentum)));
+    }
+
+    // y = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), node by node in the module's order of operations.
+    private static string ExportGelu(GELU<float> gelu, string x, OnnxGraphBuilder g)
+    {
+        string cube = g.AddNode("Pow", [x, g.AddInitializer("gelu_three", [3f])]);
+        string scaledCube = g.AddNode("Mul", [cube, g.AddInitializer("gelu_coefficient", [0.044715f])]);
+        string inner = g.AddNode("Add", [x, scaledCube]);
+        string argument = g.AddNode("Mul", [inner, g.AddInitializer("gelu_sqrt_2_over_pi", [(float)Math.Sqrt(2 / Math.PI)])]);
+        string t = g.AddNode("Tanh", [argument]);
+        string onePlusT = g.AddNode("Add", [t, g.AddInitializer("gelu_one", [1f])]);
+        string halfX = g.AddNode("Mul", [x, g.AddInitializer("gelu_half", [0.5f])]);
+        return g.AddNode("Mul", [halfX, onePlusT]);
     }
 
     private static string ExportSequential(Sequential<float> model, string input, OnnxGraphBuilder graph)

@@ -17,10 +17,14 @@ public delegate Module<float>? OnnxImportMapping(OnnxNode node);
 /// </summary>
 /// <remarks>
 /// Built in: Gemm and MatMul (+ a following Add of a constant bias) → Dense; Conv → Conv2D (square kernel, equal
-/// strides and pads, no dilation or groups); MaxPool → MaxPool2D (no padding, ceil_mode 0); Relu, Sigmoid, Tanh;
-/// Softmax over the last axis of (N, classes); Flatten (axis 1) and flattening Reshapes → Flatten; Identity → nothing.
-/// BatchNormalization, AveragePool, GlobalAveragePool, LeakyRelu and Dropout are recognized and fail with "not
-/// supported yet" until NeuralNet has their modules.
+/// strides and pads, no dilation or groups); MaxPool → MaxPool2D (equal pads up to K/2, ceil_mode 0); AveragePool →
+/// AvgPool2D (pads only with count_include_pad = 1, ceil_mode 0); GlobalAveragePool → GlobalAvgPool2D (a following
+/// Flatten or flattening Reshape is absorbed, since GlobalAvgPool2D already yields (N, C)); BatchNormalization →
+/// BatchNorm2d on (N, C, H, W) or BatchNorm1d on (N, C), with its running statistics (inference mode only);
+/// Dropout → Dropout with its ratio (inference mode only); a constant zero Pad of no width → nothing, and one padding
+/// H and W equally followed by an unpadded AveragePool → AvgPool2D with that padding (PyTorch exports
+/// <c>nn.AvgPool2d</c> so, count_include_pad meaning the zeros count); LeakyRelu → LeakyReLU; Relu, Sigmoid, Tanh; Softmax over
+/// the last axis of (N, classes); Flatten (axis 1) and flattening Reshapes → Flatten; Identity → nothing.
 /// </remarks>
 public static class OnnxImportRegistry
 {
@@ -32,20 +36,9 @@ public static class OnnxImportRegistry
     {
         get
         {
-            lock (Gate) return Mappings.Where(kv => !NotYet.Contains(kv.Key)).Select(kv => kv.Key).Order(StringComparer.Ordinal).ToArray();
+            lock (Gate) return Mappings.Keys.Order(StringComparer.Ordinal).ToArray();
         }
     }
-
-    /// <summary>The operators recognized but not importable until NeuralNet has their modules.</summary>
-    public static IReadOnlyList<string> NotSupportedYet
-    {
-        get { lock (Gate) return NotYet.Order(StringComparer.Ordinal).ToArray(); }
-    }
-
-    private static readonly HashSet<string> NotYet = new(StringComparer.Ordinal)
-    {
-        "BatchNormalization", "AveragePool", "GlobalAveragePool", "LeakyRelu", "Dropout",
-    };
 
     /// <summary>Registers (or replaces) the mapping of an operator of the default ONNX domain.</summary>
     /// <param name="opType">The operator, e.g. <c>BatchNormalization</c>.</param>
@@ -54,11 +47,7 @@ public static class OnnxImportRegistry
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(opType);
         ArgumentNullException.ThrowIfNull(mapping);
-        lock (Gate)
-        {
-            Mappings[opType] = mapping;
-            NotYet.Remove(opType);
-        }
+        lock (Gate) Mappings[opType] = mapping;
     }
 
     internal static OnnxImportMapping? Find(string opType)
@@ -74,6 +63,12 @@ public static class OnnxImportRegistry
             ["MatMul"] = ImportMatMul,
             ["Conv"] = ImportConv,
             ["MaxPool"] = ImportMaxPool,
+            ["AveragePool"] = ImportAveragePool,
+            ["GlobalAveragePool"] = ImportGlobalAveragePool,
+            ["BatchNormalization"] = ImportBatchNormalization,
+            ["Dropout"] = ImportDropout,
+            ["Pad"] = ImportPad,
+            ["LeakyRelu"] = ImportLeakyRelu,
             ["Relu"] = _ => new ReLU<float>(),
             ["Sigmoid"] = _ => new Sigmoid<float>(),
             ["Tanh"] = _ => new Tanh<float>(),
@@ -82,8 +77,6 @@ public static class OnnxImportRegistry
             ["Reshape"] = ImportReshape,
             ["Identity"] = _ => null,
         };
-        foreach (var op in new[] { "BatchNormalization", "AveragePool", "GlobalAveragePool", "LeakyRelu", "Dropout" })
-            map[op] = n => throw n.Fail($"operator {n.OpType} is not supported yet: NeuralNet has no module for it in this version.");
         return map;
     }
 
@@ -221,20 +214,162 @@ public static class OnnxImportRegistry
 
     private static Module<float> ImportMaxPool(OnnxNode node)
     {
-        CheckSpatialInput(node);
-        CheckAutoPad(node);
-        if (node.Int("ceil_mode", 0) != 0) throw node.Fail("ceil_mode = 1 is not supported (NeuralNet rounds the output size down).");
         if (node.Int("storage_order", 0) != 0) throw node.Fail("storage_order = 1 is not supported.");
         if (node.Ints("dilations") is { } dil && dil.Any(d => d != 1))
             throw node.Fail($"dilations = [{string.Join(", ", dil)}] are not supported (only 1).");
-        if (node.Ints("pads") is { } pads && pads.Any(p => p != 0))
-            throw node.Fail($"pads = [{string.Join(", ", pads)}] are not supported yet (MaxPool2D has no padding in this version).");
+        var (k, stride, pad) = PoolWindow(node);
+        return new MaxPool2D<float>(k, stride, pad);
+    }
+
+    private static Module<float> ImportAveragePool(OnnxNode node)
+    {
+        var (k, stride, pad) = PoolWindow(node);
+        // Without padding every window lies inside the input, so count_include_pad makes no difference.
+        if (pad > 0 && node.Int("count_include_pad", 0) != 1)
+            throw node.Fail($"pads = {pad} with count_include_pad = 0 is not supported: AvgPool2D divides by K² including the padding (count_include_pad = 1).");
+        return new AvgPool2D<float>(k, stride, pad);
+    }
+
+    // The window of MaxPool or AveragePool: a square kernel, equal strides and equal pads of at most K/2, ceil_mode 0.
+    private static (int Kernel, int Stride, int Pad) PoolWindow(OnnxNode node)
+    {
+        CheckSpatialInput(node);
+        CheckAutoPad(node);
+        if (node.Int("ceil_mode", 0) != 0) throw node.Fail("ceil_mode = 1 is not supported (NeuralNet rounds the output size down).");
         var ks = node.Ints("kernel_shape") ?? throw node.Fail("kernel_shape is required.");
         if (ks.Length != 2) throw node.Fail($"kernel_shape = [{string.Join(", ", ks)}]: only 2-D pooling is supported.");
+        int maxSide = Math.Max(node.InputShape[1], node.InputShape[2]);
+        int k = Square(node, "kernel_shape", ks, 1, 1, maxSide);
+        int stride = Square(node, "strides", node.Ints("strides"), 1, 1, maxSide);
+        var pads = node.Ints("pads");
+        if (pads is not null && pads.Length != 4) throw node.Fail($"pads = [{string.Join(", ", pads)}] must have 4 values.");
+        int pad = Square(node, "pads", pads, 0, 0, k / 2);
         int minSide = Math.Min(node.InputShape[1], node.InputShape[2]);
-        int k = Square(node, "kernel_shape", ks, 1, 1, minSide);
-        int stride = Square(node, "strides", node.Ints("strides"), 1, 1, minSide);
-        return new MaxPool2D<float>(k, stride);
+        if (minSide + 2 * pad < k)
+            throw node.Fail($"kernel_shape {k} with pads {pad} does not fit the input ({string.Join(", ", node.InputShape)}).");
+        return (k, stride, pad);
+    }
+
+    private static Module<float>? ImportPad(OnnxNode node)
+    {
+        string mode = node.String("mode", "constant");
+        if (mode != "constant") throw node.Fail($"mode = {mode} is not supported (only constant).");
+        long[] pads;
+        float value;
+        if (node.OpsetVersion >= 11)
+        {
+            var p = node.Constant(1) ?? throw node.Fail("the pads (input 1) are missing.");
+            pads = p.Int64s ?? throw node.Fail($"the pads '{p.Name}' must be int64.");
+            var v = node.Constant(2);
+            if (v is not null && v.Floats is not { Length: 1 }) throw node.Fail($"the constant value '{v.Name}' must be one float32 value.");
+            value = v?.Floats![0] ?? 0f;
+            if (node.InputCount > 3 && node.Proto.Input[3].Length > 0) throw node.Fail("the axes input is not supported.");
+        }
+        else
+        {
+            pads = node.Ints("pads") ?? throw node.Fail("the pads attribute is missing.");
+            value = node.Float("value", 0f);
+        }
+        int rank = node.InputShape.Count + 1;
+        if (pads.Length != 2 * rank) throw node.Fail($"pads has {pads.Length} values; expected {2 * rank} for rank {rank}.");
+        if (pads.All(v => v == 0)) return null;
+        // Only (N, C, H, W) with zero padding of N and C and the same width on every side of H and W.
+        bool spatialOnly = rank == 4 && pads[0] == 0 && pads[1] == 0 && pads[4] == 0 && pads[5] == 0
+            && pads[2] == pads[3] && pads[2] == pads[6] && pads[2] == pads[7] && pads[2] > 0;
+        if (!spatialOnly || value != 0)
+            throw node.Fail($"pads = [{string.Join(", ", pads)}] with value {value} is not supported: only zero padding of H and W by the same width before an AveragePool.");
+        int pad = (int)pads[2];
+        var pool = node.TryFuseNext("AveragePool")
+            ?? throw node.Fail($"pads = [{string.Join(", ", pads)}] is supported only before an AveragePool (as PyTorch exports nn.AvgPool2d with padding).");
+        if (pool.Ints("pads") is { } poolPads && poolPads.Any(v => v != 0))
+            throw pool.Fail("an AveragePool with its own pads after a Pad is not supported.");
+        var (k, stride, _) = PoolWindow(pool);
+        if (pad > k / 2) throw node.Fail($"padding {pad} is more than half the AveragePool kernel {k}; AvgPool2D allows at most K/2.");
+        if (Math.Min(node.InputShape[1], node.InputShape[2]) + 2 * pad < k)
+            throw pool.Fail($"kernel_shape {k} does not fit the padded input.");
+        return new AvgPool2D<float>(k, stride, pad);
+    }
+
+    private static Module<float> ImportGlobalAveragePool(OnnxNode node)
+    {
+        CheckSpatialInput(node);
+        // ONNX keeps (N, C, 1, 1) and exporters flatten it next; GlobalAvgPool2D yields (N, C) already.
+        if (node.TryFuseNext("Flatten") is { } flatten)
+        {
+            long axis = flatten.Int("axis", 1);
+            if (axis is not (1 or -3)) throw flatten.Fail($"axis = {axis} after GlobalAveragePool is not supported (only 1).");
+        }
+        else if (node.TryFuseNext("Reshape") is { } reshape)
+        {
+            var shape = reshape.Constant(1) ?? throw reshape.Fail("the target shape (input 1) is missing.");
+            var s = shape.Int64s;
+            long c = node.InputShape[0];
+            if (s is null || s.Length != 2 || s[0] is not (0 or -1) || !(s[1] == c || (s[1] == -1 && s[0] == 0)))
+                throw reshape.Fail($"target shape [{string.Join(", ", s ?? [])}] after GlobalAveragePool is not supported: only (batch, {c}).");
+        }
+        return new GlobalAvgPool2D<float>();
+    }
+
+    private static Module<float> ImportBatchNormalization(OnnxNode node)
+    {
+        if (node.Int("training_mode", 0) != 0)
+            throw node.Fail("training_mode = 1 is not supported: only inference-mode BatchNormalization (running statistics) imports.");
+        if (node.InputShape.Count is not (1 or 3))
+            throw node.Fail($"expects (N, C) or (N, C, H, W) input, but the per-example input shape is ({string.Join(", ", node.InputShape)}).");
+        int c = node.InputShape[0];
+        float epsilon = node.Float("epsilon", 1e-5f);
+        if (!(epsilon > 0) || !float.IsFinite(epsilon)) throw node.Fail($"epsilon = {epsilon} must be positive.");
+        // ONNX's momentum weighs the old statistics (default 0.9); NeuralNet's, as PyTorch's, weighs the new batch.
+        float onnxMomentum = node.Float("momentum", 0.9f);
+        // It only matters if the imported model is trained; a value NeuralNet cannot use (1: statistics never move)
+        // falls back to PyTorch's default 0.1.
+        double momentum = onnxMomentum is >= 0 and < 1 ? 1 - (double)onnxMomentum : 0.1;
+        var parts = new float[4][];
+        string[] what = ["scale", "bias B", "mean", "variance"];
+        for (int i = 0; i < 4; i++)
+        {
+            var t = node.RequireFloatConstant(i + 1, what[i]);
+            if (t.Shape.Count != 1 || t.Shape[0] != c)
+                throw node.Fail($"the {what[i]} '{t.Name}' has shape {t.ShapeString}; expected ({c}) for {c} channels.");
+            parts[i] = t.Floats!;
+        }
+        if (parts[3].Any(v => !(v >= 0) || !float.IsFinite(v)))
+            throw node.Fail("the variance has a negative or non-finite value.");
+        BatchNorm<float> bn = node.InputShape.Count == 3
+            ? new BatchNorm2d<float>(c, epsilon, momentum)
+            : new BatchNorm1d<float>(c, epsilon, momentum);
+        parts[0].CopyTo(bn.Weight!.Value.Data, 0);
+        parts[1].CopyTo(bn.Bias!.Value.Data, 0);
+        parts[2].CopyTo(bn.RunningMean.Data, 0);
+        parts[3].CopyTo(bn.RunningVariance.Data, 0);
+        return bn;
+    }
+
+    private static Module<float> ImportDropout(OnnxNode node)
+    {
+        // Opset 12 made the ratio and training_mode inputs; earlier sets have a ratio attribute and is_test.
+        double p = node.Float("ratio", 0.5f);
+        if (node.OpsetVersion >= 12)
+        {
+            p = 0.5;
+            if (node.Constant(1) is { } ratio)
+            {
+                if (ratio.Floats is not { Length: 1 }) throw node.Fail($"the ratio '{ratio.Name}' must be one float32 value.");
+                p = ratio.Floats[0];
+            }
+            // training_mode (a bool) switches dropping on; only its absence, inference, imports.
+            if (node.InputCount > 2 && node.Proto.Input[2].Length > 0)
+                throw node.Fail("the training_mode input is not supported: only inference-mode Dropout (training_mode left out) imports.");
+        }
+        if (!(p >= 0 && p < 1)) throw node.Fail($"ratio = {p} is out of range [0, 1).");
+        return new Dropout<float>(p);
+    }
+
+    private static Module<float> ImportLeakyRelu(OnnxNode node)
+    {
+        float alpha = node.Float("alpha", 0.01f);
+        if (!float.IsFinite(alpha)) throw node.Fail($"alpha = {alpha} must be finite.");
+        return new LeakyReLU<float>(alpha);
     }
 
     private static Module<float> ImportSoftmax(OnnxNode node)

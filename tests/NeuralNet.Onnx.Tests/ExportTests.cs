@@ -28,6 +28,8 @@ public class ExportTests
     [
         "dense", "dense-nobias", "conv", "conv-stride-pad", "conv-nobias", "maxpool", "maxpool-stride1", "flatten",
         "sigmoid", "tanh", "relu", "softmax",
+        "batchnorm2d", "batchnorm2d-noaffine", "batchnorm1d", "dropout", "avgpool", "avgpool-pad-stride", "globalavgpool",
+        "maxpool-pad", "conv-same", "leakyrelu", "gelu",
     ];
 
     [Theory]
@@ -48,6 +50,17 @@ public class ExportTests
             "sigmoid" => new([17], new Sigmoid<float>()),
             "tanh" => new([3, 4], new Tanh<float>()),
             "relu" => new([2, 3, 3], new ReLU<float>()),
+            "batchnorm2d" => new([3, 5, 7], WithStatistics(new BatchNorm2d<float>(3, epsilon: 1e-3), 1)),
+            "batchnorm2d-noaffine" => new([2, 3, 5], WithStatistics(new BatchNorm2d<float>(2, affine: false), 2)),
+            "batchnorm1d" => new([7], WithStatistics(new BatchNorm1d<float>(7), 3)),
+            "dropout" => new([3, 5], new Dropout<float>(0.4)),
+            "avgpool" => new([3, 7, 9], new AvgPool2D<float>(2)),
+            "avgpool-pad-stride" => new([2, 9, 6], new AvgPool2D<float>(3, stride: 2, padding: 1)),
+            "globalavgpool" => new([4, 5, 3], new GlobalAvgPool2D<float>()),
+            "maxpool-pad" => new([2, 7, 6], new MaxPool2D<float>(3, 2, padding: 1)),
+            "conv-same" => new([3, 7, 5], Conv2D<float>.Same(3, 4, 5, random: r)),
+            "leakyrelu" => new([3, 5], new LeakyReLU<float>(0.2)),
+            "gelu" => new([2, 3, 5], new GELU<float>()),
             _ => new([9], new Softmax<float>()),
         };
         byte[] onnx = OnnxExporter.ToBytes(model);
@@ -59,6 +72,53 @@ public class ExportTests
             float[] actual = OrtHelper.Run(onnx, x, shape);
             OrtHelper.ShouldMatch(actual, expected, because: $"({which}, batch {batch})");
         }
+    }
+
+    // Running statistics, γ and β far from their initial values, so the exported BatchNormalization really uses them.
+    private static BatchNorm<float> WithStatistics(BatchNorm<float> bn, int seed)
+    {
+        var random = new Random(seed);
+        for (int c = 0; c < bn.NumFeatures; c++)
+        {
+            bn.RunningMean.Data[c] = (float)(random.NextDouble() * 4 - 2);
+            bn.RunningVariance.Data[c] = (float)(0.05 + random.NextDouble() * 3);
+            if (bn.Affine)
+            {
+                bn.Weight!.Value.Data[c] = (float)(random.NextDouble() * 2 - 1);
+                bn.Bias!.Value.Data[c] = (float)(random.NextDouble() * 2 - 1);
+            }
+        }
+        bn.NumBatchesTracked.Data[0] = 17;
+        return bn;
+    }
+
+    [Fact]
+    public void ModernCnnWithTrainedStatisticsMatchesOnnxRuntime()
+    {
+        var model = ModelFactory.Build(Preset.Get("modern-cnn"), new RandomGenerator(7));
+        int seed = 20;
+        foreach (var bn in model.Layers.OfType<BatchNorm<float>>()) WithStatistics(bn, seed++);
+        byte[] onnx = OnnxExporter.ToBytes(model);
+        var proto = Protos.ModelProto.Parser.ParseFrom(onnx);
+        proto.Graph.Node.Select(n => n.OpType).Should().Contain(["BatchNormalization", "Dropout"]);
+        proto.Graph.Node.Count(n => n.OpType == "BatchNormalization").Should().Be(4);
+        foreach (int batch in new[] { 1, 4 })
+        {
+            int[] shape = [batch, .. model.InputShape];
+            float[] x = OrtHelper.RandomInput(shape, seed: 30 + batch);
+            OrtHelper.ShouldMatch(OrtHelper.Run(onnx, x, shape), OrtHelper.RunNeuralNet(model, x, shape), because: $"(modern-cnn, batch {batch})");
+        }
+    }
+
+    [Fact]
+    public void BatchNormExportsPyTorchNamesAndEpsilon()
+    {
+        var model = new Sequential<float>([3, 4, 4], new Conv2D<float>(3, 2, 1), new BatchNorm2d<float>(2, epsilon: 1e-3));
+        var proto = Protos.ModelProto.Parser.ParseFrom(OnnxExporter.ToBytes(model));
+        proto.Graph.Initializer.Select(t => t.Name).Should().Equal(
+            "0.weight", "0.bias", "1.weight", "1.bias", "1.running_mean", "1.running_var");
+        var bn = proto.Graph.Node.Single(n => n.OpType == "BatchNormalization");
+        bn.Attribute.Single(a => a.Name == "epsilon").F.Should().Be(1e-3f);
     }
 
     [Fact]

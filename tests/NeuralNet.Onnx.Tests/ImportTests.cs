@@ -14,6 +14,7 @@ public class ImportTests
     [Theory]
     [InlineData("mlp")]
     [InlineData("lenet")]
+    [InlineData("cnn")]
     public void PyTorchExportImportsAndPredictsLikePyTorchAndOnnxRuntime(string name)
     {
         var expected = Fixtures.Load(name);
@@ -120,21 +121,155 @@ public class ImportTests
         OrtHelper.ShouldMatch(OrtHelper.RunNeuralNet(model, x, [2, 1, 2, 3]), OrtHelper.Run(bytes, x, [2, 1, 2, 3]));
     }
 
-    [Theory]
-    [InlineData("BatchNormalization")]
-    [InlineData("AveragePool")]
-    [InlineData("GlobalAveragePool")]
-    [InlineData("LeakyRelu")]
-    [InlineData("Dropout")]
-    public void OperatorsWithoutAModuleYetFailClearly(string op)
+    [Fact]
+    public void ImportedPyTorchCnnDescribesThePyTorchLayers()
     {
-        var g = Graph([1, 2, 4, 4], null);
-        g.Node.Add(Node(op, "n1", ["input"], "output"));
-        var e = Assert.Throws<OnnxImportException>(() => OnnxImporter.Import(Model(g).ToByteArray(), "m.onnx"));
-        e.NodeName.Should().Be("n1");
-        e.OpType.Should().Be(op);
-        e.Message.Should().Contain("not supported yet").And.Contain("m.onnx");
-        OnnxImportRegistry.NotSupportedYet.Should().Contain(op);
+        // make_fixtures.py's cnn(): Conv2d, BatchNorm2d, LeakyReLU(0.1), MaxPool2d(3, 2, padding 1), Conv2d, BatchNorm2d,
+        // ReLU, AvgPool2d(2) (exported as a zero Pad + AveragePool), Dropout (gone in eval export),
+        // AdaptiveAvgPool2d(1) + Flatten (GlobalAveragePool + Flatten), Linear, BatchNorm1d.
+        var model = OnnxImporter.Load(Fixtures.Path_("cnn.onnx"));
+        model.Layers.Select(l => l.Name).Should().Equal(
+            "Conv2D", "BatchNorm2d", "LeakyReLU", "MaxPool2D", "Conv2D", "BatchNorm2d", "ReLU", "AvgPool2D", "GlobalAvgPool2D",
+            "Dense", "BatchNorm1d");
+        ((LeakyReLU<float>)model.Layers[2]).NegativeSlope.Should().Be(0.1f);
+        ((MaxPool2D<float>)model.Layers[3]).Padding.Should().Be(1);
+        ((AvgPool2D<float>)model.Layers[7]).KernelSize.Should().Be(2);
+        var bn = (BatchNorm2d<float>)model.Layers[1];
+        bn.Epsilon.Should().Be(1e-5f);
+        bn.Momentum.Should().BeApproximately(0.1, 1e-7);
+        bn.RunningVariance.Data.Should().NotContain(1f, "the fixture's running statistics come from four training batches");
+        model.OutputShape.Should().Equal(5);
+    }
+
+    [Fact]
+    public void ImportedPyTorchCnnFineTunesAndSaves()
+    {
+        var expected = Fixtures.Load("cnn");
+        var model = OnnxImporter.Load(Fixtures.Path_("cnn.onnx"));
+        var x = new NdArray<float>(expected.Input, expected.InputShape);
+        int[] labels = [3, 1, 4];
+        var loss = new SoftmaxCrossEntropyLoss<float>();
+        float before = loss.Forward(model.Forward(x), labels);
+        var trainer = new Trainer<float>(model, loss, new Sgd<float>(model, learningRate: 0.05), random: new RandomGenerator(1));
+        trainer.Fit(x, labels, new TrainerOptions { Epochs = 20, BatchSize = 3 });
+        float after = loss.Forward(model.Forward(x), labels);
+        after.Should().BeLessThan(before * 0.9f);
+        var bn = (BatchNorm2d<float>)model.Layers[1];
+        bn.NumBatchesTracked.Data[0].Should().Be(20, "each training step updates the running statistics");
+
+        string path = Path.Combine(Path.GetTempPath(), $"nn-import-cnn-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            ModelSerializer.Save(model, path);
+            var back = ModelSerializer.Load(path);
+            OrtHelper.ShouldMatch(back.Forward(x).Data, model.Forward(x).Data, tolerance: 0);
+            // And out again as ONNX: ONNX Runtime agrees with the fine-tuned model.
+            int[] shape = expected.InputShape;
+            OrtHelper.ShouldMatch(OrtHelper.Run(OnnxExporter.ToBytes(model), expected.Input, shape), model.Forward(x).Data.ToArray());
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    public static TheoryData<string> NewOperators() =>
+    [
+        "batchnorm2d", "batchnorm1d", "avgpool", "avgpool-pad", "pad-avgpool", "zero-pad", "globalavgpool", "globalavgpool-reshape", "leakyrelu",
+        "dropout", "maxpool-pad",
+    ];
+
+    [Theory]
+    [MemberData(nameof(NewOperators))]
+    public void OperatorImportsIntoItsModuleAndMatchesOnnxRuntime(string which)
+    {
+        GraphProto g;
+        string layer;
+        switch (which)
+        {
+            case "batchnorm2d":
+            case "batchnorm1d":
+            {
+                bool image = which == "batchnorm2d";
+                int c = image ? 3 : 6;
+                g = image ? Graph([1, 3, 5, 7], null) : Graph([1, 6], null);
+                g.Initializer.Add(Floats("s", OrtHelper.RandomInput([c], 1), c));
+                g.Initializer.Add(Floats("b", OrtHelper.RandomInput([c], 2), c));
+                g.Initializer.Add(Floats("m", OrtHelper.RandomInput([c], 3, 2f), c));
+                g.Initializer.Add(Floats("v", OrtHelper.RandomInput([c], 4).Select(v => 1.2f + v).ToArray(), c));
+                g.Node.Add(Node("BatchNormalization", "bn", ["input", "s", "b", "m", "v"], "output", Float("epsilon", 1e-3f)));
+                layer = image ? "BatchNorm2d" : "BatchNorm1d";
+                break;
+            }
+            case "avgpool":
+                g = Graph([1, 3, 7, 9], [1, 3, 3, 4]);
+                g.Node.Add(Node("AveragePool", "pool", ["input"], "output", Ints("kernel_shape", 2, 2), Ints("strides", 2, 2)));
+                layer = "AvgPool2D";
+                break;
+            case "avgpool-pad":
+                g = Graph([1, 2, 9, 6], [1, 2, 5, 3]);
+                g.Node.Add(Node("AveragePool", "pool", ["input"], "output", Ints("kernel_shape", 3, 3), Ints("strides", 2, 2),
+                    Ints("pads", 1, 1, 1, 1), Int("count_include_pad", 1)));
+                layer = "AvgPool2D";
+                break;
+            case "pad-avgpool":
+                g = Graph([1, 2, 5, 4], [1, 2, 5, 4]);
+                g.Initializer.Add(new TensorProto { Name = "pads", DataType = (int)TensorProto.Types.DataType.Int64, Dims = { 8 }, Int64Data = { 0, 0, 1, 1, 0, 0, 1, 1 } });
+                g.Node.Add(Node("Pad", "pad", ["input", "pads"], "padded"));
+                g.Node.Add(Node("AveragePool", "pool", ["padded"], "output", Ints("kernel_shape", 3, 3), Ints("strides", 1, 1)));
+                layer = "AvgPool2D";
+                break;
+            case "zero-pad":
+                g = Graph([1, 2, 5, 4], [1, 2, 2, 2]);
+                g.Initializer.Add(new TensorProto { Name = "pads", DataType = (int)TensorProto.Types.DataType.Int64, Dims = { 8 }, Int64Data = { 0, 0, 0, 0, 0, 0, 0, 0 } });
+                g.Node.Add(Node("Pad", "pad", ["input", "pads"], "padded"));
+                g.Node.Add(Node("MaxPool", "pool", ["padded"], "output", Ints("kernel_shape", 2, 2), Ints("strides", 2, 2)));
+                layer = "MaxPool2D";
+                break;
+            case "globalavgpool":
+                g = Graph([1, 4, 5, 3], [1, 4]);
+                g.Node.Add(Node("GlobalAveragePool", "gap", ["input"], "pooled"));
+                g.Node.Add(Node("Flatten", "flat", ["pooled"], "output", Int("axis", 1)));
+                layer = "GlobalAvgPool2D";
+                break;
+            case "globalavgpool-reshape":
+                g = Graph([1, 4, 5, 3], [1, 4]);
+                g.Initializer.Add(new TensorProto { Name = "shape", DataType = (int)TensorProto.Types.DataType.Int64, Dims = { 2 }, Int64Data = { 0, -1 } });
+                g.Node.Add(Node("GlobalAveragePool", "gap", ["input"], "pooled"));
+                g.Node.Add(Node("Reshape", "flat", ["pooled", "shape"], "output"));
+                layer = "GlobalAvgPool2D";
+                break;
+            case "leakyrelu":
+                g = Graph([1, 3, 5], null);
+                g.Node.Add(Node("LeakyRelu", "lr", ["input"], "output", Float("alpha", 0.2f)));
+                layer = "LeakyReLU";
+                break;
+            case "dropout":
+                g = Graph([1, 4], null);
+                g.Initializer.Add(Floats("ratio", [0.3f]));
+                g.Node.Add(Node("Dropout", "drop", ["input", "ratio"], "output"));
+                layer = "Dropout";
+                break;
+            default:
+                g = Graph([1, 2, 7, 6], [1, 2, 4, 3]);
+                g.Node.Add(Node("MaxPool", "pool", ["input"], "output", Ints("kernel_shape", 3, 3), Ints("strides", 2, 2), Ints("pads", 1, 1, 1, 1)));
+                layer = "MaxPool2D";
+                break;
+        }
+        byte[] bytes = Model(g).ToByteArray();
+        var model = OnnxImporter.Import(bytes, which);
+        model.Layers.Select(l => l.Name).Should().Equal(layer);
+        if (which == "dropout") ((Dropout<float>)model.Layers[0]).P.Should().Be(0.3f);
+        if (which == "leakyrelu") ((LeakyReLU<float>)model.Layers[0]).NegativeSlope.Should().Be(0.2f);
+        if (which is "pad-avgpool" or "avgpool-pad") ((AvgPool2D<float>)model.Layers[0]).Padding.Should().Be(1);
+        if (which == "maxpool-pad") ((MaxPool2D<float>)model.Layers[0]).Padding.Should().Be(1);
+        foreach (int batch in new[] { 1, 3 })
+        {
+            int[] shape = [batch, .. model.InputShape];
+            float[] x = OrtHelper.RandomInput(shape, 40 + batch, scale: 3f);
+            OrtHelper.ShouldMatch(OrtHelper.RunNeuralNet(model, x, shape), OrtHelper.Run(bytes, x, shape), because: $"({which}, batch {batch})");
+        }
+        OnnxImportRegistry.SupportedOperators.Should().Contain(g.Node.Select(n => n.OpType));
     }
 
     // ---- hostile and unsupported input ----
@@ -144,7 +279,8 @@ public class ImportTests
         "unknown-op", "two-branches", "two-data-inputs", "dangling-node", "attr-out-of-range", "conv-group",
         "huge-dims", "huge-input-dims", "external-data", "truncated", "garbage", "empty", "no-graph", "wrong-dtype",
         "short-raw-data", "symbolic-feature-dim", "custom-domain", "negative-dim", "gemm-alpha", "maxpool-ceil",
-        "softmax-axis", "reshape-unsupported",
+        "softmax-axis", "reshape-unsupported", "avgpool-exclude-pad", "dropout-training", "batchnorm-shape",
+        "batchnorm-training", "pad-alone", "maxpool-pad-too-wide",
     ];
 
     [Theory]
@@ -305,6 +441,41 @@ public class ImportTests
                 g.Node.Add(Node("Reshape", "rs", ["input", "shape"], "output"));
                 (node, text) = ("rs", "target shape [-1, 2, 2]");
                 break;
+            case "avgpool-exclude-pad":
+                g = Graph([1, 1, 5, 5], [1, 1, 3, 3]);
+                m = Model(g);
+                g.Node.Add(Node("AveragePool", "pool", ["input"], "output", Ints("kernel_shape", 3, 3), Ints("strides", 2, 2), Ints("pads", 1, 1, 1, 1)));
+                (node, text) = ("pool", "count_include_pad = 0");
+                break;
+            case "dropout-training":
+                g.Initializer.Add(Floats("ratio", [0.5f]));
+                g.Initializer.Add(new TensorProto { Name = "mode", DataType = (int)TensorProto.Types.DataType.Bool, Int32Data = { 1 } });
+                g.Node.Add(Node("Dropout", "drop", ["input", "ratio", "mode"], "output"));
+                (node, text) = ("drop", "training_mode");
+                break;
+            case "batchnorm-shape":
+                g.Initializer.Add(Floats("c3", new float[3], 3));
+                g.Node.Add(Node("BatchNormalization", "bn", ["input", "c3", "c3", "c3", "c3"], "output"));
+                (node, text) = ("bn", "expected (4) for 4 channels");
+                break;
+            case "batchnorm-training":
+                g.Initializer.Add(Floats("c4", new float[4], 4));
+                g.Node.Add(Node("BatchNormalization", "bn", ["input", "c4", "c4", "c4", "c4"], "output", Int("training_mode", 1)));
+                (node, text) = ("bn", "training_mode = 1");
+                break;
+            case "pad-alone":
+                g = Graph([1, 1, 5, 5], [1, 1, 7, 7]);
+                m = Model(g);
+                g.Initializer.Add(new TensorProto { Name = "pads", DataType = (int)TensorProto.Types.DataType.Int64, Dims = { 8 }, Int64Data = { 0, 0, 1, 1, 0, 0, 1, 1 } });
+                g.Node.Add(Node("Pad", "pad", ["input", "pads"], "output"));
+                (node, text) = ("pad", "only before an AveragePool");
+                break;
+            case "maxpool-pad-too-wide":
+                g = Graph([1, 1, 5, 5], [1, 1, 4, 4]);
+                m = Model(g);
+                g.Node.Add(Node("MaxPool", "pool", ["input"], "output", Ints("kernel_shape", 3, 3), Ints("pads", 2, 2, 2, 2)));
+                (node, text) = ("pool", "pads = [2, 2, 2, 2] is out of range");
+                break;
             default:
                 throw new ArgumentException(which);
         }
@@ -353,6 +524,8 @@ public class ImportTests
     }
 
     private static AttributeProto Int(string name, long v) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = v };
+
+    private static AttributeProto Float(string name, float v) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Float, F = v };
 
     private static AttributeProto Ints(string name, params long[] v) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Ints, Ints = { v } };
 }

@@ -88,6 +88,13 @@ public sealed class SafeTensorsFile
         AddEntry(new SafeTensorEntry(name, SafeTensorDType.I64, s, values.ToArray()));
     }
 
+    /// <summary>Adds a rank-0 (shape <c>[]</c>) I64 tensor holding one value, the layout of PyTorch's integer scalars such as
+    /// a batch normalization's <c>num_batches_tracked</c>.</summary>
+    /// <param name="name">A unique non-empty name.</param>
+    /// <param name="value">The value.</param>
+    /// <exception cref="ArgumentException">The name is empty, reserved or already used.</exception>
+    public void AddScalar(string name, long value) => AddEntry(new SafeTensorEntry(name, SafeTensorDType.I64, [], new[] { value }));
+
     private static int[] CheckIntegerShape(string name, int length, int[]? shape)
     {
         int[] s = shape is null || shape.Length == 0 ? [length] : (int[])shape.Clone();

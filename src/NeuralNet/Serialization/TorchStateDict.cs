@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Numerics;
 using NeuralNet.Modules;
 
@@ -15,8 +14,11 @@ namespace NeuralNet.Serialization;
 /// <remarks>
 /// <para>This lives in the core because it needs nothing but <see cref="SafeTensorsFile"/>: no protobuf, no ONNX.</para>
 /// <para>Only weights move: the architecture must be built on both sides (NeuralNet's Dense and Conv2D store weights
-/// exactly as PyTorch's Linear and Conv2d do, so no transposition is involved). Module buffers
-/// (<see cref="Module{T}.Buffers"/>, e.g. running statistics) are included under their names.</para>
+/// exactly as PyTorch's Linear and Conv2d do, so no transposition is involved). The names are those of
+/// <see cref="Module{T}.StateDict"/>, so module buffers (<see cref="Module{T}.Buffers"/>, e.g. a batch normalization's
+/// <c>running_mean</c> and <c>running_var</c>) are included. A buffer named <c>num_batches_tracked</c> is written as
+/// PyTorch keeps it, an int64 scalar of shape <c>[]</c> (NeuralNet stores the count in the element type, shape (1)),
+/// and read back from that layout.</para>
 /// <para>Loading is strict like <c>load_state_dict(strict=True)</c>: every parameter and buffer must be present with
 /// the expected shape, and no tensor may be left over; a common prefix such as <c>layers.</c> or <c>model.</c> (a
 /// Sequential held as an attribute of an <c>nn.Module</c>) is recognized and stripped.</para>
@@ -26,15 +28,18 @@ public static class TorchStateDict
     /// <summary>The metadata entry PyTorch's safetensors writer adds (<c>format: pt</c>), written here too.</summary>
     public const string FormatKey = "format";
 
-    /// <summary>Every parameter and buffer of <paramref name="model"/> with its state-dict name, in model order.</summary>
+    /// <summary>The name of PyTorch's batch counter buffer, an int64 scalar in a PyTorch state dict.</summary>
+    public const string NumBatchesTrackedName = "num_batches_tracked";
+
+    /// <summary>Every parameter and buffer of <paramref name="model"/> with its state-dict name, in model order (the
+    /// names of <see cref="Module{T}.StateDict"/>; the tensors are the model's own, not copies).</summary>
     /// <typeparam name="T">The element type.</typeparam>
     /// <param name="model">The model.</param>
     /// <exception cref="ArgumentException">Two tensors would share a name.</exception>
     public static IReadOnlyList<(string Name, NdArray<T> Tensor)> Entries<T>(Sequential<T> model) where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(model);
-        var result = new List<(string, NdArray<T>)>();
-        Collect(model, "", result);
+        var result = model.StateEntries();
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (name, _) in result)
             if (!seen.Add(name))
@@ -45,12 +50,21 @@ public static class TorchStateDict
     /// <summary>The model's weights as a safetensors file in memory, in PyTorch's layout, float32.</summary>
     /// <typeparam name="T">The element type (converted to float32, the dtype of PyTorch's default parameters).</typeparam>
     /// <param name="model">The model.</param>
+    /// <remarks>Buffers named <c>num_batches_tracked</c> are written as int64 scalars (shape <c>[]</c>), as PyTorch has them.</remarks>
     public static SafeTensorsFile ToSafeTensors<T>(Sequential<T> model) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var file = new SafeTensorsFile();
         file.Metadata[FormatKey] = "pt";
         foreach (var (name, tensor) in Entries(model))
+        {
+            if (IsBatchCounter(name, tensor))
+            {
+                // A count kept in the element type; PyTorch's load_state_dict(strict=True) wants int64 of shape [].
+                file.AddScalar(name, long.CreateChecked(T.Round(tensor.Data[0])));
+                continue;
+            }
             file.Add(name, typeof(T) == typeof(float) ? (NdArray<float>)(object)tensor : tensor.Cast<float>());
+        }
         return file;
     }
 
@@ -101,7 +115,7 @@ public static class TorchStateDict
                 + (extra.Count > 0 ? $"unexpected {string.Join(", ", extra.Take(8))}{(extra.Count > 8 ? ", ..." : "")}" : "") + ".");
 
         // Decode and check everything first, so a bad file leaves the model unchanged.
-        var values = new List<(NdArray<T> Target, T[] Data)>(entries.Count);
+        var values = new Dictionary<string, NdArray<T>>(entries.Count, StringComparer.Ordinal);
         foreach (var (name, target) in entries)
         {
             var entry = file.GetRequired(prefix + name);
@@ -122,9 +136,10 @@ public static class TorchStateDict
             {
                 throw new InvalidDataException($"TorchStateDict: {source}: tensor '{prefix + name}' is {entry.DType}; expected F32 or F64.");
             }
-            values.Add((target, data));
+            values.Add(name, new NdArray<T>(data, target.ShapeArray()));
         }
-        foreach (var (target, data) in values) data.CopyTo(target.Data, 0);
+        // The copy goes through the module's own state-dict naming, the one definition shared with Module.StateDict.
+        model.LoadStateDict(values, strict: true);
     }
 
     private static string DetectPrefix(SafeTensorsFile file)
@@ -143,21 +158,8 @@ public static class TorchStateDict
         return candidate;
     }
 
-    private static void Collect<T>(Sequential<T> model, string prefix, List<(string, NdArray<T>)> into) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        for (int i = 0; i < model.Layers.Count; i++)
-        {
-            string path = prefix + i.ToString(CultureInfo.InvariantCulture) + ".";
-            var layer = model.Layers[i];
-            if (layer is Sequential<T> nested)
-            {
-                Collect(nested, path, into);
-                continue;
-            }
-            foreach (var p in layer.Parameters) into.Add((path + p.Name, p.Value));
-            foreach (var b in layer.Buffers) into.Add((path + b.Name, b.Value));
-        }
-    }
+    private static bool IsBatchCounter<T>(string name, NdArray<T> tensor) where T : unmanaged, IFloatingPointIeee754<T>
+        => tensor.Length == 1 && (name == NumBatchesTrackedName || name.EndsWith("." + NumBatchesTrackedName, StringComparison.Ordinal));
 
     private static string Summary<T>(Sequential<T> model) where T : unmanaged, IFloatingPointIeee754<T>
         => string.Join(", ", model.Layers.Select((l, i) => $"{i}: {l.Name}"));

@@ -123,6 +123,27 @@ public class SafeTensorsFileTests
     }
 
     [Fact]
+    public void Int64Scalar_HasShapeEmptyAndRoundTrips()
+    {
+        // PyTorch's num_batches_tracked: an int64 of rank 0, which safetensors writes as "shape": [].
+        var f = new SafeTensorsFile();
+        f.AddScalar("1.num_batches_tracked", 4);
+        f.Add("1.running_mean", new NdArray<float>(new[] { 0.5f }, 1));
+        byte[] bytes = f.ToArray();
+        ulong n = BinaryPrimitives.ReadUInt64LittleEndian(bytes);
+        using var doc = JsonDocument.Parse(bytes.AsMemory(8, (int)n));
+        var e = doc.RootElement.GetProperty("1.num_batches_tracked");
+        e.GetProperty("dtype").GetString().Should().Be("I64");
+        e.GetProperty("shape").GetArrayLength().Should().Be(0);
+        e.GetProperty("data_offsets").EnumerateArray().Select(x => x.GetInt64()).Should().Equal(0, 8);
+        var back = SafeTensorsFile.Parse(bytes, "scalar");
+        back.GetRequired("1.num_batches_tracked").ShapeArray().Should().BeEmpty();
+        back.GetRequired("1.num_batches_tracked").ElementCount.Should().Be(1);
+        back.GetRequired("1.num_batches_tracked").ToInt64Array().Should().Equal(4L);
+        FluentActions.Invoking(() => f.AddScalar("1.num_batches_tracked", 5)).Should().Throw<ArgumentException>().WithMessage("*already exists*");
+    }
+
+    [Fact]
     public void HeaderLengthLargerThanFile_FailsFast()
     {
         var bytes = Sample().ToArray();
@@ -170,6 +191,7 @@ public class SafeTensorsFileTests
     [InlineData("{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}", "*malformed*")]
     [InlineData("{\"__metadata__\":{\"a\":1}}", "*metadata 'a' is a Number*")]
     [InlineData("{}", "*cover 0 data bytes but the file has 4*")]
+    [InlineData("{\"n\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[0,4]}}", "*needs 8 bytes*span 4*")]
     public void MalformedHeader_FailsWithReason(string json, string message)
     {
         var bytes = Build(json, new byte[4]);

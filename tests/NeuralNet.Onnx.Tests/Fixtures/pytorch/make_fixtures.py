@@ -1,8 +1,10 @@
 """Makes the PyTorch fixtures of NeuralNet.Onnx.Tests (run with Debian's /usr/bin/python3: torch 1.13, onnx 1.12).
 
-    /usr/bin/python3 make_fixtures.py            # writes mlp.onnx, lenet.onnx, *.safetensors and expected.json
+    /usr/bin/python3 make_fixtures.py            # writes mlp.onnx, lenet.onnx, cnn.onnx, *.safetensors and expected.json
     /usr/bin/python3 make_fixtures.py --check F  # loads a NeuralNet-written torch-layout safetensors file F into
                                                  # the LeNet-5 below and checks its outputs against expected.json
+    /usr/bin/python3 make_fixtures.py --check-cnn F  # the same for the small CNN with batch normalization: also
+                                                 # checks that every num_batches_tracked is int64 of shape []
 
 The networks are nn.Sequential, so their state dicts are named "0.weight", "0.bias", "3.weight", ... (the layout
 NeuralNet's TorchStateDict reads and writes). Weights come from torch.manual_seed(20241206); the fixed input and the
@@ -41,11 +43,24 @@ def lenet():
         nn.Linear(84, 10))
 
 
+def cnn():
+    """BatchNorm2d, LeakyReLU, padded MaxPool, AvgPool, Dropout, global average pooling and BatchNorm1d; odd sizes.
+    Input (N, 3, 11, 13): conv → 11×13, max pool (3, stride 2, pad 1) → 6×7, conv → 4×5, avg pool 2 → 2×2, GAP → 8."""
+    return nn.Sequential(
+        nn.Conv2d(3, 6, 3, padding=1), nn.BatchNorm2d(6), nn.LeakyReLU(0.1), nn.MaxPool2d(3, 2, padding=1),
+        nn.Conv2d(6, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), nn.AvgPool2d(2),
+        nn.Dropout(0.3), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        nn.Linear(8, 5), nn.BatchNorm1d(5))
+
+
 def write_safetensors(path, state, metadata=None):
     header, blobs, offset = {}, [], 0
     for name, t in state.items():
-        data = t.detach().to(torch.float32).contiguous().numpy().astype("<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
+        if t.dtype == torch.int64:  # num_batches_tracked: an int64 scalar, as safetensors.torch writes it
+            data, dtype = t.detach().contiguous().numpy().astype("<i8").tobytes(), "I64"
+        else:
+            data, dtype = t.detach().to(torch.float32).contiguous().numpy().astype("<f4").tobytes(), "F32"
+        header[name] = {"dtype": dtype, "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
         blobs.append(data)
         offset += len(data)
     if metadata:
@@ -68,9 +83,10 @@ def read_safetensors(path):
     data = raw[8 + n:]
     out = {}
     for name, info in header.items():
-        assert info["dtype"] == "F32", (name, info["dtype"])
+        assert info["dtype"] in ("F32", "I64"), (name, info["dtype"])
         begin, end = info["data_offsets"]
-        t = torch.frombuffer(bytearray(data[begin:end]), dtype=torch.float32)
+        dtype = torch.float32 if info["dtype"] == "F32" else torch.int64
+        t = torch.frombuffer(bytearray(data[begin:end]), dtype=dtype)
         out[name] = t.reshape(info["shape"]).clone()
     return out
 
@@ -80,11 +96,20 @@ def fixed_input(shape):
     return torch.rand(shape, generator=g) * 2 - 1
 
 
-def check(path):
+def check(path, name="lenet", make=lenet):
     with open(f"{HERE}/expected.json") as f:
-        expected = json.load(f)["lenet"]
-    model = lenet().eval()
-    model.load_state_dict(read_safetensors(path), strict=True)
+        expected = json.load(f)[name]
+    model = make().eval()
+    state = read_safetensors(path)
+    reference = make().state_dict()
+    for k, v in reference.items():
+        # load_state_dict copies across dtypes, so the layout is checked explicitly: same dtype and shape as PyTorch's.
+        assert state[k].dtype == v.dtype and state[k].shape == v.shape, (k, state[k].dtype, state[k].shape, v.dtype, v.shape)
+    model.load_state_dict(state, strict=True)
+    counts = {k: int(v) for k, v in state.items() if k.endswith("num_batches_tracked")}
+    if counts:
+        print("num_batches_tracked (int64, shape []):", counts)
+        assert counts == expected["num_batches_tracked"], (counts, expected["num_batches_tracked"])
     x = torch.tensor(expected["input"]).reshape(expected["input_shape"])
     y = model(x).detach().flatten()
     want = torch.tensor(expected["output"])
@@ -96,25 +121,35 @@ def check(path):
 def main():
     torch.manual_seed(20241206)
     expected = {}
-    for name, make, shape in (("mlp", mlp, [3, 12]), ("lenet", lenet, [3, 1, 28, 28])):
-        model = make().eval()
+    for name, make, shape in (("mlp", mlp, [3, 12]), ("lenet", lenet, [3, 1, 28, 28]), ("cnn", cnn, [3, 3, 11, 13])):
+        model = make()
+        if name == "cnn":
+            # A few training-mode batches give the running statistics values far from (0, 1) and count 4 batches.
+            with torch.no_grad():
+                for _ in range(4):
+                    model.train()(torch.randn([8] + shape[1:]) * 1.5 + 0.7)
+        model = model.eval()
         x = fixed_input(shape)
         with torch.no_grad():
             y = model(x)
+        # TrainingMode.PRESERVE (the model is in eval mode) keeps BatchNormalization nodes: the default EVAL export
+        # folds each BatchNorm into the Conv before it, and the fixture is meant to exercise BatchNormalization.
         torch.onnx.export(model, x, f"{HERE}/{name}.onnx", opset_version=13,
                           input_names=["input"], output_names=["output"],
+                          training=torch.onnx.TrainingMode.PRESERVE,
                           dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
         write_safetensors(f"{HERE}/{name}.safetensors", model.state_dict(), {"format": "pt"})
         # Self-check of the hand-written layout: reading it back gives the same state dict.
         back = read_safetensors(f"{HERE}/{name}.safetensors")
         for k, v in model.state_dict().items():
-            assert torch.equal(back[k], v), k
+            assert back[k].dtype == v.dtype and torch.equal(back[k], v), k
         expected[name] = {
             "input_shape": shape,
             "input": x.flatten().tolist(),
             "output_shape": list(y.shape),
             "output": y.flatten().tolist(),
             "state_dict": {k: list(v.shape) for k, v in model.state_dict().items()},
+            "num_batches_tracked": {k: int(v) for k, v in model.state_dict().items() if k.endswith("num_batches_tracked")},
         }
     with open(f"{HERE}/expected.json", "w") as f:
         json.dump(expected, f)
@@ -124,5 +159,7 @@ def main():
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--check":
         check(sys.argv[2])
+    elif len(sys.argv) == 3 and sys.argv[1] == "--check-cnn":
+        check(sys.argv[2], "cnn", cnn)
     else:
         main()
