@@ -4,76 +4,19 @@ using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 
 namespace NeuralNet.Optimization;
 
-/// <summary>Adam with L2 weight decay added to the gradient: <c>torch.optim.Adam</c> (1.13, single-tensor path).</summary>
+/// <summary>What <see cref="Adam{T}"/> and <see cref="AdamW{T}"/> share: the moment estimates, their settings and state.</summary>
 /// <typeparam name="T">The element type of the parameters.</typeparam>
-/// <remarks>
-/// <para>For each parameter w with gradient g, its group's rate η and decay λ, at step t (counted from 1, restarted by
-/// <see cref="Optimizer{T}.ResetState"/>):</para>
-/// <code>
-/// g = g + λ·w                                  (L2 decay, coupled: it passes through the moments)
-/// m = β₁·m + (1 − β₁)·g
-/// v = β₂·v + (1 − β₂)·g²
-/// v̂ = max(v̂, v)                               (only with AMSGrad; the denominator then uses v̂)
-/// denom = √v / √(1 − β₂ᵗ) + ε                  (ε added after the bias correction, as torch)
-/// w = w − (η / (1 − β₁ᵗ))·m / denom
-/// </code>
-/// <para>Defaults as torch: η = 10⁻³, β₁ = 0.9, β₂ = 0.999, ε = 10⁻⁸, λ = 0, no AMSGrad. Moments start at zero (state
-/// <c>exp_avg</c>, <c>exp_avg_sq</c>, and <c>max_exp_avg_sq</c> with AMSGrad; number <c>step</c>). torch's <c>maximize</c>,
-/// <c>foreach</c>, <c>capturable</c> and <c>differentiable</c> options are not offered. For decoupled decay use
-/// <see cref="AdamW{T}"/>.</para>
-/// </remarks>
-public sealed class Adam<T> : Optimizer<T> where T : unmanaged, IFloatingPointIeee754<T>
+/// <remarks>The two differ only in where the weight decay enters (see each class); the update itself is one kernel.</remarks>
+public abstract class AdamBase<T> : Optimizer<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly AdamKernel<T> _kernel;
 
-    /// <summary>Creates an optimizer for every parameter of <paramref name="model"/>.</summary>
-    /// <param name="model">The model whose parameters are stepped.</param>
-    /// <param name="learningRate">η, positive and finite.</param>
-    /// <param name="beta1">β₁ in [0, 1).</param>
-    /// <param name="beta2">β₂ in [0, 1).</param>
-    /// <param name="epsilon">ε, positive and finite.</param>
-    /// <param name="weightDecay">λ ≥ 0 (L2, added to the gradient).</param>
-    /// <param name="amsGrad">Use AMSGrad's running maximum of v.</param>
-    /// <exception cref="ArgumentException">A hyper-parameter is out of range.</exception>
-    public Adam(Module<T> model, double learningRate = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8,
-        double weightDecay = 0, bool amsGrad = false)
-        : this((model ?? throw new ArgumentNullException(nameof(model))).Parameters, learningRate, beta1, beta2, epsilon, weightDecay, amsGrad)
+    private protected AdamBase(IEnumerable<ParameterGroup<T>> groups, string kind, double learningRate, double beta1, double beta2,
+        double epsilon, double weightDecay, bool amsGrad, bool decoupled)
+        : base(groups, AdamKernel<T>.Check(kind, learningRate, beta1, beta2, epsilon), weightDecay)
     {
+        _kernel = new AdamKernel<T>(this, beta1, beta2, epsilon, amsGrad, decoupled);
     }
-
-    /// <summary>Creates an optimizer for the given parameters.</summary>
-    /// <param name="parameters">The parameters, in a fixed order.</param>
-    /// <param name="learningRate">η, positive and finite.</param>
-    /// <param name="beta1">β₁ in [0, 1).</param>
-    /// <param name="beta2">β₂ in [0, 1).</param>
-    /// <param name="epsilon">ε, positive and finite.</param>
-    /// <param name="weightDecay">λ ≥ 0 (L2, added to the gradient).</param>
-    /// <param name="amsGrad">Use AMSGrad's running maximum of v.</param>
-    /// <exception cref="ArgumentException">A hyper-parameter is out of range, or a parameter is null or repeated.</exception>
-    public Adam(IReadOnlyList<Parameter<T>> parameters, double learningRate = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8,
-        double weightDecay = 0, bool amsGrad = false)
-        : this([new ParameterGroup<T>(parameters ?? throw new ArgumentNullException(nameof(parameters)))], learningRate, beta1, beta2, epsilon, weightDecay, amsGrad)
-    {
-    }
-
-    /// <summary>Creates an optimizer over parameter groups, each with its own rate and weight decay (defaulting to these).</summary>
-    /// <param name="groups">The groups.</param>
-    /// <param name="learningRate">The default η, positive and finite.</param>
-    /// <param name="beta1">β₁ in [0, 1).</param>
-    /// <param name="beta2">β₂ in [0, 1).</param>
-    /// <param name="epsilon">ε, positive and finite.</param>
-    /// <param name="weightDecay">The default λ ≥ 0 (L2, added to the gradient).</param>
-    /// <param name="amsGrad">Use AMSGrad's running maximum of v.</param>
-    /// <exception cref="ArgumentException">A hyper-parameter is out of range, or a parameter is repeated.</exception>
-    public Adam(IEnumerable<ParameterGroup<T>> groups, double learningRate = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8,
-        double weightDecay = 0, bool amsGrad = false)
-        : base(groups, AdamKernel<T>.Check("Adam", learningRate, beta1, beta2, epsilon), weightDecay)
-    {
-        _kernel = new AdamKernel<T>(this, beta1, beta2, epsilon, amsGrad, decoupled: false);
-    }
-
-    /// <inheritdoc/>
-    public override string Kind => "Adam";
 
     /// <summary>β₁ used by the next step (a <see cref="Schedules.OneCycleSchedule"/> with momentum cycling changes it).</summary>
     public double Beta1 => _kernel.Beta1;
@@ -116,6 +59,75 @@ public sealed class Adam<T> : Optimizer<T> where T : unmanaged, IFloatingPointIe
         _kernel.ReadStateScalars(this, ReadScalar(scalars, "step"), ReadScalar(scalars, "current_beta1"));
 }
 
+/// <summary>Adam with L2 weight decay added to the gradient: <c>torch.optim.Adam</c> (1.13, single-tensor path).</summary>
+/// <typeparam name="T">The element type of the parameters.</typeparam>
+/// <remarks>
+/// <para>For each parameter w with gradient g, its group's rate η and decay λ, at step t (counted from 1, restarted by
+/// <see cref="Optimizer{T}.ResetState"/>):</para>
+/// <code>
+/// g = g + λ·w                                  (L2 decay, coupled: it passes through the moments)
+/// m = β₁·m + (1 − β₁)·g
+/// v = β₂·v + (1 − β₂)·g²
+/// v̂ = max(v̂, v)                               (only with AMSGrad; the denominator then uses v̂)
+/// denom = √v / √(1 − β₂ᵗ) + ε                  (ε added after the bias correction, as torch)
+/// w = w − (η / (1 − β₁ᵗ))·m / denom
+/// </code>
+/// <para>Defaults as torch: η = 10⁻³, β₁ = 0.9, β₂ = 0.999, ε = 10⁻⁸, λ = 0, no AMSGrad. Moments start at zero (state
+/// <c>exp_avg</c>, <c>exp_avg_sq</c>, and <c>max_exp_avg_sq</c> with AMSGrad; number <c>step</c>). torch's <c>maximize</c>,
+/// <c>foreach</c>, <c>capturable</c> and <c>differentiable</c> options are not offered. For decoupled decay use
+/// <see cref="AdamW{T}"/>.</para>
+/// </remarks>
+public sealed class Adam<T> : AdamBase<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Creates an optimizer for every parameter of <paramref name="model"/>.</summary>
+    /// <param name="model">The model whose parameters are stepped.</param>
+    /// <param name="learningRate">η, positive and finite.</param>
+    /// <param name="beta1">β₁ in [0, 1).</param>
+    /// <param name="beta2">β₂ in [0, 1).</param>
+    /// <param name="epsilon">ε, positive and finite.</param>
+    /// <param name="weightDecay">λ ≥ 0 (L2, added to the gradient).</param>
+    /// <param name="amsGrad">Use AMSGrad's running maximum of v.</param>
+    /// <exception cref="ArgumentException">A hyper-parameter is out of range.</exception>
+    public Adam(Module<T> model, double learningRate = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8,
+        double weightDecay = 0, bool amsGrad = false)
+        : this((model ?? throw new ArgumentNullException(nameof(model))).Parameters, learningRate, beta1, beta2, epsilon, weightDecay, amsGrad)
+    {
+    }
+
+    /// <summary>Creates an optimizer for the given parameters.</summary>
+    /// <param name="parameters">The parameters, in a fixed order.</param>
+    /// <param name="learningRate">η, positive and finite.</param>
+    /// <param name="beta1">β₁ in [0, 1).</param>
+    /// <param name="beta2">β₂ in [0, 1).</param>
+    /// <param name="epsilon">ε, positive and finite.</param>
+    /// <param name="weightDecay">λ ≥ 0 (L2, added to the gradient).</param>
+    /// <param name="amsGrad">Use AMSGrad's running maximum of v.</param>
+    /// <exception cref="ArgumentException">A hyper-parameter is out of range, or a parameter is null or repeated.</exception>
+    public Adam(IReadOnlyList<Parameter<T>> parameters, double learningRate = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8,
+        double weightDecay = 0, bool amsGrad = false)
+        : this([new ParameterGroup<T>(parameters ?? throw new ArgumentNullException(nameof(parameters)))], learningRate, beta1, beta2, epsilon, weightDecay, amsGrad)
+    {
+    }
+
+    /// <summary>Creates an optimizer over parameter groups, each with its own rate and weight decay (defaulting to these).</summary>
+    /// <param name="groups">The groups.</param>
+    /// <param name="learningRate">The default η, positive and finite.</param>
+    /// <param name="beta1">β₁ in [0, 1).</param>
+    /// <param name="beta2">β₂ in [0, 1).</param>
+    /// <param name="epsilon">ε, positive and finite.</param>
+    /// <param name="weightDecay">The default λ ≥ 0 (L2, added to the gradient).</param>
+    /// <param name="amsGrad">Use AMSGrad's running maximum of v.</param>
+    /// <exception cref="ArgumentException">A hyper-parameter is out of range, or a parameter is repeated.</exception>
+    public Adam(IEnumerable<ParameterGroup<T>> groups, double learningRate = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8,
+        double weightDecay = 0, bool amsGrad = false)
+        : base(groups, "Adam", learningRate, beta1, beta2, epsilon, weightDecay, amsGrad, decoupled: false)
+    {
+    }
+
+    /// <inheritdoc/>
+    public override string Kind => "Adam";
+}
+
 /// <summary>AdamW: Adam with decoupled weight decay, <c>torch.optim.AdamW</c> (1.13, single-tensor path).</summary>
 /// <typeparam name="T">The element type of the parameters.</typeparam>
 /// <remarks>
@@ -131,10 +143,8 @@ public sealed class Adam<T> : Optimizer<T> where T : unmanaged, IFloatingPointIe
 /// <para>Defaults as torch: η = 10⁻³, β₁ = 0.9, β₂ = 0.999, ε = 10⁻⁸, λ = 10⁻², no AMSGrad. Use
 /// <see cref="ParameterGroups.SplitWeightDecay{T}(Module{T}, double)"/> to exempt biases and normalization parameters.</para>
 /// </remarks>
-public sealed class AdamW<T> : Optimizer<T> where T : unmanaged, IFloatingPointIeee754<T>
+public sealed class AdamW<T> : AdamBase<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private readonly AdamKernel<T> _kernel;
-
     /// <summary>Creates an optimizer for every parameter of <paramref name="model"/>.</summary>
     /// <param name="model">The model whose parameters are stepped.</param>
     /// <param name="learningRate">η, positive and finite.</param>
@@ -176,53 +186,12 @@ public sealed class AdamW<T> : Optimizer<T> where T : unmanaged, IFloatingPointI
     /// <exception cref="ArgumentException">A hyper-parameter is out of range, or a parameter is repeated.</exception>
     public AdamW(IEnumerable<ParameterGroup<T>> groups, double learningRate = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8,
         double weightDecay = 1e-2, bool amsGrad = false)
-        : base(groups, AdamKernel<T>.Check("AdamW", learningRate, beta1, beta2, epsilon), weightDecay)
+        : base(groups, "AdamW", learningRate, beta1, beta2, epsilon, weightDecay, amsGrad, decoupled: true)
     {
-        _kernel = new AdamKernel<T>(this, beta1, beta2, epsilon, amsGrad, decoupled: true);
     }
 
     /// <inheritdoc/>
     public override string Kind => "AdamW";
-
-    /// <summary>β₁ used by the next step (a <see cref="Schedules.OneCycleSchedule"/> with momentum cycling changes it).</summary>
-    public double Beta1 => _kernel.Beta1;
-
-    /// <inheritdoc/>
-    public override double ScheduledMomentum => _kernel.Beta1;
-
-    internal override void SetScheduledMomentum(double value) => _kernel.Beta1 = value;
-
-    /// <summary>β₂.</summary>
-    public double Beta2 => _kernel.Beta2;
-
-    /// <summary>ε.</summary>
-    public double Epsilon => _kernel.Epsilon;
-
-    /// <summary>True with AMSGrad.</summary>
-    public bool AmsGrad => _kernel.AmsGrad;
-
-    /// <inheritdoc/>
-    protected override void BeginStep() => _kernel.BeginStep();
-
-    /// <inheritdoc/>
-    protected override void Update(int index, ParameterGroup<T> group, int start, int length) => _kernel.Update(Parameters[index], index, group, start, length);
-
-    /// <inheritdoc/>
-    public override void ResetState()
-    {
-        base.ResetState();
-        _kernel.Step = 0;
-    }
-
-    /// <inheritdoc/>
-    protected override void WriteHyperParameters(IDictionary<string, double> into) => _kernel.WriteHyperParameters(into);
-
-    /// <inheritdoc/>
-    protected override void WriteStateScalars(IDictionary<string, double> into) => _kernel.WriteStateScalars(into);
-
-    /// <inheritdoc/>
-    protected override void ReadStateScalars(IReadOnlyDictionary<string, double> scalars) =>
-        _kernel.ReadStateScalars(this, ReadScalar(scalars, "step"), ReadScalar(scalars, "current_beta1"));
 }
 
 /// <summary>The update shared by <see cref="Adam{T}"/> and <see cref="AdamW{T}"/>, on L1-sized chunks of the parameter.</summary>
