@@ -50,21 +50,13 @@ public sealed class AvgPool2D<T> : Module<T> where T : unmanaged, IFloatingPoint
 
     /// <inheritdoc/>
     public override int[] GetOutputShape(ReadOnlySpan<int> inputShape)
-    {
-        if (inputShape.Length != 3 || inputShape[1] + 2 * Padding < KernelSize || inputShape[2] + 2 * Padding < KernelSize)
-            throw new ArgumentException(
-                $"{_label}: expected per-example input shape (C, H, W) with H, W ≥ {KernelSize - 2 * Padding}, got {NdArray<T>.ShapeToString(inputShape)}.",
-                nameof(inputShape));
-        return [inputShape[0], OutSize(inputShape[1]), OutSize(inputShape[2])];
-    }
+        => ModuleChecks.PoolOutputShape(_label, inputShape, KernelSize, Stride, Padding);
 
     /// <inheritdoc/>
     public override NdArray<T> Forward(NdArray<T> input, bool training = false)
     {
         ArgumentNullException.ThrowIfNull(input);
-        if (input.Rank != 4 || input.Dim(2) + 2 * Padding < KernelSize || input.Dim(3) + 2 * Padding < KernelSize)
-            throw new ArgumentException(
-                $"{_label}: expected input of shape (N, C, H, W) with H, W ≥ {KernelSize - 2 * Padding}, got {input.ShapeString}.", nameof(input));
+        ModuleChecks.ThrowIfNotPoolInput(_label, input, KernelSize, Padding);
         ModuleChecks.ThrowIfNotFinite(_label, nameof(input), input);
         int n = input.Dim(0), c = input.Dim(1), h = input.Dim(2), w = input.Dim(3);
         var y = ModuleChecks.Ensure(ref _output, n, [c, OutSize(h), OutSize(w)]);
@@ -88,5 +80,5 @@ public sealed class AvgPool2D<T> : Module<T> where T : unmanaged, IFloatingPoint
     /// <inheritdoc/>
     public override string ToString() => _label;
 
-    private int OutSize(int size) => (size + 2 * Padding - KernelSize) / Stride + 1;
+    private int OutSize(int size) => ModuleChecks.PoolOutSize(size, KernelSize, Stride, Padding);
 }

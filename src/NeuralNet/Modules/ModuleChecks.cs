@@ -29,6 +29,29 @@ internal static class ModuleChecks
             $"{owner}: expected {what} of shape (N, {Inner(perExample)}), got {values.ShapeString}.", what);
     }
 
+    /// <summary>The number of window positions of a 2-D pooling layer along one axis: ⌊(size + 2p − k) / s⌋ + 1.</summary>
+    public static int PoolOutSize(int size, int kernel, int stride, int padding) => (size + 2 * padding - kernel) / stride + 1;
+
+    /// <summary>The per-example output shape (C, OH, OW) of a 2-D pooling layer; throws unless the input is (C, H, W)
+    /// with room for one window.</summary>
+    public static int[] PoolOutputShape(string owner, ReadOnlySpan<int> inputShape, int kernel, int stride, int padding)
+    {
+        if (inputShape.Length != 3 || inputShape[1] + 2 * padding < kernel || inputShape[2] + 2 * padding < kernel)
+            throw new ArgumentException(
+                $"{owner}: expected per-example input shape (C, H, W) with H, W ≥ {kernel - 2 * padding}, got {NdArray<double>.ShapeToString(inputShape)}.",
+                nameof(inputShape));
+        return [inputShape[0], PoolOutSize(inputShape[1], kernel, stride, padding), PoolOutSize(inputShape[2], kernel, stride, padding)];
+    }
+
+    /// <summary>Throws unless a pooling layer's batch is (N, C, H, W) with room for one window.</summary>
+    public static void ThrowIfNotPoolInput<T>(string owner, NdArray<T> input, int kernel, int padding)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (input.Rank != 4 || input.Dim(2) + 2 * padding < kernel || input.Dim(3) + 2 * padding < kernel)
+            throw new ArgumentException(
+                $"{owner}: expected input of shape (N, C, H, W) with H, W ≥ {kernel - 2 * padding}, got {input.ShapeString}.", nameof(input));
+    }
+
     /// <summary>Throws when a gradient's shape differs from the output of the last forward pass.</summary>
     public static void ThrowIfGradientMismatch<T>(string owner, NdArray<T> gradient, NdArray<T>? output)
         where T : unmanaged, IFloatingPointIeee754<T>
