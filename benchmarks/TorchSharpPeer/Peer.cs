@@ -198,39 +198,10 @@ internal static class Peer
         {
             using var a = randn(n, n);
             using var b = randn(n, n);
-            void Multiply()
+            SgemmTiming.Measure("torchsharp", n, () =>
             {
                 using var c = mm(a, b);
-            }
-
-            Multiply();
-            long tStart = Stopwatch.GetTimestamp();
-            int probe = 0;
-            double one = double.PositiveInfinity;
-            while (probe < 3 || Stopwatch.GetElapsedTime(tStart).TotalSeconds < 0.05)
-            {
-                long t0 = Stopwatch.GetTimestamp();
-                Multiply();
-                one = Math.Min(one, Stopwatch.GetElapsedTime(t0).TotalSeconds);
-                probe++;
-            }
-            int calls = Math.Max(1, (int)(0.2 / Math.Max(one, 1e-9)));
-            var rates = new List<double>();
-            double used = 0;
-            for (int r = 0; r < options.Repeats; r++)
-            {
-                long start = Stopwatch.GetTimestamp();
-                for (int k = 0; k < calls; k++) Multiply();
-                double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-                rates.Add(2.0 * n * n * (double)n * calls / seconds / 1e9);
-                used += seconds;
-                if (used > options.Budget) break;
-            }
-            Json.Emit(new()
-            {
-                ["framework"] = "torchsharp", ["kind"] = "sgemm", ["n"] = n, ["calls"] = calls, ["repeats"] = rates.Count,
-                ["gflops"] = Json.Median(rates), ["all"] = rates, ["threads"] = options.Threads,
-            });
+            }, options);
         }
     }
 }
