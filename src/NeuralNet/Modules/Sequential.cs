@@ -159,12 +159,24 @@ public sealed class Sequential<T> : Module<T> where T : unmanaged, IFloatingPoin
         ArgumentNullException.ThrowIfNull(outputGradient);
         _layers[0].ComputeInputGradient = ComputeInputGradient;
         var g = outputGradient;
+        var completed = LayerBackwardCompleted;
         for (int i = _layers.Length - 1; i > 0; i--)
+        {
             g = _layers[i].Backward(g)
                 ?? throw new InvalidOperationException($"Sequential: layer {i} ({_layers[i].Name}) returned no input gradient; a nested Sequential after position 0 must compute it.");
+            completed?.Invoke(i);
+        }
         var dx = _layers[0].Backward(g);
+        completed?.Invoke(0);
         return ComputeInputGradient ? dx : null;
     }
+
+    /// <summary>Called by <see cref="Backward"/> right after layer <c>i</c>'s backward pass, with <c>i</c> running from the last
+    /// layer down to 0: from then on the gradients of that layer's parameters are final for this pass.</summary>
+    /// <remarks>Lets a data-parallel strategy start reducing the last layers' gradients while the earlier layers are still
+    /// back-propagating (as PyTorch's DistributedDataParallel does with autograd hooks). Null (the default) costs nothing;
+    /// the callback runs on the calling thread and must not allocate if the step is to stay allocation-free.</remarks>
+    public Action<int>? LayerBackwardCompleted { get; set; }
 
     /// <summary>Each layer on one line with its output shape.</summary>
     public override string ToString()

@@ -41,6 +41,28 @@ public class SequentialTests
     }
 
     [Fact]
+    public void LayerBackwardCompleted_RunsFromTheLastLayerDown_AfterEachLayersGradientsAreFinal()
+    {
+        var first = new Dense<float>(3, 4);
+        var model = new Sequential<float>([3], first, new ReLU<float>(), new Dense<float>(4, 2));
+        var x = new NdArray<float>(2, 3);
+        for (int i = 0; i < x.Length; i++) x.AsSpan()[i] = 0.1f * (i + 1);
+        var order = new List<int>();
+        float firstWeightGradientWhenLayer0Completed = float.NaN;
+        model.LayerBackwardCompleted = i =>
+        {
+            order.Add(i);
+            if (i == 0) firstWeightGradientWhenLayer0Completed = first.Parameters[0].Gradient.AsSpan()[0];
+        };
+        var y = model.Forward(x);
+        var g = new NdArray<float>(y.Shape.ToArray());
+        g.AsSpan().Fill(1f);
+        model.Backward(g);
+        order.Should().Equal(2, 1, 0);
+        firstWeightGradientWhenLayer0Completed.Should().Be(first.Parameters[0].Gradient.AsSpan()[0]).And.NotBe(0f);
+    }
+
+    [Fact]
     public void Forward_ChecksThePerExampleShape()
     {
         var model = new Sequential<float>([784], new Dense<float>(784, 10));
