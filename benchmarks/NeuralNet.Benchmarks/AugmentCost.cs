@@ -23,7 +23,7 @@ internal static class AugmentCost
         foreach (int threads in (int[])[1, 2])
         {
             NeuralNetSettings.MaxDegreeOfParallelism = threads;
-            var net = ReferenceNetworks.Create("modern-cnn", batches: 2, batchSize: 128);
+            var net = BenchmarkNetworks.Create("modern-cnn", batches: 2, batchSize: 128);
             var augmentation = new ImageAugmentation();
             var warped = new NdArray<float>(net.Inputs[0].ShapeArray());
             var random = new RandomGenerator(1);

@@ -198,7 +198,7 @@ internal static class PathAb
     /// </summary>
     private static void StepPairs(string name, int pairs, Action<bool> setPath, string onLabel, string offLabel)
     {
-        var net = ReferenceNetworks.Create(name);
+        var net = BenchmarkNetworks.Create(name);
         long step = 0;
         int steps = Math.Max(4, 10_000 / net.BatchSize);
         void Steps() { for (int i = 0; i < steps; i++) net.Step(step++); }

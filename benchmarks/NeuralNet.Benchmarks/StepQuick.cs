@@ -21,14 +21,14 @@ internal static class StepQuick
     public static void Run(string[] args)
     {
         int steps = args.Length > 0 && int.TryParse(args[0], out int s) ? s : 200;
-        string[] names = args.Length > 1 ? args[1..] : ReferenceNetworks.Names;
+        string[] names = args.Length > 1 ? args[1..] : BenchmarkNetworks.Names;
         Console.WriteLine($"{"network",-10} {"thr",3} {"batch",5} {"median ms",10} {"mean ms",9} {"samples/s",10} {"thread B",9} {"process B",10} {"gen0",5} {"cpu ms",7}");
         foreach (string name in names)
         {
             foreach (int threads in (int[])[1, 2])
             {
                 NeuralNetSettings.MaxDegreeOfParallelism = threads;
-                var net = ReferenceNetworks.Create(name);
+                var net = BenchmarkNetworks.Create(name);
                 long step = 0;
                 var warm = Stopwatch.StartNew();
                 while (step < 20 || warm.ElapsedMilliseconds < 1000) net.Step(step++);

@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using NeuralNet.Losses;
+using NeuralNet.Initialization;
+using NeuralNet.Models;
 using NeuralNet.Modules;
-using NeuralNet.Modules.Activations;
 using NeuralNet.Optimization;
 
 namespace NeuralNet.Peers;
@@ -14,29 +15,14 @@ internal static class TrainBenchmark
 
     internal sealed record Net(string Title, int Batch, int[] ExampleShape, Func<RandomGenerator, Sequential<float>> Build);
 
-    /// <summary>The four networks, layer for layer the same as peers.py.</summary>
+    /// <summary>The four networks, layer for layer the same as peers.py: the library's reference networks with logits
+    /// out and the layers' default initialization (Xavier uniform), drawn from a generator seeded 42.</summary>
     internal static readonly Dictionary<string, Net> Nets = new()
     {
-        ["a"] = new("MLP 784-64-10 sigmoid, b256", 256, [784], r => new Sequential<float>([784],
-            new Dense<float>(784, 64, random: r), new Sigmoid<float>(),
-            new Dense<float>(64, 10, random: r))),
-        ["b"] = new("MLP 784-400-100-25-10 ReLU, b30", 30, [784], r => new Sequential<float>([784],
-            new Dense<float>(784, 400, random: r), new ReLU<float>(),
-            new Dense<float>(400, 100, random: r), new ReLU<float>(),
-            new Dense<float>(100, 25, random: r), new ReLU<float>(),
-            new Dense<float>(25, 10, random: r))),
-        ["c"] = new("LeNet-5, b64", 64, [1, 28, 28], r => new Sequential<float>([1, 28, 28],
-            new Conv2D<float>(1, 6, 5, random: r), new ReLU<float>(), new MaxPool2D<float>(2, 2),
-            new Conv2D<float>(6, 16, 5, random: r), new ReLU<float>(), new MaxPool2D<float>(2, 2),
-            new Flatten<float>(),
-            new Dense<float>(256, 120, random: r), new ReLU<float>(),
-            new Dense<float>(120, 84, random: r), new ReLU<float>(),
-            new Dense<float>(84, 10, random: r))),
-        ["d"] = new("CNN conv8@3x3-pool-20-10 sigmoid, b1", 1, [1, 28, 28], r => new Sequential<float>([1, 28, 28],
-            new Conv2D<float>(1, 8, 3, bias: false, random: r), new Sigmoid<float>(), new MaxPool2D<float>(2, 2),
-            new Flatten<float>(),
-            new Dense<float>(1352, 20, random: r), new Sigmoid<float>(),
-            new Dense<float>(20, 10, random: r))),
+        ["a"] = new("MLP 784-64-10 sigmoid, b256", 256, [784], r => ReferenceNetworks.Mlp<float>(r, initializer: Initializer.Default)),
+        ["b"] = new("MLP 784-400-100-25-10 ReLU, b30", 30, [784], r => ReferenceNetworks.DeepMlp<float>(r, initializer: Initializer.Default)),
+        ["c"] = new("LeNet-5, b64", 64, [1, 28, 28], r => ReferenceNetworks.LeNet5<float>(r, initializer: Initializer.Default)),
+        ["d"] = new("CNN conv8@3x3-pool-20-10 sigmoid, b1", 1, [1, 28, 28], r => ReferenceNetworks.SmallCnn<float>(r, filterStandardDeviation: null)),
     };
 
     public static void Run(Options options)

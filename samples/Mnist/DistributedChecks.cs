@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using NeuralNet.Distributed;
+using NeuralNet.Models;
 
 namespace MnistSample;
 

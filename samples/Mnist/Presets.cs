@@ -1,3 +1,4 @@
+using NeuralNet.Models;
 namespace MnistSample;
 
 /// <summary>The network family a preset builds.</summary>

@@ -1,9 +1,10 @@
+using NeuralNet.Initialization;
+using NeuralNet.Models;
 using NeuralNet.Modules;
-using NeuralNet.Modules.Activations;
 
 namespace NeuralNet.Distributed.Worker;
 
-/// <summary>The reference networks (see /work/shared/REFERENCE_SYSTEMS.md), built with a seeded generator.</summary>
+/// <summary>The worker's names for the library's <see cref="ReferenceNetworks"/>, built with a seeded generator.</summary>
 internal static class Networks
 {
     public static readonly string[] Names = ["mlp", "deep-mlp", "lenet", "small-cnn"];
@@ -17,26 +18,13 @@ internal static class Networks
         _ => throw new ArgumentException($"Worker: unknown network '{name}'."),
     };
 
+    /// <summary>The library's reference network with logits out and the layers' default initialization (Xavier uniform).</summary>
     public static Sequential<float> Build(string name, RandomGenerator random) => name switch
     {
-        "mlp" => new Sequential<float>([784], new Dense<float>(784, 64, random: random), new Sigmoid<float>(), new Dense<float>(64, 10, random: random)),
-        "deep-mlp" => new Sequential<float>([784],
-            new Dense<float>(784, 400, random: random), new ReLU<float>(),
-            new Dense<float>(400, 100, random: random), new ReLU<float>(),
-            new Dense<float>(100, 25, random: random), new ReLU<float>(),
-            new Dense<float>(25, 10, random: random)),
-        "lenet" => new Sequential<float>([1, 28, 28],
-            new Conv2D<float>(1, 6, 5, random: random), new ReLU<float>(), new MaxPool2D<float>(2, 2),
-            new Conv2D<float>(6, 16, 5, random: random), new ReLU<float>(), new MaxPool2D<float>(2, 2),
-            new Flatten<float>(),
-            new Dense<float>(256, 120, random: random), new ReLU<float>(),
-            new Dense<float>(120, 84, random: random), new ReLU<float>(),
-            new Dense<float>(84, 10, random: random)),
-        "small-cnn" => new Sequential<float>([1, 28, 28],
-            new Conv2D<float>(1, 8, 3, bias: false, random: random), new Sigmoid<float>(), new MaxPool2D<float>(2, 2),
-            new Flatten<float>(),
-            new Dense<float>(1352, 20, random: random), new Sigmoid<float>(),
-            new Dense<float>(20, 10, random: random)),
+        "mlp" => ReferenceNetworks.Mlp<float>(random, initializer: Initializer.Default),
+        "deep-mlp" => ReferenceNetworks.DeepMlp<float>(random, initializer: Initializer.Default),
+        "lenet" => ReferenceNetworks.LeNet5<float>(random, initializer: Initializer.Default),
+        "small-cnn" => ReferenceNetworks.SmallCnn<float>(random, filterStandardDeviation: null),
         _ => throw new ArgumentException($"Worker: unknown network '{name}'."),
     };
 }

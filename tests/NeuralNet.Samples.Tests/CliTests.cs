@@ -1,5 +1,6 @@
 using MnistSample;
 using MnistSample.Cli;
+using NeuralNet.Models;
 
 namespace NeuralNet.Samples.Tests;
 

@@ -6,6 +6,7 @@ using MnistSample.Cli;
 using MnistSample.Commands;
 using MnistSample.Report;
 using NeuralNet.Losses;
+using NeuralNet.Models;
 using NeuralNet.Modules;
 using NeuralNet.Optimization;
 using NeuralNet.Serialization;

@@ -3,6 +3,7 @@ using System.Text.Json;
 using MnistSample;
 using MnistSample.Cli;
 using NeuralNet.Data;
+using NeuralNet.Models;
 
 namespace NeuralNet.Samples.Tests;
 
@@ -192,7 +193,7 @@ public class SmokeTests
         using var dir = new TempDir();
         var run = RunSample([.. SmallMnist.CsvArgs, "--subset", "300", "--validation", "30", "--epochs", "1", "--no-report", "-o", dir.Path]).Run!.Summary!;
         var model = NeuralNet.Serialization.ModelSerializer.Load(Path.Combine(dir.Path, "model.safetensors"));
-        var predictor = new NeuralNet.Evaluation.Predictor<float>(model, NeuralNet.Training.OutputActivation.Logits);
+        var predictor = new NeuralNet.Evaluation.Predictor<float>(model, NeuralNet.Models.OutputActivation.Logits);
         var test = CsvDataset.Read(SmallMnist.TestCsv).Take(300);
         var predictions = predictor.Predict(test.Features);
         predictions.Select(p => p.Class).Should().Equal(run.Predictions.Select(p => p.Predicted));

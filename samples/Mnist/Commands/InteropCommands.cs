@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using NeuralNet;
 using NeuralNet.Evaluation;
+using NeuralNet.Models;
 using NeuralNet.Modules;
 using NeuralNet.Modules.Activations;
 using NeuralNet.Onnx;

@@ -1,6 +1,6 @@
 using System.Numerics;
+using NeuralNet.Models;
 using NeuralNet.Modules;
-using NeuralNet.Training;
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 
 namespace NeuralNet.Evaluation;

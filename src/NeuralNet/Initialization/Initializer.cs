@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Numerics;
-using NeuralNet.Modules;
 
 namespace NeuralNet.Initialization;
 
@@ -8,9 +7,10 @@ namespace NeuralNet.Initialization;
 /// A weight-initialization scheme: a distribution for weights given a layer's fan-in and fan-out. Biases are set to zero.
 /// </summary>
 /// <remarks>
-/// <para>Usage: <c>Initializer.Gaussian(0.01).Initialize(model, new RandomGenerator(42));</c> — this visits every
-/// <see cref="IWeightedModule{T}"/> inside the model (recursing into <see cref="Sequential{T}"/>) in
-/// layer order and fills its weight tensor in row-major order.</para>
+/// <para>Usage: <c>Initializer.Gaussian(0.01).Initialize(model, new RandomGenerator(42));</c> (an extension method in
+/// <c>NeuralNet.Modules</c>, which knows the layers) visits every weighted layer of the model in layer order and fills
+/// its weight tensor in row-major order with <see cref="Fill"/>. This namespace knows only distributions and tensors,
+/// so the modules can use it to initialize themselves.</para>
 /// <para>Every sample is drawn in double precision from the <see cref="RandomGenerator"/>, one draw per element,
 /// then rounded to <c>T</c>: the same seed gives bit-identical weights, and a float and a double model built from the
 /// same seed hold the same values up to float rounding.</para>
@@ -77,39 +77,6 @@ public abstract class Initializer
         var data = tensor.AsSpan();
         for (int i = 0; i < data.Length; i++) data[i] = T.CreateChecked(Sample(random, fanIn, fanOut));
     }
-
-    /// <summary>
-    /// Re-initializes every weighted layer in <paramref name="module"/>: weights from this scheme, biases zero.
-    /// Parameter-free modules are skipped; <see cref="Sequential{T}"/> is visited layer by layer.
-    /// </summary>
-    /// <param name="module">A single module or a whole model.</param>
-    /// <param name="random">The generator; it advances by one draw per weight.</param>
-    /// <returns>The number of weighted layers initialized.</returns>
-    public int Initialize<T>(Module<T> module, RandomGenerator random) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        ArgumentNullException.ThrowIfNull(module);
-        ArgumentNullException.ThrowIfNull(random);
-        switch (module)
-        {
-            case Sequential<T> sequential:
-                int count = 0;
-                foreach (var layer in sequential.Layers) count += Initialize(layer, random);
-                return count;
-            case IWeightedModule<T> weighted:
-                Fill(weighted.Weight.Value, weighted.FanIn, weighted.FanOut, random);
-                weighted.Bias?.Value.Clear();
-                return 1;
-            default:
-                return 0;
-        }
-    }
-
-    /// <summary>Re-initializes <paramref name="module"/> from a fresh generator seeded with <paramref name="seed"/>.</summary>
-    /// <param name="module">A single module or a whole model.</param>
-    /// <param name="seed">The seed; equal seeds give bit-identical weights.</param>
-    /// <returns>The number of weighted layers initialized.</returns>
-    public int Initialize<T>(Module<T> module, ulong seed) where T : unmanaged, IFloatingPointIeee754<T>
-        => Initialize(module, new RandomGenerator(seed));
 
     private static double CheckGain(double gain)
     {

@@ -1,6 +1,7 @@
 using System.Numerics;
 using NeuralNet.Evaluation;
 using NeuralNet.Initialization;
+using NeuralNet.Models;
 using NeuralNet.Modules;
 using NeuralNet.Optimization;
 using NeuralNet.Optimization.Schedules;

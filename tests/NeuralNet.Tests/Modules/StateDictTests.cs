@@ -1,4 +1,5 @@
 using System.Text.Json;
+using NeuralNet.Models;
 using NeuralNet.Modules;
 using NeuralNet.Modules.Activations;
 using NeuralNet.Tests.TestSupport;

@@ -1,3 +1,4 @@
+using NeuralNet.Models;
 using NeuralNet.Optimization;
 using NeuralNet.Optimization.Schedules;
 using NeuralNet.Training;

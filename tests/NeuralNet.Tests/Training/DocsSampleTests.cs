@@ -1,5 +1,6 @@
 using NeuralNet.Data;
 using NeuralNet.Evaluation;
+using NeuralNet.Models;
 using NeuralNet.Optimization;
 using NeuralNet.Optimization.Schedules;
 using NeuralNet.Training;

@@ -1,4 +1,5 @@
 using NeuralNet.Initialization;
+using NeuralNet.Models;
 using NeuralNet.Modules;
 using NeuralNet.Modules.Activations;
 using NeuralNet.Optimization;

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using NeuralNet.Models;
 using NeuralNet.Training;
 using Xunit.Abstractions;
 

@@ -1,6 +1,7 @@
 using NeuralNet.Data;
 using NeuralNet.Evaluation;
 using NeuralNet.Losses;
+using NeuralNet.Models;
 using NeuralNet.Modules;
 using NeuralNet.Modules.Activations;
 using NeuralNet.Optimization;

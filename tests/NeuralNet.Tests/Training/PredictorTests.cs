@@ -1,4 +1,5 @@
 using NeuralNet.Evaluation;
+using NeuralNet.Models;
 using NeuralNet.Training;
 
 namespace NeuralNet.Tests.Training;

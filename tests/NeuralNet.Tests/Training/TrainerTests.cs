@@ -1,4 +1,5 @@
 using NeuralNet.Losses;
+using NeuralNet.Models;
 using NeuralNet.Modules;
 using NeuralNet.Optimization;
 using NeuralNet.Optimization.Schedules;

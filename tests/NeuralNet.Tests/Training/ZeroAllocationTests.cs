@@ -31,9 +31,9 @@ public class ZeroAllocationTests
     public static TheoryData<string, int> BatchedNetworksAndThreads()
     {
         var data = new TheoryData<string, int>();
-        foreach (var name in ReferenceNetworks.Names)
+        foreach (var name in BenchmarkNetworks.Names)
         {
-            if (ReferenceNetworks.Create(name, 1).BatchSize == 1) continue;
+            if (BenchmarkNetworks.Create(name, 1).BatchSize == 1) continue;
             data.Add(name, 1);
             data.Add(name, 2);
         }
@@ -44,7 +44,7 @@ public class ZeroAllocationTests
     public static TheoryData<string, int> NetworksAndThreads()
     {
         var data = new TheoryData<string, int>();
-        foreach (var name in ReferenceNetworks.Names)
+        foreach (var name in BenchmarkNetworks.Names)
         {
             data.Add(name, 1);
             data.Add(name, 2);
@@ -61,7 +61,7 @@ public class ZeroAllocationTests
     [InlineData("modern-cnn", 16, 250_930)]
     public void ReferenceNetworks_HaveTheReferenceShapes(string name, int batchSize, int parameterCount)
     {
-        var net = ReferenceNetworks.Create(name, batches: 1);
+        var net = BenchmarkNetworks.Create(name, batches: 1);
         net.BatchSize.Should().Be(batchSize);
         net.Model.Parameters.Sum(p => p.Value.Length).Should().Be(parameterCount);
         net.Model.OutputShape.Should().Equal(10);
@@ -72,7 +72,7 @@ public class ZeroAllocationTests
     [Fact]
     public void ReferenceNetworks_UnknownName_ThrowsNamingTheChoices()
     {
-        FluentActions.Invoking(() => ReferenceNetworks.Create("resnet"))
+        FluentActions.Invoking(() => BenchmarkNetworks.Create("resnet"))
             .Should().Throw<ArgumentException>().WithMessage("*'resnet'*spark-mlp, mlp, lenet, small-cnn, deep-mlp*");
     }
 
@@ -84,7 +84,7 @@ public class ZeroAllocationTests
         try
         {
             NeuralNetSettings.MaxDegreeOfParallelism = threads;
-            var net = ReferenceNetworks.Create(name, batches: 2);
+            var net = BenchmarkNetworks.Create(name, batches: 2);
             var probe = new KernelThreadProbe(threads, slots: 2);
             long step = 0;
             float firstLoss = net.Step(step++);
@@ -144,7 +144,7 @@ public class ZeroAllocationTests
         {
             NeuralNetSettings.MaxDegreeOfParallelism = threads;
             const int batches = 6;
-            var net = ReferenceNetworks.Create(name, batches);
+            var net = BenchmarkNetworks.Create(name, batches);
             var (inputs, labels) = Concatenate(net);
             if (partialLastBatch)
             {

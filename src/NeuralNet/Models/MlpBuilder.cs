@@ -4,7 +4,7 @@ using NeuralNet.Losses;
 using NeuralNet.Modules;
 using NeuralNet.Modules.Activations;
 
-namespace NeuralNet.Training;
+namespace NeuralNet.Models;
 
 /// <summary>The activation after every hidden layer of an MLP.</summary>
 public enum HiddenActivation

@@ -1,6 +1,7 @@
 using NeuralNet.Initialization;
 using NeuralNet.Losses;
 using NeuralNet.Modules;
+using NeuralNet.Models;
 using NeuralNet.Modules.Activations;
 using NeuralNet.Optimization;
 
@@ -9,7 +10,7 @@ using NeuralNet.Optimization;
 namespace NeuralNet.Benchmarks;
 
 /// <summary>
-/// The five reference systems of <c>REFERENCE_SYSTEMS.md</c> as NeuralNet models, each with its loss, the library's
+/// The networks of <see cref="ReferenceNetworks"/>, each with its reference system's loss, the library's
 /// <see cref="Sgd{T}"/>, its batch size, and a few fixed synthetic batches to step on.
 /// </summary>
 /// <remarks>
@@ -26,15 +27,16 @@ namespace NeuralNet.Benchmarks;
 /// <item><term>deep-mlp</term><description>784-400-100-25-10 ReLU, a <see cref="Softmax{T}"/> module and
 /// <see cref="CrossEntropyLoss{T}"/> with ε = 1e-5, weights N(0, 0.01²), batch 30, lr 0.1.</description></item>
 /// </list>
-/// <para>Other weights use the library default (Xavier uniform); biases are zero. The batches are synthetic MNIST-like
+/// <para>Weights are drawn as <see cref="ReferenceNetworks"/> draws them by default, except LeNet-5, which keeps the
+/// layers' default (Xavier uniform); biases are zero. The batches are synthetic MNIST-like
 /// images (80% zero pixels, the rest uniform in (0, 1]) with uniform random labels, so the benchmark needs no data
 /// files; the cost of a step does not depend on the pixel values.</para>
 /// </remarks>
-internal static class ReferenceNetworks
+internal static class BenchmarkNetworks
 {
     /// <summary>
     /// The names of the five reference networks, in the order of <c>REFERENCE_SYSTEMS.md</c>, then the network of the
-    /// <c>modern-cnn</c> preset (batch normalization, dropout; the same layers as samples/Mnist's ModelFactory builds).
+    /// <c>modern-cnn</c> preset (<see cref="ReferenceNetworks.ModernCnn{T}"/>: batch normalization, dropout).
     /// </summary>
     public static readonly string[] Names = ["spark-mlp", "mlp", "lenet", "small-cnn", "deep-mlp", "modern-cnn"];
 
@@ -53,76 +55,26 @@ internal static class ReferenceNetworks
         switch (name)
         {
             case "spark-mlp":
-            {
-                var model = new Sequential<float>(flat,
-                    new Dense<float>(784, 64, random: rng), new Tanh<float>(),
-                    new Dense<float>(64, 10, random: rng), new Sigmoid<float>());
-                return new ReferenceNetwork(name, "Spark MLP 784-64-10 tanh/sigmoid, MSE", 1000, flat, model,
-                    new MseLoss<float>(), 0.1, batches, rng);
-            }
+                return new ReferenceNetwork(name, "Spark MLP 784-64-10 tanh/sigmoid, MSE", 1000, flat,
+                    ReferenceNetworks.SparkMlp<float>(rng), new MseLoss<float>(), 0.1, batches, rng);
             case "mlp":
-            {
-                var model = new Sequential<float>(flat,
-                    new Dense<float>(784, 64, random: rng), new Sigmoid<float>(),
-                    new Dense<float>(64, 10, random: rng));
-                Initializer.Gaussian(0.1).Initialize(model, rng);
-                return new ReferenceNetwork(name, "MLP 784-64-10 sigmoid, softmax-CE", 256, flat, model,
-                    new SoftmaxCrossEntropyLoss<float>(), 0.001, batches, rng);
-            }
+                return new ReferenceNetwork(name, "MLP 784-64-10 sigmoid, softmax-CE", 256, flat,
+                    ReferenceNetworks.Mlp<float>(rng), new SoftmaxCrossEntropyLoss<float>(), 0.001, batches, rng);
             case "lenet":
-            {
-                var model = new Sequential<float>(image,
-                    new Conv2D<float>(1, 6, 5, random: rng), new ReLU<float>(), new MaxPool2D<float>(2, 2),
-                    new Conv2D<float>(6, 16, 5, random: rng), new ReLU<float>(), new MaxPool2D<float>(2, 2),
-                    new Flatten<float>(),
-                    new Dense<float>(256, 120, random: rng), new ReLU<float>(),
-                    new Dense<float>(120, 84, random: rng), new ReLU<float>(),
-                    new Dense<float>(84, 10, random: rng));
-                return new ReferenceNetwork(name, "LeNet-5, softmax-CE", 64, image, model,
-                    new SoftmaxCrossEntropyLoss<float>(), 0.01, batches, rng);
-            }
+                return new ReferenceNetwork(name, "LeNet-5, softmax-CE", 64, image,
+                    ReferenceNetworks.LeNet5<float>(rng, initializer: Initializer.Default), new SoftmaxCrossEntropyLoss<float>(), 0.01, batches, rng);
             case "small-cnn":
-            {
-                var conv = new Conv2D<float>(1, 8, 3, bias: false, random: rng);
-                Initializer.Gaussian(1.0 / 9).Initialize(conv, rng);
-                var model = new Sequential<float>(image,
-                    conv, new Sigmoid<float>(), new MaxPool2D<float>(2, 2),
-                    new Flatten<float>(),
-                    new Dense<float>(1352, 20, random: rng), new Sigmoid<float>(),
-                    new Dense<float>(20, 10, random: rng));
-                return new ReferenceNetwork(name, "Small CNN conv8@3x3-pool-20-10 sigmoid, softmax-CE", 1, image, model,
-                    new SoftmaxCrossEntropyLoss<float>(), 0.01, batches, rng);
-            }
+                return new ReferenceNetwork(name, "Small CNN conv8@3x3-pool-20-10 sigmoid, softmax-CE", 1, image,
+                    ReferenceNetworks.SmallCnn<float>(rng), new SoftmaxCrossEntropyLoss<float>(), 0.01, batches, rng);
             case "deep-mlp":
-            {
-                var model = new Sequential<float>(flat,
-                    new Dense<float>(784, 400, random: rng), new ReLU<float>(),
-                    new Dense<float>(400, 100, random: rng), new ReLU<float>(),
-                    new Dense<float>(100, 25, random: rng), new ReLU<float>(),
-                    new Dense<float>(25, 10, random: rng), new Softmax<float>());
-                Initializer.Gaussian(0.01).Initialize(model, rng);
-                return new ReferenceNetwork(name, "Deep MLP 784-400-100-25-10 ReLU, Softmax + CE(1e-5)", 30, flat, model,
-                    new CrossEntropyLoss<float>(1e-5), 0.1, batches, rng);
-            }
+                return new ReferenceNetwork(name, "Deep MLP 784-400-100-25-10 ReLU, Softmax + CE(1e-5)", 30, flat,
+                    ReferenceNetworks.DeepMlp<float>(rng, OutputActivation.Softmax), new CrossEntropyLoss<float>(1e-5), 0.1, batches, rng);
             case "modern-cnn":
-            {
-                var model = new Sequential<float>(image,
-                    new Conv2D<float>(1, 24, 5, bias: false, random: rng), new BatchNorm2d<float>(24), new ReLU<float>(),
-                    new MaxPool2D<float>(2, 2),
-                    Conv2D<float>.Same(24, 48, 3, bias: false, random: rng), new BatchNorm2d<float>(48), new ReLU<float>(),
-                    new MaxPool2D<float>(2, 2),
-                    new Conv2D<float>(48, 96, 3, bias: false, random: rng), new BatchNorm2d<float>(96), new ReLU<float>(),
-                    new Flatten<float>(),
-                    new Dense<float>(1536, 128, bias: false, random: rng), new BatchNorm1d<float>(128), new ReLU<float>(),
-                    new Dropout<float>(0.3, rng),
-                    new Dense<float>(128, 10, random: rng));
-                Initializer.HeNormal().Initialize(model, rng);
-                return new ReferenceNetwork(name, "modern-cnn: 3 conv + BN, dense + BN + dropout, softmax-CE", batchSize ?? 16, image, model,
-                    new SoftmaxCrossEntropyLoss<float>(), 0.05, batches, rng);
-            }
+                return new ReferenceNetwork(name, "modern-cnn: 3 conv + BN, dense + BN + dropout, softmax-CE", batchSize ?? 16, image,
+                    ReferenceNetworks.ModernCnn<float>(rng), new SoftmaxCrossEntropyLoss<float>(), 0.05, batches, rng);
             default:
                 throw new ArgumentException(
-                    $"ReferenceNetworks: unknown network '{name}'; expected one of {string.Join(", ", Names)}.", nameof(name));
+                    $"BenchmarkNetworks: unknown network '{name}'; expected one of {string.Join(", ", Names)}.", nameof(name));
         }
     }
 }
