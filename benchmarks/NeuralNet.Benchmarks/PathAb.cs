@@ -7,7 +7,7 @@ namespace NeuralNet.Benchmarks;
 /// <summary>
 /// In-process A/B of one kernel path against its alternative, in interleaved pairs:
 /// <c>path-ab b-in-place [--shapes 16x64x150NN,…] [--threads 1] [--pairs 15] [--sample-ms 30]</c> times the GEMM with
-/// a row-major B read in place (<see cref="Kernels.Kernels.ReadsBInPlace"/>) against the same product with B packed;
+/// a row-major B read in place (<see cref="Kernels.Cpu.ReadsBInPlace"/>) against the same product with B packed;
 /// <c>path-ab finiteness</c> times the NaN/infinity search (<see cref="Finiteness.AllFinite{T}"/>) against
 /// <c>TensorPrimitives.IsFiniteAll</c> on the networks' input sizes; <c>path-ab finiteness-threads</c> times the search
 /// on the kernel threads against one thread, alone and inside training steps of the MLP and LeNet-5;
@@ -71,25 +71,25 @@ internal static class PathAb
                 for (int i = 0; i < a.Length; i++) a[i] = (float)(rng.NextDouble() * 2 - 1);
                 for (int i = 0; i < b.Length; i++) b[i] = (float)(rng.NextDouble() * 2 - 1);
                 int ldb = transB ? k : n;
-                void Call() => Kernels.Kernels.Gemm<float>(transA, transB, m, n, k, a, transA ? m : k, b, ldb, c, n, false);
-                Kernels.Kernels.BInPlaceEnabled = true;
-                if (!Kernels.Kernels.ReadsBInPlace(transB, m, k, ldb))
+                void Call() => Kernels.Cpu.Gemm<float>(transA, transB, m, n, k, a, transA ? m : k, b, ldb, c, n, false);
+                Kernels.Cpu.BInPlaceEnabled = true;
+                if (!Kernels.Cpu.ReadsBInPlace(transB, m, k, ldb))
                 {
-                    Console.WriteLine($"{shape,-16} outside the rule (B transposed, m > {Kernels.Kernels.GemmUnpackedBMaxRows} or k·ldb > {Kernels.Kernels.GemmUnpackedBMaxFloats}): both sides pack B");
+                    Console.WriteLine($"{shape,-16} outside the rule (B transposed, m > {Kernels.Cpu.GemmUnpackedBMaxRows} or k·ldb > {Kernels.Cpu.GemmUnpackedBMaxFloats}): both sides pack B");
                     continue;
                 }
                 var results = new float[2][];
                 for (int side = 0; side < 2; side++)
                 {
-                    Kernels.Kernels.BInPlaceEnabled = side == 0;
+                    Kernels.Cpu.BInPlaceEnabled = side == 0;
                     Warm(Call);
                     results[side] = (float[])c.Clone();
                 }
                 bool same = results[0].AsSpan().SequenceEqual(results[1]);
                 double flops = 2.0 * m * n * k;
                 (double inPlace, double packed, double[] ratios) = Pairs(pairs,
-                    () => { Kernels.Kernels.BInPlaceEnabled = true; return flops / Sample(Call, seconds) / 1e9; },
-                    () => { Kernels.Kernels.BInPlaceEnabled = false; return flops / Sample(Call, seconds) / 1e9; });
+                    () => { Kernels.Cpu.BInPlaceEnabled = true; return flops / Sample(Call, seconds) / 1e9; },
+                    () => { Kernels.Cpu.BInPlaceEnabled = false; return flops / Sample(Call, seconds) / 1e9; });
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"{shape,-16} in place {inPlace,6:0.0} GF/s, packed {packed,6:0.0} GF/s, in place / packed median {ratios[pairs / 2]:0.00}× (q1 {ratios[pairs / 4]:0.00}, q3 {ratios[3 * pairs / 4]:0.00}), same bits: {same}"));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -98,7 +98,7 @@ internal static class PathAb
         }
         finally
         {
-            Kernels.Kernels.BInPlaceEnabled = true;
+            Kernels.Cpu.BInPlaceEnabled = true;
             NeuralNetSettings.MaxDegreeOfParallelism = saved;
         }
     }
@@ -177,17 +177,17 @@ internal static class PathAb
         int ni = Array.IndexOf(options, "--networks");
         string[] names = ni >= 0 && ni + 1 < options.Length ? options[ni + 1].Split(',') : ["deep-mlp", "mlp", "lenet"];
         int threads = QuickGemm.GetOption(options, "--threads", 2);
-        int saved = NeuralNetSettings.MaxDegreeOfParallelism, setting = Kernels.Kernels.GemmRowsPrefetchBytes;
+        int saved = NeuralNetSettings.MaxDegreeOfParallelism, setting = Kernels.Cpu.GemmRowsPrefetchBytes;
         NeuralNetSettings.MaxDegreeOfParallelism = threads;
         Console.WriteLine($"# path-ab rows-prefetch: {setting} bytes ahead vs off, {threads} thread(s), {pairs} interleaved pairs of training steps");
         try
         {
             foreach (string name in names)
-                StepPairs(name, pairs, on => Kernels.Kernels.GemmRowsPrefetchBytes = on ? setting : 0, "with prefetch", "without");
+                StepPairs(name, pairs, on => Kernels.Cpu.GemmRowsPrefetchBytes = on ? setting : 0, "with prefetch", "without");
         }
         finally
         {
-            Kernels.Kernels.GemmRowsPrefetchBytes = setting;
+            Kernels.Cpu.GemmRowsPrefetchBytes = setting;
             NeuralNetSettings.MaxDegreeOfParallelism = saved;
         }
     }

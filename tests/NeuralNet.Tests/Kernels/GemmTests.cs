@@ -1,5 +1,5 @@
 using System.Runtime.Intrinsics;
-using K = NeuralNet.Kernels.Kernels;
+using K = NeuralNet.Kernels.Cpu;
 
 namespace NeuralNet.Tests.Kernels;
 

@@ -7,7 +7,7 @@ namespace NeuralNet.Kernels;
 // into panels; here the panels are written directly and the GEMM (GemmPackedB) reads them. Same panels, same micro-kernel,
 // so the result is bit-identical to Gemm(W, Im2Col(x)). Training keeps the plain layout: its backward pass needs
 // dy·colsᵀ, which reads cols the other way.
-internal static partial class Kernels
+internal static partial class Cpu
 {
     /// <summary>The column width of the packed panels on this machine (the micro-kernel's NR: 32 with AVX-512, else 16).</summary>
     internal static int PackedPanelWidth => GemmNR;

@@ -6,7 +6,7 @@ using System.Runtime.Intrinsics.X86;
 
 namespace NeuralNet.Kernels;
 
-internal static partial class Kernels
+internal static partial class Cpu
 {
     /// <summary>
     /// Reference max pooling over planes: x (planes, H, W) → y (planes, OH, OW), with OH = (H − K)/stride + 1.
@@ -43,7 +43,7 @@ internal static partial class Kernels
     }
 }
 
-internal static partial class Kernels
+internal static partial class Cpu
 {
     /// <summary>
     /// Max pooling over planes: x (planes, H, W) → y (planes, OH, OW), OH = (H − K)/stride + 1, likewise OW; the same

@@ -34,7 +34,7 @@ internal interface IGemmMicroKernel
     static abstract unsafe void RunRows(int kc, float* a, nint lda, float* b, nint ldb, float* c, nint ldc, bool add);
 }
 
-internal static partial class Kernels
+internal static partial class Cpu
 {
     // Cache blocking (floats). KC·MR·4 B of packed A stays in L1 (12 KiB) while a sweep over the packed B block
     // (KC·NC·4 = 1 MiB) streams from L2 (2 MiB per core on the Intel Xeon of sessions 2–4) or, on the Zen 5 target with
@@ -71,7 +71,7 @@ internal static partial class Kernels
     internal const long GemmBlockSchedulingMinWork = 1L << 26;
 
     // With at most this many rows of C (batch 1 to 4) packing costs more than it saves: op(A)·B runs on the row path
-    // (Kernels.Gemm.Rows.cs) and A·Bᵀ on dot products (Kernels.Gemm.DotNT.cs). Measured: packed wins from m = 16 up on
+    // (Cpu.Gemm.Rows.cs) and A·Bᵀ on dot products (Cpu.Gemm.DotNT.cs). Measured: packed wins from m = 16 up on
     // the network shapes, while at m = 1 the unpacked paths are 5–20× faster.
     internal const int GemmSmallRows = 4;
 

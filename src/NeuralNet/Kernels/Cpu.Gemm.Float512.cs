@@ -165,11 +165,11 @@ internal readonly struct GemmFloat512 : IGemmMicroKernel
         // Rows as base + L·{0,1,2} with L = lda in bytes: one x86 addressing mode each, four bases advanced per k step.
         nint l = lda * sizeof(float);
         byte* a0 = (byte*)a, a3 = (byte*)a + 3 * l, a6 = (byte*)a + 6 * l, a9 = (byte*)a + 9 * l;
-        nint ahead = Kernels.GemmRowsPrefetchBytes;
+        nint ahead = Cpu.GemmRowsPrefetchBytes;
         for (int p = 0; p < kc; p++)
         {
             // Every 16 k steps (one cache line of each row), ask for the lines `ahead` bytes on: twelve rows are more
-            // streams than the hardware prefetcher keeps up with when A comes from L3 (Kernels.GemmRowsPrefetchBytes).
+            // streams than the hardware prefetcher keeps up with when A comes from L3 (Cpu.GemmRowsPrefetchBytes).
             if (Sse.IsSupported && (p & 15) == 0 && ahead != 0)
             {
                 Sse.Prefetch0(a0 + ahead); Sse.Prefetch0(a0 + l + ahead); Sse.Prefetch0(a0 + 2 * l + ahead);

@@ -4,7 +4,7 @@ using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 
-namespace NeuralNet;
+namespace NeuralNet.Kernels;
 
 /// <summary>The one search for NaN and infinity that every input check, loader and diagnosis uses.</summary>
 internal static class Finiteness
@@ -26,7 +26,7 @@ internal static class Finiteness
     {
         if (typeof(T) != typeof(float)) return TensorPrimitives.IsFiniteAll(values);
         ReadOnlySpan<int> bits = MemoryMarshal.Cast<T, int>(values);
-        int parts = ParallelEnabled ? Kernels.KernelThreads.PartCount(bits.Length, ParallelMinLength) : 1;
+        int parts = ParallelEnabled ? KernelThreads.PartCount(bits.Length, ParallelMinLength) : 1;
         return parts <= 1 ? AllFiniteSingle(bits) : AllFiniteParallel(bits, parts);
     }
 
@@ -50,7 +50,7 @@ internal static class Finiteness
             job.Set(p, bits.Length);
             try
             {
-                Kernels.KernelThreads.Run(job, parts);
+                KernelThreads.Run(job, parts);
                 return job.AllFinite;
             }
             finally
@@ -63,7 +63,7 @@ internal static class Finiteness
     [ThreadStatic] private static FinitenessJob? t_job;
 
     /// <summary>One search cut into contiguous parts; any part that finds a non-finite value clears the answer.</summary>
-    private sealed unsafe class FinitenessJob : Kernels.ParallelJob
+    private sealed unsafe class FinitenessJob : ParallelJob
     {
         private int* _bits;
         private int _length;
@@ -82,7 +82,7 @@ internal static class Finiteness
 
         public override void Execute(int part, int parts)
         {
-            (int start, int count) = Kernels.KernelThreads.PartRange(_length, part, parts, 64);
+            (int start, int count) = KernelThreads.PartRange(_length, part, parts, 64);
             if (count > 0 && !AllFiniteSingle(new ReadOnlySpan<int>(_bits + start, count))) _allFinite = false;
         }
     }
