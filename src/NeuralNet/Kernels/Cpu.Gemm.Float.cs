@@ -52,14 +52,11 @@ internal static partial class Cpu
     internal const int GemmUnpackedBMaxRows = 64;
     internal const long GemmUnpackedBMaxFloats = 1L << 18;
 
-    /// <summary>
-    /// How far ahead (bytes) the micro-kernels' <c>RunRows</c>, which read A in place from up to twelve rows, prefetch
-    /// each row once per 16 k steps; 0 turns it off (the benchmarks' <c>path-ab rows-prefetch</c> compares). Results do
-    /// not depend on it. Measured in whole training steps (interleaved, one process): the deep MLP, whose first forward
-    /// streams the 1.25 MB weight matrix this way, 1.02–1.07× at 512 bytes (8 lines, 128 k steps); the other networks
-    /// unchanged within noise; 1024 bytes was slower (0.95×).
-    /// </summary>
-    internal static int GemmRowsPrefetchBytes = 512;
+    // How far ahead (bytes) the micro-kernels' RunRows, which read A in place from up to twelve rows, prefetch each row,
+    // once per 16 k steps: the deep MLP's first forward streams its 1.25 MB weight matrix this way, faster than the
+    // hardware prefetcher follows when it comes from L3. Eight cache lines (128 k steps) paid off; twice that was slower.
+    // Prefetching never changes a result.
+    internal const int GemmRowsPrefetchBytes = 512;
 
     // Below this many multiply-adds a second thread costs more (wake-up, duplicate packing) than it saves.
     internal const long GemmParallelThreshold = 1L << 19;
@@ -389,14 +386,7 @@ internal static partial class Cpu
     /// order, so the results are the bits of the packed path.
     /// </summary>
     internal static bool ReadsBInPlace(bool transB, int m, int k, nint ldb) =>
-        BInPlaceEnabled && !transB && m <= GemmUnpackedBMaxRows && k * (long)ldb <= GemmUnpackedBMaxFloats;
-
-    /// <summary>
-    /// Whether <see cref="ReadsBInPlace"/> may choose the in-place path (the default). Turned off only by the benchmarks'
-    /// <c>path-ab</c> mode and the tests, to compare it with the packed path on the same shape; both give the same bits,
-    /// so flipping it never changes a result anywhere else.
-    /// </summary>
-    internal static volatile bool BInPlaceEnabled = true;
+        !transB && m <= GemmUnpackedBMaxRows && k * (long)ldb <= GemmUnpackedBMaxFloats;
 
     /// <summary>
     /// Allocates this thread's pinned packing buffers (about 1.7 MB) if it has none yet. Kernel workers call it before their

@@ -26,7 +26,7 @@ internal static class Finiteness
     {
         if (typeof(T) != typeof(float)) return TensorPrimitives.IsFiniteAll(values);
         ReadOnlySpan<int> bits = MemoryMarshal.Cast<T, int>(values);
-        int parts = ParallelEnabled ? KernelThreads.PartCount(bits.Length, ParallelMinLength) : 1;
+        int parts = KernelThreads.PartCount(bits.Length, ParallelMinLength);
         return parts <= 1 ? AllFiniteSingle(bits) : AllFiniteParallel(bits, parts);
     }
 
@@ -35,12 +35,6 @@ internal static class Finiteness
     /// sits (a new batch usually comes from L3 or memory), and two cores fetch faster than one.
     /// </summary>
     internal const int ParallelMinLength = 64 * 1024;
-
-    /// <summary>
-    /// Whether large searches may use the kernel threads (the default). The benchmarks' <c>path-ab</c> turns it off to
-    /// compare; the answer is the same either way.
-    /// </summary>
-    internal static volatile bool ParallelEnabled = true;
 
     private static unsafe bool AllFiniteParallel(ReadOnlySpan<int> bits, int parts)
     {
