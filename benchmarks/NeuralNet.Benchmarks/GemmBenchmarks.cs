@@ -1,5 +1,5 @@
 using BenchmarkDotNet.Attributes;
-using K = NeuralNet.Kernels.Kernels;
+using K = NeuralNet.Kernels.Cpu;
 
 namespace NeuralNet.Benchmarks;
 

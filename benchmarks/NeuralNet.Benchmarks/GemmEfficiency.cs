@@ -127,6 +127,6 @@ internal static class GemmEfficiency
         float[] a = new float[n * n], b = new float[n * n], c = new float[n * n];
         for (int i = 0; i < a.Length; i++) a[i] = (float)(rng.NextDouble() * 2 - 1);
         for (int i = 0; i < b.Length; i++) b[i] = (float)(rng.NextDouble() * 2 - 1);
-        return () => Kernels.Kernels.Gemm<float>(false, false, n, n, n, a, n, b, n, c, n, false);
+        return () => Kernels.Cpu.Gemm<float>(false, false, n, n, n, a, n, b, n, c, n, false);
     }
 }

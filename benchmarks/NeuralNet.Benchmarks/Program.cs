@@ -1,57 +1,23 @@
 using BenchmarkDotNet.Running;
 using NeuralNet.Benchmarks;
 
-if (args.Length > 0 && args[0] is "gemm-quick" or "shapes-quick")
+// Quick modes print a figure in seconds; anything else goes to BenchmarkDotNet (e.g. --filter '*TrainingStep*').
+var quickModes = new Dictionary<string, Action<string[]>>
 {
-    QuickGemm.Run(args[0], args[1..]);
-    return;
-}
+    ["gemm-quick"] = rest => QuickGemm.Run("gemm-quick", rest),
+    ["shapes-quick"] = rest => QuickGemm.Run("shapes-quick", rest),
+    ["kernel-quick"] = _ => QuickGemm.MicroKernel(),
+    ["gemm-efficiency"] = GemmEfficiency.Run,
+    ["fma-peak"] = _ => FmaPeak.Run(),
+    ["tanh-quick"] = TanhQuick.Run,
+    ["layers-quick"] = LayersQuick.Run,
+    ["augment-cost"] = AugmentCost.Run,
+    ["step-quick"] = StepQuick.Run,
+};
 
-if (args.Length > 0 && args[0] == "kernel-quick")
+if (args.Length > 0 && quickModes.TryGetValue(args[0], out var mode))
 {
-    QuickGemm.MicroKernel();
-    return;
-}
-
-if (args.Length > 0 && args[0] == "gemm-efficiency")
-{
-    GemmEfficiency.Run(args[1..]);
-    return;
-}
-
-if (args.Length > 0 && args[0] == "fma-peak")
-{
-    FmaPeak.Run();
-    return;
-}
-
-if (args.Length > 0 && args[0] == "tanh-quick")
-{
-    TanhQuick.Run(args[1..]);
-    return;
-}
-
-if (args.Length > 0 && args[0] == "layers-quick")
-{
-    LayersQuick.Run(args[1..]);
-    return;
-}
-
-if (args.Length > 0 && args[0] == "augment-cost")
-{
-    AugmentCost.Run(args[1..]);
-    return;
-}
-
-if (args.Length > 0 && args[0] == "step-quick")
-{
-    StepQuick.Run(args[1..]);
-    return;
-}
-
-if (args.Length > 0 && args[0] == "path-ab")
-{
-    PathAb.Run(args[1..]);
+    mode(args[1..]);
     return;
 }
 

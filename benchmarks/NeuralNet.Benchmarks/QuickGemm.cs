@@ -115,7 +115,7 @@ internal static class QuickGemm
         var rng = new RandomGenerator(1);
         float[] a = Fill(s.M * s.K, rng), b = Fill(s.K * s.N, rng), c = new float[s.M * s.N];
         int lda = s.TransA ? s.M : s.K, ldb = s.TransB ? s.K : s.N;
-        void Call() => Kernels.Kernels.Gemm<float>(s.TransA, s.TransB, s.M, s.N, s.K, a, lda, b, ldb, c, s.N, false);
+        void Call() => Kernels.Cpu.Gemm<float>(s.TransA, s.TransB, s.M, s.N, s.K, a, lda, b, ldb, c, s.N, false);
 
         // Warm up (JIT tiers, pack buffers, worker threads) and find an iteration count per sample.
         var sw = Stopwatch.StartNew();

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Numerics.Tensors;
-using K = NeuralNet.Kernels.Kernels;
+using K = NeuralNet.Kernels.Cpu;
 
 namespace NeuralNet.Benchmarks;
 

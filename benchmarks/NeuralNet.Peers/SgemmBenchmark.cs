@@ -14,7 +14,7 @@ internal static class SgemmBenchmark
             for (int i = 0; i < a.Length; i++) a[i] = (float)random.NextGaussian();
             for (int i = 0; i < b.Length; i++) b[i] = (float)random.NextGaussian();
 
-            SgemmTiming.Measure("neuralnet", n, () => Kernels.Kernels.Gemm<float>(false, false, n, n, n, a, n, b, n, c, n, accumulate: false), options);
+            SgemmTiming.Measure("neuralnet", n, () => Kernels.Cpu.Gemm<float>(false, false, n, n, n, a, n, b, n, c, n, accumulate: false), options);
         }
     }
 }

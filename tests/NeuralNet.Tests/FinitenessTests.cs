@@ -1,3 +1,4 @@
+using NeuralNet.Kernels;
 namespace NeuralNet.Tests;
 
 /// <summary>

@@ -1,4 +1,5 @@
 using System.Numerics;
+using NeuralNet.Kernels;
 
 namespace NeuralNet.Data;
 

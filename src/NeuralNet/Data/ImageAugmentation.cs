@@ -46,7 +46,7 @@ public sealed class ImageAugmentation
         if (ReferenceEquals(source, destination))
             throw new ArgumentException("ImageAugmentation: the destination must be another tensor than the source.", nameof(destination));
         int n = source.Dim(0), h = source.Dim(2), w = source.Dim(3);
-        int needed = n * Kernels.Kernels.AffineCoefficients;
+        int needed = n * Kernels.Cpu.AffineCoefficients;
         if (_coefficients.Length < needed) _coefficients = new double[needed];
         double cy = (h - 1) / 2.0, cx = (w - 1) / 2.0;
         for (int e = 0; e < n; e++)
@@ -57,12 +57,12 @@ public sealed class ImageAugmentation
             double ty = (2 * random.NextDouble() - 1) * MaxTranslation;
             // Inverse of p' = s·R·(p − c) + c + t: p = R⁻¹·(p' − c − t)/s + c, with R⁻¹ = [[cos, sin], [−sin, cos]] in (x, y).
             double cos = Math.Cos(theta) / scale, sin = Math.Sin(theta) / scale;
-            var k = _coefficients.AsSpan(e * Kernels.Kernels.AffineCoefficients, Kernels.Kernels.AffineCoefficients);
+            var k = _coefficients.AsSpan(e * Kernels.Cpu.AffineCoefficients, Kernels.Cpu.AffineCoefficients);
             double ox = -cx - tx, oy = -cy - ty;
             k[0] = cos; k[1] = sin; k[2] = cos * ox + sin * oy + cx;
             k[3] = -sin; k[4] = cos; k[5] = -sin * ox + cos * oy + cy;
         }
-        Kernels.Kernels.AffineWarp<T>(destination.Data, source.Data, _coefficients.AsSpan(0, needed), n, source.Dim(1), h, w);
+        Kernels.Cpu.AffineWarp<T>(destination.Data, source.Data, _coefficients.AsSpan(0, needed), n, source.Dim(1), h, w);
     }
 
     /// <summary>Throws when a setting is negative, not finite, or the scale change is 1 or more.</summary>

@@ -1,4 +1,5 @@
 using System.Numerics;
+using NeuralNet.Kernels;
 using NeuralNet.Models;
 using NeuralNet.Modules;
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;

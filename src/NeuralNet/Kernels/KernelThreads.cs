@@ -87,7 +87,7 @@ internal static class KernelThreads
         }
         try
         {
-            Kernels.EnsurePackBuffers();   // the caller may run any part too
+            Cpu.EnsurePackBuffers();   // the caller may run any part too
             EnsureWorkers(parts - 1);
             long generation = ++s_generationCounter;
             s_error = null;
@@ -163,7 +163,7 @@ internal static class KernelThreads
     private static void WorkerLoop(Worker self)
     {
         // Before anything else: a worker that claims no packed GEMM part during warm-up must not allocate later.
-        Kernels.EnsurePackBuffers();
+        Cpu.EnsurePackBuffers();
         self.Ready.Set();
         long spinTicks = Stopwatch.Frequency * SpinMicroseconds / 1_000_000;
         while (true)

@@ -60,7 +60,7 @@ public sealed class AvgPool2D<T> : Module<T> where T : unmanaged, IFloatingPoint
         ModuleChecks.ThrowIfNotFinite(_label, nameof(input), input);
         int n = input.Dim(0), c = input.Dim(1), h = input.Dim(2), w = input.Dim(3);
         var y = ModuleChecks.Ensure(ref _output, n, [c, OutSize(h), OutSize(w)]);
-        Kernels.Kernels.AvgPoolForward<T>(y.Data, input.Data, n * c, h, w, KernelSize, Stride, Padding, OutSize(h), OutSize(w));
+        Kernels.Cpu.AvgPoolForward<T>(y.Data, input.Data, n * c, h, w, KernelSize, Stride, Padding, OutSize(h), OutSize(w));
         if (!input.HasShape(_inputShape)) _inputShape = input.ShapeArray();
         return y;
     }
@@ -73,7 +73,7 @@ public sealed class AvgPool2D<T> : Module<T> where T : unmanaged, IFloatingPoint
         var dx = ModuleChecks.Ensure(ref _inputGradient, _inputShape);
         int n = _inputShape[0], c = _inputShape[1], h = _inputShape[2], w = _inputShape[3];
         if (ComputeInputGradient)
-            Kernels.Kernels.AvgPoolBackward<T>(dx.Data, outputGradient.Data, n * c, h, w, KernelSize, Stride, Padding, OutSize(h), OutSize(w));
+            Kernels.Cpu.AvgPoolBackward<T>(dx.Data, outputGradient.Data, n * c, h, w, KernelSize, Stride, Padding, OutSize(h), OutSize(w));
         return dx;
     }
 

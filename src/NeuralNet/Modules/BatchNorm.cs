@@ -73,7 +73,7 @@ public abstract class BatchNorm<T> : Module<T> where T : unmanaged, IFloatingPoi
         _scale = new T[numFeatures];
         _shift = new T[numFeatures];
         _negMeanInvStd = new T[numFeatures];
-        _scratch = new T[Kernels.Kernels.BatchNormScratchLength(numFeatures)];
+        _scratch = new T[Kernels.Cpu.BatchNormScratchLength(numFeatures)];
     }
 
     /// <summary>C, the number of channels normalized separately.</summary>
@@ -136,7 +136,7 @@ public abstract class BatchNorm<T> : Module<T> where T : unmanaged, IFloatingPoi
             long m = (long)n * s;
             if (m < 2)
                 throw new ArgumentException($"{Label}: training needs more than one value per channel to estimate a variance, got input {input.ShapeString}.", nameof(input));
-            Kernels.Kernels.BatchNormForwardTraining<T>(y.Data, xhat.Data, _mean, _variance, _invStd, input.Data, gamma, beta, n, c, s, eps);
+            Kernels.Cpu.BatchNormForwardTraining<T>(y.Data, xhat.Data, _mean, _variance, _invStd, input.Data, gamma, beta, n, c, s, eps);
             T mom = T.CreateChecked(Momentum), keep = T.One - mom, unbias = T.CreateChecked((double)m / (m - 1));
             Span<T> rm = RunningMean.AsSpan(), rv = RunningVariance.AsSpan();
             for (int ch = 0; ch < c; ch++)
@@ -158,7 +158,7 @@ public abstract class BatchNorm<T> : Module<T> where T : unmanaged, IFloatingPoi
                 _scale[ch] = g * inv;
                 _shift[ch] = b - g * rm[ch] * inv;
             }
-            Kernels.Kernels.BatchNormForwardInference<T>(y.Data, xhat.Data, input.Data, _scale, _shift, _invStd, _negMeanInvStd, n, c, s);
+            Kernels.Cpu.BatchNormForwardInference<T>(y.Data, xhat.Data, input.Data, _scale, _shift, _invStd, _negMeanInvStd, n, c, s);
         }
         _frozen = !training;
         (_n, _s) = (n, s);
@@ -173,7 +173,7 @@ public abstract class BatchNorm<T> : Module<T> where T : unmanaged, IFloatingPoi
         var dx = ModuleChecks.Ensure(ref _inputGradient, _output!.Shape);
         Span<T> dgamma = Affine ? Weight!.Gradient.AsSpan() : default, dbeta = Affine ? Bias!.Gradient.AsSpan() : default;
         ReadOnlySpan<T> gamma = Affine ? Weight!.Value.Data : default;
-        Kernels.Kernels.BatchNormBackward<T>(dx.Data, dgamma, dbeta, outputGradient.Data, _xhat!.Data, _invStd, gamma, _scratch,
+        Kernels.Cpu.BatchNormBackward<T>(dx.Data, dgamma, dbeta, outputGradient.Data, _xhat!.Data, _invStd, gamma, _scratch,
             _n, NumFeatures, _s, _frozen, ComputeInputGradient);
         return dx;
     }

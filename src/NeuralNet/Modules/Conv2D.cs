@@ -177,16 +177,16 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
         if (_direct)
         {
             // The single-channel kernels read the image in place: no columns, one scratch slot per chunk.
-            _scratchLength = Kernels.Kernels.Conv2DSingleChannelScratchLength(OutChannels, h, w, KernelSize, KernelSize);
+            _scratchLength = Kernels.Cpu.Conv2DSingleChannelScratchLength(OutChannels, h, w, KernelSize, KernelSize);
             if (_scratch.Length < (long)ChunkCount(n) * _scratchLength) _scratch = new T[checked(ChunkCount(n) * _scratchLength)];
             _colsHoldBatch = false;
         }
-        else if (!training && typeof(T) == typeof(float) && Kernels.Kernels.CanUsePackedIm2Col(OutChannels, FanIn, outH, outW, Stride, Padding))
+        else if (!training && typeof(T) == typeof(float) && Kernels.Cpu.CanUsePackedIm2Col(OutChannels, FanIn, outH, outW, Stride, Padding))
         {
             // Inference: nothing reads the columns but the product, so im2col writes them straight into the GEMM's packed
             // panels, one slot per chunk (a backward pass after this rebuilds plain columns).
             _packedIm2Col = true;
-            _packedLength = Kernels.Kernels.PackedIm2ColLength(FanIn, outH * outW);
+            _packedLength = Kernels.Cpu.PackedIm2ColLength(FanIn, outH * outW);
             if (_packedCols.Length < (long)ChunkCount(n) * _packedLength) _packedCols = new T[checked(ChunkCount(n) * _packedLength)];
             _colsHoldBatch = false;
         }
@@ -243,13 +243,13 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
     }
 
     /// <summary>
-    /// Whether this layer runs the single-channel direct kernels (<see cref="Kernels.Kernels.Conv2DSingleChannel"/>)
+    /// Whether this layer runs the single-channel direct kernels (<see cref="Kernels.Cpu.Conv2DSingleChannel"/>)
     /// instead of im2col + GEMM: float, one input channel, stride 1, no padding, K² ≤ 256 (where the direct forward is
     /// bit-identical to the GEMM's), with 256- or 512-bit vectors.
     /// </summary>
     private bool UsesDirectKernel() =>
         typeof(T) == typeof(float) && InChannels == 1 && Stride == 1 && Padding == 0
-        && KernelSize * KernelSize <= Kernels.Kernels.GemmKC && Vector256.IsHardwareAccelerated;
+        && KernelSize * KernelSize <= Kernels.Cpu.GemmKC && Vector256.IsHardwareAccelerated;
 
     /// <summary>
     /// The batch is cut into chunks of consecutive images that depend on the batch size only (at most
@@ -300,7 +300,7 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
             var yi = y.Slice(i * OutChannels * spatial, OutChannels * spatial);
             if (_direct)
             {
-                Kernels.Kernels.Conv2DSingleChannel(MemoryMarshal.Cast<T, float>(yi),
+                Kernels.Cpu.Conv2DSingleChannel(MemoryMarshal.Cast<T, float>(yi),
                     MemoryMarshal.Cast<T, float>(x.Data.AsSpan(i * imageSize, imageSize)), MemoryMarshal.Cast<T, float>(wData.AsSpan()),
                     MemoryMarshal.Cast<T, float>(_scratch.AsSpan(chunk * _scratchLength, _scratchLength)),
                     OutChannels, h, w, KernelSize, KernelSize);
@@ -308,17 +308,17 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
             else if (_packedIm2Col)
             {
                 var packed = MemoryMarshal.Cast<T, float>(_packedCols.AsSpan(chunk * _packedLength, _packedLength));
-                Kernels.Kernels.Im2ColPacked(packed, MemoryMarshal.Cast<T, float>(x.Data.AsSpan(i * imageSize, imageSize)),
+                Kernels.Cpu.Im2ColPacked(packed, MemoryMarshal.Cast<T, float>(x.Data.AsSpan(i * imageSize, imageSize)),
                     InChannels, h, w, KernelSize, KernelSize, Stride, Padding, _outH, _outW);
-                Kernels.Kernels.GemmPackedB(OutChannels, spatial, colRows, MemoryMarshal.Cast<T, float>(wData.AsSpan()), colRows,
+                Kernels.Cpu.GemmPackedB(OutChannels, spatial, colRows, MemoryMarshal.Cast<T, float>(wData.AsSpan()), colRows,
                     packed, MemoryMarshal.Cast<T, float>(yi), spatial);
             }
             else
             {
                 var cols = _cols.AsSpan((_colsHoldBatch ? i : chunk) * colSize, colSize);
-                Kernels.Kernels.Im2Col<T>(cols, x.Data.AsSpan(i * imageSize, imageSize), InChannels, h, w,
+                Kernels.Cpu.Im2Col<T>(cols, x.Data.AsSpan(i * imageSize, imageSize), InChannels, h, w,
                     KernelSize, KernelSize, Stride, Padding, _outH, _outW);
-                Kernels.Kernels.Gemm<T>(false, false, OutChannels, spatial, colRows, wData, colRows, cols, spatial, yi, spatial, accumulate: false);
+                Kernels.Cpu.Gemm<T>(false, false, OutChannels, spatial, colRows, wData, colRows, cols, spatial, yi, spatial, accumulate: false);
             }
             if (Bias is not null)
             {
@@ -350,7 +350,7 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
             bool accumulate = chunk == 0 || i > first;
             if (_direct)
             {
-                Kernels.Kernels.Conv2DSingleChannelWeightGradient(MemoryMarshal.Cast<T, float>(dW), MemoryMarshal.Cast<T, float>(dyi),
+                Kernels.Cpu.Conv2DSingleChannelWeightGradient(MemoryMarshal.Cast<T, float>(dW), MemoryMarshal.Cast<T, float>(dyi),
                     MemoryMarshal.Cast<T, float>(x.Data.AsSpan(i * imageSize, imageSize)),
                     MemoryMarshal.Cast<T, float>(_scratch.AsSpan(chunk * _scratchLength, _scratchLength)),
                     OutChannels, h, w, KernelSize, KernelSize, accumulate);
@@ -366,18 +366,18 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
                 {
                     // The forward pass ran in inference mode and kept one slot per chunk: rebuild the columns.
                     cols = _cols.AsSpan(chunk * colSize, colSize);
-                    Kernels.Kernels.Im2Col<T>(cols, x.Data.AsSpan(i * imageSize, imageSize), InChannels, h, w,
+                    Kernels.Cpu.Im2Col<T>(cols, x.Data.AsSpan(i * imageSize, imageSize), InChannels, h, w,
                         KernelSize, KernelSize, Stride, Padding, _outH, _outW);
                 }
-                Kernels.Kernels.Gemm<T>(false, true, OutChannels, colRows, spatial, dyi, spatial, cols, spatial, dW, colRows, accumulate);
+                Kernels.Cpu.Gemm<T>(false, true, OutChannels, colRows, spatial, dyi, spatial, cols, spatial, dW, colRows, accumulate);
             }
             if (ComputeInputGradient)
             {
                 var dcols = _dcols.AsSpan(chunk * colSize, colSize);
-                Kernels.Kernels.Gemm<T>(true, false, colRows, spatial, OutChannels, wData, colRows, dyi, spatial, dcols, spatial, accumulate: false);
+                Kernels.Cpu.Gemm<T>(true, false, colRows, spatial, OutChannels, wData, colRows, dyi, spatial, dcols, spatial, accumulate: false);
                 var dxi = dx.Slice(i * imageSize, imageSize);
                 dxi.Clear();
-                Kernels.Kernels.Col2Im<T>(dxi, dcols, InChannels, h, w, KernelSize, KernelSize, Stride, Padding, _outH, _outW);
+                Kernels.Cpu.Col2Im<T>(dxi, dcols, InChannels, h, w, KernelSize, KernelSize, Stride, Padding, _outH, _outW);
             }
         }
     }

@@ -88,7 +88,7 @@ public sealed class Dense<T> : Module<T>, IWeightedModule<T> where T : unmanaged
         ModuleChecks.ThrowIfNotFinite(_label, nameof(input), input);
         int n = input.Dim(0);
         var y = ModuleChecks.Ensure(ref _output, n, [OutFeatures]);
-        Kernels.Kernels.Gemm<T>(false, true, n, OutFeatures, InFeatures,
+        Kernels.Cpu.Gemm<T>(false, true, n, OutFeatures, InFeatures,
             input.Data, InFeatures, Weight.Value.Data, InFeatures, y.Data, OutFeatures, accumulate: false);
         if (Bias is not null)
         {
@@ -114,7 +114,7 @@ public sealed class Dense<T> : Module<T>, IWeightedModule<T> where T : unmanaged
         T[] dy = outputGradient.Data;
         // A freshly zeroed gradient is written rather than added to: the same values (0 + x = x), one pass less.
         var dW = Weight.GradientForAccumulation(out bool overwriteWeight);
-        Kernels.Kernels.Gemm<T>(true, false, OutFeatures, InFeatures, n,
+        Kernels.Cpu.Gemm<T>(true, false, OutFeatures, InFeatures, n,
             dy, OutFeatures, x.Data, InFeatures, dW.Data, InFeatures, accumulate: !overwriteWeight);
         if (Bias is not null)
         {
@@ -131,7 +131,7 @@ public sealed class Dense<T> : Module<T>, IWeightedModule<T> where T : unmanaged
         var dx = ModuleChecks.Ensure(ref _inputGradient, n, [InFeatures]);
         if (ComputeInputGradient)
         {
-            Kernels.Kernels.Gemm<T>(false, false, n, InFeatures, OutFeatures,
+            Kernels.Cpu.Gemm<T>(false, false, n, InFeatures, OutFeatures,
                 dy, OutFeatures, Weight.Value.Data, InFeatures, dx.Data, InFeatures, accumulate: false);
         }
         return dx;

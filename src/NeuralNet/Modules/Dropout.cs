@@ -32,7 +32,7 @@ public sealed class Dropout<T> : Module<T> where T : unmanaged, IFloatingPointIe
         if (!(p >= 0 && p < 1)) throw new ArgumentOutOfRangeException(nameof(p), p, "Dropout: p must lie in [0, 1).");
         P = p;
         _random = random ?? new RandomGenerator(0);
-        _threshold = Kernels.Kernels.DropoutThreshold(p);
+        _threshold = Kernels.Cpu.DropoutThreshold(p);
         _scale = T.CreateChecked(1.0 / (1.0 - p));
         _label = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"Dropout(p {p})");
     }
@@ -59,7 +59,7 @@ public sealed class Dropout<T> : Module<T> where T : unmanaged, IFloatingPointIe
         if (training)
         {
             var mask = ModuleChecks.Ensure(ref _mask, input.Shape);
-            Kernels.Kernels.DropoutMask<T>(mask.Data, _random.NextUInt64(), _threshold, _scale);
+            Kernels.Cpu.DropoutMask<T>(mask.Data, _random.NextUInt64(), _threshold, _scale);
             TensorPrimitives.Multiply<T>(input.Data, mask.Data, y.Data);
         }
         else

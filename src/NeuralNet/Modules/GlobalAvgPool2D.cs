@@ -34,7 +34,7 @@ public sealed class GlobalAvgPool2D<T> : Module<T> where T : unmanaged, IFloatin
         ModuleChecks.ThrowIfNotFinite(Name, nameof(input), input);
         int n = input.Dim(0), c = input.Dim(1);
         var y = ModuleChecks.Ensure(ref _output, n, [c]);
-        Kernels.Kernels.GlobalAvgPoolForward<T>(y.Data, input.Data, n * c, input.Dim(2) * input.Dim(3));
+        Kernels.Cpu.GlobalAvgPoolForward<T>(y.Data, input.Data, n * c, input.Dim(2) * input.Dim(3));
         if (!input.HasShape(_inputShape)) _inputShape = input.ShapeArray();
         return y;
     }
@@ -46,7 +46,7 @@ public sealed class GlobalAvgPool2D<T> : Module<T> where T : unmanaged, IFloatin
         ModuleChecks.ThrowIfGradientMismatch(Name, outputGradient, _output);
         var dx = ModuleChecks.Ensure(ref _inputGradient, _inputShape);
         if (ComputeInputGradient)
-            Kernels.Kernels.GlobalAvgPoolBackward<T>(dx.Data, outputGradient.Data, _inputShape[0] * _inputShape[1], _inputShape[2] * _inputShape[3]);
+            Kernels.Cpu.GlobalAvgPoolBackward<T>(dx.Data, outputGradient.Data, _inputShape[0] * _inputShape[1], _inputShape[2] * _inputShape[3]);
         return dx;
     }
 }

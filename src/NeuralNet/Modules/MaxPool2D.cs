@@ -66,9 +66,9 @@ public sealed class MaxPool2D<T> : Module<T> where T : unmanaged, IFloatingPoint
         // Grown, never shrunk: an epoch's smaller last batch uses the front of it instead of allocating.
         if (_argmax.Length < y.Length) _argmax = new int[y.Length];
         if (Padding == 0)
-            Kernels.Kernels.MaxPoolForward<T>(y.Data, _argmax.AsSpan(0, y.Length), input.Data, n * c, h, w, KernelSize, Stride, outH, outW);
+            Kernels.Cpu.MaxPoolForward<T>(y.Data, _argmax.AsSpan(0, y.Length), input.Data, n * c, h, w, KernelSize, Stride, outH, outW);
         else
-            Kernels.Kernels.MaxPoolPaddedForward<T>(y.Data, _argmax.AsSpan(0, y.Length), input.Data, n * c, h, w, KernelSize, Stride, Padding, outH, outW);
+            Kernels.Cpu.MaxPoolPaddedForward<T>(y.Data, _argmax.AsSpan(0, y.Length), input.Data, n * c, h, w, KernelSize, Stride, Padding, outH, outW);
         _input = input;
         return y;
     }
@@ -81,7 +81,7 @@ public sealed class MaxPool2D<T> : Module<T> where T : unmanaged, IFloatingPoint
         var x = _input!;
         var dx = ModuleChecks.Ensure(ref _inputGradient, x.Shape);
         if (ComputeInputGradient)
-            Kernels.Kernels.MaxPoolBackward<T>(dx.Data, outputGradient.Data, _argmax.AsSpan(0, outputGradient.Length), x.Dim(0) * x.Dim(1));
+            Kernels.Cpu.MaxPoolBackward<T>(dx.Data, outputGradient.Data, _argmax.AsSpan(0, outputGradient.Length), x.Dim(0) * x.Dim(1));
         return dx;
     }
 

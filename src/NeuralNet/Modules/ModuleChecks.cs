@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Numerics;
+using NeuralNet.Kernels;
 
 namespace NeuralNet.Modules;
 

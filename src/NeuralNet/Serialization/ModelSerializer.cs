@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using NeuralNet.Kernels;
 using NeuralNet.Modules;
 
 namespace NeuralNet.Serialization;

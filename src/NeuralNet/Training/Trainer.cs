@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Numerics;
 using NeuralNet.Evaluation;
+using NeuralNet.Kernels;
 using NeuralNet.Losses;
 using NeuralNet.Modules;
 using NeuralNet.Optimization;

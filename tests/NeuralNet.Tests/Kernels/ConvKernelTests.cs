@@ -1,4 +1,4 @@
-using K = NeuralNet.Kernels.Kernels;
+using K = NeuralNet.Kernels.Cpu;
 
 namespace NeuralNet.Tests.Kernels;
 

@@ -1,10 +1,10 @@
 using System.Runtime.Intrinsics;
-using K = NeuralNet.Kernels.Kernels;
+using K = NeuralNet.Kernels.Cpu;
 
 namespace NeuralNet.Tests.Kernels;
 
 /// <summary>
-/// The single-channel direct convolution (Kernels.Conv2D.Direct.cs): forward bit for bit against im2col + GEMM, the
+/// The single-channel direct convolution (Cpu.Conv2D.Direct.cs): forward bit for bit against im2col + GEMM, the
 /// weight gradient against a double-precision sum, over shapes that hit the 64-wide passes, the 16-wide and overlapped
 /// last chunks and the scalar tail (spans below 16), and channel counts that leave partial groups.
 /// </summary>

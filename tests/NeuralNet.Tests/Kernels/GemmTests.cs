@@ -1,5 +1,5 @@
 using System.Runtime.Intrinsics;
-using K = NeuralNet.Kernels.Kernels;
+using K = NeuralNet.Kernels.Cpu;
 
 namespace NeuralNet.Tests.Kernels;
 
@@ -132,30 +132,6 @@ public class GemmTests
                 Assert.Fail($"m={m} n={n} k={k}: C[{i},{j}] = {cNarrow[i * n + j]:R} unpacked, {cWide[i * wide + j]:R} packed");
     }
 
-    [Fact]
-    public void Float_RowsPrefetch_DoesNotChangeResults()
-    {
-        // RunRows (A read in place) prefetches each row ahead; with it off the product must be the same bits.
-        const int m = 30, n = 400, k = 784;   // the deep MLP's first forward: W read in place by the transposed product
-        var rng = new RandomGenerator(11);
-        float[] a = Enumerable.Range(0, m * k).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
-        float[] b = Enumerable.Range(0, n * k).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
-        float[] with = new float[m * n], without = new float[m * n];
-        K.GemmRowsPrefetchBytes.Should().BeGreaterThan(0);
-        K.Gemm<float>(false, true, m, n, k, a, k, b, k, with, n, false);
-        int saved = K.GemmRowsPrefetchBytes;
-        K.GemmRowsPrefetchBytes = 0;
-        try
-        {
-            K.Gemm<float>(false, true, m, n, k, a, k, b, k, without, n, false);
-        }
-        finally
-        {
-            K.GemmRowsPrefetchBytes = saved;
-        }
-        with.Select(BitConverter.SingleToInt32Bits).Should().Equal(without.Select(BitConverter.SingleToInt32Bits));
-    }
-
     [Theory]
     [InlineData(16, 64, 150, false)]
     [InlineData(7, 33, 31, true)]
@@ -199,21 +175,6 @@ public class GemmTests
                 for (int i = 0; i < m * n; i++)
                     if (BitConverter.SingleToInt32Bits(cShort[i]) != BitConverter.SingleToInt32Bits(cTall[i]))
                         Assert.Fail($"m={m} n={n} k={k} threads={threads}: C[{i / n},{i % n}] = {cShort[i]:R} B in place, {cTall[i]:R} packed");
-                // The same product with the in-place path switched off (the benchmarks' path-ab does this): same bits.
-                float[] cPacked = new float[m * n];
-                K.BInPlaceEnabled = false;
-                try
-                {
-                    K.ReadsBInPlace(false, m, k, n).Should().BeFalse();
-                    K.Gemm<float>(transA, false, m, n, k, aShort, transA ? m : k, b, n, cPacked, n, false);
-                }
-                finally
-                {
-                    K.BInPlaceEnabled = true;
-                }
-                for (int i = 0; i < m * n; i++)
-                    if (BitConverter.SingleToInt32Bits(cShort[i]) != BitConverter.SingleToInt32Bits(cPacked[i]))
-                        Assert.Fail($"m={m} n={n} k={k} threads={threads}: C[{i / n},{i % n}] = {cShort[i]:R} B in place, {cPacked[i]:R} switched off");
             }
         }
         finally

@@ -1,4 +1,4 @@
-using K = NeuralNet.Kernels.Kernels;
+using K = NeuralNet.Kernels.Cpu;
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 
 namespace NeuralNet.Tests.Kernels;

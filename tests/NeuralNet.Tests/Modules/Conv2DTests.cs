@@ -38,7 +38,7 @@ public class Conv2DTests
 
         int outH = (h + 2 * padding - k) / stride + 1, outW = (w + 2 * padding - k) / stride + 1;
         var expected = new float[batch * oc * outH * outW];
-        NeuralNet.Kernels.Kernels.Conv2DForwardNaive<float>(expected, x.Data, conv.Weight.Value.Data,
+        NeuralNet.Kernels.Cpu.Conv2DForwardNaive<float>(expected, x.Data, conv.Weight.Value.Data,
             bias ? conv.Bias!.Value.Data : [], batch, c, h, w, oc, k, k, stride, padding, outH, outW);
 
         y.ShapeArray().Should().Equal(batch, oc, outH, outW);

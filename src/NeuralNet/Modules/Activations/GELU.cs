@@ -22,10 +22,10 @@ public sealed class GELU<T> : Activation<T> where T : unmanaged, IFloatingPointI
     protected override void Apply(NdArray<T> x, NdArray<T> y)
     {
         if (_tanh.Length != x.Length) _tanh = new T[x.Length];
-        Kernels.Kernels.GeluForward<T>(y.AsSpan(), _tanh, x.Data);
+        Kernels.Cpu.GeluForward<T>(y.AsSpan(), _tanh, x.Data);
     }
 
     /// <inheritdoc/>
     protected override void ApplyGradient(NdArray<T> x, NdArray<T> y, NdArray<T> dy, NdArray<T> dx) =>
-        Kernels.Kernels.GeluBackward<T>(dx.AsSpan(), dy.Data, x.Data, _tanh);
+        Kernels.Cpu.GeluBackward<T>(dx.AsSpan(), dy.Data, x.Data, _tanh);
 }

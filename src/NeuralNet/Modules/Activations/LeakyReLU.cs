@@ -26,9 +26,9 @@ public sealed class LeakyReLU<T> : Activation<T> where T : unmanaged, IFloatingP
     public override string Name => "LeakyReLU";
 
     /// <inheritdoc/>
-    protected override void Apply(NdArray<T> x, NdArray<T> y) => Kernels.Kernels.LeakyReluForward<T>(y.AsSpan(), x.Data, _slope);
+    protected override void Apply(NdArray<T> x, NdArray<T> y) => Kernels.Cpu.LeakyReluForward<T>(y.AsSpan(), x.Data, _slope);
 
     /// <inheritdoc/>
     protected override void ApplyGradient(NdArray<T> x, NdArray<T> y, NdArray<T> dy, NdArray<T> dx) =>
-        Kernels.Kernels.LeakyReluBackward<T>(dx.AsSpan(), dy.Data, x.Data, _slope);
+        Kernels.Cpu.LeakyReluBackward<T>(dx.AsSpan(), dy.Data, x.Data, _slope);
 }

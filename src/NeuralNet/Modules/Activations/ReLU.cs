@@ -13,9 +13,9 @@ public sealed class ReLU<T> : Activation<T> where T : unmanaged, IFloatingPointI
     public override string Name => "ReLU";
 
     /// <inheritdoc/>
-    protected override void Apply(NdArray<T> x, NdArray<T> y) => Kernels.Kernels.ReluForward<T>(y.AsSpan(), x.Data);
+    protected override void Apply(NdArray<T> x, NdArray<T> y) => Kernels.Cpu.ReluForward<T>(y.AsSpan(), x.Data);
 
     /// <inheritdoc/>
     protected override void ApplyGradient(NdArray<T> x, NdArray<T> y, NdArray<T> dy, NdArray<T> dx) =>
-        Kernels.Kernels.ReluBackward<T>(dx.AsSpan(), dy.Data, x.Data);
+        Kernels.Cpu.ReluBackward<T>(dx.AsSpan(), dy.Data, x.Data);
 }

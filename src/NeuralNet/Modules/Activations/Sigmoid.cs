@@ -12,9 +12,9 @@ public sealed class Sigmoid<T> : Activation<T> where T : unmanaged, IFloatingPoi
     public override string Name => "Sigmoid";
 
     /// <inheritdoc/>
-    protected override void Apply(NdArray<T> x, NdArray<T> y) => Kernels.Kernels.SigmoidForward<T>(y.AsSpan(), x.Data);
+    protected override void Apply(NdArray<T> x, NdArray<T> y) => Kernels.Cpu.SigmoidForward<T>(y.AsSpan(), x.Data);
 
     /// <inheritdoc/>
     protected override void ApplyGradient(NdArray<T> x, NdArray<T> y, NdArray<T> dy, NdArray<T> dx) =>
-        Kernels.Kernels.SigmoidBackward<T>(dx.AsSpan(), dy.Data, y.Data);
+        Kernels.Cpu.SigmoidBackward<T>(dx.AsSpan(), dy.Data, y.Data);
 }

@@ -12,9 +12,9 @@ public sealed class Tanh<T> : Activation<T> where T : unmanaged, IFloatingPointI
     public override string Name => "Tanh";
 
     /// <inheritdoc/>
-    protected override void Apply(NdArray<T> x, NdArray<T> y) => Kernels.Kernels.TanhForward<T>(y.AsSpan(), x.Data);
+    protected override void Apply(NdArray<T> x, NdArray<T> y) => Kernels.Cpu.TanhForward<T>(y.AsSpan(), x.Data);
 
     /// <inheritdoc/>
     protected override void ApplyGradient(NdArray<T> x, NdArray<T> y, NdArray<T> dy, NdArray<T> dx) =>
-        Kernels.Kernels.TanhBackward<T>(dx.AsSpan(), dy.Data, y.Data);
+        Kernels.Cpu.TanhBackward<T>(dx.AsSpan(), dy.Data, y.Data);
 }

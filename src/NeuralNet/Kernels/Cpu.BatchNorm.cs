@@ -11,7 +11,7 @@ namespace NeuralNet.Kernels;
 // in the same order (planes n = 0, 1, … for S > 1; rows n = 0, 1, … for S = 1), so the result is the same bits for any
 // thread count. The S > 1 path works plane by plane with TensorPrimitives (sums, dot products, scalar multiply-adds);
 // the S = 1 path works row by row on a contiguous range of channels (vector accumulators over the row segment).
-internal static partial class Kernels
+internal static partial class Cpu
 {
     /// <summary>
     /// Reference training forward: per channel mean μ and biased variance σ² over N·S values, invStd = 1/√(σ² + ε),

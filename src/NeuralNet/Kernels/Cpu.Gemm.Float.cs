@@ -34,12 +34,12 @@ internal interface IGemmMicroKernel
     static abstract unsafe void RunRows(int kc, float* a, nint lda, float* b, nint ldb, float* c, nint ldc, bool add);
 }
 
-internal static partial class Kernels
+internal static partial class Cpu
 {
     // Cache blocking (floats). KC·MR·4 B of packed A stays in L1 (12 KiB) while a sweep over the packed B block
-    // (KC·NC·4 = 1 MiB) streams from L2 (2 MiB per core on the Intel Xeon of sessions 2–4) or, on the Zen 5 target with
-    // 1 MiB of L2, partly from L3: there NC 256–768 and MC 96–384 measured no better (docs/kernels.md). NC and MC do
-    // not change any result bit; KC does (each KC block is summed into C). MC bounds the A block so the buffers stay small.
+    // (KC·NC·4 = 1 MiB) streams from L2, or partly from L3 where L2 is 1 MiB; smaller NC and MC gain nothing there
+    // (docs/kernels.md). NC and MC do not change any result bit; KC does (each KC block is summed into C). MC bounds the
+    // A block so the buffers stay small.
     internal const int GemmKC = 256;
     internal const int GemmMC = 192;
     internal const int GemmNC = 1024;
@@ -52,14 +52,12 @@ internal static partial class Kernels
     internal const int GemmUnpackedBMaxRows = 64;
     internal const long GemmUnpackedBMaxFloats = 1L << 18;
 
-    /// <summary>
-    /// How far ahead (bytes) the micro-kernels' <c>RunRows</c>, which read A in place from up to twelve rows, prefetch
-    /// each row once per 16 k steps; 0 turns it off (the benchmarks' <c>path-ab rows-prefetch</c> compares). Results do
-    /// not depend on it. Measured in whole training steps (interleaved, one process): the deep MLP, whose first forward
-    /// streams the 1.25 MB weight matrix this way, 1.02–1.07× at 512 bytes (8 lines, 128 k steps); the other networks
-    /// unchanged within noise; 1024 bytes was slower (0.95×).
-    /// </summary>
-    internal static int GemmRowsPrefetchBytes = 512;
+    // How far ahead (bytes) the micro-kernels' RunRows, which read A in place from up to twelve rows, prefetch each row,
+    // once per 16 k steps: the deep MLP's first forward streams its 1.25 MB weight matrix this way, faster than the
+    // hardware prefetcher follows when it comes from L3. Eight cache lines (128 k steps) ahead hide that latency;
+    // much further ahead, lines are evicted again before they are used.
+    // Prefetching never changes a result.
+    internal const int GemmRowsPrefetchBytes = 512;
 
     // Below this many multiply-adds a second thread costs more (wake-up, duplicate packing) than it saves.
     internal const long GemmParallelThreshold = 1L << 19;
@@ -71,19 +69,19 @@ internal static partial class Kernels
     internal const long GemmBlockSchedulingMinWork = 1L << 26;
 
     // With at most this many rows of C (batch 1 to 4) packing costs more than it saves: op(A)·B runs on the row path
-    // (Kernels.Gemm.Rows.cs) and A·Bᵀ on dot products (Kernels.Gemm.DotNT.cs). Measured: packed wins from m = 16 up on
-    // the network shapes, while at m = 1 the unpacked paths are 5–20× faster.
+    // (Cpu.Gemm.Rows.cs) and A·Bᵀ on dot products (Cpu.Gemm.DotNT.cs). From m = 16 up a packed panel is reused
+    // often enough to pay for its packing on the network shapes; at a single row it never is.
     internal const int GemmSmallRows = 4;
 
     // op(A)·B with k this small (the conv forward W·cols with C·KH·KW = 9 or 16, a dW with batch ≤ 16) is dominated by
-    // writing C: the row path writes each C vector once and skips packing. Measured 4× faster at k = 9, and slower than
-    // the packed path from k = 30 on.
+    // writing C: the row path writes each C vector once and skips packing. From k ≈ 30 the packed path's register
+    // tile wins again.
     internal const int GemmRowsMaxK = 16;
 
     // A·Bᵀ with at most one micro-tile of columns and a long k (the conv weight gradient dY·colsᵀ: n = C·KH·KW = 9 or 25,
-    // k = OH·OW ≥ 576) wastes most of a padded tile on the packed path; dot products over k are 3–4× faster there. With a
+    // k = OH·OW ≥ 576) wastes most of a padded tile on the packed path; dot products over k use every lane there. With a
     // short k (a classifier layer's forward, 256×10×64, 30×10×25, 1000×10×100) each dot product is a few FMAs and a lane
-    // sum, and the packed path with A read in place was 1.3–3.2× faster (interleaved A/B, 2 threads).
+    // sum, so the packed path with A read in place stays faster.
     internal const int GemmDotNTMaxColumns = 32;
     internal const int GemmDotNTMinK = 256;
 
@@ -165,8 +163,8 @@ internal static partial class Kernels
             : !transA && transB && (m <= GemmSmallRows || (n <= GemmDotNTMaxColumns && k >= GemmDotNTMinK)) && k >= 16 ? GemmPath.DotNT
             : GemmPath.Packed;
         // Threads split C by rows when it is at least as tall as wide, and by columns otherwise, except for a weight
-        // gradient dYᵀ·X of a small batch (A transposed, k ≤ 64): there writing C dominates, and whole rows per
-        // thread were 1.05–1.36× faster than half rows (400×784×30, 120×256×64, 64×784×40; interleaved A/B).
+        // gradient dYᵀ·X of a small batch (A transposed, k ≤ 64): there writing C dominates, and a thread that owns
+        // whole rows of C writes them in long contiguous runs.
         bool splitRows = m >= n || (path == GemmPath.Packed && transA && k <= GemmRowSplitMaxK && m >= 2 * GemmMR);
         int unit = path != GemmPath.Packed ? (splitRows ? 1 : 16) : splitRows ? GemmMR : GemmNR;
         int dim = splitRows ? m : n;
@@ -349,7 +347,8 @@ internal static partial class Kernels
     /// Whether C = A·Bᵀ is computed as Cᵀ = B·Aᵀ: for a few rows of C (a small batch through a layer, X·Wᵀ) and more
     /// columns than rows. Then the large operand B (the weights) is read in place instead of being packed (transposed)
     /// for a product that uses each packed panel only m/MR times, and only the small A is packed. Only when m nearly fills
-    /// whole micro-tiles of columns (at most 1/8 padding: m = 30, 64, 120 yes; 12, 25, 100 no): measured 0.5× at m = 12.
+    /// whole micro-tiles of columns (at most 1/8 padding: m = 30, 64, 120 yes; 12, 25, 100 no): with more padding the
+    /// wasted lanes cost more than the packing saved.
     /// </summary>
     private static bool UseTransposedProduct(bool transA, bool transB, int m, int n, bool accumulate) =>
         !transA && transB && !accumulate && m <= GemmUnpackedAMaxColumns && n > m
@@ -379,24 +378,14 @@ internal static partial class Kernels
     /// <summary>
     /// Whether the blocked loop nest reads the full column panels of a row-major B in place (each k step's NR floats in
     /// their row of B, stride ldb) instead of packing them: when C has at most <see cref="GemmUnpackedBMaxRows"/> rows, each
-    /// panel serves only a few A panels and packing it cost more than it saved. Only while B is small enough (k·ldb ≤
-    /// <see cref="GemmUnpackedBMaxFloats"/>) to stay in cache: 16×1024×1024 read in place was 0.84× (Intel Xeon). The row
-    /// limit was 16 on the Intel Xeon of sessions 2–4, where 64×784×256 in place measured 0.93× (0.78× on two threads);
-    /// on the Zen 5 machine the issue targets (1 MiB L2) it is 64: <c>path-ab b-in-place</c>, one process, 1 / 2 threads:
-    /// 64×784×256 TN (the MLP's weight gradient) 1.07× / 1.13×, 32×784×256 1.38–1.41× / 1.14–1.22×, 30×400×100 1.17× /
-    /// 1.09×, 64×256×120 1.08× / 1.08×, 64×1024×256 1.13× / 1.03×; from 96 rows it no longer pays (96×784×256 0.97× /
-    /// 1.04×, 128×784×256 0.94× / 1.02×, 192×784×256 0.89× / 0.99×). The micro-kernel does the same FMAs in the same
-    /// order, so the results are the bits of the packed path.
+    /// panel serves only a few A panels and packing it costs more than it saves (the small-batch products of the
+    /// networks: the MLP's weight gradient 64×784×256, LeNet-5's 64×256×120); from about 96 rows the packed panel is
+    /// reused enough to pay for itself. Only while B is small enough (k·ldb ≤ <see cref="GemmUnpackedBMaxFloats"/>) to
+    /// stay in cache: a larger B read with stride ldb misses. The micro-kernel does the same FMAs in the same order, so
+    /// the results are the bits of the packed path.
     /// </summary>
     internal static bool ReadsBInPlace(bool transB, int m, int k, nint ldb) =>
-        BInPlaceEnabled && !transB && m <= GemmUnpackedBMaxRows && k * (long)ldb <= GemmUnpackedBMaxFloats;
-
-    /// <summary>
-    /// Whether <see cref="ReadsBInPlace"/> may choose the in-place path (the default). Turned off only by the benchmarks'
-    /// <c>path-ab</c> mode and the tests, to compare it with the packed path on the same shape; both give the same bits,
-    /// so flipping it never changes a result anywhere else.
-    /// </summary>
-    internal static volatile bool BInPlaceEnabled = true;
+        !transB && m <= GemmUnpackedBMaxRows && k * (long)ldb <= GemmUnpackedBMaxFloats;
 
     /// <summary>
     /// Allocates this thread's pinned packing buffers (about 1.7 MB) if it has none yet. Kernel workers call it before their

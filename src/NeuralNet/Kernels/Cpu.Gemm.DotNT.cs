@@ -3,7 +3,7 @@ using System.Runtime.Intrinsics;
 
 namespace NeuralNet.Kernels;
 
-internal static partial class Kernels
+internal static partial class Cpu
 {
     // The NT dot path: C = A·Bᵀ with A (m×k) and B (n×k) both read along k, no packing. The layer forward x·Wᵀ of
     // small batches lands here: packing (transposing) W would cost as much as the multiply itself.

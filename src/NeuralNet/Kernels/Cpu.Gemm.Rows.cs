@@ -3,7 +3,7 @@ using System.Runtime.Intrinsics;
 
 namespace NeuralNet.Kernels;
 
-internal static partial class Kernels
+internal static partial class Cpu
 {
     // The row path: C[i,:] = Σ_p op(A)[i,p]·B[p,:] for B read along its rows (not transposed), vectorized over n with no
     // packing. For a handful of rows (batch 1) or a tiny k, packing B would cost more than the multiply itself.

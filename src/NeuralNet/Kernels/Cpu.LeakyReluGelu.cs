@@ -10,7 +10,7 @@ namespace NeuralNet.Kernels;
 // for the scalar tail with the same operations in the same order; GELU's tanh comes from TensorPrimitives.Tanh on the
 // pre-activation, computed into the module's cache (its backward pass needs it). Large tensors run in parallel parts of
 // whole 64-element blocks, so each element gets the same code path whatever the thread count (same bits).
-internal static partial class Kernels
+internal static partial class Cpu
 {
     /// <summary>√(2/π), GELU's tanh-approximation scale.</summary>
     internal const double GeluK = 0.7978845608028654;

@@ -7,7 +7,7 @@ namespace NeuralNet.Kernels;
 // Mix(k, i) are at least the threshold. The module draws one key per training step from its seeded RandomGenerator, so
 // each element's draw depends only on (key, i): the mask is the same bits however the elements are split over the
 // kernel threads, and a step costs one draw from the generator whatever the tensor size.
-internal static partial class Kernels
+internal static partial class Cpu
 {
     /// <summary>SplitMix64's finalizer of key + (i + 1)·φ: a well-mixed 64-bit hash of the pair (key, i).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -7,7 +7,7 @@ namespace NeuralNet.Kernels;
 // (six coefficients: source = A·destination + b in pixel coordinates); outside the image counts as 0. Examples are split
 // over the kernel threads in whole examples, and an example's pixels depend only on its input and coefficients, so the
 // output is the same bits for any thread count.
-internal static partial class Kernels
+internal static partial class Cpu
 {
     /// <summary>The number of coefficients per example: sx = c0·j + c1·i + c2, sy = c3·j + c4·i + c5 (i the row, j the column).</summary>
     internal const int AffineCoefficients = 6;

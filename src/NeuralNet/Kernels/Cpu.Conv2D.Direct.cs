@@ -15,7 +15,7 @@ namespace NeuralNet.Kernels;
 // Forward computes each output as one FMA chain over (kh, kw) in order, from zero: the same arithmetic as W·im2col(x) on
 // the GEMM paths for KH·KW ≤ GemmKC, so the result is bit-identical to im2col + GEMM (tested). The weight gradient sums
 // over the outputs in a different order than dy·colsᵀ does, so it agrees with it to rounding, not bit for bit.
-internal static partial class Kernels
+internal static partial class Cpu
 {
     /// <summary>
     /// y (OC, OH, OW) = w (OC, KH·KW) ⋆ x (H, W) for one single-channel image, stride 1, no padding, no bias;

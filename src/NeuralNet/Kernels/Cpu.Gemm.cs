@@ -9,7 +9,7 @@ namespace NeuralNet.Kernels;
 /// Span kernels for the hot loops. Free functions, outputs first where practical, no allocation.
 /// Every optimized kernel keeps a naive reference beside it (the <c>…Naive</c> methods): the test oracle and the fallback.
 /// </summary>
-internal static partial class Kernels
+internal static partial class Cpu
 {
     /// <summary>
     /// General matrix multiply, row-major: C[m×n] = op(A)·op(B) (+ C when <paramref name="accumulate"/>).

@@ -8,7 +8,7 @@ namespace NeuralNet.Kernels;
 // whose divisor stays K² (PyTorch's count_include_pad=True). Large tensors are split over the kernel threads by whole
 // planes, each plane computed in the same order by one part, so results are the same bits for any thread count. Global
 // average pooling sums and fills each plane with TensorPrimitives (SIMD).
-internal static partial class Kernels
+internal static partial class Cpu
 {
     private enum PlaneOp { MaxPadded, AvgForward, AvgBackward, GlobalAvgForward, GlobalAvgBackward }
 

@@ -108,11 +108,11 @@ internal readonly struct GemmFloat256 : IGemmMicroKernel
         // Rows as base + L·{0,1,2} with L = lda in bytes: one x86 addressing mode each, four bases advanced per k step.
         nint l = lda * sizeof(float);
         byte* a0 = (byte*)a, a3 = (byte*)a + 3 * l;
-        nint ahead = Kernels.GemmRowsPrefetchBytes;
+        const int ahead = Cpu.GemmRowsPrefetchBytes;
         for (int p = 0; p < kc; p++)
         {
             // As in GemmFloat512.RunRows: the lines `ahead` bytes on in each row, once per 16 k steps.
-            if (Sse.IsSupported && (p & 15) == 0 && ahead != 0)
+            if (Sse.IsSupported && (p & 15) == 0)
             {
                 Sse.Prefetch0(a0 + ahead); Sse.Prefetch0(a0 + l + ahead); Sse.Prefetch0(a0 + 2 * l + ahead);
                 Sse.Prefetch0(a3 + ahead); Sse.Prefetch0(a3 + l + ahead); Sse.Prefetch0(a3 + 2 * l + ahead);

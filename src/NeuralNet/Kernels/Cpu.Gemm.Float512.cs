@@ -27,8 +27,8 @@ internal readonly struct GemmFloat512 : IGemmMicroKernel
 
         // Ask for the C tile now: it is loaded (add) or stored after the k loop, and in a large product each tile was
         // last touched a whole KC block ago, so its 12 rows (24 lines) come from L3 or memory. Fetched while the loop
-        // runs, they cost nothing; fetched at the end, they stalled it (sgemm 2048², 1 thread: 70–76 % → 78–81 % of peak,
-        // Zen 5, run-level A/B). Two lines per row: 32 floats, aligned or not, span at most c .. c + 31.
+        // runs, they cost nothing; fetched at the end, they stall it. Two lines per row: 32 floats, aligned or not, span
+        // at most c .. c + 31.
         if (Sse.IsSupported)
         {
             Sse.Prefetch0(c); Sse.Prefetch0(c + 31); Sse.Prefetch0(c + ldc); Sse.Prefetch0(c + ldc + 31);
@@ -165,12 +165,12 @@ internal readonly struct GemmFloat512 : IGemmMicroKernel
         // Rows as base + L·{0,1,2} with L = lda in bytes: one x86 addressing mode each, four bases advanced per k step.
         nint l = lda * sizeof(float);
         byte* a0 = (byte*)a, a3 = (byte*)a + 3 * l, a6 = (byte*)a + 6 * l, a9 = (byte*)a + 9 * l;
-        nint ahead = Kernels.GemmRowsPrefetchBytes;
+        const int ahead = Cpu.GemmRowsPrefetchBytes;
         for (int p = 0; p < kc; p++)
         {
             // Every 16 k steps (one cache line of each row), ask for the lines `ahead` bytes on: twelve rows are more
-            // streams than the hardware prefetcher keeps up with when A comes from L3 (Kernels.GemmRowsPrefetchBytes).
-            if (Sse.IsSupported && (p & 15) == 0 && ahead != 0)
+            // streams than the hardware prefetcher keeps up with when A comes from L3 (Cpu.GemmRowsPrefetchBytes).
+            if (Sse.IsSupported && (p & 15) == 0)
             {
                 Sse.Prefetch0(a0 + ahead); Sse.Prefetch0(a0 + l + ahead); Sse.Prefetch0(a0 + 2 * l + ahead);
                 Sse.Prefetch0(a3 + ahead); Sse.Prefetch0(a3 + l + ahead); Sse.Prefetch0(a3 + 2 * l + ahead);

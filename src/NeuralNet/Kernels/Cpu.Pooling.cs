@@ -6,7 +6,7 @@ using System.Runtime.Intrinsics.X86;
 
 namespace NeuralNet.Kernels;
 
-internal static partial class Kernels
+internal static partial class Cpu
 {
     /// <summary>
     /// Reference max pooling over planes: x (planes, H, W) → y (planes, OH, OW), with OH = (H − K)/stride + 1.
@@ -43,7 +43,7 @@ internal static partial class Kernels
     }
 }
 
-internal static partial class Kernels
+internal static partial class Cpu
 {
     /// <summary>
     /// Max pooling over planes: x (planes, H, W) → y (planes, OH, OW), OH = (H − K)/stride + 1, likewise OW; the same
@@ -297,8 +297,8 @@ internal static partial class Kernels
                     // 4 outputs at a time (LeNet's last 4 of 12 per row, its 8-wide second pool, and every row on machines
                     // without AVX-512): inputs 2·ow .. 2·ow+7 < W, one
                     // 256-bit vector per row, the same compare-and-select steps. Branch-free: the scalar loop below
-                    // mispredicted on every other comparison of real data and took most of the pooling time (350 µs
-                    // for LeNet's first pool at batch 64, 4 of 12 outputs per row).
+                    // mispredicts on about every other comparison of real data, and these 4 outputs per row would
+                    // then take most of the pooling time.
                     Vector256<int> even4 = Vector256.Create(0, 2, 4, 6, 0, 2, 4, 6), odd4 = even4 + Vector256<int>.One;
                     Vector256<float> a = Vector256.Load(r0 + 2 * ow), b = Vector256.Load(r1 + 2 * ow);
                     Vector256<float> best = Avx2.PermuteVar8x32(a, even4);

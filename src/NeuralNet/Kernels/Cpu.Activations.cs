@@ -5,12 +5,12 @@ using System.Runtime.Intrinsics;
 
 namespace NeuralNet.Kernels;
 
-internal static partial class Kernels
+internal static partial class Cpu
 {
     // Fused activation backward passes: one read of each input and one write, where TensorPrimitives would need two or
     // three passes (sigmoid, tanh) or has no primitive (the ReLU mask). Each computes exactly the expression in its
     // remarks, in that order, so results match the multi-pass TensorPrimitives form bit for bit. Large tensors run in
-    // parallel parts (Kernels.Elementwise.cs).
+    // parallel parts (Cpu.Elementwise.cs).
 
     /// <summary>ReLU backward: dx[i] = x[i] &gt; 0 ? dy[i] : 0 (x the forward input; NaN counts as not positive).</summary>
     /// <exception cref="ArgumentException">The spans differ in length.</exception>

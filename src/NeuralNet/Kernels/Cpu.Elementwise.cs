@@ -7,7 +7,7 @@ namespace NeuralNet.Kernels;
 // batch). Each element is computed by the same vector code whichever part it falls in: parts are cut at multiples of 64
 // elements and hold at least 64, so only the last part has a remainder, the same one the whole tensor has. Results are
 // therefore the same bits for any thread count (tested).
-internal static partial class Kernels
+internal static partial class Cpu
 {
     /// <summary>Below this many elements an elementwise pass stays on the calling thread: waking a worker costs more.</summary>
     internal const int ElementwiseParallelMinLength = 32 * 1024;
@@ -25,7 +25,7 @@ internal static partial class Kernels
     public static void SigmoidForward<T>(Span<T> y, ReadOnlySpan<T> x) where T : unmanaged, IFloatingPointIeee754<T> =>
         RunElementwise(ElementwiseOp.Sigmoid, y, x, default);
 
-    /// <summary>Tanh forward: y[i] = tanh(x[i]), within 2.5e-16 relative in double and correctly rounded in float (Kernels.Activations.cs).</summary>
+    /// <summary>Tanh forward: y[i] = tanh(x[i]), within 2.5e-16 relative in double and correctly rounded in float (Cpu.Activations.cs).</summary>
     /// <exception cref="ArgumentException">y is shorter than x.</exception>
     public static void TanhForward<T>(Span<T> y, ReadOnlySpan<T> x) where T : unmanaged, IFloatingPointIeee754<T> =>
         RunElementwise(ElementwiseOp.Tanh, y, x, default);

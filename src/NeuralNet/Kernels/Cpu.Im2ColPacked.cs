@@ -7,17 +7,17 @@ namespace NeuralNet.Kernels;
 // into panels; here the panels are written directly and the GEMM (GemmPackedB) reads them. Same panels, same micro-kernel,
 // so the result is bit-identical to Gemm(W, Im2Col(x)). Training keeps the plain layout: its backward pass needs
 // dy·colsᵀ, which reads cols the other way.
-internal static partial class Kernels
+internal static partial class Cpu
 {
-    /// <summary>The column width of the packed panels on this machine (the micro-kernel's NR: 32 with AVX-512, else 16).</summary>
+    /// <summary>The column width of the packed panels on the running CPU (the micro-kernel's NR: 32 with AVX-512, else 16).</summary>
     internal static int PackedPanelWidth => GemmNR;
 
     /// <summary>
     /// Whether <see cref="Im2ColPacked"/> + <see cref="GemmPackedB"/> replace <c>Gemm(W, Im2Col(x))</c> for a product of
     /// <paramref name="rows"/> output channels, k = <paramref name="k"/> and OH×OW outputs: float on a vector machine, one
     /// KC block of k and one NC block of n, a shape the GEMM would pack (not its row path), and the layout
-    /// <see cref="Im2ColPacked"/> takes. Measured on LeNet-5's conv2 per image: the product 7–10 → 5.8 µs without its
-    /// packing, the packed im2col about as fast as the plain one.
+    /// <see cref="Im2ColPacked"/> takes. The product then skips its own packing of the columns, and writing the packed
+    /// layout costs about what the plain im2col costs.
     /// </summary>
     internal static bool CanUsePackedIm2Col(int rows, int k, int outH, int outW, int stride, int padding) =>
         Vector256.IsHardwareAccelerated && k <= GemmKC && outH * outW <= GemmNC && rows > GemmSmallRows && k > GemmRowsMaxK
@@ -26,7 +26,7 @@ internal static partial class Kernels
     /// <summary>
     /// The layouts <see cref="Im2ColPacked"/> takes: stride 1, no padding, and OW dividing the panel width, so that every
     /// output row is one copy of an input row's slice inside one panel. A general version (runs cut at panel edges, any
-    /// stride and padding) measured 16 µs per LeNet conv2 image against 10 for the plain im2col, so there is none.
+    /// stride and padding) is slower than the plain im2col it would replace, so there is none.
     /// </summary>
     private static bool IsPackedIm2ColLayout(int stride, int padding, int outW) =>
         stride == 1 && padding == 0 && outW <= GemmNR && GemmNR % outW == 0;

@@ -2,7 +2,7 @@ using System.Numerics;
 
 namespace NeuralNet.Kernels;
 
-internal static partial class Kernels
+internal static partial class Cpu
 {
     /// <summary>
     /// im2col for one image: x (C, H, W) → cols (C·KH·KW, OH·OW), row r = (c, kh, kw), column = (oh, ow).
