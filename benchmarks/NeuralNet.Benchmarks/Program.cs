@@ -21,7 +21,7 @@ if (args.Length > 0 && args[0] == "gemm-efficiency")
 
 if (args.Length > 0 && args[0] == "fma-peak")
 {
-    FmaPeak.Run();
+    FmaPeak.Run(args[1..]);
     return;
 }
 

@@ -103,7 +103,7 @@ def main():
     ap.add_argument("--dotnet", default="")
     ap.add_argument("--wall", default="", help="wall time of the run in seconds")
     ap.add_argument("--omp-wait-policy", default="", help="OMP_WAIT_POLICY the PyTorch process ran with")
-    ap.add_argument("--fma-peak", default="", help="FMA peak of one core, GFLOP per CPU-second (fma-peak mode)")
+    ap.add_argument("--fma-peak", default="", help="FMA peak of all THREADS cores running at once, GFLOP/s (fma-peak --threads THREADS)")
     ap.add_argument("--settings", default="", help="the run's settings (run.sh's environment variables), printed as given")
     args = ap.parse_args()
 
@@ -277,12 +277,14 @@ def main():
     # ---- share of peak
     peak = float(args.fma_peak) if args.fma_peak else None
     if peak:
-        both = 2 * peak if str(threads) == "2" else peak * (int(threads) if str(threads).isdigit() else 1)
+        both = peak
         w("## Share of the FMA peak")
         w("")
-        w(f"Peak: {peak:.1f} GFLOP/s per core (`dotnet benchmarks/NeuralNet.Benchmarks/bin/Release/net10.0/"
-          f"NeuralNet.Benchmarks.dll fma-peak`: 24 independent FMA chains of the widest accelerated vector, per CPU-second), × {threads} threads"
-          f" = **{both:.0f} GFLOP/s**. Work per step: FLOPs = 2 · B · (Σ forward MACs + Σ weight-gradient MACs +"
+        w(f"Peak: **{peak:.1f} GFLOP/s** on {threads} threads at once ({peak / (int(threads) if str(threads).isdigit() else 1):.1f} per core;"
+          f" `dotnet benchmarks/NeuralNet.Benchmarks/bin/Release/net10.0/NeuralNet.Benchmarks.dll fma-peak --threads {threads}`:"
+          " one thread per core, all running together, each with independent FMA chains of the widest accelerated vector"
+          " that fit in its registers; FLOPs per CPU-second of each thread × threads)"
+          ". Work per step: FLOPs = 2 · B · (Σ forward MACs + Σ weight-gradient MACs +"
           " Σ input-gradient MACs of layers 2…L), a layer's weight-gradient and input-gradient MACs each equal its"
           " forward MACs and the first layer computes no input gradient; biases, activations, pooling, loss and the"
           " update are not counted. SGEMM: 2n³. Share = FLOPs per step × steps/s / peak, from the raw-step and SGEMM"

@@ -11,7 +11,8 @@
 #   FIT_NETS=a,b,c,d   networks of the epoch-loop comparison (empty: none); FIT_ROUNDS=1; EPOCHS=8
 #   EXAMPLES=a=60000,b=15000,c=6400,d=3000   training examples per epoch there
 #   NUMPY_AVX512_CORETYPE=SkylakeX   OPENBLAS_CORETYPE of the numpy-avx512 run (empty: only unset it and OPENBLAS_L2_SIZE)
-#   PEAK=1             measure the FMA peak (benchmarks/NeuralNet.Benchmarks fma-peak) for the share-of-peak table
+#   PEAK=1             measure the FMA peak of THREADS cores at once (benchmarks/NeuralNet.Benchmarks fma-peak) for the
+#                      share-of-peak table
 #   REPEATS=3          timed runs per network, framework and round; NET_ROUNDS=3 rounds (each runs every
 #                      framework in turn); the report compares NeuralNet with the fastest peer round by round
 #   STEPS=a=500,b=300,c=100,d=3000   timed steps per run, per network
@@ -99,14 +100,15 @@ if has torchsharp; then
   fi
 fi
 
-# 4. The FMA peak of one core (per CPU-second, so other load does not count), for the share-of-peak table.
+# 4. The FMA peak of THREADS cores running at once (FLOPs per CPU-second of each thread × THREADS, so other load does
+# not lower it), for the share-of-peak table.
 PEAK_GFLOPS=""
 if [ "$PEAK" = 1 ]; then
-  log "measuring the FMA peak (benchmarks/NeuralNet.Benchmarks fma-peak)"
+  log "measuring the FMA peak on $THREADS threads at once (benchmarks/NeuralNet.Benchmarks fma-peak)"
   dotnet build "$ROOT/benchmarks/NeuralNet.Benchmarks/NeuralNet.Benchmarks.csproj" -c Release -nologo -v q -clp:ErrorsOnly >&2
-  PEAK_GFLOPS="$(dotnet "$ROOT/benchmarks/NeuralNet.Benchmarks/bin/Release/net10.0/NeuralNet.Benchmarks.dll" fma-peak \
-    | sed -n 's/^RESULT fma-peak gflops_per_cpu_second_median=//p')"
-  log "FMA peak: ${PEAK_GFLOPS:-not measured} GFLOP/s per core"
+  PEAK_GFLOPS="$(dotnet "$ROOT/benchmarks/NeuralNet.Benchmarks/bin/Release/net10.0/NeuralNet.Benchmarks.dll" fma-peak --threads "$THREADS" \
+    | sed -n 's/^RESULT fma-peak .*gflops_all_threads_median=\([0-9.]*\).*/\1/p')"
+  log "FMA peak: ${PEAK_GFLOPS:-not measured} GFLOP/s on $THREADS threads"
 fi
 
 # 5. Run. Each framework runs in its own process; the networks are interleaved (NumPy, PyTorch, NeuralNet for one
