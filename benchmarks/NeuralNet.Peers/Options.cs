@@ -7,7 +7,7 @@ internal sealed class Options
 {
     public string Mode { get; private set; } = "";
     public string Net { get; private set; } = "a";
-    public Dictionary<string, int> Steps { get; } = new() { ["a"] = 500, ["b"] = 300, ["c"] = 100, ["d"] = 3000 };
+    public Dictionary<string, int> Steps { get; } = new() { ["a"] = 500, ["b"] = 300, ["c"] = 100, ["d"] = 3000, ["e"] = 60 };
     public int Warmup { get; private set; } = 50;
     public double WarmupSeconds { get; private set; } = 2.0;
     public int Repeats { get; private set; } = 5;
@@ -19,7 +19,7 @@ internal sealed class Options
     /// <summary>Epochs of the fit mode.</summary>
     public int Epochs { get; private set; } = 8;
     /// <summary>Training examples per epoch of the fit mode, per network (the first N of the data set).</summary>
-    public Dictionary<string, int> Examples { get; } = new() { ["a"] = 60000, ["b"] = 15000, ["c"] = 6400, ["d"] = 3000 };
+    public Dictionary<string, int> Examples { get; } = new() { ["a"] = 60000, ["b"] = 15000, ["c"] = 6400, ["d"] = 3000, ["e"] = 6400 };
 
     public static Options Parse(string[] args)
     {

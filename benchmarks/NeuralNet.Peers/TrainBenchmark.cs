@@ -12,9 +12,10 @@ internal static class TrainBenchmark
     /// <summary>The learning rate of every framework in the comparison (peers.py LEARNING_RATE).</summary>
     internal const float LearningRate = 0.05f;
 
-    internal sealed record Net(string Title, int Batch, int[] ExampleShape, Func<RandomGenerator, Sequential<float>> Build);
+    /// <summary>A network of the comparison; <paramref name="Momentum"/> is the SGD momentum (0: plain SGD).</summary>
+    internal sealed record Net(string Title, int Batch, int[] ExampleShape, Func<RandomGenerator, Sequential<float>> Build, double Momentum = 0);
 
-    /// <summary>The four networks, layer for layer the same as peers.py.</summary>
+    /// <summary>The networks, layer for layer the same as peers.py.</summary>
     internal static readonly Dictionary<string, Net> Nets = new()
     {
         ["a"] = new("MLP 784-64-10 sigmoid, b256", 256, [784], r => new Sequential<float>([784],
@@ -37,12 +38,25 @@ internal static class TrainBenchmark
             new Flatten<float>(),
             new Dense<float>(1352, 20, random: r), new Sigmoid<float>(),
             new Dense<float>(20, 10, random: r))),
+        // samples/Mnist's modern-cnn (without its augmentation), trained with batch statistics and dropout.
+        ["e"] = new("Modern CNN 24-48-96 BN, dense 128 BN dropout, momentum, b128", 128, [1, 28, 28], r => new Sequential<float>([1, 28, 28],
+            new Conv2D<float>(1, 24, 5, bias: false, random: r), new BatchNorm2d<float>(24), new ReLU<float>(), new MaxPool2D<float>(2, 2),
+            Conv2D<float>.Same(24, 48, 3, bias: false, random: r), new BatchNorm2d<float>(48), new ReLU<float>(), new MaxPool2D<float>(2, 2),
+            new Conv2D<float>(48, 96, 3, bias: false, random: r), new BatchNorm2d<float>(96), new ReLU<float>(),
+            new Flatten<float>(),
+            new Dense<float>(1536, 128, bias: false, random: r), new BatchNorm1d<float>(128), new ReLU<float>(),
+            new Dropout<float>(0.3, r),
+            new Dense<float>(128, 10, random: r)), Momentum: 0.9),
     };
+
+    /// <summary>The network named by --net.</summary>
+    internal static Net Select(string name) => Nets.TryGetValue(name, out var net)
+        ? net
+        : throw new ArgumentException($"--net expects one of {string.Join(", ", Nets.Keys)}, got '{name}'.");
 
     public static void Run(Options options)
     {
-        if (!Nets.TryGetValue(options.Net, out var net))
-            throw new ArgumentException($"--net expects a, b, c or d, got '{options.Net}'.");
+        var net = Select(options.Net);
         if (!options.Steps.TryGetValue(options.Net, out int steps))
             throw new ArgumentException($"--steps has no count for net {options.Net}.");
 
@@ -59,8 +73,8 @@ internal static class TrainBenchmark
         model.ComputeInputGradient = false;
         model.Layers[0].ComputeInputGradient = false;
         var loss = new SoftmaxCrossEntropyLoss<float>();
-        // Plain SGD, p -= lr·dp, as torch.optim.SGD without momentum.
-        var sgd = new Sgd<float>(model, LearningRate);
+        // SGD as torch.optim.SGD: plain (p -= lr·dp) for a-d, with momentum for e.
+        var sgd = new Sgd<float>(model, LearningRate, momentum: net.Momentum);
 
         float Step(NdArray<float> x, int[] y)
         {

@@ -16,7 +16,7 @@ import time
 FRAMEWORKS = [("numpy", "NumPy"), ("numpy-avx512", "NumPy AVX-512"), ("torch", "PyTorch"),
               ("torchsharp", "TorchSharp"), ("neuralnet", "NeuralNet")]
 LABEL = dict(FRAMEWORKS)
-NET_ORDER = "abcd"
+NET_ORDER = "abcde"
 
 # Multiply-accumulates per example of each network's layers, in order: (name, MACs). The first layer's input gradient
 # is never computed (no framework computes the gradient with respect to the images).
@@ -26,8 +26,10 @@ LAYER_MACS = {
     "c": [("conv 1→6 5×5 @24²", 24 * 24 * 6 * 25), ("conv 6→16 5×5 @8²", 8 * 8 * 16 * 150), ("dense 256-120", 256 * 120),
           ("dense 120-84", 120 * 84), ("dense 84-10", 84 * 10)],
     "d": [("conv 1→8 3×3 @26²", 26 * 26 * 8 * 9), ("dense 1352-20", 1352 * 20), ("dense 20-10", 20 * 10)],
+    "e": [("conv 1→24 5×5 @24²", 24 * 24 * 24 * 25), ("conv 24→48 3×3 @12²", 12 * 12 * 48 * 24 * 9),
+          ("conv 48→96 3×3 @4²", 4 * 4 * 96 * 48 * 9), ("dense 1536-128", 1536 * 128), ("dense 128-10", 128 * 10)],
 }
-BATCH = {"a": 256, "b": 30, "c": 64, "d": 1}
+BATCH = {"a": 256, "b": 30, "c": 64, "d": 1, "e": 128}
 
 
 def step_flops(net):
@@ -107,7 +109,7 @@ def main():
     ap.add_argument("--settings", default="", help="the run's settings (run.sh's environment variables), printed as given")
     args = ap.parse_args()
 
-    train, fit, sgemm, info, errors = {}, {}, {}, {}, []
+    train, fit, sgemm, info, errors, skips = {}, {}, {}, {}, [], {}
     with open(args.results) as f:
         for line in f:
             line = line.strip()
@@ -129,6 +131,8 @@ def main():
                 info.setdefault(fw, r)
             elif kind == "error":
                 errors.append(r)
+            elif kind == "skip":
+                skips[(r["net"], fw)] = r.get("reason", "not run")
 
     present = {k[1] for k in list(train) + list(fit) + list(sgemm)}
     fws = [(fw, label) for fw, label in FRAMEWORKS if fw in present]
@@ -187,8 +191,8 @@ def main():
         w("## Training step throughput (samples/s; higher is better)")
         w("")
         net_rounds = max((len(v) for v in train.values()), default=0)
-        w(f"One step = forward, softmax cross-entropy loss, backward, plain SGD update (lr 0.05) on consecutive batches,"
-          f" after a warm-up. {net_rounds} round(s) per network, each running every framework in turn; each cell is the"
+        w(f"One step = forward, softmax cross-entropy loss, backward, SGD update (lr 0.05; plain for a–d, momentum 0.9"
+          f" for e, which also trains with batch statistics and dropout) on consecutive batches, after a warm-up. {net_rounds} round(s) per network, each running every framework in turn; each cell is the"
           " median over the rounds of each round's median run, and the ratio is the median of the per-round ratios"
           " NeuralNet / fastest peer (named).")
         w("")
@@ -292,7 +296,7 @@ def main():
         w("")
         w("| Work | FLOPs per step | " + " | ".join(l for _, l in fws) + " |")
         w("|---|---:|" + "---:|" * len(fws))
-        for net in ("a", "b", "c"):
+        for net in ("a", "b", "c", "e"):
             if net not in raw:
                 continue
             fl = step_flops(net)
@@ -301,8 +305,11 @@ def main():
             cells = []
             for fw, _ in fws:
                 r = raw[net].get(fw)
+                if r is None:
+                    cells.append("—")
+                    continue
                 g = fl * r / BATCH[net] / 1e9
-                cells.append("—" if r is None else f"{g / both * 100:.1f}% ({g:.{0 if g >= 10 else 1}f} GFLOP/s)")
+                cells.append(f"{g / both * 100:.1f}% ({g:.{0 if g >= 10 else 1}f} GFLOP/s)")
             w(f"| {net}) {title}; MACs/example by layer {macs} | {fl / 1e6:.1f} M | " + " | ".join(cells) + " |")
         if 1024 in sizes:
             cells = []
@@ -325,7 +332,7 @@ def main():
         for fw, label in fws:
             recs = train.get((net, fw), [])
             if not recs:
-                parts.append(f"{label}: no result")
+                parts.append(f"{label}: {skips.get((net, fw), 'no result')}")
                 continue
             r = recs[0]
             runs = [v for rec in recs for v in (rec.get("all") or [rec["samples_per_s"]])]
@@ -356,6 +363,8 @@ def main():
                               f" CPU-s and {rec['raw_epoch_seconds']:.3f} s per epoch, so the trainer's own work is"
                               f" {(steady_cpu / rec['raw_epoch_cpu_seconds'] - 1) * 100:.0f}% of the steady epoch's CPU time")
                 parts.append(f"{label}: epochs {epochs}; loss {rec['loss_first_epoch']:.3f} → {rec['loss_last_epoch']:.3f}{extra}")
+            if not fit.get((net, fw)) and (net, fw) in skips:
+                parts.append(f"{label}: {skips[(net, fw)]}")
         w(f"- {net}) epoch loop: " + "; ".join(parts))
     sg_parts = []
     for n in sizes:

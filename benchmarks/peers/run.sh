@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark: trains the four reference networks (and times square SGEMM) in NumPy (OpenBLAS, as
+# Side-by-side benchmark: trains the four reference networks and the modern CNN (and times square SGEMM) in NumPy (OpenBLAS, as
 # configured and with its AVX-512 kernels), PyTorch (CPU), TorchSharp (LibTorch, CPU) and NeuralNet in one run, times
 # each one's ordinary epoch loop (NeuralNet: Trainer.Fit) epoch by epoch, relates the step work to the measured FMA
 # peak, and prints Markdown tables, also saved to benchmarks/peers/results.md (see docs/peers.md).
@@ -8,17 +8,18 @@
 # Settings (environment variables):
 #   THREADS=2          threads for every framework
 #   FRAMEWORKS=numpy,numpy-avx512,torch,torchsharp,neuralnet   which ones run (numpy-avx512 only on an AVX-512 CPU)
-#   FIT_NETS=a,b,c,d   networks of the epoch-loop comparison (empty: none); FIT_ROUNDS=1; EPOCHS=8
-#   EXAMPLES=a=60000,b=15000,c=6400,d=3000   training examples per epoch there
+#   FIT_NETS=a,b,c,d,e networks of the epoch-loop comparison (empty: none); FIT_ROUNDS=1; EPOCHS=8
+#   EXAMPLES=a=60000,b=15000,c=6400,d=3000,e=6400   training examples per epoch there
 #   NUMPY_AVX512_CORETYPE=SkylakeX   OPENBLAS_CORETYPE of the numpy-avx512 run (empty: only unset it and OPENBLAS_L2_SIZE)
 #   PEAK=1             measure the FMA peak of THREADS cores at once (benchmarks/NeuralNet.Benchmarks fma-peak) for the
 #                      share-of-peak table
 #   REPEATS=3          timed runs per network, framework and round; NET_ROUNDS=3 rounds (each runs every
 #                      framework in turn); the report compares NeuralNet with the fastest peer round by round
-#   STEPS=a=500,b=300,c=100,d=3000   timed steps per run, per network
+#   STEPS=a=500,b=300,c=100,d=3000,e=60   timed steps per run, per network
 #   BUDGET=30          seconds of timed runs per network, framework and round; a slower implementation times fewer steps
 #   DATA=mnist         mnist (bundled data/mnist) or random (uniform noise of MNIST shape)
-#   NETS=a,b,c,d       which networks (empty: none);  SGEMM=128,256,512,1024  which sizes (empty: none)
+#   NETS=a,b,c,d,e     which networks (empty: none; e is the modern CNN, which NumPy skips)
+#   SGEMM=128,256,512,1024  which sizes (empty: none)
 #   SGEMM_ROUNDS=7     SGEMM rounds (each runs every framework in turn); SGEMM_REPEATS=3 timed runs per round
 #   OMP_WAIT_POLICY=PASSIVE   for the OpenMP pools of PyTorch and TorchSharp; set it empty to keep libgomp's default (spinning), which
 #                      is much slower for PyTorch when other processes share the cores (see docs/peers.md)
@@ -31,10 +32,10 @@ PY=/usr/bin/python3   # the Debian interpreter: the Debian python3-numpy / pytho
 THREADS="${THREADS:-2}"
 REPEATS="${REPEATS:-3}"
 NET_ROUNDS="${NET_ROUNDS:-3}"
-STEPS="${STEPS:-a=500,b=300,c=100,d=3000}"
+STEPS="${STEPS:-a=500,b=300,c=100,d=3000,e=60}"
 BUDGET="${BUDGET:-30}"
 DATA="${DATA:-mnist}"
-NETS="${NETS-a,b,c,d}"
+NETS="${NETS-a,b,c,d,e}"
 SGEMM="${SGEMM-128,256,512,1024}"
 SGEMM_ROUNDS="${SGEMM_ROUNDS:-7}"
 SGEMM_REPEATS="${SGEMM_REPEATS:-3}"
@@ -42,10 +43,10 @@ OUT="${OUT:-$HERE/results.md}"
 START=$(date +%s)
 
 FRAMEWORKS="${FRAMEWORKS:-numpy,numpy-avx512,torch,torchsharp,neuralnet}"
-FIT_NETS="${FIT_NETS-a,b,c,d}"
+FIT_NETS="${FIT_NETS-a,b,c,d,e}"
 FIT_ROUNDS="${FIT_ROUNDS:-1}"
 EPOCHS="${EPOCHS:-8}"
-EXAMPLES="${EXAMPLES:-a=60000,b=15000,c=6400,d=3000}"
+EXAMPLES="${EXAMPLES:-a=60000,b=15000,c=6400,d=3000,e=6400}"
 PEAK="${PEAK:-1}"
 log() { printf '[peers] %s\n' "$*" >&2; }
 has() { [[ ",$FRAMEWORKS," == *",$1,"* ]]; }
