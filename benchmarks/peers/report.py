@@ -109,7 +109,7 @@ def main():
     ap.add_argument("--settings", default="", help="the run's settings (run.sh's environment variables), printed as given")
     args = ap.parse_args()
 
-    train, fit, sgemm, info, errors, skips = {}, {}, {}, {}, [], {}
+    train, fit, sgemm, info, errors, skips, fit_first = {}, {}, {}, {}, [], {}, {}
     with open(args.results) as f:
         for line in f:
             line = line.strip()
@@ -123,6 +123,8 @@ def main():
             # Every measurement runs in rounds: the i-th record of a framework and network (or size) belongs to round i.
             if kind == "train":
                 train.setdefault((r["net"], fw), []).append(r)
+            elif kind == "fit" and r.get("jit_profile") == "recorded":
+                fit_first[r["net"]] = r  # NeuralNet's first launch: it records the multicore-JIT profile
             elif kind == "fit":
                 fit.setdefault((r["net"], fw), []).append(r)
             elif kind == "sgemm":
@@ -221,7 +223,11 @@ def main():
           " NeuralNet `Trainer.Fit`, whose epochs also check the outputs for NaN, count correct rows and record a"
           " history entry per step), the step, and the epoch's loss and accuracy. **Epoch 1** includes the JIT's warm-up"
           " (and Fit's checks of the data); **steady** is the median of the second half of the epochs; **median** is"
-          " over all epochs (the target figure); **raw step** is the warmed-up step of the table above.")
+          " over all epochs (the target figure); **raw step** is the warmed-up step of the table above."
+          + (" NeuralNet runs with multicore JIT (`System.Runtime.ProfileOptimization`): its **first launch** for a"
+             " network records which methods the JIT compiled, and the NeuralNet rows replay that profile, compiling"
+             " those methods on a background thread from the process's start (while it loads the data) instead of on"
+             " the training thread in epoch 1." if fit_first else ""))
         w("")
         w("| Network | Examples/epoch × epochs | Framework | Epoch 1 | Steady | Median | Epoch 1 / steady | Raw step |")
         w("|---|---:|---|---:|---:|---:|---:|---:|")
@@ -241,19 +247,26 @@ def main():
                 r0 = recs[0]
                 w(f"| {net}) {r0['title']} | {r0['examples']} × {r0['epochs']} | {label} | {fmt_rate(e1)} | {fmt_rate(st)} |"
                   f" {fmt_rate(md)} | {e1 / st:.2f} | {fmt_rate(raw.get(net, {}).get(fw))} |")
+                if fw == "neuralnet" and net in fit_first:
+                    f1 = fit_figures(fit_first[net]["epoch_samples_per_s"])
+                    meds["neuralnet-first"] = f1
+                    w(f"| {net}) {r0['title']} | {r0['examples']} × {len(fit_first[net]['epoch_samples_per_s'])} |"
+                      f" NeuralNet, first launch | {fmt_rate(f1[0])} | {fmt_rate(f1[1])} | {fmt_rate(f1[2])} |"
+                      f" {f1[0] / f1[1]:.2f} | {fmt_rate(raw.get(net, {}).get(fw))} |")
             if "neuralnet" in meds:
                 cands = [(meds[p][2], p) for p in peers if p in meds]
                 if cands:
                     v, p = max(cands)
                     e1p = max(meds[q][0] for q in peers if q in meds)
-                    summary.append((net, meds["neuralnet"], v, p, e1p))
+                    summary.append((net, meds["neuralnet"], v, p, e1p, meds.get("neuralnet-first")))
         w("")
         if summary:
             w("| Network | NeuralNet median / fastest peer's median | NeuralNet epoch 1 / fastest peer's epoch 1 |"
-              " NeuralNet epoch 1 / its steady state |")
-            w("|---|---:|---:|---:|")
-            for net, (e1, st, md), v, p, e1p in summary:
-                w(f"| {net}) | {md / v:.2f}× ({LABEL[p]}) | {e1 / e1p:.2f}× | {e1 / st:.2f} |")
+              " NeuralNet epoch 1 / its steady state | the same, first launch |")
+            w("|---|---:|---:|---:|---:|")
+            for net, (e1, st, md), v, p, e1p, first in summary:
+                w(f"| {net}) | {md / v:.2f}× ({LABEL[p]}) | {e1 / e1p:.2f}× | {e1 / st:.2f} |"
+                  f" {'—' if first is None else f'{first[0] / first[1]:.2f}'} |")
             w("")
 
     # ---- SGEMM
@@ -362,7 +375,17 @@ def main():
                               f" the raw step over the same batches in order after Fit: {rec['raw_epoch_cpu_seconds']:.3f}"
                               f" CPU-s and {rec['raw_epoch_seconds']:.3f} s per epoch, so the trainer's own work is"
                               f" {(steady_cpu / rec['raw_epoch_cpu_seconds'] - 1) * 100:.0f}% of the steady epoch's CPU time")
+                if rec.get("before_fit_seconds") is not None:
+                    extra += (f"; before Fit (runtime start, data, model): {rec['before_fit_seconds']:.3f} s,"
+                              f" {rec['before_fit_cpu_seconds']:.3f} CPU-s")
                 parts.append(f"{label}: epochs {epochs}; loss {rec['loss_first_epoch']:.3f} → {rec['loss_last_epoch']:.3f}{extra}")
+            if fw == "neuralnet" and net in fit_first:
+                rec = fit_first[net]
+                cpu = rec.get("epoch_cpu_seconds") or []
+                parts.append(f"NeuralNet, first launch: epochs {', '.join(fmt_rate(v) for v in rec['epoch_samples_per_s'])};"
+                             f" CPU seconds per epoch {', '.join(f'{c:.3f}' for c in cpu)} (JIT in epoch 1:"
+                             f" {rec['epoch_jit_seconds'][0]:.3f} s); before Fit: {rec.get('before_fit_seconds', 0):.3f} s,"
+                             f" {rec.get('before_fit_cpu_seconds', 0):.3f} CPU-s")
             if not fit.get((net, fw)) and (net, fw) in skips:
                 parts.append(f"{label}: {skips[(net, fw)]}")
         w(f"- {net}) epoch loop: " + "; ".join(parts))

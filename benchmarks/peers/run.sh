@@ -11,6 +11,8 @@
 #   FIT_NETS=a,b,c,d,e networks of the epoch-loop comparison (empty: none); FIT_ROUNDS=1; EPOCHS=8
 #   EXAMPLES=a=60000,b=15000,c=6400,d=3000,e=6400   training examples per epoch there
 #   NUMPY_AVX512_CORETYPE=SkylakeX   OPENBLAS_CORETYPE of the numpy-avx512 run (empty: only unset it and OPENBLAS_L2_SIZE)
+#   JIT_PROFILE=1      NeuralNet's epoch loop with multicore JIT: a first launch per network records the profile (reported
+#                      as NeuralNet's first launch), the timed runs replay it (0: no profile, every run a first launch)
 #   PEAK=1             measure the FMA peak of THREADS cores at once (benchmarks/NeuralNet.Benchmarks fma-peak) for the
 #                      share-of-peak table
 #   REPEATS=3          timed runs per network, framework and round; NET_ROUNDS=3 rounds (each runs every
@@ -48,6 +50,7 @@ FIT_ROUNDS="${FIT_ROUNDS:-1}"
 EPOCHS="${EPOCHS:-8}"
 EXAMPLES="${EXAMPLES:-a=60000,b=15000,c=6400,d=3000,e=6400}"
 PEAK="${PEAK:-1}"
+JIT_PROFILE="${JIT_PROFILE:-1}"
 log() { printf '[peers] %s\n' "$*" >&2; }
 has() { [[ ",$FRAMEWORKS," == *",$1,"* ]]; }
 # OpenBLAS's AVX-512 kernels exist only on an AVX-512 CPU (elsewhere they would stop NumPy with an illegal instruction).
@@ -186,11 +189,22 @@ done
 # every epoch timed; FIT_ROUNDS rounds of every framework in turn.
 IFS=',' read -r -a FIT_LIST <<< "$FIT_NETS"
 FIT_COMMON=(--epochs "$EPOCHS" --examples "$EXAMPLES" --threads "$THREADS" --data "$DATA" --mnist-dir "$ROOT/data/mnist")
+# NeuralNet with multicore JIT (System.Runtime.ProfileOptimization): its first launch for a network records which methods
+# the JIT compiled, and the timed runs replay that profile on a background thread while the process loads the data.
+JIT_ARGS=()
+if [ "$JIT_PROFILE" = 1 ]; then JIT_ARGS=(--jit-profile "$TMP/jit"); fi
 for net in "${FIT_LIST[@]}"; do
+  if [ "$JIT_PROFILE" = 1 ] && has neuralnet; then
+    run neuralnet "fit $net first launch (records the JIT profile)" dotnet "$DLL" fit --net "$net" "${FIT_COMMON[@]}" "${JIT_ARGS[@]}"
+  fi
   for round in $(seq 1 "$FIT_ROUNDS"); do
     for fw in "${FW_LIST[@]}"; do
       [ -n "$fw" ] || continue
-      run_fw "$fw" "fit $net round $round" --mode fit --nets "$net" --sgemm "" "${FIT_COMMON[@]}" -- fit --net "$net" "${FIT_COMMON[@]}"
+      if [ "$fw" = neuralnet ]; then
+        run_fw "$fw" "fit $net round $round" -- fit --net "$net" "${FIT_COMMON[@]}" "${JIT_ARGS[@]}"
+      else
+        run_fw "$fw" "fit $net round $round" --mode fit --nets "$net" --sgemm "" "${FIT_COMMON[@]}" -- fit --net "$net" "${FIT_COMMON[@]}"
+      fi
     done
   done
 done
@@ -211,7 +225,7 @@ LOAD_END="$(cut -d' ' -f1-3 /proc/loadavg)"
 # 6. Report.
 "$PY" "$HERE/report.py" "$RESULTS" --load-start "$LOAD_START" --load-end "$LOAD_END" --dotnet "$DOTNET_VERSION" \
   --omp-wait-policy "${OMP_WAIT_POLICY:-default}" --fma-peak "$PEAK_GFLOPS" \
-  --settings "THREADS=$THREADS FRAMEWORKS=$FRAMEWORKS NETS=$NETS NET_ROUNDS=$NET_ROUNDS REPEATS=$REPEATS STEPS=$STEPS BUDGET=$BUDGET FIT_NETS=$FIT_NETS FIT_ROUNDS=$FIT_ROUNDS EPOCHS=$EPOCHS EXAMPLES=$EXAMPLES SGEMM=$SGEMM SGEMM_ROUNDS=$SGEMM_ROUNDS SGEMM_REPEATS=$SGEMM_REPEATS DATA=$DATA" \
+  --settings "THREADS=$THREADS FRAMEWORKS=$FRAMEWORKS NETS=$NETS NET_ROUNDS=$NET_ROUNDS REPEATS=$REPEATS STEPS=$STEPS BUDGET=$BUDGET FIT_NETS=$FIT_NETS FIT_ROUNDS=$FIT_ROUNDS EPOCHS=$EPOCHS JIT_PROFILE=$JIT_PROFILE EXAMPLES=$EXAMPLES SGEMM=$SGEMM SGEMM_ROUNDS=$SGEMM_ROUNDS SGEMM_REPEATS=$SGEMM_REPEATS DATA=$DATA" \
   --wall "$(( $(date +%s) - START ))" > "$OUT"
 cp "$RESULTS" "${OUT%.md}.jsonl"
 cat "$OUT"
