@@ -303,8 +303,8 @@ def main():
           " that fit in its registers; FLOPs per CPU-second of each thread × threads)"
           ". Work per step: FLOPs = 2 · B · (Σ forward MACs + Σ weight-gradient MACs +"
           " Σ input-gradient MACs of layers 2…L), a layer's weight-gradient and input-gradient MACs each equal its"
-          " forward MACs and the first layer computes no input gradient; biases, activations, pooling, loss and the"
-          " update are not counted. SGEMM: 2n³. Share = FLOPs per step × steps/s / peak, from the raw-step and SGEMM"
+          " forward MACs and the first layer computes no input gradient; biases, activations, batch normalization,"
+          " pooling, loss and the update are not counted (d, batch 1, is left out: latency, not arithmetic). SGEMM: 2n³. Share = FLOPs per step × steps/s / peak, from the raw-step and SGEMM"
           " tables above (wall time, so load from other processes lowers it).")
         w("")
         w("| Work | FLOPs per step | " + " | ".join(l for _, l in fws) + " |")
