@@ -101,7 +101,7 @@ internal static class FitBenchmark
             // Seconds the JIT spent compiling during each epoch (all threads).
             ["epoch_jit_seconds"] = clock.Jit.Select((c, i) => c - (i == 0 ? jitStart : clock.Jit[i - 1])).ToList(),
             // Multicore JIT: none, recorded (a first launch) or used (a profile of an earlier run compiled in the background).
-            ["jit_profile"] = JitProfile.State,
+            ["jit_profile"] = JitProfile.State, ["jit_profile_init_seconds"] = JitProfile.InitSeconds,
             // From the process's start to the Fit call (runtime start, data loading, model construction), wall and CPU
             // seconds: where the background compilation of a used profile runs.
             ["before_fit_seconds"] = sinceProcessStart, ["before_fit_cpu_seconds"] = cpuStart,

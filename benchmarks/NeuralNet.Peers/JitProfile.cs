@@ -21,13 +21,18 @@ internal static class JitProfile
     /// <summary>"none" (no --jit-profile), "recorded" (no profile yet: this run records it) or "used".</summary>
     public static string State { get; private set; } = "none";
 
+    /// <summary>Wall seconds of the static constructors run before the profile starts (on the main thread).</summary>
+    public static double InitSeconds { get; private set; }
+
     public static void Start(Options options)
     {
         if (options.JitProfileDirectory is not { } directory) return;
         Directory.CreateDirectory(directory);
         string file = $"{options.Mode}-{options.Net}.jitprofile";
         State = File.Exists(Path.Combine(directory, file)) ? "used" : "recorded";
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
         InitializeTypes();
+        InitSeconds = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
         ProfileOptimization.SetProfileRoot(directory);
         ProfileOptimization.StartProfile(file);
     }

@@ -378,6 +378,10 @@ def main():
                 if rec.get("before_fit_seconds") is not None:
                     extra += (f"; before Fit (runtime start, data, model): {rec['before_fit_seconds']:.3f} s,"
                               f" {rec['before_fit_cpu_seconds']:.3f} CPU-s")
+                    if rec.get("jit_profile") == "used":
+                        extra += (f", of which {rec.get('jit_profile_init_seconds', 0):.3f} s the static constructors run"
+                                  " before the profile starts; from the process's start to the end of epoch 1:"
+                                  f" {rec['before_fit_seconds'] + rec['examples'] / rec['epoch_samples_per_s'][0]:.3f} s")
                 parts.append(f"{label}: epochs {epochs}; loss {rec['loss_first_epoch']:.3f} → {rec['loss_last_epoch']:.3f}{extra}")
             if fw == "neuralnet" and net in fit_first:
                 rec = fit_first[net]
@@ -385,7 +389,8 @@ def main():
                 parts.append(f"NeuralNet, first launch: epochs {', '.join(fmt_rate(v) for v in rec['epoch_samples_per_s'])};"
                              f" CPU seconds per epoch {', '.join(f'{c:.3f}' for c in cpu)} (JIT in epoch 1:"
                              f" {rec['epoch_jit_seconds'][0]:.3f} s); before Fit: {rec.get('before_fit_seconds', 0):.3f} s,"
-                             f" {rec.get('before_fit_cpu_seconds', 0):.3f} CPU-s")
+                             f" {rec.get('before_fit_cpu_seconds', 0):.3f} CPU-s; from the process's start to the end of"
+                             f" epoch 1: {rec.get('before_fit_seconds', 0) + rec['examples'] / rec['epoch_samples_per_s'][0]:.3f} s")
             if not fit.get((net, fw)) and (net, fw) in skips:
                 parts.append(f"{label}: {skips[(net, fw)]}")
         w(f"- {net}) epoch loop: " + "; ".join(parts))
