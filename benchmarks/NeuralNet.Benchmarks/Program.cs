@@ -8,7 +8,7 @@ var quickModes = new Dictionary<string, Action<string[]>>
     ["shapes-quick"] = rest => QuickGemm.Run("shapes-quick", rest),
     ["kernel-quick"] = _ => QuickGemm.MicroKernel(),
     ["gemm-efficiency"] = GemmEfficiency.Run,
-    ["fma-peak"] = _ => FmaPeak.Run(),
+    ["fma-peak"] = FmaPeak.Run,
     ["tanh-quick"] = TanhQuick.Run,
     ["layers-quick"] = LayersQuick.Run,
     ["augment-cost"] = AugmentCost.Run,

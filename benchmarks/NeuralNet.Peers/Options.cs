@@ -7,7 +7,7 @@ internal sealed class Options
 {
     public string Mode { get; private set; } = "";
     public string Net { get; private set; } = "a";
-    public Dictionary<string, int> Steps { get; } = new() { ["a"] = 500, ["b"] = 300, ["c"] = 100, ["d"] = 3000 };
+    public Dictionary<string, int> Steps { get; } = new() { ["a"] = 500, ["b"] = 300, ["c"] = 100, ["d"] = 3000, ["e"] = 60 };
     public int Warmup { get; private set; } = 50;
     public double WarmupSeconds { get; private set; } = 2.0;
     public int Repeats { get; private set; } = 5;
@@ -19,12 +19,14 @@ internal sealed class Options
     /// <summary>Epochs of the fit mode.</summary>
     public int Epochs { get; private set; } = 8;
     /// <summary>Training examples per epoch of the fit mode, per network (the first N of the data set).</summary>
-    public Dictionary<string, int> Examples { get; } = new() { ["a"] = 60000, ["b"] = 15000, ["c"] = 6400, ["d"] = 3000 };
+    public Dictionary<string, int> Examples { get; } = new() { ["a"] = 60000, ["b"] = 15000, ["c"] = 6400, ["d"] = 3000, ["e"] = 6400 };
+    /// <summary>The folder of the multicore-JIT profiles (NeuralNet.Peers only), or null: no profile.</summary>
+    public string? JitProfileDirectory { get; private set; }
 
     public static Options Parse(string[] args)
     {
         if (args.Length == 0)
-            throw new ArgumentException("usage: train --net a|b|c|d [options] | fit --net a|b|c|d [--epochs 8] [--examples a=60000,...] [options] | sgemm [--sizes 128,256] [options]");
+            throw new ArgumentException("usage: train --net a|b|c|d|e [options] | fit --net a|b|c|d|e [--epochs 8] [--examples a=60000,...] [options] | sgemm [--sizes 128,256] [options]");
         var o = new Options { Mode = args[0] };
         for (int i = 1; i < args.Length; i++)
         {
@@ -49,6 +51,7 @@ internal sealed class Options
                     o.Data = value;
                     break;
                 case "--mnist-dir": o.MnistDirectory = value; break;
+                case "--jit-profile": o.JitProfileDirectory = value; break;
                 case "--sizes":
                     o.Sizes = value.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(s => PositiveInt(name, s)).ToArray();
                     break;

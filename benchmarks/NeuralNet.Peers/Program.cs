@@ -1,8 +1,9 @@
 // The NeuralNet side of the peer benchmark (benchmarks/peers/run.sh drives it; see docs/peers.md).
 //
-//   dotnet NeuralNet.Peers.dll train --net a [--steps a=500,b=300,c=100,d=3000] [--warmup 20] [--warmup-seconds 1]
+//   dotnet NeuralNet.Peers.dll train --net a [--steps a=500,b=300,c=100,d=3000,e=60] [--warmup 20] [--warmup-seconds 1]
 //                                   [--repeats 5] [--budget 60] [--threads 2] [--data mnist|random] [--mnist-dir DIR]
-//   dotnet NeuralNet.Peers.dll fit --net a [--epochs 8] [--examples a=60000,b=15000,c=6400,d=3000] [--threads 2] [--data ...]
+//   dotnet NeuralNet.Peers.dll fit --net a [--epochs 8] [--examples a=60000,b=15000,c=6400,d=3000,e=6400] [--threads 2] [--data ...]
+//                                   [--jit-profile DIR]
 //   dotnet NeuralNet.Peers.dll sgemm [--sizes 128,256,512,1024] [--repeats 5] [--budget 60] [--threads 2]
 //
 // Prints one JSON object per line, in the format of benchmarks/peers/peers.py.
@@ -13,6 +14,7 @@ using NeuralNet.Peers;
 try
 {
     var options = Options.Parse(args);
+    JitProfile.Start(options);
     NeuralNetSettings.MaxDegreeOfParallelism = options.Threads;
     switch (options.Mode)
     {

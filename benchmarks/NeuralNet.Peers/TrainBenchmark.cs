@@ -13,9 +13,10 @@ internal static class TrainBenchmark
     /// <summary>The learning rate of every framework in the comparison (peers.py LEARNING_RATE).</summary>
     internal const float LearningRate = 0.05f;
 
-    internal sealed record Net(string Title, int Batch, int[] ExampleShape, Func<RandomGenerator, Sequential<float>> Build);
+    /// <summary>A network of the comparison; <paramref name="Momentum"/> is the SGD momentum (0: plain SGD).</summary>
+    internal sealed record Net(string Title, int Batch, int[] ExampleShape, Func<RandomGenerator, Sequential<float>> Build, double Momentum = 0);
 
-    /// <summary>The four networks, layer for layer the same as peers.py: the library's reference networks with logits
+    /// <summary>The networks, layer for layer the same as peers.py: the library's reference networks with logits
     /// out and the layers' default initialization (Xavier uniform), drawn from a generator seeded 42.</summary>
     internal static readonly Dictionary<string, Net> Nets = new()
     {
@@ -23,12 +24,18 @@ internal static class TrainBenchmark
         ["b"] = new("MLP 784-400-100-25-10 ReLU, b30", 30, [784], r => ReferenceNetworks.DeepMlp<float>(r, initializer: Initializer.Default)),
         ["c"] = new("LeNet-5, b64", 64, [1, 28, 28], r => ReferenceNetworks.LeNet5<float>(r, initializer: Initializer.Default)),
         ["d"] = new("CNN conv8@3x3-pool-20-10 sigmoid, b1", 1, [1, 28, 28], r => ReferenceNetworks.SmallCnn<float>(r, filterStandardDeviation: null)),
+        // samples/Mnist's modern-cnn network (without its augmentation), trained with batch statistics, dropout and momentum.
+        ["e"] = new("Modern CNN 24-48-96 BN, dense 128 BN dropout, momentum, b128", 128, [1, 28, 28], r => ReferenceNetworks.ModernCnn<float>(r), Momentum: 0.9),
     };
+
+    /// <summary>The network named by --net.</summary>
+    internal static Net Select(string name) => Nets.TryGetValue(name, out var net)
+        ? net
+        : throw new ArgumentException($"--net expects one of {string.Join(", ", Nets.Keys)}, got '{name}'.");
 
     public static void Run(Options options)
     {
-        if (!Nets.TryGetValue(options.Net, out var net))
-            throw new ArgumentException($"--net expects a, b, c or d, got '{options.Net}'.");
+        var net = Select(options.Net);
         if (!options.Steps.TryGetValue(options.Net, out int steps))
             throw new ArgumentException($"--steps has no count for net {options.Net}.");
 
@@ -45,8 +52,8 @@ internal static class TrainBenchmark
         model.ComputeInputGradient = false;
         model.Layers[0].ComputeInputGradient = false;
         var loss = new SoftmaxCrossEntropyLoss<float>();
-        // Plain SGD, p -= lr·dp, as torch.optim.SGD without momentum.
-        var sgd = new Sgd<float>(model, LearningRate);
+        // SGD as torch.optim.SGD: plain (p -= lr·dp) for a-d, with momentum for e.
+        var sgd = new Sgd<float>(model, LearningRate, momentum: net.Momentum);
 
         float Step(NdArray<float> x, int[] y)
         {

@@ -10,7 +10,7 @@ internal static class Peer
 {
     private const double LearningRate = 0.05;
 
-    private sealed record Net(string Title, int Batch, long[] ExampleShape, Func<nn.Module<Tensor, Tensor>> Build);
+    private sealed record Net(string Title, int Batch, long[] ExampleShape, Func<nn.Module<Tensor, Tensor>> Build, double Momentum = 0);
 
     private static readonly Dictionary<string, Net> Nets = new()
     {
@@ -26,10 +26,16 @@ internal static class Peer
         ["d"] = new("CNN conv8@3x3-pool-20-10 sigmoid, b1", 1, [1, 28, 28], () => nn.Sequential(
             nn.Conv2d(1, 8, 3, bias: false), nn.Sigmoid(), nn.MaxPool2d(2), nn.Flatten(),
             nn.Linear(1352, 20), nn.Sigmoid(), nn.Linear(20, 10))),
+        ["e"] = new("Modern CNN 24-48-96 BN, dense 128 BN dropout, momentum, b128", 128, [1, 28, 28], () => nn.Sequential(
+            nn.Conv2d(1, 24, 5, bias: false), nn.BatchNorm2d(24), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(24, 48, 3, padding: 1, bias: false), nn.BatchNorm2d(48), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(48, 96, 3, bias: false), nn.BatchNorm2d(96), nn.ReLU(), nn.Flatten(),
+            nn.Linear(1536, 128, hasBias: false), nn.BatchNorm1d(128), nn.ReLU(), nn.Dropout(0.3),
+            nn.Linear(128, 10)), Momentum: 0.9),
     };
 
     private static Net Select(Options options) =>
-        Nets.TryGetValue(options.Net, out var net) ? net : throw new ArgumentException($"--net expects a, b, c or d, got '{options.Net}'.");
+        Nets.TryGetValue(options.Net, out var net) ? net : throw new ArgumentException($"--net expects one of {string.Join(", ", Nets.Keys)}, got '{options.Net}'.");
 
     /// <summary>The first <paramref name="limit"/> images (N, 784) in [0, 1] and their labels, as tensors.</summary>
     private static (Tensor X, Tensor Y, string Description) LoadData(Options options, int limit)
@@ -75,7 +81,7 @@ internal static class Peer
         var model = net.Build();
         model.train();
         var criterion = nn.CrossEntropyLoss();
-        var sgd = optim.SGD(model.parameters(), LearningRate);
+        var sgd = optim.SGD(model.parameters(), LearningRate, momentum: net.Momentum);
         long[] shape = [net.Batch, .. net.ExampleShape];
         // Consecutive batches as views of the data set (no copy), as the NumPy and PyTorch slices.
         int nb = (int)(x.shape[0] / net.Batch);
@@ -145,7 +151,7 @@ internal static class Peer
         var model = net.Build();
         model.train();
         var criterion = nn.CrossEntropyLoss();
-        var sgd = optim.SGD(model.parameters(), LearningRate);
+        var sgd = optim.SGD(model.parameters(), LearningRate, momentum: net.Momentum);
         long n = x.shape[0];
         long[] shape = [-1, .. net.ExampleShape];
 

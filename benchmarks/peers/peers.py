@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """The NumPy and PyTorch side of the peer benchmark (benchmarks/peers/run.sh drives it).
 
-Trains the four reference networks with plain SGD on MNIST-shaped batches and times a fixed number of
-training steps (forward, loss, backward, SGD update) after a warm-up; also times square SGEMM.
+Trains the four reference networks with plain SGD and the modern CNN with SGD momentum on MNIST-shaped batches and
+times a fixed number of training steps (forward, loss, backward, SGD update) after a warm-up; also times square SGEMM.
 Prints one JSON object per line on stdout, the same format NeuralNet.Peers prints:
 
   {"framework": "numpy", "kind": "train", "net": "a", "batch": 256, "steps": 200, "samples_per_s": ..., ...}
@@ -13,6 +13,9 @@ Networks (identical in the three implementations):
   b  MLP 784-400-100-25-10, ReLU hidden, softmax output, cross-entropy, batch 30
   c  LeNet-5: conv 6@5x5, ReLU, maxpool 2, conv 16@5x5, ReLU, maxpool 2, dense 256-120 ReLU, 84 ReLU, 10; batch 64
   d  small CNN: conv 8@3x3 (no bias), sigmoid, maxpool 2, dense 1352-20 sigmoid, dense 20-10 softmax; batch 1
+  e  modern CNN (samples/Mnist modern-cnn): conv 24@5x5 (no bias), BN, ReLU, maxpool 2, conv 48@3x3 same (no bias),
+     BN, ReLU, maxpool 2, conv 96@3x3 (no bias), BN, ReLU, dense 1536-128 (no bias), BN, ReLU, dropout 0.3, dense 128-10;
+     batch 128, SGD with momentum 0.9, training mode (batch statistics, dropout); PyTorch only (not NumPy)
 
 The softmax output and the cross-entropy are computed fused on the logits everywhere (NumPy by hand, PyTorch
 nn.CrossEntropyLoss, NeuralNet SoftmaxCrossEntropyLoss): the gradient is (softmax(z) - onehot(y)) / N.
@@ -31,7 +34,12 @@ NETS = {
     "b": {"batch": 30, "title": "MLP 784-400-100-25-10 ReLU, b30"},
     "c": {"batch": 64, "title": "LeNet-5, b64"},
     "d": {"batch": 1, "title": "CNN conv8@3x3-pool-20-10 sigmoid, b1"},
+    "e": {"batch": 128, "title": "Modern CNN 24-48-96 BN, dense 128 BN dropout, momentum, b128", "momentum": 0.9},
 }
+
+# Networks the hand-written NumPy side does not implement (batch normalization and dropout would be a framework of
+# their own, not NumPy as its users write it).
+NUMPY_NETS = "abcd"
 
 LEARNING_RATE = 0.05
 
@@ -311,6 +319,12 @@ def torch_build(name):
     if name == "d":
         return nn.Sequential(nn.Conv2d(1, 8, 3, bias=False), nn.Sigmoid(), nn.MaxPool2d(2), nn.Flatten(),
                              nn.Linear(1352, 20), nn.Sigmoid(), nn.Linear(20, 10)), True
+    if name == "e":
+        return nn.Sequential(nn.Conv2d(1, 24, 5, bias=False), nn.BatchNorm2d(24), nn.ReLU(), nn.MaxPool2d(2),
+                             nn.Conv2d(24, 48, 3, padding=1, bias=False), nn.BatchNorm2d(48), nn.ReLU(), nn.MaxPool2d(2),
+                             nn.Conv2d(48, 96, 3, bias=False), nn.BatchNorm2d(96), nn.ReLU(), nn.Flatten(),
+                             nn.Linear(1536, 128, bias=False), nn.BatchNorm1d(128), nn.ReLU(), nn.Dropout(0.3),
+                             nn.Linear(128, 10)), True
     raise ValueError(name)
 
 
@@ -343,12 +357,12 @@ def numpy_fit(net, x, y, batch, epochs, image):
     return rates, losses, accs
 
 
-def torch_fit(model, x, y, batch, epochs, image):
+def torch_fit(model, x, y, batch, epochs, image, momentum=0.0):
     import torch
     from torch import nn
 
     crit = nn.CrossEntropyLoss()
-    opt = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
+    opt = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE, momentum=momentum)
     gen = torch.Generator().manual_seed(42)
     tx, ty = torch.from_numpy(x), torch.from_numpy(y)
     n = tx.shape[0]
@@ -441,9 +455,9 @@ def main():
     ap.add_argument("--mode", choices=["train", "fit"], default="train",
                     help="train: timed raw steps after a warm-up; fit: an ordinary epoch loop, timed epoch by epoch")
     ap.add_argument("--epochs", type=int, default=8, help="fit: epochs")
-    ap.add_argument("--examples", default="a=60000,b=15000,c=6400,d=3000", help="fit: training examples per epoch, per network")
+    ap.add_argument("--examples", default="a=60000,b=15000,c=6400,d=3000,e=6400", help="fit: training examples per epoch, per network")
     ap.add_argument("--nets", default="a,b,c,d")
-    ap.add_argument("--steps", default="a=500,b=300,c=100,d=3000",
+    ap.add_argument("--steps", default="a=500,b=300,c=100,d=3000,e=60",
                     help="timed steps per repeat, per network")
     ap.add_argument("--warmup", type=int, default=50, help="minimum warm-up steps")
     ap.add_argument("--warmup-seconds", type=float, default=2.0, help="minimum warm-up time")
@@ -475,17 +489,22 @@ def main():
 
     build_numpy = numpy_nets() if args.framework == "numpy" else None
     for name in net_names:
+        if args.framework == "numpy" and name not in NUMPY_NETS:
+            emit({"framework": label, "kind": "skip", "net": name, "mode": args.mode,
+                  "reason": "not implemented in NumPy (batch normalization and dropout)"})
+            continue
         batch = NETS[name]["batch"]
+        momentum = NETS[name].get("momentum", 0.0)
         nsteps = int(steps[name])
         if args.mode == "fit":
             n = min(examples[name], x.shape[0])
-            image = name in "cd"
+            image = name in "cde"
             if args.framework == "numpy":
                 rates, losses, accs = numpy_fit(build_numpy(name), x[:n], y[:n], batch, args.epochs, image)
             else:
                 model, image = torch_build(name)
                 model.train()
-                rates, losses, accs = torch_fit(model, x[:n], y[:n], batch, args.epochs, image)
+                rates, losses, accs = torch_fit(model, x[:n], y[:n], batch, args.epochs, image, momentum)
             emit({"framework": label, "kind": "fit", "net": name, "title": NETS[name]["title"], "batch": batch,
                   "examples": n, "epochs": len(rates), "epoch_samples_per_s": rates, "loss_first_epoch": losses[0],
                   "loss_last_epoch": losses[-1], "accuracy_last_epoch": accs[-1], "threads": args.threads})
@@ -500,7 +519,7 @@ def main():
             model, image = torch_build(name)
             model.train()
             crit = nn.CrossEntropyLoss()
-            opt = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
+            opt = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE, momentum=momentum)
             tx, ty = torch.from_numpy(x), torch.from_numpy(y)
             nfull = (x.shape[0] // batch) * batch
             shape = (batch, 1, 28, 28) if image else (batch, 784)

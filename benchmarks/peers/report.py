@@ -16,7 +16,7 @@ import time
 FRAMEWORKS = [("numpy", "NumPy"), ("numpy-avx512", "NumPy AVX-512"), ("torch", "PyTorch"),
               ("torchsharp", "TorchSharp"), ("neuralnet", "NeuralNet")]
 LABEL = dict(FRAMEWORKS)
-NET_ORDER = "abcd"
+NET_ORDER = "abcde"
 
 # Multiply-accumulates per example of each network's layers, in order: (name, MACs). The first layer's input gradient
 # is never computed (no framework computes the gradient with respect to the images).
@@ -26,8 +26,10 @@ LAYER_MACS = {
     "c": [("conv 1→6 5×5 @24²", 24 * 24 * 6 * 25), ("conv 6→16 5×5 @8²", 8 * 8 * 16 * 150), ("dense 256-120", 256 * 120),
           ("dense 120-84", 120 * 84), ("dense 84-10", 84 * 10)],
     "d": [("conv 1→8 3×3 @26²", 26 * 26 * 8 * 9), ("dense 1352-20", 1352 * 20), ("dense 20-10", 20 * 10)],
+    "e": [("conv 1→24 5×5 @24²", 24 * 24 * 24 * 25), ("conv 24→48 3×3 @12²", 12 * 12 * 48 * 24 * 9),
+          ("conv 48→96 3×3 @4²", 4 * 4 * 96 * 48 * 9), ("dense 1536-128", 1536 * 128), ("dense 128-10", 128 * 10)],
 }
-BATCH = {"a": 256, "b": 30, "c": 64, "d": 1}
+BATCH = {"a": 256, "b": 30, "c": 64, "d": 1, "e": 128}
 
 
 def step_flops(net):
@@ -103,11 +105,11 @@ def main():
     ap.add_argument("--dotnet", default="")
     ap.add_argument("--wall", default="", help="wall time of the run in seconds")
     ap.add_argument("--omp-wait-policy", default="", help="OMP_WAIT_POLICY the PyTorch process ran with")
-    ap.add_argument("--fma-peak", default="", help="FMA peak of one core, GFLOP per CPU-second (fma-peak mode)")
+    ap.add_argument("--fma-peak", default="", help="FMA peak of all THREADS cores running at once, GFLOP/s (fma-peak --threads THREADS)")
     ap.add_argument("--settings", default="", help="the run's settings (run.sh's environment variables), printed as given")
     args = ap.parse_args()
 
-    train, fit, sgemm, info, errors = {}, {}, {}, {}, []
+    train, fit, sgemm, info, errors, skips, fit_first = {}, {}, {}, {}, [], {}, {}
     with open(args.results) as f:
         for line in f:
             line = line.strip()
@@ -121,6 +123,8 @@ def main():
             # Every measurement runs in rounds: the i-th record of a framework and network (or size) belongs to round i.
             if kind == "train":
                 train.setdefault((r["net"], fw), []).append(r)
+            elif kind == "fit" and r.get("jit_profile") == "recorded":
+                fit_first[r["net"]] = r  # NeuralNet's first launch: it records the multicore-JIT profile
             elif kind == "fit":
                 fit.setdefault((r["net"], fw), []).append(r)
             elif kind == "sgemm":
@@ -129,6 +133,8 @@ def main():
                 info.setdefault(fw, r)
             elif kind == "error":
                 errors.append(r)
+            elif kind == "skip":
+                skips[(r["net"], fw)] = r.get("reason", "not run")
 
     present = {k[1] for k in list(train) + list(fit) + list(sgemm)}
     fws = [(fw, label) for fw, label in FRAMEWORKS if fw in present]
@@ -187,8 +193,8 @@ def main():
         w("## Training step throughput (samples/s; higher is better)")
         w("")
         net_rounds = max((len(v) for v in train.values()), default=0)
-        w(f"One step = forward, softmax cross-entropy loss, backward, plain SGD update (lr 0.05) on consecutive batches,"
-          f" after a warm-up. {net_rounds} round(s) per network, each running every framework in turn; each cell is the"
+        w(f"One step = forward, softmax cross-entropy loss, backward, SGD update (lr 0.05; plain for a–d, momentum 0.9"
+          f" for e, which also trains with batch statistics and dropout) on consecutive batches, after a warm-up. {net_rounds} round(s) per network, each running every framework in turn; each cell is the"
           " median over the rounds of each round's median run, and the ratio is the median of the per-round ratios"
           " NeuralNet / fastest peer (named).")
         w("")
@@ -217,7 +223,11 @@ def main():
           " NeuralNet `Trainer.Fit`, whose epochs also check the outputs for NaN, count correct rows and record a"
           " history entry per step), the step, and the epoch's loss and accuracy. **Epoch 1** includes the JIT's warm-up"
           " (and Fit's checks of the data); **steady** is the median of the second half of the epochs; **median** is"
-          " over all epochs (the target figure); **raw step** is the warmed-up step of the table above.")
+          " over all epochs (the target figure); **raw step** is the warmed-up step of the table above."
+          + (" NeuralNet runs with multicore JIT (`System.Runtime.ProfileOptimization`): its **first launch** for a"
+             " network records which methods the JIT compiled, and the NeuralNet rows replay that profile, compiling"
+             " those methods on a background thread from the process's start (while it loads the data) instead of on"
+             " the training thread in epoch 1." if fit_first else ""))
         w("")
         w("| Network | Examples/epoch × epochs | Framework | Epoch 1 | Steady | Median | Epoch 1 / steady | Raw step |")
         w("|---|---:|---|---:|---:|---:|---:|---:|")
@@ -237,19 +247,26 @@ def main():
                 r0 = recs[0]
                 w(f"| {net}) {r0['title']} | {r0['examples']} × {r0['epochs']} | {label} | {fmt_rate(e1)} | {fmt_rate(st)} |"
                   f" {fmt_rate(md)} | {e1 / st:.2f} | {fmt_rate(raw.get(net, {}).get(fw))} |")
+                if fw == "neuralnet" and net in fit_first:
+                    f1 = fit_figures(fit_first[net]["epoch_samples_per_s"])
+                    meds["neuralnet-first"] = f1
+                    w(f"| {net}) {r0['title']} | {r0['examples']} × {len(fit_first[net]['epoch_samples_per_s'])} |"
+                      f" NeuralNet, first launch | {fmt_rate(f1[0])} | {fmt_rate(f1[1])} | {fmt_rate(f1[2])} |"
+                      f" {f1[0] / f1[1]:.2f} | {fmt_rate(raw.get(net, {}).get(fw))} |")
             if "neuralnet" in meds:
                 cands = [(meds[p][2], p) for p in peers if p in meds]
                 if cands:
                     v, p = max(cands)
                     e1p = max(meds[q][0] for q in peers if q in meds)
-                    summary.append((net, meds["neuralnet"], v, p, e1p))
+                    summary.append((net, meds["neuralnet"], v, p, e1p, meds.get("neuralnet-first")))
         w("")
         if summary:
             w("| Network | NeuralNet median / fastest peer's median | NeuralNet epoch 1 / fastest peer's epoch 1 |"
-              " NeuralNet epoch 1 / its steady state |")
-            w("|---|---:|---:|---:|")
-            for net, (e1, st, md), v, p, e1p in summary:
-                w(f"| {net}) | {md / v:.2f}× ({LABEL[p]}) | {e1 / e1p:.2f}× | {e1 / st:.2f} |")
+              " NeuralNet epoch 1 / its steady state | the same, first launch |")
+            w("|---|---:|---:|---:|---:|")
+            for net, (e1, st, md), v, p, e1p, first in summary:
+                w(f"| {net}) | {md / v:.2f}× ({LABEL[p]}) | {e1 / e1p:.2f}× | {e1 / st:.2f} |"
+                  f" {'—' if first is None else f'{first[0] / first[1]:.2f}'} |")
             w("")
 
     # ---- SGEMM
@@ -277,20 +294,22 @@ def main():
     # ---- share of peak
     peak = float(args.fma_peak) if args.fma_peak else None
     if peak:
-        both = 2 * peak if str(threads) == "2" else peak * (int(threads) if str(threads).isdigit() else 1)
+        both = peak
         w("## Share of the FMA peak")
         w("")
-        w(f"Peak: {peak:.1f} GFLOP/s per core (`dotnet benchmarks/NeuralNet.Benchmarks/bin/Release/net10.0/"
-          f"NeuralNet.Benchmarks.dll fma-peak`: 24 independent FMA chains of the widest accelerated vector, per CPU-second), × {threads} threads"
-          f" = **{both:.0f} GFLOP/s**. Work per step: FLOPs = 2 · B · (Σ forward MACs + Σ weight-gradient MACs +"
+        w(f"Peak: **{peak:.1f} GFLOP/s** on {threads} threads at once ({peak / (int(threads) if str(threads).isdigit() else 1):.1f} per core;"
+          f" `dotnet benchmarks/NeuralNet.Benchmarks/bin/Release/net10.0/NeuralNet.Benchmarks.dll fma-peak --threads {threads}`:"
+          " one thread per core, all running together, each with independent FMA chains of the widest accelerated vector"
+          " that fit in its registers; FLOPs per CPU-second of each thread × threads)"
+          ". Work per step: FLOPs = 2 · B · (Σ forward MACs + Σ weight-gradient MACs +"
           " Σ input-gradient MACs of layers 2…L), a layer's weight-gradient and input-gradient MACs each equal its"
-          " forward MACs and the first layer computes no input gradient; biases, activations, pooling, loss and the"
-          " update are not counted. SGEMM: 2n³. Share = FLOPs per step × steps/s / peak, from the raw-step and SGEMM"
+          " forward MACs and the first layer computes no input gradient; biases, activations, batch normalization,"
+          " pooling, loss and the update are not counted (d, batch 1, is left out: latency, not arithmetic). SGEMM: 2n³. Share = FLOPs per step × steps/s / peak, from the raw-step and SGEMM"
           " tables above (wall time, so load from other processes lowers it).")
         w("")
         w("| Work | FLOPs per step | " + " | ".join(l for _, l in fws) + " |")
         w("|---|---:|" + "---:|" * len(fws))
-        for net in ("a", "b", "c"):
+        for net in ("a", "b", "c", "e"):
             if net not in raw:
                 continue
             fl = step_flops(net)
@@ -299,8 +318,11 @@ def main():
             cells = []
             for fw, _ in fws:
                 r = raw[net].get(fw)
+                if r is None:
+                    cells.append("—")
+                    continue
                 g = fl * r / BATCH[net] / 1e9
-                cells.append("—" if r is None else f"{g / both * 100:.1f}% ({g:.{0 if g >= 10 else 1}f} GFLOP/s)")
+                cells.append(f"{g / both * 100:.1f}% ({g:.{0 if g >= 10 else 1}f} GFLOP/s)")
             w(f"| {net}) {title}; MACs/example by layer {macs} | {fl / 1e6:.1f} M | " + " | ".join(cells) + " |")
         if 1024 in sizes:
             cells = []
@@ -323,7 +345,7 @@ def main():
         for fw, label in fws:
             recs = train.get((net, fw), [])
             if not recs:
-                parts.append(f"{label}: no result")
+                parts.append(f"{label}: {skips.get((net, fw), 'no result')}")
                 continue
             r = recs[0]
             runs = [v for rec in recs for v in (rec.get("all") or [rec["samples_per_s"]])]
@@ -353,7 +375,24 @@ def main():
                               f" the raw step over the same batches in order after Fit: {rec['raw_epoch_cpu_seconds']:.3f}"
                               f" CPU-s and {rec['raw_epoch_seconds']:.3f} s per epoch, so the trainer's own work is"
                               f" {(steady_cpu / rec['raw_epoch_cpu_seconds'] - 1) * 100:.0f}% of the steady epoch's CPU time")
+                if rec.get("before_fit_seconds") is not None:
+                    extra += (f"; before Fit (runtime start, data, model): {rec['before_fit_seconds']:.3f} s,"
+                              f" {rec['before_fit_cpu_seconds']:.3f} CPU-s")
+                    if rec.get("jit_profile") == "used":
+                        extra += (f", of which {rec.get('jit_profile_init_seconds', 0):.3f} s the static constructors run"
+                                  " before the profile starts; from the process's start to the end of epoch 1:"
+                                  f" {rec['before_fit_seconds'] + rec['examples'] / rec['epoch_samples_per_s'][0]:.3f} s")
                 parts.append(f"{label}: epochs {epochs}; loss {rec['loss_first_epoch']:.3f} → {rec['loss_last_epoch']:.3f}{extra}")
+            if fw == "neuralnet" and net in fit_first:
+                rec = fit_first[net]
+                cpu = rec.get("epoch_cpu_seconds") or []
+                parts.append(f"NeuralNet, first launch: epochs {', '.join(fmt_rate(v) for v in rec['epoch_samples_per_s'])};"
+                             f" CPU seconds per epoch {', '.join(f'{c:.3f}' for c in cpu)} (JIT in epoch 1:"
+                             f" {rec['epoch_jit_seconds'][0]:.3f} s); before Fit: {rec.get('before_fit_seconds', 0):.3f} s,"
+                             f" {rec.get('before_fit_cpu_seconds', 0):.3f} CPU-s; from the process's start to the end of"
+                             f" epoch 1: {rec.get('before_fit_seconds', 0) + rec['examples'] / rec['epoch_samples_per_s'][0]:.3f} s")
+            if not fit.get((net, fw)) and (net, fw) in skips:
+                parts.append(f"{label}: {skips[(net, fw)]}")
         w(f"- {net}) epoch loop: " + "; ".join(parts))
     sg_parts = []
     for n in sizes:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark: trains the four reference networks (and times square SGEMM) in NumPy (OpenBLAS, as
+# Side-by-side benchmark: trains the four reference networks and the modern CNN (and times square SGEMM) in NumPy (OpenBLAS, as
 # configured and with its AVX-512 kernels), PyTorch (CPU), TorchSharp (LibTorch, CPU) and NeuralNet in one run, times
 # each one's ordinary epoch loop (NeuralNet: Trainer.Fit) epoch by epoch, relates the step work to the measured FMA
 # peak, and prints Markdown tables, also saved to benchmarks/peers/results.md (see docs/peers.md).
@@ -8,16 +8,20 @@
 # Settings (environment variables):
 #   THREADS=2          threads for every framework
 #   FRAMEWORKS=numpy,numpy-avx512,torch,torchsharp,neuralnet   which ones run (numpy-avx512 only on an AVX-512 CPU)
-#   FIT_NETS=a,b,c,d   networks of the epoch-loop comparison (empty: none); FIT_ROUNDS=1; EPOCHS=8
-#   EXAMPLES=a=60000,b=15000,c=6400,d=3000   training examples per epoch there
+#   FIT_NETS=a,b,c,d,e networks of the epoch-loop comparison (empty: none); FIT_ROUNDS=1; EPOCHS=8
+#   EXAMPLES=a=60000,b=15000,c=6400,d=3000,e=6400   training examples per epoch there
 #   NUMPY_AVX512_CORETYPE=SkylakeX   OPENBLAS_CORETYPE of the numpy-avx512 run (empty: only unset it and OPENBLAS_L2_SIZE)
-#   PEAK=1             measure the FMA peak (benchmarks/NeuralNet.Benchmarks fma-peak) for the share-of-peak table
+#   JIT_PROFILE=1      NeuralNet's epoch loop with multicore JIT: a first launch per network records the profile (reported
+#                      as NeuralNet's first launch), the timed runs replay it (0: no profile, every run a first launch)
+#   PEAK=1             measure the FMA peak of THREADS cores at once (benchmarks/NeuralNet.Benchmarks fma-peak) for the
+#                      share-of-peak table
 #   REPEATS=3          timed runs per network, framework and round; NET_ROUNDS=3 rounds (each runs every
 #                      framework in turn); the report compares NeuralNet with the fastest peer round by round
-#   STEPS=a=500,b=300,c=100,d=3000   timed steps per run, per network
+#   STEPS=a=500,b=300,c=100,d=3000,e=60   timed steps per run, per network
 #   BUDGET=30          seconds of timed runs per network, framework and round; a slower implementation times fewer steps
 #   DATA=mnist         mnist (bundled data/mnist) or random (uniform noise of MNIST shape)
-#   NETS=a,b,c,d       which networks (empty: none);  SGEMM=128,256,512,1024  which sizes (empty: none)
+#   NETS=a,b,c,d,e     which networks (empty: none; e is the modern CNN, which NumPy skips)
+#   SGEMM=128,256,512,1024  which sizes (empty: none)
 #   SGEMM_ROUNDS=7     SGEMM rounds (each runs every framework in turn); SGEMM_REPEATS=3 timed runs per round
 #   OMP_WAIT_POLICY=PASSIVE   for the OpenMP pools of PyTorch and TorchSharp; set it empty to keep libgomp's default (spinning), which
 #                      is much slower for PyTorch when other processes share the cores (see docs/peers.md)
@@ -30,10 +34,10 @@ PY=/usr/bin/python3   # the Debian interpreter: the Debian python3-numpy / pytho
 THREADS="${THREADS:-2}"
 REPEATS="${REPEATS:-3}"
 NET_ROUNDS="${NET_ROUNDS:-3}"
-STEPS="${STEPS:-a=500,b=300,c=100,d=3000}"
+STEPS="${STEPS:-a=500,b=300,c=100,d=3000,e=60}"
 BUDGET="${BUDGET:-30}"
 DATA="${DATA:-mnist}"
-NETS="${NETS-a,b,c,d}"
+NETS="${NETS-a,b,c,d,e}"
 SGEMM="${SGEMM-128,256,512,1024}"
 SGEMM_ROUNDS="${SGEMM_ROUNDS:-7}"
 SGEMM_REPEATS="${SGEMM_REPEATS:-3}"
@@ -41,11 +45,12 @@ OUT="${OUT:-$HERE/results.md}"
 START=$(date +%s)
 
 FRAMEWORKS="${FRAMEWORKS:-numpy,numpy-avx512,torch,torchsharp,neuralnet}"
-FIT_NETS="${FIT_NETS-a,b,c,d}"
+FIT_NETS="${FIT_NETS-a,b,c,d,e}"
 FIT_ROUNDS="${FIT_ROUNDS:-1}"
 EPOCHS="${EPOCHS:-8}"
-EXAMPLES="${EXAMPLES:-a=60000,b=15000,c=6400,d=3000}"
+EXAMPLES="${EXAMPLES:-a=60000,b=15000,c=6400,d=3000,e=6400}"
 PEAK="${PEAK:-1}"
+JIT_PROFILE="${JIT_PROFILE:-1}"
 log() { printf '[peers] %s\n' "$*" >&2; }
 has() { [[ ",$FRAMEWORKS," == *",$1,"* ]]; }
 # OpenBLAS's AVX-512 kernels exist only on an AVX-512 CPU (elsewhere they would stop NumPy with an illegal instruction).
@@ -99,14 +104,15 @@ if has torchsharp; then
   fi
 fi
 
-# 4. The FMA peak of one core (per CPU-second, so other load does not count), for the share-of-peak table.
+# 4. The FMA peak of THREADS cores running at once (FLOPs per CPU-second of each thread × THREADS, so other load does
+# not lower it), for the share-of-peak table.
 PEAK_GFLOPS=""
 if [ "$PEAK" = 1 ]; then
-  log "measuring the FMA peak (benchmarks/NeuralNet.Benchmarks fma-peak)"
+  log "measuring the FMA peak on $THREADS threads at once (benchmarks/NeuralNet.Benchmarks fma-peak)"
   dotnet build "$ROOT/benchmarks/NeuralNet.Benchmarks/NeuralNet.Benchmarks.csproj" -c Release -nologo -v q -clp:ErrorsOnly >&2
-  PEAK_GFLOPS="$(dotnet "$ROOT/benchmarks/NeuralNet.Benchmarks/bin/Release/net10.0/NeuralNet.Benchmarks.dll" fma-peak \
-    | sed -n 's/^RESULT fma-peak gflops_per_cpu_second_median=//p')"
-  log "FMA peak: ${PEAK_GFLOPS:-not measured} GFLOP/s per core"
+  PEAK_GFLOPS="$(dotnet "$ROOT/benchmarks/NeuralNet.Benchmarks/bin/Release/net10.0/NeuralNet.Benchmarks.dll" fma-peak --threads "$THREADS" \
+    | sed -n 's/^RESULT fma-peak .*gflops_all_threads_median=\([0-9.]*\).*/\1/p')"
+  log "FMA peak: ${PEAK_GFLOPS:-not measured} GFLOP/s on $THREADS threads"
 fi
 
 # 5. Run. Each framework runs in its own process; the networks are interleaved (NumPy, PyTorch, NeuralNet for one
@@ -183,11 +189,22 @@ done
 # every epoch timed; FIT_ROUNDS rounds of every framework in turn.
 IFS=',' read -r -a FIT_LIST <<< "$FIT_NETS"
 FIT_COMMON=(--epochs "$EPOCHS" --examples "$EXAMPLES" --threads "$THREADS" --data "$DATA" --mnist-dir "$ROOT/data/mnist")
+# NeuralNet with multicore JIT (System.Runtime.ProfileOptimization): its first launch for a network records which methods
+# the JIT compiled, and the timed runs replay that profile on a background thread while the process loads the data.
+JIT_ARGS=()
+if [ "$JIT_PROFILE" = 1 ]; then JIT_ARGS=(--jit-profile "$TMP/jit"); fi
 for net in "${FIT_LIST[@]}"; do
+  if [ "$JIT_PROFILE" = 1 ] && has neuralnet; then
+    run neuralnet "fit $net first launch (records the JIT profile)" dotnet "$DLL" fit --net "$net" "${FIT_COMMON[@]}" "${JIT_ARGS[@]}"
+  fi
   for round in $(seq 1 "$FIT_ROUNDS"); do
     for fw in "${FW_LIST[@]}"; do
       [ -n "$fw" ] || continue
-      run_fw "$fw" "fit $net round $round" --mode fit --nets "$net" --sgemm "" "${FIT_COMMON[@]}" -- fit --net "$net" "${FIT_COMMON[@]}"
+      if [ "$fw" = neuralnet ]; then
+        run_fw "$fw" "fit $net round $round" -- fit --net "$net" "${FIT_COMMON[@]}" "${JIT_ARGS[@]}"
+      else
+        run_fw "$fw" "fit $net round $round" --mode fit --nets "$net" --sgemm "" "${FIT_COMMON[@]}" -- fit --net "$net" "${FIT_COMMON[@]}"
+      fi
     done
   done
 done
@@ -208,7 +225,7 @@ LOAD_END="$(cut -d' ' -f1-3 /proc/loadavg)"
 # 6. Report.
 "$PY" "$HERE/report.py" "$RESULTS" --load-start "$LOAD_START" --load-end "$LOAD_END" --dotnet "$DOTNET_VERSION" \
   --omp-wait-policy "${OMP_WAIT_POLICY:-default}" --fma-peak "$PEAK_GFLOPS" \
-  --settings "THREADS=$THREADS FRAMEWORKS=$FRAMEWORKS NETS=$NETS NET_ROUNDS=$NET_ROUNDS REPEATS=$REPEATS STEPS=$STEPS BUDGET=$BUDGET FIT_NETS=$FIT_NETS FIT_ROUNDS=$FIT_ROUNDS EPOCHS=$EPOCHS EXAMPLES=$EXAMPLES SGEMM=$SGEMM SGEMM_ROUNDS=$SGEMM_ROUNDS SGEMM_REPEATS=$SGEMM_REPEATS DATA=$DATA" \
+  --settings "THREADS=$THREADS FRAMEWORKS=$FRAMEWORKS NETS=$NETS NET_ROUNDS=$NET_ROUNDS REPEATS=$REPEATS STEPS=$STEPS BUDGET=$BUDGET FIT_NETS=$FIT_NETS FIT_ROUNDS=$FIT_ROUNDS EPOCHS=$EPOCHS JIT_PROFILE=$JIT_PROFILE EXAMPLES=$EXAMPLES SGEMM=$SGEMM SGEMM_ROUNDS=$SGEMM_ROUNDS SGEMM_REPEATS=$SGEMM_REPEATS DATA=$DATA" \
   --wall "$(( $(date +%s) - START ))" > "$OUT"
 cp "$RESULTS" "${OUT%.md}.jsonl"
 cat "$OUT"
