@@ -22,8 +22,9 @@ internal static class TrainMode
                 throw new InvalidOperationException($"deliberate failure of rank {failRank} after epoch {failEpoch}");
             if (sleep > 0) Thread.Sleep(sleep);
         });
-        ulong checksum = trainer.DataParallel.ParameterChecksum();
-        Console.WriteLine($"[rank {world.Rank}] done: {trainer.Epoch} epochs, {trainer.Iteration} steps, weights checksum {checksum:x16}, configuration {trainer.ConfigurationHash}");
+        var strategy = (DataParallelStrategy<float>)trainer.Strategy;
+        ulong checksum = strategy.DataParallel!.ParameterChecksum();
+        Console.WriteLine($"[rank {world.Rank}] done: {trainer.Epoch} epochs, {trainer.Iteration} steps, weights checksum {checksum:x16}, configuration {strategy.ConfigurationHash}");
         if (world.IsRoot && options.String("weights") is { } path)
             File.WriteAllBytes(path, MemoryMarshal.AsBytes(Scenario.Weights(trainer).AsSpan()).ToArray());
         return 0;
