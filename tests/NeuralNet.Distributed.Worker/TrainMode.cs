@@ -29,4 +29,21 @@ internal static class TrainMode
             File.WriteAllBytes(path, MemoryMarshal.AsBytes(Scenario.Weights(trainer).AsSpan()).ToArray());
         return 0;
     }
+
+    /// <summary>Runs one of <see cref="Features"/>; rank 0 writes the final weights to --weights and the history (epochs, then
+    /// iterations, as CSV) to --history; every rank prints its outcome and weights checksum.</summary>
+    public static int Feature(Communicator world, Options options)
+    {
+        string feature = options.String("feature") ?? throw new ArgumentException("Worker: feature needs --feature NAME.");
+        var outcome = Features.Run(world, feature, options.Int("batch", 8), options.Int("fault-rank", 1));
+        var trainer = outcome.Trainer;
+        ulong checksum = ((DataParallelStrategy<float>)trainer.Strategy).DataParallel!.ParameterChecksum();
+        Console.WriteLine($"[rank {world.Rank}] outcome: {outcome.Error ?? "completed"}");
+        Console.WriteLine($"[rank {world.Rank}] feature {feature}: {trainer.Epoch} epochs, {trainer.Iteration} steps, stopped epoch {outcome.EarlyStopping?.StoppedEpoch ?? 0}, weights checksum {checksum:x16}");
+        if (world.IsRoot && options.String("weights") is { } path)
+            File.WriteAllBytes(path, MemoryMarshal.AsBytes(Scenario.Weights(trainer).AsSpan()).ToArray());
+        if (world.IsRoot && options.String("history") is { } historyPath)
+            File.WriteAllText(historyPath, trainer.History.EpochsToCsv() + trainer.History.IterationsToCsv());
+        return 0;
+    }
 }

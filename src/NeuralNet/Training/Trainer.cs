@@ -51,8 +51,11 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
     private bool _stopRequested;
     private double? _clipNorm, _clipValue;
     private int[] _perExampleShape = [];
-    // The per-step figures a data-parallel strategy sums across ranks: loss·n, correct, diverged, cancelled, stop requested.
-    private readonly double[] _stepFigures = new double[5];
+    // The per-step figures a data-parallel strategy sums across ranks: loss·n, correct, diverged, cancelled, stop requested,
+    // and rank 0's clock (the others add 0), so every rank's history holds the same times.
+    private readonly double[] _stepFigures = new double[6];
+    private long _fitStart;
+    private TimeSpan _rootElapsed;
     private bool _parallel;
 
     /// <summary>Creates a trainer.</summary>
@@ -231,6 +234,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         _stopRequested = false;
         (_clipNorm, _clipValue) = (options.ClipGradientNorm, options.ClipGradientValue);
         long start = Stopwatch.GetTimestamp();
+        _fitStart = start;
         for (int c = 0; c < Callbacks.Count; c++) Callbacks[c].OnTrainBegin(this);
         int lastEpoch = Epoch + options.Epochs;
         double lastValLoss = double.NaN, lastValAcc = double.NaN;
@@ -307,7 +311,7 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
                 }
                 lastRate = rate;
                 var record = new IterationRecord(epoch, Iteration, batchLoss, Accuracy(correct, b, regression, classes), iterValLoss, iterValAcc,
-                    rate, Stopwatch.GetElapsedTime(start), undone);
+                    rate, _parallel ? _rootElapsed : Stopwatch.GetElapsedTime(start), undone);
                 if (options.RecordIterations) History.Add(record);
                 for (int c = 0; c < Callbacks.Count; c++) Callbacks[c].OnIterationEnd(this, record);
                 if (progress is not null && options.ProgressEveryIterations > 0 && Iteration % options.ProgressEveryIterations == 0)
@@ -333,7 +337,15 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
             }
             double usedRate = lastRate;
             Epoch = epoch;
-            var epochRecord = new EpochRecord(epoch, batchIndex, trainLoss, trainAcc, valLoss, valAcc, usedRate, Stopwatch.GetElapsedTime(start))
+            var elapsed = Stopwatch.GetElapsedTime(start);
+            if (_parallel)
+            {
+                // Rank 0's clock on every rank, so that every rank's history is identical.
+                Span<double> ticks = [Strategy.WritesFiles ? elapsed.Ticks : 0];
+                Strategy.Sum(ticks);
+                elapsed = TimeSpan.FromTicks((long)ticks[0]);
+            }
+            var epochRecord = new EpochRecord(epoch, batchIndex, trainLoss, trainAcc, valLoss, valAcc, usedRate, elapsed)
             {
                 TrainingRegression = trainRegression,
                 ValidationRegression = valRegression,
@@ -425,15 +437,17 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         f[2] = diverged is null ? 0 : 1;
         f[3] = cancellationToken.IsCancellationRequested ? 1 : 0;
         f[4] = _stopRequested ? 1 : 0;
+        f[5] = Strategy.WritesFiles ? Stopwatch.GetElapsedTime(_fitStart).Ticks : 0;
         Strategy.Sum(f);
+        _rootElapsed = TimeSpan.FromTicks((long)f[5]);
         if (f[2] > 0) throw Strategy.ShareDivergence(diverged);
         if (f[3] > 0)
         {
             // Cancelled on some rank: every rank stops before this step's update, at its last completed step.
             Iteration--;
-            throw cancellationToken.IsCancellationRequested
-                ? new OperationCanceledException(cancellationToken)
-                : new OperationCanceledException("Trainer.Fit: training was cancelled on another rank.");
+            throw new OperationCanceledException(
+                "Trainer.Fit: training was cancelled on a rank; every rank stopped at its last completed step.",
+                cancellationToken.IsCancellationRequested ? cancellationToken : CancellationToken.None);
         }
         if (f[4] > 0) return (0, 0, false, Optimizer.LearningRate, true);
         var (loss, correct, undone, rate) = Update(f[0] / globalCount, (int)f[1], localCount, globalCount);
@@ -585,7 +599,9 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         Add("optimizer", Optimizer.ToString());
         Add("schedule", Schedule is null ? null : DescribeSchedule(Schedule));
         Add("options", (options with { Epochs = options.Epochs }).ToString());
-        Add("callbacks", string.Join(", ", Callbacks.Select(c => c.GetType().FullName)));
+        // Callbacks that keep training state (early stopping, which also restores weights) must be alike on every rank; others
+        // (progress output, a stop request on one rank, which every rank then follows) may differ.
+        Add("checkpointed callbacks", string.Join(", ", Callbacks.Where(c => c is ICheckpointedCallback<T>).Select(c => c.GetType().FullName)));
         Add("generator state", string.Join(" ", Random.GetState().Select(w => w.ToString("x16", inv))));
         Add("resumed from", ResumedFrom);
         Add("epoch", Epoch.ToString(inv));
