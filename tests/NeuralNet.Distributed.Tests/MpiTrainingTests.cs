@@ -29,6 +29,10 @@ public sealed class MpiTrainingTests(ITestOutputHelper output)
             int stepsPerEpoch = (100 + 8 * ranks - 1) / (8 * ranks);
             done[0].Groups[1].Value.Should().Be((3 * stepsPerEpoch).ToString());
 
+            // Data-parallel full-batch steps allocate nothing after warm-up (measured by the worker on the training thread of every rank).
+            var allocations = Regex.Matches(run.Output, @"\] allocated by (\d+) full-batch steps inside epochs 2\+: (\d+) B");
+            allocations.Should().HaveCount(ranks, run.ToString());
+            allocations.Should().AllSatisfy(m => m.Groups[2].Value.Should().Be("0", $"{m.Groups[1].Value} data-parallel steps allocate nothing"));
             var mpi = ReadWeights(weights);
             mpi.Should().Equal(TrainingTests.TrainInProcess(ranks, 8, 3), "MPI and the in-process group use the same rank-order reduction");
             var single = Scenario.Weights(Scenario.Train(null, 8 * ranks, 3));

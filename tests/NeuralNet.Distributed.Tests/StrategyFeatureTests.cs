@@ -112,7 +112,7 @@ public sealed class StrategyFeatureTests(ITestOutputHelper output)
                 results[0].Iterations.Should().Be(7, "cancellation leaves every rank at its last completed step");
                 break;
             case "diverge":
-                results[0].Outcome.Should().StartWith("TrainingDivergedException: Training diverged at epoch").And.Contain("iteration 8: the output of layer 0")
+                results[0].Outcome.Should().StartWith("TrainingDivergedException: Training diverged at epoch").And.Contain("iteration 7: the output of layer 0")
                     .And.EndWith($"(on rank {ranks - 1} of {ranks}; every rank stopped)");
                 break;
             case "sample-fraction":

@@ -14,8 +14,8 @@ internal static class Features
     public sealed record Outcome(Trainer<float> Trainer, string? Error, EarlyStopping<float>? EarlyStopping);
 
     /// <summary>Runs <paramref name="feature"/> on <paramref name="communicator"/> (null: one process) with each rank's batch
-    /// <paramref name="batchPerRank"/>. The faults (stop, cancel, diverge) are triggered on <paramref name="faultRank"/> only,
-    /// at iteration 7.</summary>
+    /// <paramref name="batchPerRank"/>. The faults are triggered on <paramref name="faultRank"/> only: a stop request or a
+    /// cancellation after step 7, a NaN weight after step 6.</summary>
     public static Outcome Run(Communicator? communicator, string feature, int batchPerRank, int faultRank)
     {
         var trainer = Scenario.Create(communicator, verifyEveryStep: false);
@@ -50,7 +50,8 @@ internal static class Features
                 if (rank == faultRank) trainer.Callbacks.Add(new At(7, _ => cancel.Cancel()));
                 break;
             case "diverge":
-                if (rank == faultRank) trainer.Callbacks.Add(new At(7, t => t.Model.Parameters[0].Value.Data[3] = float.NaN));
+                // After step 6: mid-epoch for 2 and 3 ranks (at an epoch's end the weight checksum would catch it first).
+                if (rank == faultRank) trainer.Callbacks.Add(new At(6, t => t.Model.Parameters[0].Value.Data[3] = float.NaN));
                 break;
             default:
                 throw new ArgumentException($"Worker: unknown feature '{feature}'.");
