@@ -150,3 +150,96 @@ public sealed class StrategyFeatureTests(ITestOutputHelper output)
         }
     }
 }
+
+/// <summary>What the ranks of a data-parallel trainer compare before they train, and how a restore is shared.</summary>
+public sealed class StrategyAgreementTests
+{
+    private static Exception[] Failures(int ranks, Action<InProcessCommunicator> body)
+    {
+        var act = () => InProcessCommunicator.RunGroup(ranks, body);
+        return act.Should().Throw<AggregateException>().Which.InnerExceptions.ToArray();
+    }
+
+    [Fact]
+    public void ScheduleParameterDifferingOnOneRank_StopsEveryRank_NamingTheSchedule()
+    {
+        var errors = Failures(3, c =>
+        {
+            var random = new RandomGenerator(7);
+            var model = new NeuralNet.Modules.Sequential<float>([Scenario.Features], new NeuralNet.Modules.Dense<float>(Scenario.Features, Scenario.Classes, random: random));
+            var sgd = new NeuralNet.Optimization.Sgd<float>(model, 0.5);
+            _ = new NeuralNet.Optimization.Schedules.BoldDriverSchedule(sgd, increase: 1.05, decrease: c.Rank == 2 ? 0.4 : 0.5);
+            var trainer = new Trainer<float>(model, new NeuralNet.Losses.SoftmaxCrossEntropyLoss<float>(), sgd, new RandomGenerator(1))
+            {
+                Strategy = new DataParallelStrategy<float>(c),
+            };
+            var (x, y) = Scenario.Data(Scenario.TrainCount, 1);
+            trainer.Fit(x, y, new TrainerOptions { BatchSize = 8 });
+        });
+        errors.Should().HaveCount(3).And.AllBeOfType<ConfigurationMismatchException>();
+        errors.Select(e => e.Message).Distinct().Should().ContainSingle("every rank reports the same");
+        ((ConfigurationMismatchException)errors[0]).Settings.Should().Contain("schedule");
+        errors[0].Message.Should().Contain("Decrease=0.5").And.Contain("Decrease=0.4");
+    }
+
+    [Fact]
+    public void RestoreOnOneRankOnly_StopsEveryRank_NamingTheCallAndTheCheckpoint()
+    {
+        string dir = Directory.CreateTempSubdirectory("nn-dist-").FullName;
+        try
+        {
+            string ck = Path.Combine(dir, "run.safetensors");
+            Scenario.Train(null, 16, 1, checkpoint: ck);
+            var errors = Failures(2, c =>
+            {
+                var trainer = Scenario.Create(c);
+                if (c.Rank == 1) TrainingCheckpoint.Restore(trainer, ck);
+                var (x, y) = Scenario.Data(Scenario.TrainCount, 1);
+                trainer.Fit(x, y, new TrainerOptions { BatchSize = 8 });
+            });
+            errors.Should().HaveCount(2).And.AllBeOfType<ConfigurationMismatchException>();
+            ((ConfigurationMismatchException)errors[0]).Settings.Should().Contain(["trainer call", "resumed from"]);
+            errors[0].Message.Should().Contain("trainer call: rank 0 'Trainer.Fit', rank 1 'TrainingCheckpoint.Restore'");
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void RestoreFromAMissingFile_FailsOnEveryRankWithTheSameIOException(int ranks)
+    {
+        string missing = Path.Combine(Path.GetTempPath(), $"nn-missing-{Guid.NewGuid():N}.safetensors");
+        var errors = Failures(ranks, c => TrainingCheckpoint.Restore(Scenario.Create(c), missing));
+        errors.Should().HaveCount(ranks).And.AllBeOfType<IOException>();
+        errors.Select(e => e.Message).Should().AllBe($"Checkpoint '{missing}' does not exist.");
+    }
+
+    [Fact]
+    public void RestoredRanks_AgreeOnTheCheckpointTheyResumedFrom()
+    {
+        string dir = Directory.CreateTempSubdirectory("nn-dist-").FullName;
+        try
+        {
+            string ck = Path.Combine(dir, "run.safetensors");
+            Scenario.Train(null, 16, 1, checkpoint: ck);
+            var epochs = new int[2];
+            InProcessCommunicator.RunGroup(2, c =>
+            {
+                var trainer = Scenario.Create(c);
+                TrainingCheckpoint.Restore(trainer, ck);
+                epochs[c.Rank] = trainer.Epoch;
+                var (x, y) = Scenario.Data(Scenario.TrainCount, 1);
+                trainer.Fit(x, y, new TrainerOptions { BatchSize = 8 });
+            });
+            epochs.Should().Equal(1, 1);
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+}
