@@ -40,6 +40,10 @@ namespace NeuralNet.Training;
 /// skips that batch's update (<see cref="IterationRecord.Undone"/>).</para>
 /// <para>A trainer keeps its epoch and iteration counts and its <see cref="History"/> across <c>Fit</c> calls, so calling
 /// <c>Fit</c> again (on the same or more data) continues training.</para>
+/// <para>Data parallelism is a <see cref="Strategy"/> (<see cref="TrainingStrategy{T}"/>): with N ranks each trains on its slice
+/// of every global batch of N·<see cref="TrainerOptions.BatchSize"/> examples, and the losses, counts, metrics and gradients are
+/// reduced across ranks before anything decides on them, so N ranks take the same steps as one process with the global batch.
+/// The default strategy (one process) leaves this loop exactly as it is.</para>
 /// <para>Not thread-safe; while it trains, nothing else may use the model.</para>
 /// </remarks>
 public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
