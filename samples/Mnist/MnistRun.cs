@@ -46,8 +46,8 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
         // Stop at the next step instead of killing the process, so the checkpoint on disk stays whole and the terminal
         // gets its cursor back. A POSIX signal registration rather than Console.CancelKeyPress: subscribing to that event
         // initializes the terminal, which writes its keypad escape codes ahead of a --json line.
-        // Single-process runs only: the distributed trainer takes no token, and mpirun forwards the signal to its ranks.
-        using var onCtrlC = settings.Distributed ? null : PosixSignalRegistration.Create(PosixSignal.SIGINT, context =>
+        // Under --distributed a rank that gets the signal stops every rank at the same step (the trainer agrees on it).
+        using var onCtrlC = PosixSignalRegistration.Create(PosixSignal.SIGINT, context =>
         {
             context.Cancel = true;
             interrupt.Cancel();
@@ -59,8 +59,6 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
             if (settings.Distributed)
             {
                 // Checked before MPI starts: an exception inside MpiCommunicator.Run aborts the whole job.
-                if (settings.Effective.SampleFraction < 1)
-                    throw new ArgumentException($"--distributed trains on every training image each epoch; preset {settings.Effective.Name} samples {settings.Effective.SampleFraction:P0} per epoch. Add --sample-fraction 1.");
                 if (!MpiCommunicator.IsAvailable(out string? reason))
                     throw new IOException($"--distributed needs Open MPI (libmpi.so.40, Debian package openmpi-bin): {reason}");
                 return MpiCommunicator.Run(world =>
@@ -76,8 +74,30 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
                         _err.WriteLine($"mnist: error: {problem.ReplaceLineEndings(" ")}");
                         return 1;
                     }
-                    Summary = TrainDistributed(world);
-                    return 0;
+                    // Every rank reaches the same outcome (the trainer reduces divergence and cancellation across ranks), so
+                    // each returns its exit code instead of aborting the job.
+                    try
+                    {
+                        Summary = Train(world);
+                        return 0;
+                    }
+                    // Errors every rank meets alike (settings, checkpoint bytes rank 0 sent, divergence, cancellation). Any other
+                    // failure propagates, and MpiCommunicator.Run aborts the whole job at once.
+                    catch (Exception e) when (e is InvalidDataException or IOException or ArgumentException or ConfigurationMismatchException)
+                    {
+                        _err.WriteLine($"mnist: error: {e.Message.ReplaceLineEndings(" ")}");
+                        return 1;
+                    }
+                    catch (TrainingDivergedException e)
+                    {
+                        _err.WriteLine($"mnist: error: {e.Message.ReplaceLineEndings(" ")}");
+                        return 3;
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        if (world.IsRoot) ReportInterrupted();
+                        return Interrupted;
+                    }
                 });
             }
 
@@ -96,12 +116,17 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
         }
         catch (OperationCanceledException) when (interrupt.IsCancellationRequested)
         {
-            string checkpoint = Path.Combine(settings.OutputDirectory, OutputWriter.Files.Checkpoint);
-            _err.WriteLine(File.Exists(checkpoint)
-                ? $"mnist: interrupted. Resume with the same options and --resume {checkpoint}"
-                : "mnist: interrupted before the first epoch ended; no checkpoint was written, so there is nothing to resume.");
+            ReportInterrupted();
             return Interrupted;
         }
+    }
+
+    private void ReportInterrupted()
+    {
+        string checkpoint = Path.Combine(settings.OutputDirectory, OutputWriter.Files.Checkpoint);
+        _err.WriteLine(File.Exists(checkpoint)
+            ? $"mnist: interrupted. Resume with the same options and --resume {checkpoint}"
+            : "mnist: interrupted before the first epoch ended; no checkpoint was written, so there is nothing to resume.");
     }
 
     private CancellationToken _interrupt;
@@ -132,14 +157,29 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
         return interactive ? new LiveView(AnsiConsole.Console) : new PlainView(_out);
     }
 
-    private RunSummary Train()
+    /// <summary>
+    /// Trains in this process, or with <paramref name="world"/> (<c>mpirun -np N … --distributed</c>) as one of N data-parallel
+    /// ranks of the same <see cref="Trainer{T}"/>: --batch-size stays the global batch (each rank trains on batch/N examples of
+    /// it), so the same command trains the same model on any number of ranks, to float rounding. Every rank loads the data and
+    /// builds the network; rank 0 prints, writes the checkpoints and the outputs; the other ranks return null.
+    /// </summary>
+    private RunSummary? Train(Communicator? world = null)
     {
         var p = settings.Effective;
-        NeuralNetSettings.MaxDegreeOfParallelism = settings.Threads > 0 ? settings.Threads : Environment.ProcessorCount;
-        var view = CreateView();
+        int ranks = world?.Size ?? 1;
+        bool root = world?.IsRoot ?? true;
+        NeuralNetSettings.MaxDegreeOfParallelism = settings.Threads > 0 ? settings.Threads
+            : world is null ? Environment.ProcessorCount : MpiCommunicator.SuggestedThreadsPerRank;
+        if (p.BatchSize % ranks != 0)
+            throw new ArgumentException($"--batch-size {p.BatchSize} (the global batch) is not a multiple of the {ranks} ranks; give a multiple of {ranks}.");
+        var view = root ? CreateView() : new SilentView();
 
         var (train, validation, test, random, model, loss, sgd) = Prepare(p, view);
-        var trainer = new Trainer<float>(model, loss, sgd, random);
+        var trainer = new Trainer<float>(model, loss, sgd, random)
+        {
+            Strategy = world is null ? TrainingStrategy<float>.SingleProcess
+                : new DataParallelStrategy<float>(world, new DataParallelOptions { Description = p.Name }),
+        };
 
         int sampleCount = p.SampleFraction >= 1 ? train.Count : Math.Max(1, (int)Math.Round(p.SampleFraction * train.Count));
         int batchSize = Math.Min(p.BatchSize, sampleCount);
@@ -147,7 +187,7 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
         var options = new TrainerOptions
         {
             Epochs = p.Epochs,
-            BatchSize = p.BatchSize,
+            BatchSize = p.BatchSize / ranks,
             SampleFraction = p.SampleFraction,
             RecordIterations = true,
             ProgressEveryIterations = Math.Max(1, batches / 200),
@@ -155,18 +195,20 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
             Augmentation = p.Augment ? new ImageAugmentation() : null,
         };
 
+        string batchText = ranks == 1 ? $"batch {batchSize}" : $"{ranks} ranks × batch {p.BatchSize / ranks} = global batch {batchSize}";
         view.Message(string.Create(CultureInfo.InvariantCulture,
-            $"{p.Name}: {ModelFactory.Describe(model)}; {train.Count:N0} training, {validation?.Count ?? 0:N0} validation, {test.Count:N0} test images; {RunSummary.Plural(p.Epochs, "epoch")} of {sampleCount:N0} samples, batch {batchSize}"));
+            $"{p.Name}: {ModelFactory.Describe(model)}; {train.Count:N0} training, {validation?.Count ?? 0:N0} validation, {test.Count:N0} test images; {RunSummary.Plural(p.Epochs, "epoch")} of {sampleCount:N0} samples, {batchText}"));
         view.Message(model.Summary().ToString()); // not in --json mode: the silent view keeps the output pure JSON
 
-        Directory.CreateDirectory(settings.OutputDirectory);
+        if (root) Directory.CreateDirectory(settings.OutputDirectory);
         // First among the callbacks, before the restore: the checkpoint keeps the settings at this position and a resumed
         // run with other settings is refused, naming them.
         trainer.Callbacks.Add(new RunSettingsCallback(settings, train.Count, validation?.Count ?? 0));
         int resumedAfter = 0;
         if (settings.Resume is { } resume)
         {
-            if (!File.Exists(resume)) throw new IOException($"Checkpoint '{resume}' does not exist.");
+            // Under --distributed rank 0 alone needs the file (DistributedChecks checked it); Restore sends its bytes to every rank.
+            if (world is null && !File.Exists(resume)) throw new IOException($"Checkpoint '{resume}' does not exist.");
             // Restore checks that the checkpoint fits this network, optimizer and schedule, and changes nothing when it does not.
             TrainingCheckpoint.Restore(trainer, resume);
             resumedAfter = trainer.Epoch;
@@ -181,6 +223,7 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
         int remaining = p.Epochs - trainer.Epoch;
         if (remaining > 0)
             view.Run(() => trainer.Fit(train.Features, train.Labels, options with { Epochs = remaining }, validation?.Features, validation?.Labels, timer, _interrupt));
+        if (!root) return null;
 
         ModelSerializer.Save(model, Path.Combine(settings.OutputDirectory, OutputWriter.Files.Model), new Dictionary<string, string>
         {
@@ -192,76 +235,8 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
 
         var (summary, _) = Evaluate(p, model, trainer, timer.Epochs, timer.Iterations, train.Count, validation?.Count ?? 0, test);
         summary = summary with { ResumedFromEpoch = resumedAfter };
-        OutputWriter.WriteAll(settings.OutputDirectory, summary, report: !settings.NoReport);
-        if (settings.Json) _out.WriteLine(OutputWriter.SummaryLine(summary));
-        else view.Results(summary, settings.OutputDirectory);
-        return summary;
-    }
-
-    /// <summary>
-    /// Data-parallel training over the MPI world (<c>mpirun -np N … --distributed</c>): every rank loads the data and builds
-    /// the same network, rank 0's weights are broadcast, each global batch of about the preset's batch size is split over
-    /// the ranks and the gradients are averaged in rank order. Rank 0 evaluates, prints and writes the outputs; the other
-    /// ranks return null.
-    /// </summary>
-    private RunSummary? TrainDistributed(Communicator world)
-    {
-        var p = settings.Effective;
-        NeuralNetSettings.MaxDegreeOfParallelism = settings.Threads > 0 ? settings.Threads : MpiCommunicator.SuggestedThreadsPerRank;
-        var view = world.IsRoot ? CreateView() : new SilentView();
-        var (train, validation, test, random, model, loss, sgd) = Prepare(p, view);
-        Directory.CreateDirectory(settings.OutputDirectory);
-        int perRank = Math.Max(1, p.BatchSize / world.Size);
-        var options = new DistributedTrainerOptions
-        {
-            Epochs = p.Epochs,
-            BatchSizePerRank = perRank,
-            Seed = settings.Seed,
-            CheckpointPath = settings.Resume ?? Path.Combine(settings.OutputDirectory, OutputWriter.Files.Checkpoint),
-            Resume = settings.Resume is not null,
-            Description = p.Name,
-        };
-        var trainer = new DistributedTrainer<float>(world, model, loss, sgd, options);
-        view.Message(string.Create(CultureInfo.InvariantCulture,
-            $"{p.Name}: {ModelFactory.Describe(model)}; {world.Size} ranks × batch {perRank} = global batch {perRank * world.Size}; {train.Count:N0} training images, {RunSummary.Plural(p.Epochs, "epoch")}"));
-
-        var records = new List<Report.EpochRecord>();
-        var previous = TimeSpan.Zero;
-        var progress = new SyncProgress<LibEpoch>(r =>
-        {
-            double seconds = (r.Elapsed >= previous ? r.Elapsed - previous : r.Elapsed).TotalSeconds;
-            previous = r.Elapsed;
-            var record = new Report.EpochRecord(r.Epoch, r.TrainingLoss, r.TrainingAccuracy,
-                double.IsNaN(r.ValidationLoss) ? null : r.ValidationLoss, double.IsNaN(r.ValidationAccuracy) ? null : r.ValidationAccuracy,
-                r.LearningRate, seconds, seconds > 0 ? train.Count / seconds : 0);
-            records.Add(record);
-            view.EpochDone(record, p.Epochs);
-        });
-        var history = trainer.Fit(train.Features, train.Labels, validation?.Features, validation?.Labels, progress);
-        if (!world.IsRoot) return null;
-
-        ModelSerializer.Save(model, Path.Combine(settings.OutputDirectory, OutputWriter.Files.Model), new Dictionary<string, string>
-        {
-            ["preset"] = p.Name,
-            ["epochs"] = trainer.Epoch.ToString(CultureInfo.InvariantCulture),
-            ["seed"] = settings.Seed.ToString(CultureInfo.InvariantCulture),
-            ["ranks"] = world.Size.ToString(CultureInfo.InvariantCulture),
-            ["output"] = ModelFactory.Output(p).ToString(),
-        });
-        // Epochs restored from a checkpoint were not reported through progress: take them from the history.
-        if (records.Count < history.Epochs.Count)
-        {
-            var earlier = history.Epochs.Take(history.Epochs.Count - records.Count)
-                .Select(r => new Report.EpochRecord(r.Epoch, r.TrainingLoss, r.TrainingAccuracy,
-                    double.IsNaN(r.ValidationLoss) ? null : r.ValidationLoss, double.IsNaN(r.ValidationAccuracy) ? null : r.ValidationAccuracy,
-                    r.LearningRate, 0, 0));
-            records.InsertRange(0, earlier);
-        }
-
-        var evaluator = new Trainer<float>(model, loss, sgd);
-        var (summary, _) = Evaluate(p, model, evaluator, records, [], train.Count, validation?.Count ?? 0, test);
-        summary = summary with { ResumedFromEpoch = history.Epochs.Count - records.Count(r => r.Seconds > 0) };
-        summary = summary with { Settings = [.. summary.Settings, new("ranks", world.Size.ToString(CultureInfo.InvariantCulture)), new("batch per rank", perRank.ToString(CultureInfo.InvariantCulture))] };
+        if (world is not null)
+            summary = summary with { Settings = [.. summary.Settings, new("ranks", ranks.ToString(CultureInfo.InvariantCulture)), new("batch per rank", (p.BatchSize / ranks).ToString(CultureInfo.InvariantCulture))] };
         OutputWriter.WriteAll(settings.OutputDirectory, summary, report: !settings.NoReport);
         if (settings.Json) _out.WriteLine(OutputWriter.SummaryLine(summary));
         else view.Results(summary, settings.OutputDirectory);
@@ -313,12 +288,6 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
                 $"Epoch {r.Epoch}: test accuracy {accuracy:F2}% after {seconds:F1} s of training{(reached ? $"; target {targetPercent}% reached, stopping" : "")}"));
             if (reached) trainer.RequestStop();
         }
-    }
-
-    /// <summary>Reports synchronously on the calling thread (<see cref="Progress{T}"/> would post to the thread pool).</summary>
-    private sealed class SyncProgress<TValue>(Action<TValue> report) : IProgress<TValue>
-    {
-        public void Report(TValue value) => report(value);
     }
 
     private (Dataset Train, Dataset? Validation, Dataset Test) LoadData(Preset p, TrainingView view)

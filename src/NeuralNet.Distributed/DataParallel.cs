@@ -117,6 +117,19 @@ public sealed class DataParallel<T> where T : unmanaged, IFloatingPointIeee754<T
         Unpack(values: false);
     }
 
+    /// <summary>Replaces every rank's gradients by their sum over the ranks, unscaled: the trainer has already weighted each
+    /// rank's loss gradient by its share of the global batch (<see cref="NeuralNet.Training.TrainingStrategy{T}"/>).</summary>
+    /// <param name="contributes">False on a rank that trained on no example of the batch: it sends zeros (its gradient
+    /// buffers may hold stale values).</param>
+    public void SumGradients(bool contributes)
+    {
+        if (contributes) Pack(values: false, T.One);
+        else Array.Clear(_flat);
+        if (Reduction == GradientReduction.Ordered) Communicator.AllReduceSumOrdered<T>(_flat);
+        else Communicator.AllReduce<T>(_flat, ReduceOperation.Sum);
+        Unpack(values: false);
+    }
+
     /// <summary>A 64-bit checksum of the bits of every parameter value on this rank.</summary>
     /// <returns>Equal on two ranks exactly when (barring a collision) their weights are bit-identical.</returns>
     public ulong ParameterChecksum()

@@ -29,12 +29,20 @@ public sealed class MpiTrainingTests(ITestOutputHelper output)
             int stepsPerEpoch = (100 + 8 * ranks - 1) / (8 * ranks);
             done[0].Groups[1].Value.Should().Be((3 * stepsPerEpoch).ToString());
 
+            // Data-parallel full-batch steps allocate nothing after warm-up (measured by the worker on the training thread of every rank).
+            var allocations = Regex.Matches(run.Output, @"\] allocated by (\d+) full-batch steps inside epochs 2\+: (\d+) B");
+            allocations.Should().HaveCount(ranks, run.ToString());
+            allocations.Should().AllSatisfy(m => m.Groups[2].Value.Should().Be("0", $"{m.Groups[1].Value} data-parallel steps allocate nothing"));
             var mpi = ReadWeights(weights);
             mpi.Should().Equal(TrainingTests.TrainInProcess(ranks, 8, 3), "MPI and the in-process group use the same rank-order reduction");
-            var single = Scenario.Weights(Scenario.Train(new LocalCommunicator(), 8 * ranks, 3));
+            var single = Scenario.Weights(Scenario.Train(null, 8 * ranks, 3));
             double relative = TrainingTests.RelativeDifference(mpi, single);
-            output.WriteLine($"mpirun -np {ranks} × batch 8 vs 1 process × batch {8 * ranks}: max |Δw| / max |w| = {relative:E2}; bit-identical to the in-process group");
-            relative.Should().BeLessThan(1e-5, $"one process with batch {8 * ranks} takes the same steps; measured {relative:E2}");
+            double absolute = mpi.Zip(single, (a, b) => Math.Abs((double)a - b)).Max();
+            output.WriteLine($"mpirun -np {ranks} × batch 8 vs 1 process × batch {8 * ranks}: max |Δw| = {absolute:E2}, max |Δw| / max |w| = {relative:E2}; bit-identical to the in-process group");
+            // Measured: 2 ranks 7.2e-7 absolute, 2.9e-7 relative; 3 ranks 4.8e-7, 2.0e-7 (float32 rounding of the summation order).
+            absolute.Should().BeLessThan(2e-6, $"one process with batch {8 * ranks} takes the same steps; measured {absolute:E2}");
+            relative.Should().BeLessThan(1e-6, $"one process with batch {8 * ranks} takes the same steps; measured {relative:E2}");
+            relative.Should().BeGreaterThan(0, "the summation order differs, so the bits do (a zero would mean the ranks did not split the batch)");
         }
         finally
         {

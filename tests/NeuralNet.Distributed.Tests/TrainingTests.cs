@@ -33,11 +33,15 @@ public sealed class TrainingTests(ITestOutputHelper output)
     public void NRanksWithBatchB_MatchOneProcessWithBatchNB(int ranks)
     {
         var distributed = TrainInProcess(ranks, 8, 3);
-        var single = Scenario.Weights(Scenario.Train(new LocalCommunicator(), 8 * ranks, 3));
+        var single = Scenario.Weights(Scenario.Train(null, 8 * ranks, 3));
         double relative = RelativeDifference(distributed, single);
         output.WriteLine($"{ranks} in-process ranks × batch 8 vs 1 process × batch {8 * ranks}: max |Δw| / max |w| = {relative:E2}");
-        relative.Should().BeLessThan(1e-5, $"{ranks} ranks × 8 take the same steps as 1 × {8 * ranks}; measured {relative:E2}");
-        distributed.Should().NotEqual(Scenario.Weights(Scenario.Train(new LocalCommunicator(), 8, 3)), "batch 8 on one process is a different run");
+        double absolute = distributed.Zip(single, (a, b) => Math.Abs((double)a - b)).Max();
+        output.WriteLine($"max |Δw| = {absolute:E2}");
+        // Measured: 2 ranks 2.9e-7 relative, 3 ranks 2.0e-7 (float32 rounding of the summation order).
+        absolute.Should().BeLessThan(2e-6, $"{ranks} ranks × 8 take the same steps as 1 × {8 * ranks}; measured {absolute:E2}");
+        relative.Should().BeLessThan(1e-6, $"{ranks} ranks × 8 take the same steps as 1 × {8 * ranks}; measured {relative:E2}");
+        distributed.Should().NotEqual(Scenario.Weights(Scenario.Train(null, 8, 3)), "batch 8 on one process is a different run");
     }
 
     [Fact]
@@ -78,14 +82,14 @@ public sealed class TrainingTests(ITestOutputHelper output)
         try
         {
             string ck = Path.Combine(dir, "run.ckpt");
-            Scenario.Train(new LocalCommunicator(), 8, 1, checkpoint: ck);
+            Scenario.Train(null, 8, 1, checkpoint: ck);
             var bytes = File.ReadAllBytes(ck);
             bytes[bytes.Length / 2] ^= 0x40;
             File.WriteAllBytes(ck, bytes);
-            FluentActions.Invoking(() => Scenario.Train(new LocalCommunicator(), 8, 2, checkpoint: ck, resume: true))
-                .Should().Throw<InvalidDataException>().WithMessage($"*{ck}*checksum does not match*");
+            FluentActions.Invoking(() => Scenario.Train(null, 8, 2, checkpoint: ck, resume: true))
+                .Should().Throw<InvalidDataException>().WithMessage($"*{ck}*checksum mismatch*");
             File.WriteAllBytes(ck, bytes.AsSpan(0, 20).ToArray());
-            FluentActions.Invoking(() => Scenario.Train(new LocalCommunicator(), 8, 2, checkpoint: ck, resume: true))
+            FluentActions.Invoking(() => Scenario.Train(null, 8, 2, checkpoint: ck, resume: true))
                 .Should().Throw<InvalidDataException>().WithMessage($"*{ck}*");
         }
         finally
@@ -99,6 +103,7 @@ public sealed class TrainingTests(ITestOutputHelper output)
     {
         var act = () => InProcessCommunicator.RunGroup(2, c => Scenario.Train(c, c.Rank == 0 ? 8 : 9, 1));
         act.Should().Throw<AggregateException>().Which.InnerExceptions.Should().HaveCount(2)
-            .And.AllSatisfy(e => e.Message.Should().Contain("disagree on the model definition or the training settings").And.Contain("batch per rank"));
+            .And.AllSatisfy(e => e.Should().BeOfType<ConfigurationMismatchException>().Which.Settings.Should().Equal("options"))
+            .And.AllSatisfy(e => e.Message.Should().StartWith("the ranks were started with different settings: options: rank 0 'TrainerOptions { Epochs = 1, BatchSize = 8,"));
     }
 }

@@ -9,7 +9,8 @@ namespace NeuralNet.Distributed.Worker;
 
 /// <summary>
 /// The small synthetic training run the distributed tests launch under mpirun and recompute in-process
-/// (this file is compiled into both the worker and the test project).
+/// (this file is compiled into both the worker and the test project): the one <see cref="Trainer{T}"/> with a
+/// <see cref="DataParallelStrategy{T}"/>.
 /// </summary>
 /// <remarks>100 training and 30 validation examples of 16 features in 4 classes (Gaussian blobs), a 16-12-4 MLP with
 /// sigmoid hidden units, softmax cross-entropy, SGD with momentum 0.9 and an epoch-level Bold Driver schedule. 100 is
@@ -34,33 +35,53 @@ internal static class Scenario
         return (x, y);
     }
 
-    /// <summary>Trains on <paramref name="communicator"/> and returns the trainer.</summary>
+    /// <summary>Trains on <paramref name="communicator"/> (data-parallel when it has several ranks) and returns the trainer.</summary>
+    /// <param name="batchPerRank">TrainerOptions.BatchSize: each rank's batch; the global batch is ranks × this.</param>
+    /// <param name="epochs">The total number of epochs, counting those restored from a checkpoint.</param>
     /// <param name="modelSeed">Seed of the initial weights; ranks other than 0 may pass anything, rank 0's win.</param>
-    public static DistributedTrainer<float> Train(Communicator communicator, int batchPerRank, int epochs, ulong modelSeed = 7,
-        string? checkpoint = null, bool resume = false, bool verifyEveryStep = true, Action<EpochRecord>? onEpoch = null)
+    /// <param name="checkpoint">The checkpoint rank 0 writes after every epoch, or null.</param>
+    /// <param name="resume">Restore <paramref name="checkpoint"/> first.</param>
+    public static Trainer<float> Train(Communicator? communicator, int batchPerRank, int epochs, ulong modelSeed = 7,
+        string? checkpoint = null, bool resume = false, bool verifyEveryStep = true, Action<EpochRecord>? onEpoch = null,
+        Action<Trainer<float>>? configure = null, CancellationToken cancellationToken = default)
+    {
+        var trainer = Create(communicator, modelSeed, verifyEveryStep);
+        configure?.Invoke(trainer);
+        if (resume) TrainingCheckpoint.Restore(trainer, checkpoint!);
+        if (checkpoint is not null) trainer.Callbacks.Add(new CheckpointCallback<float>(checkpoint));
+        var (x, y) = Data(TrainCount, 1);
+        var (vx, vy) = Data(ValidationCount, 2);
+        int remaining = Math.Max(0, epochs - trainer.Epoch);
+        trainer.Fit(x, y, new TrainerOptions { Epochs = remaining, BatchSize = batchPerRank }, vx, vy,
+            onEpoch is null ? null : new SyncProgress<TrainingProgress>(p =>
+            {
+                if (p.EpochCompleted) onEpoch(trainer.History.Last);
+            }), cancellationToken);
+        return trainer;
+    }
+
+    /// <summary>The scenario's trainer: a data-parallel strategy over <paramref name="communicator"/>, or one process when it is null.</summary>
+    public static Trainer<float> Create(Communicator? communicator, ulong modelSeed = 7, bool verifyEveryStep = true)
     {
         var random = new RandomGenerator(modelSeed);
         var model = new Sequential<float>([Features], new Dense<float>(Features, 12, random: random), new Sigmoid<float>(), new Dense<float>(12, Classes, random: random));
         var sgd = new Sgd<float>(model, 0.5, momentum: 0.9);
         _ = new BoldDriverSchedule(sgd, increase: 1.05, decrease: 0.5);
-        var trainer = new DistributedTrainer<float>(communicator, model, new SoftmaxCrossEntropyLoss<float>(), sgd, new DistributedTrainerOptions
+        var loss = new SoftmaxCrossEntropyLoss<float>();
+        // The shuffle generator is seeded the same on every rank, so the ranks agree on the order without communicating.
+        if (communicator is null) return new Trainer<float>(model, loss, sgd, new RandomGenerator(2024));
+        return new Trainer<float>(model, loss, sgd, new RandomGenerator(2024))
         {
-            Epochs = epochs,
-            BatchSizePerRank = batchPerRank,
-            Seed = 2024,
-            CheckpointPath = checkpoint,
-            Resume = resume,
-            VerifyWeightsEveryStep = verifyEveryStep,
-            Description = "synthetic blobs 16x4",
-        });
-        var (x, y) = Data(TrainCount, 1);
-        var (vx, vy) = Data(ValidationCount, 2);
-        trainer.Fit(x, y, vx, vy, onEpoch is null ? null : new SyncProgress<EpochRecord>(onEpoch));
-        return trainer;
+            Strategy = new DataParallelStrategy<float>(communicator, new DataParallelOptions
+            {
+                VerifyWeightsEveryStep = verifyEveryStep,
+                Description = "synthetic blobs 16x4",
+            }),
+        };
     }
 
     /// <summary>All parameter values, concatenated in parameter order.</summary>
-    public static float[] Weights(DistributedTrainer<float> trainer) => trainer.Model.Parameters.SelectMany(p => p.Value.Data).ToArray();
+    public static float[] Weights(Trainer<float> trainer) => trainer.Model.Parameters.SelectMany(p => p.Value.Data).ToArray();
 
     /// <summary>An <see cref="IProgress{T}"/> that reports synchronously on the calling thread (unlike <see cref="Progress{T}"/>).</summary>
     public sealed class SyncProgress<TValue>(Action<TValue> report) : IProgress<TValue>

@@ -132,14 +132,3 @@ public class CliTests
         (deep.Activation, deep.InitStd, deep.Loss, deep.CrossEntropyEpsilon, deep.BatchSize).Should().Be(("relu", 0.01, LossKind.CrossEntropy, 1e-5, 30));
     }
 }
-
-public class DistributedOptionTests
-{
-    [Fact]
-    public void DistributedRefusesPerEpochSamplingBeforeStartingMpi()
-    {
-        var (code, _, err, _) = SmokeTests.RunSample("--distributed", "--preset", "spark-mlp", "-o", Path.GetTempPath());
-        code.Should().Be(1);
-        err.Trim().Should().StartWith("mnist: error: --distributed").And.Contain("--sample-fraction 1").And.NotContain("\n");
-    }
-}

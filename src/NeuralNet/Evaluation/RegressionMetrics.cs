@@ -83,6 +83,45 @@ internal sealed class RegressionAccumulator
         }
     }
 
+    /// <summary>The length of <see cref="Export"/>'s state: the row count and four sums per output.</summary>
+    public int StateLength => 1 + 4 * _squared.Length;
+
+    /// <summary>Writes the state (rows, then per output: squared and absolute error sums, target mean and M2) for merging
+    /// across data-parallel ranks.</summary>
+    public void Export(Span<double> state)
+    {
+        int k = _squared.Length;
+        state[0] = _rows;
+        _squared.CopyTo(state.Slice(1, k));
+        _absolute.CopyTo(state.Slice(1 + k, k));
+        _mean.CopyTo(state.Slice(1 + 2 * k, k));
+        _m2.CopyTo(state.Slice(1 + 3 * k, k));
+    }
+
+    /// <summary>Replaces the state by the merge of several exported states in order (Chan et al.'s pairwise update of mean
+    /// and M2), so every rank gets the same figures for the union of the ranks' rows.</summary>
+    public void MergeFrom(ReadOnlySpan<double> states, int count)
+    {
+        int k = _squared.Length, length = StateLength;
+        Reset(k);
+        for (int s = 0; s < count; s++)
+        {
+            var st = states.Slice(s * length, length);
+            long rows = (long)st[0];
+            if (rows == 0) continue;
+            double total = _rows + rows;
+            for (int j = 0; j < k; j++)
+            {
+                _squared[j] += st[1 + j];
+                _absolute[j] += st[1 + k + j];
+                double mean = st[1 + 2 * k + j], delta = mean - _mean[j];
+                _m2[j] += st[1 + 3 * k + j] + delta * delta * _rows * rows / total;
+                _mean[j] += delta * rows / total;
+            }
+            _rows += rows;
+        }
+    }
+
     /// <summary>The metrics of everything added since <see cref="Reset"/>; NaN throughout when nothing was added.</summary>
     public RegressionMetrics Result()
     {

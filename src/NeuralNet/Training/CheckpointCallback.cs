@@ -3,7 +3,7 @@ using System.Numerics;
 
 namespace NeuralNet.Training;
 
-/// <summary>Saves a <see cref="TrainingCheckpoint"/> every <see cref="EveryEpochs"/> epochs.</summary>
+/// <summary>Saves a <see cref="TrainingCheckpoint"/> every <see cref="EveryEpochs"/> epochs (under data parallelism, on rank 0 only).</summary>
 /// <typeparam name="T">The element type.</typeparam>
 /// <remarks>The path may contain <c>{epoch}</c>, replaced by the epoch number (e.g. <c>run/ckpt-{epoch}.safetensors</c>);
 /// without it each save atomically replaces the previous file. Add it after callbacks that change the weights at epoch end
@@ -35,7 +35,8 @@ public sealed class CheckpointCallback<T> : TrainingCallback<T> where T : unmana
     public override void OnEpochEnd(Trainer<T> trainer, in EpochRecord record)
     {
         ArgumentNullException.ThrowIfNull(trainer);
-        if (record.Epoch % EveryEpochs != 0) return;
+        // Data-parallel ranks hold the same state: one of them writes.
+        if (record.Epoch % EveryEpochs != 0 || !trainer.Strategy.WritesFiles) return;
         string path = Path.Replace("{epoch}", record.Epoch.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal);
         TrainingCheckpoint.Save(trainer, path);
         Saved.Add(path);

@@ -41,6 +41,10 @@ namespace NeuralNet.Training;
 /// skips that batch's update (<see cref="IterationRecord.Undone"/>).</para>
 /// <para>A trainer keeps its epoch and iteration counts and its <see cref="History"/> across <c>Fit</c> calls, so calling
 /// <c>Fit</c> again (on the same or more data) continues training.</para>
+/// <para>Data parallelism is a <see cref="Strategy"/> (<see cref="TrainingStrategy{T}"/>): with N ranks each trains on its slice
+/// of every global batch of N·<see cref="TrainerOptions.BatchSize"/> examples, and the losses, counts, metrics and gradients are
+/// reduced across ranks before anything decides on them, so N ranks take the same steps as one process with the global batch.
+/// The default strategy (one process) leaves this loop exactly as it is.</para>
 /// <para>Not thread-safe; while it trains, nothing else may use the model.</para>
 /// </remarks>
 public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
@@ -52,6 +56,12 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
     private bool _stopRequested;
     private double? _clipNorm, _clipValue;
     private int[] _perExampleShape = [];
+    // The per-step figures a data-parallel strategy sums across ranks: loss·n, correct, diverged, cancelled, stop requested,
+    // and rank 0's clock (the others add 0), so every rank's history holds the same times.
+    private readonly double[] _stepFigures = new double[6];
+    private long _fitStart;
+    private TimeSpan _rootElapsed;
+    private bool _parallel;
 
     /// <summary>Creates a trainer.</summary>
     /// <param name="model">The model to train; its output must be (N, classes).</param>
@@ -84,6 +94,19 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     /// <summary>The generator used for shuffling and sampling (its state is saved in checkpoints).</summary>
     public RandomGenerator Random { get; }
+
+    /// <summary>How the training is spread over processes; <see cref="TrainingStrategy{T}.SingleProcess"/> (the default) trains
+    /// in this process alone. A data-parallel strategy (NeuralNet.Distributed's <c>DataParallelStrategy</c>) makes N ranks
+    /// train like one process with N times <see cref="TrainerOptions.BatchSize"/>.</summary>
+    public TrainingStrategy<T> Strategy
+    {
+        get;
+        init => field = value ?? throw new ArgumentNullException(nameof(value));
+    } = TrainingStrategy<T>.SingleProcess;
+
+    /// <summary>The checkpoint this trainer was restored from (path, epoch and iteration), or null; part of the settings the
+    /// ranks of a data-parallel run compare.</summary>
+    internal string? ResumedFrom { get; set; }
 
     /// <summary>The callbacks, run in order.</summary>
     public IList<TrainingCallback<T>> Callbacks { get; } = new List<TrainingCallback<T>>();
@@ -194,7 +217,9 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
             throw new ArgumentException("Trainer.Fit: ScheduleMonitor is ValidationLoss but no validation data were given.", nameof(options));
 
         int sampleCount = options.SampleFraction >= 1 ? trainCount : Math.Max(1, (int)Math.Round(options.SampleFraction * trainCount));
-        int batchSize = Math.Min(options.BatchSize, sampleCount);
+        // BatchSize is one rank's batch: with N ranks every step trains on a global batch of N·BatchSize examples.
+        _parallel = Strategy.WorldSize > 1;
+        int batchSize = Math.Min(checked(options.BatchSize * Strategy.WorldSize), sampleCount);
         int batchesPerEpoch = (sampleCount + batchSize - 1) / batchSize;
         var order = new int[trainCount];
 
@@ -204,10 +229,17 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         // Warm the buffers of the two batch sizes up front, so the first epoch's steps allocate no gather buffers.
         GetBatchBuffers(batchSize, regression ? classes : 0);
         if (sampleCount % batchSize != 0) GetBatchBuffers(sampleCount % batchSize, regression ? classes : 0);
+        if (_parallel)
+        {
+            foreach (int global in (ReadOnlySpan<int>)[batchSize, sampleCount % batchSize])
+                if (Strategy.Shard(global).Count is var local and > 0) GetBatchBuffers(local, regression ? classes : 0);
+            Strategy.OnFitBegin(this, DescribeRun(inputs, targets, valX, valY, valStart, valCount, trainCount, options));
+        }
 
         _stopRequested = false;
         (_clipNorm, _clipValue) = (options.ClipGradientNorm, options.ClipGradientValue);
         long start = Stopwatch.GetTimestamp();
+        _fitStart = start;
         for (int c = 0; c < Callbacks.Count; c++) Callbacks[c].OnTrainBegin(this);
         int lastEpoch = Epoch + options.Epochs;
         double lastValLoss = double.NaN, lastValAcc = double.NaN;
@@ -234,20 +266,43 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
             long correctSum = 0, seen = 0;
             if (regression) _trainMetrics.Reset(classes);
             int batchIndex = 0;
-            for (int offset = 0; offset < sampleCount && !_stopRequested; offset += batchSize)
+            // Under data parallelism a stop requested on one rank is agreed on in the next step's reduction, not here.
+            for (int offset = 0; offset < sampleCount && (_parallel || !_stopRequested); offset += batchSize)
             {
-                cancellationToken.ThrowIfCancellationRequested();
+                if (!_parallel) cancellationToken.ThrowIfCancellationRequested();
                 int b = Math.Min(batchSize, sampleCount - offset);
-                var batch = GetBatchBuffers(b, regression ? classes : 0);
-                var rows = order.AsSpan(offset, b);
-                Gather(inputs, rows, batch.X.AsSpan());
-                if (regression) Gather(targets.Values!, rows, batch.Targets!.AsSpan());
-                else for (int i = 0; i < b; i++) batch.Labels[i] = targets.Labels![rows[i]];
-                batch.Augmented = options.Augmentation is { } augmentation ? Augment(augmentation, batch.X) : null;
-                Iteration++;
-                batchIndex++;
+                double batchLoss, rate;
+                int correct;
+                bool undone;
+                if (_parallel)
+                {
+                    var local = GatherSlice(inputs, targets, order.AsSpan(offset, b), options.Augmentation, regression ? classes : 0);
+                    Iteration++;
+                    batchIndex++;
+                    bool stop;
+                    (batchLoss, correct, undone, rate, stop) = ParallelTrainStep(local, b, epoch, cancellationToken);
+                    if (stop)
+                    {
+                        // Some rank asked to stop: every rank leaves before this step's update.
+                        Iteration--;
+                        batchIndex--;
+                        _stopRequested = true;
+                        break;
+                    }
+                }
+                else
+                {
+                    var batch = GetBatchBuffers(b, regression ? classes : 0);
+                    var rows = order.AsSpan(offset, b);
+                    Gather(inputs, rows, batch.X.AsSpan());
+                    if (regression) Gather(targets.Values!, rows, batch.Targets!.AsSpan());
+                    else for (int i = 0; i < b; i++) batch.Labels[i] = targets.Labels![rows[i]];
+                    batch.Augmented = options.Augmentation is { } augmentation ? Augment(augmentation, batch.X) : null;
+                    Iteration++;
+                    batchIndex++;
 
-                var (batchLoss, correct, undone, rate) = TrainStep(batch, epoch);
+                    (batchLoss, correct, undone, rate) = TrainStep(batch, epoch);
+                }
                 lossSum += batchLoss * b;
                 correctSum += correct;
                 seen += b;
@@ -255,13 +310,13 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
                 double iterValLoss = double.NaN, iterValAcc = double.NaN;
                 if (hasValidation && options.ValidationEveryIterations > 0 && Iteration % options.ValidationEveryIterations == 0)
                 {
-                    (iterValLoss, iterValAcc) = EvaluateRange(valX!, valY, valStart, valCount, options.EvaluationBatchSize, classes, null, null);
+                    (iterValLoss, iterValAcc) = EvaluateRange(valX!, valY, valStart, valCount, options.EvaluationBatchSize, classes, null, null, _parallel);
                     lastValLoss = iterValLoss;
                     lastValAcc = iterValAcc;
                 }
                 lastRate = rate;
                 var record = new IterationRecord(epoch, Iteration, batchLoss, Accuracy(correct, b, regression, classes), iterValLoss, iterValAcc,
-                    rate, Stopwatch.GetElapsedTime(start), undone);
+                    rate, _parallel ? _rootElapsed : Stopwatch.GetElapsedTime(start), undone);
                 if (options.RecordIterations) History.Add(record);
                 for (int c = 0; c < Callbacks.Count; c++) Callbacks[c].OnIterationEnd(this, record);
                 if (progress is not null && options.ProgressEveryIterations > 0 && Iteration % options.ProgressEveryIterations == 0)
@@ -269,20 +324,33 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
                         Accuracy(correctSum, seen, regression, classes), lastValLoss, lastValAcc, rate, record.Elapsed, false));
             }
 
+            if (_parallel)
+            {
+                Strategy.OnEpochEnd(this, epoch);
+                if (regression) MergeAcrossRanks(_trainMetrics);
+            }
             double trainLoss = seen == 0 ? double.NaN : lossSum / seen;
             double trainAcc = seen == 0 ? double.NaN : Accuracy(correctSum, seen, regression, classes);
             double valLoss = double.NaN, valAcc = double.NaN;
             RegressionMetrics? trainRegression = regression ? _trainMetrics.Result() : null, valRegression = null;
             if (hasValidation)
             {
-                (valLoss, valAcc) = EvaluateRange(valX!, valY, valStart, valCount, options.EvaluationBatchSize, classes, null, regression ? _evalMetrics : null);
+                (valLoss, valAcc) = EvaluateRange(valX!, valY, valStart, valCount, options.EvaluationBatchSize, classes, null, regression ? _evalMetrics : null, _parallel);
                 lastValLoss = valLoss;
                 lastValAcc = valAcc;
                 if (regression) valRegression = _evalMetrics.Result();
             }
             double usedRate = lastRate;
             Epoch = epoch;
-            var epochRecord = new EpochRecord(epoch, batchIndex, trainLoss, trainAcc, valLoss, valAcc, usedRate, Stopwatch.GetElapsedTime(start))
+            var elapsed = Stopwatch.GetElapsedTime(start);
+            if (_parallel)
+            {
+                // Rank 0's clock on every rank, so that every rank's history is identical.
+                Span<double> ticks = [Strategy.WritesFiles ? elapsed.Ticks : 0];
+                Strategy.Sum(ticks);
+                elapsed = TimeSpan.FromTicks((long)ticks[0]);
+            }
+            var epochRecord = new EpochRecord(epoch, batchIndex, trainLoss, trainAcc, valLoss, valAcc, usedRate, elapsed)
             {
                 TrainingRegression = trainRegression,
                 ValidationRegression = valRegression,
@@ -292,8 +360,10 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
             for (int c = 0; c < Callbacks.Count; c++) Callbacks[c].OnEpochEnd(this, epochRecord);
             progress?.Report(new TrainingProgress(epoch, lastEpoch, Iteration, batchIndex, batchesPerEpoch, trainLoss, trainAcc,
                 valLoss, valAcc, usedRate, epochRecord.Elapsed, true));
+            if (_parallel) _stopRequested = AnyRank(_stopRequested);
         }
         for (int c = 0; c < Callbacks.Count; c++) Callbacks[c].OnTrainEnd(this);
+        if (_parallel) Strategy.OnFitEnd(this);
         return History;
     }
 
@@ -347,6 +417,54 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
     private (double Loss, int Correct, bool Undone, double Rate) TrainStep(BatchBuffers batch, int epoch)
     {
         var x = batch.Augmented ?? batch.X;
+        var diverged = ForwardLoss(batch, epoch, out double loss, out int correct);
+        if (diverged is not null) throw diverged;
+        return Update(loss, correct, x.Dim(0), x.Dim(0));
+    }
+
+    /// <summary>One data-parallel step on this rank's slice (null when the slice is empty) of a global batch of
+    /// <paramref name="globalCount"/> examples: forward, then one reduction of the step's figures (loss, correct count,
+    /// divergence, cancellation, stop requests) so every rank decides the same, then the update.</summary>
+    private (double Loss, int Correct, bool Undone, double Rate, bool Stop) ParallelTrainStep(BatchBuffers? batch, int globalCount, int epoch,
+        CancellationToken cancellationToken)
+    {
+        double localLoss = 0;
+        int localCorrect = 0, localCount = 0;
+        TrainingDivergedException? diverged = null;
+        if (batch is not null)
+        {
+            localCount = batch.X.Dim(0);
+            diverged = ForwardLoss(batch, epoch, out localLoss, out localCorrect);
+        }
+        var f = _stepFigures;
+        f[0] = diverged is null ? localLoss * localCount : 0;
+        f[1] = localCorrect;
+        f[2] = diverged is null ? 0 : 1;
+        f[3] = cancellationToken.IsCancellationRequested ? 1 : 0;
+        f[4] = _stopRequested ? 1 : 0;
+        f[5] = Strategy.WritesFiles ? Stopwatch.GetElapsedTime(_fitStart).Ticks : 0;
+        Strategy.Sum(f);
+        _rootElapsed = TimeSpan.FromTicks((long)f[5]);
+        if (f[2] > 0) throw Strategy.ShareDivergence(diverged);
+        if (f[3] > 0)
+        {
+            // Cancelled on some rank: every rank stops before this step's update, at its last completed step.
+            Iteration--;
+            throw new OperationCanceledException(
+                "Trainer.Fit: training was cancelled on a rank; every rank stopped at its last completed step.",
+                cancellationToken.IsCancellationRequested ? cancellationToken : CancellationToken.None);
+        }
+        if (f[4] > 0) return (0, 0, false, Optimizer.LearningRate, true);
+        var (loss, correct, undone, rate) = Update(f[0] / globalCount, (int)f[1], localCount, globalCount);
+        return (loss, correct, undone, rate, false);
+    }
+
+    /// <summary>Forward pass and loss of a batch; returns the divergence (non-finite output or loss) instead of throwing it.</summary>
+    private TrainingDivergedException? ForwardLoss(BatchBuffers batch, int epoch, out double loss, out int correct)
+    {
+        var x = batch.Augmented ?? batch.X;
+        loss = double.NaN;
+        correct = 0;
         NdArray<T> output;
         try
         {
@@ -357,19 +475,25 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
             // Modules reject non-finite inputs; find which layer produced them.
             var diverged = Diverged(x, epoch, null, e);
             if (diverged is null) throw;
-            throw diverged;
+            return diverged;
         }
         if (!Finiteness.AllFinite<T>(output.AsSpan()))
-            throw Diverged(x, epoch, null, null) ?? new TrainingDivergedException(
+            return Diverged(x, epoch, null, null) ?? new TrainingDivergedException(
                 $"Training diverged at epoch {epoch}, iteration {Iteration}: the model output is not finite.", epoch, Iteration, -2, Model.Name);
-        double loss = double.CreateTruncating(batch.Targets is { } t ? Loss.Forward(output, t) : Loss.Forward(output, batch.Labels));
+        loss = double.CreateTruncating(batch.Targets is { } t ? Loss.Forward(output, t) : Loss.Forward(output, batch.Labels));
         if (!double.IsFinite(loss))
-            throw new TrainingDivergedException(
+            return new TrainingDivergedException(
                 $"Training diverged at epoch {epoch}, iteration {Iteration}: every layer output is finite but {Loss.Name} returned {loss.ToString(CultureInfo.InvariantCulture)}.",
                 epoch, Iteration, -2, Loss.Name);
-        int correct = CountCorrect(output, batch);
+        correct = CountCorrect(output, batch);
         if (batch.Targets is not null) _trainMetrics.Add<T>(output.AsSpan(), batch.Targets.AsSpan(), x.Dim(0));
+        return null;
+    }
 
+    /// <summary>The schedule, backward pass, gradient reduction, clipping and optimizer step of a batch whose (global) loss is
+    /// <paramref name="loss"/>; this process trained on <paramref name="localCount"/> of its <paramref name="globalCount"/> examples.</summary>
+    private (double Loss, int Correct, bool Undone, double Rate) Update(double loss, int correct, int localCount, int globalCount)
+    {
         if (Schedule is { RequiresLoss: true, Interval: ScheduleInterval.Iteration })
         {
             var decision = Schedule.Step(loss);
@@ -385,7 +509,24 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         }
 
         Optimizer.ZeroGrad();
-        Model.Backward(Loss.Backward());
+        if (_parallel)
+        {
+            Strategy.BeginBackward();
+            if (localCount > 0)
+            {
+                var dy = Loss.Backward();
+                // The loss is the mean over this rank's slice; weighted by its share of the global batch, the ranks'
+                // gradients add up to the gradient of the global-batch mean.
+                if (localCount != globalCount)
+                    TensorPrimitives.Multiply<T>(dy.AsSpan(), T.CreateChecked((double)localCount / globalCount), dy.AsSpan());
+                Model.Backward(dy);
+            }
+            Strategy.ReduceGradients(localCount, globalCount);
+        }
+        else
+        {
+            Model.Backward(Loss.Backward());
+        }
         // Between the backward pass and the update; value first, so the norm measures (and scales) the clamped gradient.
         if (_clipValue is { } clipValue) GradientClipping.ClipByValue(Optimizer.Parameters, clipValue);
         if (_clipNorm is { } clipNorm) LastGradientNorm = GradientClipping.ClipByNorm(Optimizer.Parameters, clipNorm);
@@ -394,6 +535,112 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
 
         if (Schedule is { RequiresLoss: false, Interval: ScheduleInterval.Iteration }) Schedule.Step();
         return (loss, correct, false, usedRate);
+    }
+
+    /// <summary>Gathers this rank's slice of a global batch (rows of the shuffled order) into the buffers of its size; null when
+    /// the slice is empty. With augmentation the whole global batch is warped first, so the generator advances by the same
+    /// draws on every rank and each example gets the transform one process would give it.</summary>
+    private BatchBuffers? GatherSlice(NdArray<T> inputs, Targets targets, ReadOnlySpan<int> rows, NeuralNet.Data.ImageAugmentation? augmentation, int targetWidth)
+    {
+        var (offset, count) = Strategy.Shard(rows.Length);
+        NdArray<T>? warped = null;
+        if (augmentation is not null)
+        {
+            var global = GetBatchBuffers(rows.Length, 0);
+            Gather(inputs, rows, global.X.AsSpan());
+            warped = Augment(augmentation, global.X);
+        }
+        if (count == 0) return null;
+        var batch = GetBatchBuffers(count, targetWidth);
+        var slice = rows.Slice(offset, count);
+        if (warped is not null)
+        {
+            int rowLength = warped.Length / rows.Length;
+            warped.AsSpan().Slice(offset * rowLength, count * rowLength).CopyTo(batch.X.AsSpan());
+        }
+        else
+        {
+            Gather(inputs, slice, batch.X.AsSpan());
+        }
+        if (targets.Values is { } values) Gather(values, slice, batch.Targets!.AsSpan());
+        else for (int i = 0; i < count; i++) batch.Labels[i] = targets.Labels![slice[i]];
+        batch.Augmented = null;
+        return batch;
+    }
+
+    /// <summary>True on every rank when <paramref name="flag"/> is true on any rank.</summary>
+    private bool AnyRank(bool flag)
+    {
+        Span<double> f = [flag ? 1 : 0];
+        Strategy.Sum(f);
+        return f[0] > 0;
+    }
+
+    /// <summary>Replaces this rank's regression sums by the merge of every rank's, in rank order.</summary>
+    private void MergeAcrossRanks(RegressionAccumulator metrics)
+    {
+        var mine = new double[metrics.StateLength];
+        metrics.Export(mine);
+        var all = new double[mine.Length * Strategy.WorldSize];
+        Strategy.Gather(mine, all);
+        metrics.MergeFrom(all, Strategy.WorldSize);
+    }
+
+    /// <summary>Every setting that changes the result of a <c>Fit</c> call, named, for the ranks of a data-parallel run to compare
+    /// before they train: a rank started with other settings, data or generator state stops every rank, naming what differs.</summary>
+    private List<KeyValuePair<string, string>> DescribeRun(NdArray<T> inputs, Targets targets, NdArray<T>? valX, Targets valY, int valStart, int valCount,
+        int trainCount, TrainerOptions options)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var settings = new List<KeyValuePair<string, string>>();
+        void Add(string name, string? value) => settings.Add(new(name, value ?? "none"));
+        Add("trainer call", "Trainer.Fit");
+        Add("ranks", Strategy.WorldSize.ToString(inv));
+        Add("element type", typeof(T).Name);
+        Add("model", Model.ToString());
+        Add("parameters", string.Join(", ", Model.Parameters.Select(p => p.Name + p.Value.ShapeString)));
+        Add("buffers", string.Join(", ", Model.Buffers.Select(b => b.Name + b.Value.ShapeString)));
+        Add("loss", Loss.GetType().FullName + " " + Loss.Name);
+        Add("optimizer", Optimizer.ToString());
+        Add("schedule", Schedule is null ? null : DescribeSchedule(Schedule));
+        Add("options", (options with { Epochs = options.Epochs }).ToString());
+        // Callbacks that keep training state (early stopping, which also restores weights) must be alike on every rank; others
+        // (progress output, a stop request on one rank, which every rank then follows) may differ.
+        Add("checkpointed callbacks", string.Join(", ", Callbacks.Where(c => c is ICheckpointedCallback<T>).Select(c => c.GetType().FullName)));
+        Add("generator state", string.Join(" ", Random.GetState().Select(w => w.ToString("x16", inv))));
+        Add("resumed from", ResumedFrom);
+        Add("epoch", Epoch.ToString(inv));
+        Add("iteration", Iteration.ToString(inv));
+        Add("training data", $"{inputs.ShapeString}, {trainCount} for training, {HashData(inputs, targets, 0, inputs.Dim(0))}");
+        Add("validation data", valX is null ? null : $"{valX.ShapeString} rows {valStart}..{valStart + valCount}, {HashData(valX, valY, valStart, valCount)}");
+        return settings;
+    }
+
+    private static string DescribeSchedule(LearningRateSchedule schedule)
+    {
+        var text = new System.Text.StringBuilder(schedule.ToString()).Append(' ').Append(schedule.Interval);
+        // The schedule's own parameters (decay, step size, increase/decrease factors, …), read from its public properties.
+        foreach (var property in schedule.GetType().GetProperties(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance)
+            .Where(p => p.GetIndexParameters().Length == 0 && (p.PropertyType.IsPrimitive || p.PropertyType.IsEnum || p.PropertyType == typeof(string)))
+            .OrderBy(p => p.Name, StringComparer.Ordinal))
+            text.Append(' ').Append(property.Name).Append('=').Append(Convert.ToString(property.GetValue(schedule), CultureInfo.InvariantCulture));
+        foreach (var (key, value) in schedule.GetState().OrderBy(kv => kv.Key, StringComparer.Ordinal))
+            text.Append(' ').Append(key).Append('=').Append(value.ToString("R", CultureInfo.InvariantCulture));
+        return text.ToString();
+    }
+
+    private static string HashData(NdArray<T> inputs, Targets targets, int start, int count)
+    {
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        int rowLength = inputs.Length / inputs.Dim(0);
+        hash.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(inputs.AsSpan().Slice(start * rowLength, count * rowLength)));
+        if (targets.Labels is { } labels) hash.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(labels.AsSpan(start, count)));
+        if (targets.Values is { } values)
+        {
+            int width = values.Dim(1);
+            hash.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan().Slice(start * width, count * width)));
+        }
+        return "sha256 " + Convert.ToHexString(hash.GetHashAndReset())[..16].ToLowerInvariant();
     }
 
     private void StepScheduleAtEpochEnd(TrainerOptions options, double trainLoss, double valLoss, bool hasValidation)
@@ -425,13 +672,20 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
     }
 
     private (double Loss, double Accuracy) EvaluateRange(NdArray<T> inputs, Targets targets, int start, int count, int batchSize, int classes,
-        ConfusionMatrix? matrix, RegressionAccumulator? metrics)
+        ConfusionMatrix? matrix, RegressionAccumulator? metrics, bool sharded = false)
     {
         double lossSum = 0;
         long correct = 0;
         bool lossFinite = true;
         bool regression = targets.Values is not null;
         metrics?.Reset(classes);
+        int totalCount = count;
+        if (sharded)
+        {
+            // Each rank evaluates its contiguous slice; the sums are reduced below, so every rank gets the same figures.
+            (int sliceOffset, count) = Strategy.Shard(totalCount);
+            start += sliceOffset;
+        }
         for (int offset = 0; offset < count; offset += batchSize)
         {
             int b = Math.Min(batchSize, count - offset);
@@ -461,7 +715,14 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
                 matrix?.Add(y[i], predicted);
             }
         }
-        return (lossFinite ? lossSum / count : double.NaN, Accuracy(correct, count, regression, classes));
+        if (sharded)
+        {
+            Span<double> sums = [lossSum, correct, lossFinite ? 0 : 1];
+            Strategy.Sum(sums);
+            (lossSum, correct, lossFinite) = (sums[0], (long)sums[1], sums[2] == 0);
+            if (metrics is not null) MergeAcrossRanks(metrics);
+        }
+        return (lossFinite ? lossSum / totalCount : double.NaN, Accuracy(correct, totalCount, regression, classes));
     }
 
     /// <summary>Rows whose arg-max output equals the label, or (with targets) the arg-max target.</summary>

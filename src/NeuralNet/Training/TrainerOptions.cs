@@ -27,7 +27,9 @@ public sealed record TrainerOptions
     /// <summary>The number of epochs to run in this call (continued training adds to the trainer's epoch count). Default 1.</summary>
     public int Epochs { get; init; } = 1;
 
-    /// <summary>Examples per optimizer step. The last batch of an epoch may be smaller. Default 32.</summary>
+    /// <summary>Examples per optimizer step on each rank. The last batch of an epoch may be smaller. Under a data-parallel
+    /// <see cref="Trainer{T}.Strategy"/> of N ranks this is each rank's batch B and every step trains on a global batch of N·B.
+    /// Default 32.</summary>
     public int BatchSize { get; init; } = 32;
 
     /// <summary>Shuffle the training examples every epoch from the trainer's <see cref="RandomGenerator"/>. Default true.</summary>

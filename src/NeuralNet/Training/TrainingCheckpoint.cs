@@ -35,6 +35,10 @@ namespace NeuralNet.Training;
 /// <c>training.callbacks.{c}.{j}</c>; on restore each such callback gets the state saved at its position when there is one
 /// (a checkpoint without it leaves the callback as it is). Other callbacks keep no state in the file. Checkpoints are taken at
 /// epoch boundaries, where the trainer's state is complete.</para>
+/// <para>The same file serves one process and N data-parallel ranks (the ranks hold identical state): rank 0 writes it
+/// (<see cref="CheckpointCallback{T}"/> saves only where <see cref="TrainingStrategy{T}.WritesFiles"/>), and under a
+/// data-parallel <see cref="Trainer{T}.Strategy"/> <see cref="Restore{T}(Trainer{T}, string)"/> is a collective: rank 0 reads
+/// the file and sends its bytes, so every rank restores the same state or fails with the same exception.</para>
 /// </remarks>
 public static class TrainingCheckpoint
 {
@@ -152,7 +156,8 @@ public static class TrainingCheckpoint
     {
         ArgumentNullException.ThrowIfNull(trainer);
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
-        var file = SafeTensorsFile.Load(path);
+        // Under data parallelism a collective: rank 0 reads the file and every rank restores the same bytes.
+        var file = trainer.Strategy.LoadCheckpoint(path);
         string Meta(string key) => file.Metadata.TryGetValue(key, out var v) ? v : throw Bad(path, $"metadata entry '{key}' is missing");
         if (!file.Metadata.ContainsKey(VersionKey)) throw Bad(path, $"metadata entry '{VersionKey}' is missing (a model file, not a training checkpoint?)");
         if (Meta(VersionKey) != "2") throw Bad(path, $"checkpoint version '{Meta(VersionKey)}' is not supported (expected 2)");
@@ -290,6 +295,7 @@ public static class TrainingCheckpoint
         if (scheduleState is not null) trainer.Schedule!.SetState(scheduleState);
         trainer.Random.SetState(randomState);
         trainer.RestoreProgress(epoch, iteration, history, undo);
+        trainer.ResumedFrom = string.Create(CultureInfo.InvariantCulture, $"{path} (epoch {epoch}, iteration {iteration})");
     }
 
     private static History ReadHistory(SafeTensorsFile file, string path)
