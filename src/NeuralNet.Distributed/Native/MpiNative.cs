@@ -22,6 +22,8 @@ internal static unsafe class MpiNative
 
     public const int Success = 0;
     public const int MaxErrorString = 256;
+    /// <summary>MPI_THREAD_SERIALIZED in Open MPI's mpi.h: any thread may call MPI, one at a time.</summary>
+    public const int ThreadSerialized = 2;
     public static readonly nint InPlace = 1;
 
     private static readonly object Gate = new();
@@ -42,6 +44,8 @@ internal static unsafe class MpiNative
 
     public static delegate* unmanaged<int*, byte***, int> Init;
     public static delegate* unmanaged<int*, int> Initialized;
+    public static delegate* unmanaged<int*, byte***, int, int*, int> InitThread;
+    public static delegate* unmanaged<int*, int> QueryThread;
     public static delegate* unmanaged<int> Finalize;
     public static delegate* unmanaged<int*, int> Finalized;
     public static delegate* unmanaged<nint, int*, int> CommRank;
@@ -127,6 +131,8 @@ internal static unsafe class MpiNative
 
             Init = (delegate* unmanaged<int*, byte***, int>)Export("MPI_Init");
             Initialized = (delegate* unmanaged<int*, int>)Export("MPI_Initialized");
+            InitThread = (delegate* unmanaged<int*, byte***, int, int*, int>)Export("MPI_Init_thread");
+            QueryThread = (delegate* unmanaged<int*, int>)Export("MPI_Query_thread");
             Finalize = (delegate* unmanaged<int>)Export("MPI_Finalize");
             Finalized = (delegate* unmanaged<int*, int>)Export("MPI_Finalized");
             CommRank = (delegate* unmanaged<nint, int*, int>)Export("MPI_Comm_rank");
