@@ -30,7 +30,9 @@ namespace NeuralNet.Distributed;
 /// are given to <see cref="Begin"/>, not to <see cref="Complete"/>.</para>
 /// <para>Overlap: a dedicated communication thread, started on the first <see cref="Begin"/>, runs the buckets'
 /// collectives in order while the calling thread back-propagates; it packs, reduces and writes back each bucket, so
-/// <see cref="LayerCompleted"/> only signals it. Between <see cref="Begin"/> and <see cref="Complete"/> the
+/// <see cref="LayerCompleted"/> only signals it. The last bucket (the first layers, finished when backward ends) is
+/// reduced by <see cref="Complete"/> on the calling thread once the others are done: nothing is left to overlap it
+/// with, and a hand-off to another thread costs a wake-up. A model with a single bucket therefore uses no thread. Between <see cref="Begin"/> and <see cref="Complete"/> the
 /// communicator belongs to that thread: the caller must run no other collective on it meanwhile (MPI is initialized
 /// with <c>MPI_THREAD_SERIALIZED</c>, which allows one thread at a time). Where the communicator does not allow
 /// collectives on another thread (<see cref="Communicator.CollectivesOnAnyThread"/>), each bucket is reduced on the
@@ -42,15 +44,17 @@ namespace NeuralNet.Distributed;
 /// </remarks>
 public sealed class GradientBucketReducer<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
 {
-    /// <summary>The default <see cref="BucketBytes"/>: 256 KiB.</summary>
-    /// <remarks>Small enough that every reference network has several buckets (the largest reference gradients are
-    /// 0.1–1.4 MB, so DDP's 25 MB would make one bucket and no overlap), large enough that the per-bucket latency of two
-    /// collectives stays small against the bucket's transfer time on a 1–10 Gbit/s link.</remarks>
-    public const int DefaultBucketBytes = 256 * 1024;
+    /// <summary>The default <see cref="BucketBytes"/>: 64 KiB.</summary>
+    /// <remarks>The reference networks' gradients are 0.1–1.4 MB, so DDP's 25 MB would make one bucket and no overlap.
+    /// 64 KiB splits the convolutional networks where it pays (LeNet-5's dense layers reduce while its convolutions
+    /// back-propagate), while every bucket costs two more collectives and a hand-off to the communication thread, so
+    /// one bucket per layer is slower (see docs/distributed.md, cost model).</remarks>
+    public const int DefaultBucketBytes = 64 * 1024;
 
     private readonly Bucket[] _buckets;
     private readonly T[] _flat;
     private readonly bool _threaded;
+    private readonly int _threadBuckets;   // buckets reduced on the communication thread: all but the last
     private readonly SemaphoreSlim _ready = new(0);
     private readonly ManualResetEventSlim _done = new(false);
     private Thread? _thread;
@@ -104,7 +108,8 @@ public sealed class GradientBucketReducer<T> : IDisposable where T : unmanaged, 
         if (buckets.Count == 0) throw new ArgumentException("GradientBucketReducer: the model has no parameters to synchronize.", nameof(model));
         _buckets = buckets.ToArray();
         _flat = new T[offset];
-        _threaded = communicator.Size > 1 && communicator.CollectivesOnAnyThread;
+        _threaded = communicator.Size > 1 && communicator.CollectivesOnAnyThread && _buckets.Length > 1;
+        _threadBuckets = _threaded ? _buckets.Length - 1 : 0;
         Layout = _buckets.Select(b => (b.FirstLayer, b.LastLayer, b.Length)).ToArray();
     }
 
@@ -120,8 +125,9 @@ public sealed class GradientBucketReducer<T> : IDisposable where T : unmanaged, 
     /// <summary>The buckets in reduction order: the layers each covers (inclusive) and its number of elements.</summary>
     public IReadOnlyList<(int FirstLayer, int LastLayer, int Elements)> Layout { get; }
 
-    /// <summary>True when the buckets are reduced on a communication thread, overlapping the backward pass; false with
-    /// one rank or a communicator that allows collectives on its creating thread only.</summary>
+    /// <summary>True when the buckets but the last are reduced on a communication thread, overlapping the backward
+    /// pass; false with one rank, with a single bucket, or with a communicator that allows collectives on its creating
+    /// thread only.</summary>
     public bool Overlaps => _threaded;
 
     /// <summary>Starts a step: the gradients of this rank's nᵣ examples of a global batch of n will be averaged.</summary>
@@ -170,9 +176,13 @@ public sealed class GradientBucketReducer<T> : IDisposable where T : unmanaged, 
         if (!_active) throw new InvalidOperationException("GradientBucketReducer.Complete: call Begin(localCount, globalCount) before the backward pass.");
         // Buckets whose layers were not reported (no hook attached, or a backward pass that stopped early) go now.
         Release(int.MinValue);
-        if (_threaded) _done.Wait();
         _active = false;
+        if (!_threaded) return;
+        _done.Wait();
         _failure?.Throw();
+        // The last bucket holds the first layers, done when backward ends: there is nothing left to overlap it with,
+        // so it is reduced here, after the communication thread's buckets, without a hand-off to that thread.
+        Reduce(_buckets.Length - 1);
     }
 
     /// <summary>Stops the communication thread. Call it only between steps.</summary>
@@ -195,8 +205,8 @@ public sealed class GradientBucketReducer<T> : IDisposable where T : unmanaged, 
         while (_released < _buckets.Length && _buckets[_released].FirstLayer >= layerIndex)
         {
             int b = _released++;
-            if (_threaded) _ready.Release();
-            else Reduce(b);
+            if (!_threaded) Reduce(b);
+            else if (b < _threadBuckets) _ready.Release();
         }
     }
 
@@ -219,7 +229,7 @@ public sealed class GradientBucketReducer<T> : IDisposable where T : unmanaged, 
                 }
             }
             _finished = b + 1;
-            if (b + 1 == _buckets.Length) _done.Set();
+            if (b + 1 == _threadBuckets) _done.Set();
         }
     }
 

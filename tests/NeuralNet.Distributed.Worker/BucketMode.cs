@@ -59,7 +59,7 @@ internal static class BucketMode
         var dp = new DataParallel<T>(world, reference.Parameters);
         using var reducer = new GradientBucketReducer<T>(world, bucketed, bucketBytes);
         bucketed.LayerBackwardCompleted = reducer.LayerCompleted;
-        if (world.Size > 1 && !reducer.Overlaps) throw new InvalidOperationException("GradientBucketReducer: expected the overlapped path under mpirun.");
+        if (world.Size > 1 && reducer.Layout.Count > 1 && !reducer.Overlaps) throw new InvalidOperationException("GradientBucketReducer: expected the overlapped path under mpirun.");
         var sgdA = new Sgd<T>(reference, 0.05, momentum: 0.9);
         var sgdB = new Sgd<T>(bucketed, 0.05, momentum: 0.9);
         var loss = new SoftmaxCrossEntropyLoss<T>();
