@@ -13,7 +13,8 @@ Model, N machines, gradient of S bytes in K buckets, link bandwidth B, per-messa
                                                              the bytes of a ring, 2(N-1) messages per rank and bucket)
     after(N)   = C + R_1(N)                                 (one reduction after the backward pass)
     overlap(N) = C + R_K(N) - min(R_K(N) - R_last(N), H)    (buckets reduced while backward continues)
-C: the measured step without communication (forward, backward, SGD) of one rank at its batch. H: the backward time left
+C: the measured step without communication (forward, backward, SGD) of one rank at its batch (minimum over the steps,
+as the machine's load is not the model's business). H: the backward time left
 after the first bucket's layers are done (measured): communication can hide behind it, but the last bucket (the first
 layers, done last) can only start when backward ends, so R_last(N) is never hidden. Efficiency = C / step time: the
 throughput of N machines relative to N that need not communicate.
@@ -21,7 +22,7 @@ throughput of N machines relative to N that need not communicate.
 Fit: a is half the fastest 2-rank all-reduce of <= 16 KiB; 1/B the least-squares slope of (t - 2a) over the 2-rank
 buffers of 1 MiB and more (above the 256 KB burst of the token-bucket filter). Minimum times, because on a shared
 2-core machine only the minimum is free of pre-emption; the step times compared with the model are medians (merged over
-rounds by their median). The 3-rank sweep and steps validate the fit. Rows marked "nominal" use the link's nominal
+rounds by their median) and minima. The 3-rank sweep and steps validate the fit. Rows marked "nominal" use the link's nominal
 rate and an assumed a = 50 us (TCP through a switch) instead of the fit.
 """
 import re
@@ -43,6 +44,7 @@ def rows(path, columns):
 
 
 num = lambda cell: float(cell.split("/")[0].replace(",", ""))
+low = lambda cell: float(cell.split("/")[-1].replace(",", ""))
 
 
 def fit(points):
@@ -62,6 +64,11 @@ def step_times(r, n, a, bw):
     last = reduce_time(n, r["last"], 1, a, bw)
     over = r["compute"] + full - min(full - last, r["hideable"])
     return after, over
+
+
+def unloaded(r):
+    """The row with the minimum compute and hideable times (the machine's load removed) as C and H."""
+    return r | {"compute": r["compute_min"], "hideable": r["hideable_min"]}
 
 
 def main(args):
@@ -97,31 +104,33 @@ def main(args):
                                               compute=[], hideable=[], after=[], over=[]))
             for name, i in (("compute", 7), ("hideable", 8), ("after", 9), ("over", 10)):
                 d[name].append(num(c[i]))
-    bench = {k: {n: (statistics.median(v) if isinstance(v, list) else v) for n, v in d.items()} | {"rounds": len(d["compute"])}
-             for k, d in samples.items()}
+                d.setdefault(name + "_min", []).append(low(c[i]))
+    bench = {k: {n: ((min(v) if n.endswith("_min") else statistics.median(v)) if isinstance(v, list) else v) for n, v in d.items()}
+             | {"rounds": len(d["compute"])} for k, d in samples.items()}
 
-    print("\nMeasured step (median of the per-round medians), reduction after backward vs overlapped, per bucket cap:\n")
-    print("| link | network | ranks | bucket cap | buckets | compute | hideable | after | overlapped | overlapped / after | rounds |")
+    print("\nMeasured step in ms, median of the rounds' medians / minimum over all steps, reduction after backward vs overlapped:\n")
+    print("| link | network | ranks | bucket cap | buckets | compute | hideable | after | overlapped | overlapped / after, medians / minima | rounds |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    ms = lambda r, n: f"{r[n] / 1000:.2f} / {r[n + '_min'] / 1000:.2f}"
     for (link, net, ranks, cap), r in sorted(bench.items(), key=lambda kv: (kv[0][0], kv[0][2], kv[0][1], kv[0][3])):
-        print(f"| {link} | {net} | {ranks} | {cap:,} | {r['buckets']} | {r['compute'] / 1000:.2f} ms | {r['hideable'] / 1000:.2f} ms "
-              f"| {r['after'] / 1000:.2f} ms | {r['over'] / 1000:.2f} ms | {r['over'] / r['after']:.2f} | {r['rounds']} |")
+        print(f"| {link} | {net} | {ranks} | {cap:,} | {r['buckets']} | {ms(r, 'compute')} | {ms(r, 'hideable')} "
+              f"| {ms(r, 'after')} | {ms(r, 'over')} | {r['over'] / r['after']:.2f} / {r['over_min'] / r['after_min']:.2f} | {r['rounds']} |")
 
-    print(f"\nModel against the measured medians (bucket cap {DEFAULT_CAP:,} B; a and B fitted above):\n")
+    print(f"\nModel against the measured minima (bucket cap {DEFAULT_CAP:,} B; a and B fitted above; C and H the measured minima):\n")
     print("| link | network | ranks | measured after / overlapped | model after / overlapped |")
     print("|---|---|---:|---:|---:|")
     for (link, net, ranks, cap), r in sorted(bench.items()):
         if cap != DEFAULT_CAP or link not in params:
             continue
-        after, over = step_times(r, ranks, *params[link])
-        print(f"| {link} | {net} | {ranks} | {r['after'] / 1000:.2f} / {r['over'] / 1000:.2f} ms | {after / 1000:.2f} / {over / 1000:.2f} ms |")
+        after, over = step_times(unloaded(r), ranks, *params[link])
+        print(f"| {link} | {net} | {ranks} | {r['after_min'] / 1000:.2f} / {r['over_min'] / 1000:.2f} ms | {after / 1000:.2f} / {over / 1000:.2f} ms |")
 
     nominal = {"1gbit": ("1 Gbit/s nominal", 50.0, 1e9 / 8 / 1e6), "10gbit": ("10 Gbit/s nominal", 50.0, 10e9 / 8 / 1e6)}
-    print(f"\nPrediction, C and H from the 2-rank 1gbit run (one thread per rank), bucket cap {DEFAULT_CAP:,} B:\n")
+    print(f"\nPrediction, C and H the minima of the 2-rank 1gbit run (one thread per rank), bucket cap {DEFAULT_CAP:,} B:\n")
     print("| link (a, B) | network | gradient | buckets | C | H | step after, 4 / 16 / 64 | step overlapped, 4 / 16 / 64 "
           "| efficiency after, 4 / 16 / 64 | efficiency overlapped, 4 / 16 / 64 |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    base = {net: r for (link, net, ranks, cap), r in bench.items() if link == "1gbit" and ranks == 2 and cap == DEFAULT_CAP}
+    base = {net: unloaded(r) for (link, net, ranks, cap), r in bench.items() if link == "1gbit" and ranks == 2 and cap == DEFAULT_CAP}
     links = [(title, a, bw) for title, a, bw in nominal.values()] + \
             [(f"fitted {link}", *params[link]) for link in sorted(params)]
     for title, a, bw in links:

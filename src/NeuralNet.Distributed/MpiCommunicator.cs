@@ -27,11 +27,13 @@ public sealed unsafe class MpiCommunicator : Communicator
     private readonly int _size;
     private bool _finalized;
     private int _threadLevel;
+    private readonly int _initThread;      // the thread that initialized MPI: the one that computes
 
     private MpiCommunicator(int rank, int size)
     {
         _rank = rank;
         _size = size;
+        _initThread = Environment.CurrentManagedThreadId;
     }
 
     /// <inheritdoc/>
@@ -354,6 +356,11 @@ public sealed unsafe class MpiCommunicator : Communicator
         long start = Stopwatch.GetTimestamp();
         long deadline = start + (long)(_collectiveTimeout.TotalSeconds * Stopwatch.Frequency);
         long nextQueryCheck = start + Stopwatch.Frequency / 100;
+        // On another thread (GradientBucketReducer's communication thread) the calling thread is back-propagating on the
+        // same cores: poll briefly, then sleep between polls instead of yielding, so the wait does not take a core
+        // from the computation it is meant to overlap.
+        bool background = Environment.CurrentManagedThreadId != _initThread;
+        int spins = background ? 200 : 2000;
         _inCollective = true;
         try
         {
@@ -364,9 +371,10 @@ public sealed unsafe class MpiCommunicator : Communicator
                 if (done != 0) return;
                 // The first microseconds decide the latency of a small collective: poll tightly, then give the core away
                 // between polls (ranks often share cores with each other and with the kernels' worker threads).
-                if (spin < 2000) continue;
-                Thread.Yield();
-                if ((spin & 63) != 0) continue;
+                if (spin < spins) continue;
+                if (background) MpiNative.SleepMicroseconds(20);
+                else Thread.Yield();
+                if ((spin & (background ? 7 : 63)) != 0) continue;
                 long now = Stopwatch.GetTimestamp();
                 if (now >= nextQueryCheck)
                 {

@@ -101,6 +101,13 @@ internal static unsafe class MpiNative
         }
     }
 
+    /// <summary>Sleeps for about <paramref name="microseconds"/> (plus the kernel's timer slack): a poll interval finer
+    /// than <see cref="Thread.Sleep(int)"/>'s milliseconds.</summary>
+    public static void SleepMicroseconds(uint microseconds) => usleep(microseconds);
+
+    [DllImport("libc", EntryPoint = "usleep")]
+    private static extern int usleep(uint microseconds);
+
     /// <summary>Loads the library and resolves every symbol once.</summary>
     /// <exception cref="DllNotFoundException">libmpi.so.40 or one of the symbols is missing; the message says which package to install.</exception>
     public static void EnsureLoaded()
