@@ -28,6 +28,11 @@ public abstract class Communicator : IDisposable
     /// <summary>The number of ranks in the group.</summary>
     public abstract int Size { get; }
 
+    /// <summary>True when this rank's collectives may be called from a thread other than the one that created the
+    /// communicator, one thread at a time (for MPI: <c>MPI_THREAD_SERIALIZED</c> or more was granted). When false,
+    /// <see cref="GradientBucketReducer{T}"/> reduces its buckets on the calling thread, without overlap.</summary>
+    public virtual bool CollectivesOnAnyThread => true;
+
     /// <summary>True on rank 0, the rank that writes checkpoints, history and reports.</summary>
     public bool IsRoot => Rank == 0;
 

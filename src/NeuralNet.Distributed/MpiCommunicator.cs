@@ -11,8 +11,9 @@ namespace NeuralNet.Distributed;
 /// <para>Create it once per process with <see cref="Initialize"/> and dispose it at the end (<c>MPI_Finalize</c>).
 /// MPI allows one initialization per process, so a disposed communicator cannot be re-created.</para>
 /// <para>The communicator's error handler is set to <c>MPI_ERRORS_RETURN</c> and every return code is checked, so a failed
-/// call throws <see cref="MpiException"/> on the calling rank. Call MPI only from the thread that initialized it
-/// (<c>MPI_THREAD_SINGLE</c> semantics).</para>
+/// call throws <see cref="MpiException"/> on the calling rank. MPI is initialized with <c>MPI_THREAD_SERIALIZED</c>: any
+/// thread may run a collective, but never two threads at once (<see cref="GradientBucketReducer{T}"/> hands the
+/// collectives of a step to its communication thread and takes them back when the step's reduction completes).</para>
 /// <para>Fault behaviour: when a rank dies (killed, crashed, or exited without finalizing) <c>mpirun</c> terminates every
 /// other rank within its kill timeout; <see cref="Run"/> turns a managed exception into a message on stderr plus
 /// <c>MPI_Abort</c>, so no rank is left blocked in a collective. A rank that hangs without failing is caught by
@@ -25,11 +26,14 @@ public sealed unsafe class MpiCommunicator : Communicator
     private readonly int _rank;
     private readonly int _size;
     private bool _finalized;
+    private int _threadLevel;
+    private readonly int _initThread;      // the thread that initialized MPI: the one that computes
 
     private MpiCommunicator(int rank, int size)
     {
         _rank = rank;
         _size = size;
+        _initThread = Environment.CurrentManagedThreadId;
     }
 
     /// <inheritdoc/>
@@ -37,6 +41,10 @@ public sealed unsafe class MpiCommunicator : Communicator
 
     /// <inheritdoc/>
     public override int Size => _size;
+
+    /// <summary>True when Open MPI granted <c>MPI_THREAD_SERIALIZED</c> or more (it does unless MPI was initialized
+    /// elsewhere with a lower level): collectives may then run on a thread other than the one that initialized MPI.</summary>
+    public override bool CollectivesOnAnyThread => _threadLevel >= MpiNative.ThreadSerialized;
 
     /// <summary>True when this process was started by Open MPI's <c>mpirun</c> (the <c>OMPI_COMM_WORLD_SIZE</c> variable is set).</summary>
     public static bool IsLaunchedByMpirun => Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_SIZE") is not null;
@@ -72,7 +80,11 @@ public sealed unsafe class MpiCommunicator : Communicator
             if (flag != 0)
                 throw new InvalidOperationException("MpiCommunicator.Initialize: MPI was already finalized in this process; MPI can be initialized only once per process.");
             Check(MpiNative.Initialized(&flag), "MPI_Initialized");
-            if (flag == 0) Check(MpiNative.Init(null, null), "MPI_Init");
+            // MPI_THREAD_SERIALIZED: GradientBucketReducer runs the collectives of a step on its communication thread
+            // while the calling thread back-propagates; the two never call MPI at the same time.
+            int provided = 0;
+            if (flag == 0) Check(MpiNative.InitThread(null, null, MpiNative.ThreadSerialized, &provided), "MPI_Init_thread");
+            else Check(MpiNative.QueryThread(&provided), "MPI_Query_thread");
             Check(MpiNative.CommSetErrhandler(MpiNative.CommWorld, MpiNative.ErrorsReturn), "MPI_Comm_set_errhandler");
             int rank = 0, size = 0;
             Check(MpiNative.CommRank(MpiNative.CommWorld, &rank), "MPI_Comm_rank");
@@ -82,7 +94,7 @@ public sealed unsafe class MpiCommunicator : Communicator
             nint control;
             Check(MpiNative.CommDup(MpiNative.CommWorld, &control), "MPI_Comm_dup");
             Check(MpiNative.CommSetErrhandler(control, MpiNative.ErrorsReturn), "MPI_Comm_set_errhandler");
-            _world = new MpiCommunicator(rank, size) { _control = control };
+            _world = new MpiCommunicator(rank, size) { _control = control, _threadLevel = provided };
             if (Environment.GetEnvironmentVariable(CollectiveTimeoutVariable) is { Length: > 0 } text)
                 _world.CollectiveTimeout = ParseCollectiveTimeout(text, CollectiveTimeoutVariable);
             return _world;
@@ -344,6 +356,11 @@ public sealed unsafe class MpiCommunicator : Communicator
         long start = Stopwatch.GetTimestamp();
         long deadline = start + (long)(_collectiveTimeout.TotalSeconds * Stopwatch.Frequency);
         long nextQueryCheck = start + Stopwatch.Frequency / 100;
+        // On another thread (GradientBucketReducer's communication thread) the calling thread is back-propagating on the
+        // same cores: poll briefly, then sleep between polls instead of yielding, so the wait does not take a core
+        // from the computation it is meant to overlap.
+        bool background = Environment.CurrentManagedThreadId != _initThread;
+        int spins = background ? 200 : 2000;
         _inCollective = true;
         try
         {
@@ -354,9 +371,10 @@ public sealed unsafe class MpiCommunicator : Communicator
                 if (done != 0) return;
                 // The first microseconds decide the latency of a small collective: poll tightly, then give the core away
                 // between polls (ranks often share cores with each other and with the kernels' worker threads).
-                if (spin < 2000) continue;
-                Thread.Yield();
-                if ((spin & 63) != 0) continue;
+                if (spin < spins) continue;
+                if (background) MpiNative.SleepMicroseconds(20);
+                else Thread.Yield();
+                if ((spin & (background ? 7 : 63)) != 0) continue;
                 long now = Stopwatch.GetTimestamp();
                 if (now >= nextQueryCheck)
                 {

@@ -7,7 +7,7 @@ namespace NeuralNet.Distributed.Worker;
 /// <summary>The worker's names for the library's <see cref="ReferenceNetworks"/>, built with a seeded generator.</summary>
 internal static class Networks
 {
-    public static readonly string[] Names = ["mlp", "deep-mlp", "lenet", "small-cnn"];
+    public static readonly string[] Names = ["mlp", "deep-mlp", "lenet", "small-cnn", "modern-cnn"];
 
     public static string Title(string name) => name switch
     {
@@ -15,6 +15,7 @@ internal static class Networks
         "deep-mlp" => "deep-mlp 784-400-100-25-10",
         "lenet" => "lenet-5",
         "small-cnn" => "small-cnn",
+        "modern-cnn" => "modern-cnn 24-48-96-128",
         _ => throw new ArgumentException($"Worker: unknown network '{name}'."),
     };
 
@@ -25,6 +26,12 @@ internal static class Networks
         "deep-mlp" => ReferenceNetworks.DeepMlp<float>(random, initializer: Initializer.Default),
         "lenet" => ReferenceNetworks.LeNet5<float>(random, initializer: Initializer.Default),
         "small-cnn" => ReferenceNetworks.SmallCnn<float>(random, filterStandardDeviation: null),
+        "modern-cnn" => ReferenceNetworks.ModernCnn<float>(random),
         _ => throw new ArgumentException($"Worker: unknown network '{name}'."),
     };
+
+    /// <summary>The library's modern CNN with the given widths, for any element type.</summary>
+    public static Sequential<T> ModernCnn<T>(RandomGenerator random, int c1, int c2, int c3, int dense)
+        where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+        => ReferenceNetworks.ModernCnn<T>(random, c1, c2, c3, dense);
 }

@@ -15,7 +15,7 @@ internal static class Program
     {
         if (args.Length == 0)
         {
-            Console.Error.WriteLine("usage: NeuralNet.Distributed.Worker <primitives|mismatch|fail|hang|bench|sweep|train|feature> [--option value ...]");
+            Console.Error.WriteLine("usage: NeuralNet.Distributed.Worker <primitives|mismatch|fail|hang|bench|sweep|overlap|train|feature|buckets> [--option value ...]");
             return 2;
         }
         var options = Options.Parse(args.AsSpan(1));
@@ -30,8 +30,10 @@ internal static class Program
             "hang" => Hang(world, options),
             "bench" => Bench.Run(world, options),
             "sweep" => Bench.Sweep(world, options),
+            "overlap" => Bench.Overlap(world, options),
             "train" => TrainMode.Run(world, options),
             "feature" => TrainMode.Feature(world, options),
+            "buckets" => BucketMode.Run(world, options),
             _ => throw new ArgumentException($"Worker: unknown mode '{args[0]}'."),
         });
     }

@@ -22,6 +22,8 @@ internal static unsafe class MpiNative
 
     public const int Success = 0;
     public const int MaxErrorString = 256;
+    /// <summary>MPI_THREAD_SERIALIZED in Open MPI's mpi.h: any thread may call MPI, one at a time.</summary>
+    public const int ThreadSerialized = 2;
     public static readonly nint InPlace = 1;
 
     private static readonly object Gate = new();
@@ -42,6 +44,8 @@ internal static unsafe class MpiNative
 
     public static delegate* unmanaged<int*, byte***, int> Init;
     public static delegate* unmanaged<int*, int> Initialized;
+    public static delegate* unmanaged<int*, byte***, int, int*, int> InitThread;
+    public static delegate* unmanaged<int*, int> QueryThread;
     public static delegate* unmanaged<int> Finalize;
     public static delegate* unmanaged<int*, int> Finalized;
     public static delegate* unmanaged<nint, int*, int> CommRank;
@@ -97,6 +101,13 @@ internal static unsafe class MpiNative
         }
     }
 
+    /// <summary>Sleeps for about <paramref name="microseconds"/> (plus the kernel's timer slack): a poll interval finer
+    /// than <see cref="Thread.Sleep(int)"/>'s milliseconds.</summary>
+    public static void SleepMicroseconds(uint microseconds) => usleep(microseconds);
+
+    [DllImport("libc", EntryPoint = "usleep")]
+    private static extern int usleep(uint microseconds);
+
     /// <summary>Loads the library and resolves every symbol once.</summary>
     /// <exception cref="DllNotFoundException">libmpi.so.40 or one of the symbols is missing; the message says which package to install.</exception>
     public static void EnsureLoaded()
@@ -127,6 +138,8 @@ internal static unsafe class MpiNative
 
             Init = (delegate* unmanaged<int*, byte***, int>)Export("MPI_Init");
             Initialized = (delegate* unmanaged<int*, int>)Export("MPI_Initialized");
+            InitThread = (delegate* unmanaged<int*, byte***, int, int*, int>)Export("MPI_Init_thread");
+            QueryThread = (delegate* unmanaged<int*, int>)Export("MPI_Query_thread");
             Finalize = (delegate* unmanaged<int>)Export("MPI_Finalize");
             Finalized = (delegate* unmanaged<int*, int>)Export("MPI_Finalized");
             CommRank = (delegate* unmanaged<nint, int*, int>)Export("MPI_Comm_rank");
