@@ -19,10 +19,17 @@ public sealed record DataParallelOptions
     /// once per epoch; a difference stops every rank. Default false.</summary>
     public bool VerifyWeightsEveryStep { get; init; }
 
-    /// <summary>Reduce each layer's gradients as soon as its backward pass has finished, overlapping communication with the
-    /// backward pass of the earlier layers (through <see cref="Sequential{T}.LayerBackwardCompleted"/>). Not available in
-    /// this build: the gradients are reduced in one ordered all-reduce after the backward pass. Default false.</summary>
+    /// <summary>Reduce the gradients in buckets of whole layers (<see cref="GradientBucketReducer{T}"/>), each sent as soon
+    /// as its layers' backward passes have finished, on a communication thread, overlapping communication with the backward
+    /// pass of the earlier layers (through <see cref="Sequential{T}.LayerBackwardCompleted"/>; the model must be a
+    /// <see cref="Sequential{T}"/>). The same bits as the reduction after the backward pass. Default false: one ordered
+    /// all-reduce after the backward pass, which costs fewer messages and wins when the network is one bucket or the machine
+    /// has no core to spare for the transfer (see docs/distributed.md, "Cost model").</summary>
     public bool OverlapGradientReduction { get; init; }
+
+    /// <summary>The least size of a bucket in bytes when <see cref="OverlapGradientReduction"/> is set. Default
+    /// <see cref="GradientBucketReducer{T}.DefaultBucketBytes"/> (64 KiB).</summary>
+    public int BucketBytes { get; init; } = 64 * 1024;
 
     /// <summary>Free text added to the settings the ranks compare, for what the trainer cannot see (data preprocessing,
     /// model preset, …).</summary>
@@ -57,18 +64,21 @@ public sealed class DataParallelStrategy<T> : TrainingStrategy<T> where T : unma
 {
     private DataParallel<T>? _dataParallel;
     private Trainer<T>? _trainer;
+    private GradientBucketReducer<T>? _reducer;
+    private Sequential<T>? _reducerModel;
+    private Action<int>? _layerHook;
+    private bool _reducerBegun;
 
     /// <summary>Creates the strategy.</summary>
     /// <param name="communicator">The ranks; <see cref="MpiCommunicator"/> under mpirun, <see cref="InProcessCommunicator"/> in tests.</param>
     /// <param name="options">The settings; null for the defaults.</param>
-    /// <exception cref="NotSupportedException"><see cref="DataParallelOptions.OverlapGradientReduction"/> is set.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><see cref="DataParallelOptions.BucketBytes"/> is not positive.</exception>
     public DataParallelStrategy(Communicator communicator, DataParallelOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(communicator);
         Communicator = communicator;
         Options = options ?? new DataParallelOptions();
-        if (Options.OverlapGradientReduction)
-            throw new NotSupportedException("DataParallelStrategy: OverlapGradientReduction is not available in this build; leave it false (the gradients are reduced after the backward pass).");
+        ArgumentOutOfRangeException.ThrowIfLessThan(Options.BucketBytes, 1, "options.BucketBytes");
     }
 
     /// <summary>The ranks.</summary>
@@ -99,6 +109,7 @@ public sealed class DataParallelStrategy<T> : TrainingStrategy<T> where T : unma
         check.Add("gradient reduction", Options.Reduction.ToString())
             .Add("verify weights every step", Options.VerifyWeightsEveryStep)
             .Add("overlap gradient reduction", Options.OverlapGradientReduction)
+            .Add("bucket bytes", Options.OverlapGradientReduction ? Options.BucketBytes : 0)
             .Add("description", Options.Description);
         ConfigurationHash = check.Verify(Communicator);
 
@@ -109,12 +120,36 @@ public sealed class DataParallelStrategy<T> : TrainingStrategy<T> where T : unma
         _dataParallel.BroadcastParameters();
         BroadcastBuffers(trainer.Model);
         _dataParallel.VerifyParametersIdentical("the start of training");
+        if (Options.OverlapGradientReduction) AttachReducer(trainer.Model);
+    }
+
+    /// <summary>The bucketed reducer of the last <c>Fit</c> with <see cref="DataParallelOptions.OverlapGradientReduction"/>,
+    /// or null.</summary>
+    public GradientBucketReducer<T>? BucketReducer => _reducer;
+
+    private void AttachReducer(Module<T> model)
+    {
+        if (model is not Sequential<T> sequential)
+            throw new NotSupportedException($"DataParallelStrategy: OverlapGradientReduction needs a Sequential<{typeof(T).Name}> model (it follows the layers' backward passes), got {model.GetType().Name}.");
+        if (!ReferenceEquals(_reducerModel, sequential))
+        {
+            _reducer?.Dispose();
+            _reducer = new GradientBucketReducer<T>(Communicator, sequential, Options.BucketBytes);
+            _reducerModel = sequential;
+        }
+        _layerHook ??= LayerBackwardCompleted;
+        sequential.LayerBackwardCompleted = _layerHook;
+        _reducerBegun = false;
     }
 
     /// <inheritdoc/>
-    public override void OnFitEnd(Trainer<T> trainer) =>
+    public override void OnFitEnd(Trainer<T> trainer)
+    {
+        if (_reducerModel is { } model && ReferenceEquals(model.LayerBackwardCompleted, _layerHook))
+            model.LayerBackwardCompleted = null;
         // Nobody leaves before rank 0 has written its last checkpoint.
         Communicator.Barrier();
+    }
 
     /// <inheritdoc/>
     public override void Sum(Span<double> values) => Communicator.AllReduceSumOrdered(values);
@@ -173,15 +208,33 @@ public sealed class DataParallelStrategy<T> : TrainingStrategy<T> where T : unma
     }
 
     /// <inheritdoc/>
-    /// <remarks>The seam for overlapped reduction (<see cref="DataParallelOptions.OverlapGradientReduction"/>): a bucketed
-    /// reducer starts sending layer <paramref name="layerIndex"/>'s gradients here; this build reduces everything in
-    /// <see cref="ReduceGradients"/>.</remarks>
+    /// <remarks>With <see cref="DataParallelOptions.OverlapGradientReduction"/>, hands layer <paramref name="layerIndex"/>'s
+    /// gradients to the bucketed reducer, which sends a bucket once all of its layers are done.</remarks>
     public override void LayerBackwardCompleted(int layerIndex)
     {
+        if (_reducer is null) return;
+        if (!_reducerBegun)
+        {
+            // The trainer has already scaled this rank's loss gradient by its share: the buckets are only summed.
+            _reducer.Begin(1, 1);
+            _reducerBegun = true;
+        }
+        _reducer.LayerCompleted(layerIndex);
     }
 
     /// <inheritdoc/>
-    public override void ReduceGradients(int localCount, int globalCount) => _dataParallel!.SumGradients(localCount > 0);
+    public override void ReduceGradients(int localCount, int globalCount)
+    {
+        if (_reducer is null || !Options.OverlapGradientReduction)
+        {
+            _dataParallel!.SumGradients(localCount > 0);
+            return;
+        }
+        // A rank with an empty slice ran no backward pass (no layer callbacks): it begins here and contributes zeros.
+        if (!_reducerBegun) _reducer.Begin(localCount > 0 ? 1 : 0, 1);
+        _reducerBegun = false;
+        _reducer.Complete();
+    }
 
     /// <inheritdoc/>
     public override void OnEpochEnd(Trainer<T> trainer, int epoch)
