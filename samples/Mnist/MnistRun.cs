@@ -141,19 +141,18 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
         var (train, validation, test, random, model, loss, sgd) = Prepare(p, view);
         var trainer = new Trainer<float>(model, loss, sgd, random);
 
-        int sampleCount = p.SampleFraction >= 1 ? train.Count : Math.Max(1, (int)Math.Round(p.SampleFraction * train.Count));
-        int batchSize = Math.Min(p.BatchSize, sampleCount);
-        int batches = (sampleCount + batchSize - 1) / batchSize;
         var options = new TrainerOptions
         {
             Epochs = p.Epochs,
             BatchSize = p.BatchSize,
             SampleFraction = p.SampleFraction,
             RecordIterations = true,
-            ProgressEveryIterations = Math.Max(1, batches / 200),
             ScheduleMonitor = TrainingMetric.TrainingLoss,
             Augmentation = p.Augment ? new ImageAugmentation() : null,
         };
+        int sampleCount = options.SamplesPerEpoch(train.Count);
+        int batchSize = Math.Min(p.BatchSize, sampleCount);
+        options = options with { ProgressEveryIterations = Math.Max(1, options.BatchesPerEpoch(train.Count) / 200) };
 
         view.Message(string.Create(CultureInfo.InvariantCulture,
             $"{p.Name}: {ModelFactory.Describe(model)}; {train.Count:N0} training, {validation?.Count ?? 0:N0} validation, {test.Count:N0} test images; {RunSummary.Plural(p.Epochs, "epoch")} of {sampleCount:N0} samples, batch {batchSize}"));
@@ -416,7 +415,7 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
             TestAccuracy = result.Accuracy,
             TestLoss = result.Loss,
             Confusion = confusion,
-            Classes = RunSummary.MetricsFromConfusion(confusion),
+            Classes = result.ConfusionMatrix.PerClass(),
             FirstLayer = FirstLayer(model),
             Gallery = gallery,
             Predictions = sample,
