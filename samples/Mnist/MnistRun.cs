@@ -181,19 +181,18 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
                 : new DataParallelStrategy<float>(world, new DataParallelOptions { Description = p.Name }),
         };
 
-        int sampleCount = p.SampleFraction >= 1 ? train.Count : Math.Max(1, (int)Math.Round(p.SampleFraction * train.Count));
-        int batchSize = Math.Min(p.BatchSize, sampleCount);
-        int batches = (sampleCount + batchSize - 1) / batchSize;
         var options = new TrainerOptions
         {
             Epochs = p.Epochs,
             BatchSize = p.BatchSize / ranks,
             SampleFraction = p.SampleFraction,
             RecordIterations = true,
-            ProgressEveryIterations = Math.Max(1, batches / 200),
             ScheduleMonitor = TrainingMetric.TrainingLoss,
             Augmentation = p.Augment ? new ImageAugmentation() : null,
         };
+        int sampleCount = options.SamplesPerEpoch(train.Count);
+        int batchSize = Math.Min(p.BatchSize, sampleCount);
+        options = options with { ProgressEveryIterations = Math.Max(1, options.BatchesPerEpoch(train.Count, ranks) / 200) };
 
         string batchText = ranks == 1 ? $"batch {batchSize}" : $"{ranks} ranks × batch {p.BatchSize / ranks} = global batch {batchSize}";
         view.Message(string.Create(CultureInfo.InvariantCulture,
@@ -385,7 +384,7 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
             TestAccuracy = result.Accuracy,
             TestLoss = result.Loss,
             Confusion = confusion,
-            Classes = RunSummary.MetricsFromConfusion(confusion),
+            Classes = result.ConfusionMatrix.PerClass(),
             FirstLayer = FirstLayer(model),
             Gallery = gallery,
             Predictions = sample,

@@ -1,3 +1,4 @@
+using NeuralNet.Evaluation;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -56,7 +57,7 @@ public abstract class TrainingView
         sb.Append(Inv, $"Test accuracy: {s.TestAccuracy * 100:0.00}% ({s.TestCount:N0} images, loss {s.TestLoss:0.0000})\n\n");
         sb.Append("digit  support  precision  recall      F1\n");
         foreach (var c in s.Classes)
-            sb.Append(Inv, $"{c.Digit,5}  {c.Support,7}  {c.Precision,9:0.0000}  {c.Recall,6:0.0000}  {c.F1,6:0.0000}\n");
+            sb.Append(Inv, $"{c.Class,5}  {c.Support,7}  {c.Precision,9:0.0000}  {c.Recall,6:0.0000}  {c.F1,6:0.0000}\n");
         sb.Append("\nconfusion (rows: true, columns: predicted)\n      ");
         for (int c = 0; c < s.Confusion.Length; c++) sb.Append(Inv, $"{c,6}");
         sb.Append('\n');
@@ -270,7 +271,7 @@ public sealed class LiveView(IAnsiConsole console) : TrainingView
         foreach (var c in s.Classes)
         {
             string f1 = c.F1 < 0.5 ? $"[red]{c.F1.ToString("0.0000", Inv)}[/]" : c.F1.ToString("0.0000", Inv);
-            perClass.AddRow(c.Digit.ToString(Inv), c.Support.ToString(Inv), c.Precision.ToString("0.0000", Inv), c.Recall.ToString("0.0000", Inv), f1);
+            perClass.AddRow(c.Class.ToString(Inv), c.Support.ToString(Inv), c.Precision.ToString("0.0000", Inv), c.Recall.ToString("0.0000", Inv), f1);
         }
 
         var confusion = new Table().Border(TableBorder.Rounded).Title("Confusion (rows true, columns predicted)");

@@ -3,14 +3,13 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using MnistSample.Report;
-using NeuralNet.Serialization;
 
 namespace MnistSample.Output;
 
 /// <summary>
 /// Writes a run's files: history.csv and history.json (per epoch and per iteration), iterations.csv, metrics.json,
 /// predictions.csv and report.html. The model file (model.safetensors) and the checkpoint (checkpoint.safetensors) are
-/// written by the run itself through the library. Every file is written atomically (<see cref="AtomicFile"/>).
+/// written by the run itself through the library. Every file is written atomically (<see cref="WriteText"/>).
 /// </summary>
 public static class OutputWriter
 {
@@ -133,7 +132,21 @@ public static class OutputWriter
     /// Writes UTF-8 text (no byte-order mark) atomically: a kill or a full disk mid-write leaves the previous file,
     /// never a truncated one.
     /// </summary>
-    public static void WriteText(string path, string text) => AtomicFile.WriteAllBytes(path, new UTF8Encoding(false).GetBytes(text));
+    public static void WriteText(string path, string text)
+    {
+        // Write beside the target, then rename over it: a rename within a directory replaces the file in one step.
+        string temporary = $"{path}.{Environment.ProcessId}.tmp";
+        try
+        {
+            File.WriteAllBytes(temporary, new UTF8Encoding(false).GetBytes(text));
+            File.Move(temporary, path, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(temporary);
+            throw;
+        }
+    }
 
     private static string R(double? v) => v is { } d ? d.ToString("R", Inv) : "";
 }

@@ -1,3 +1,4 @@
+using NeuralNet.Evaluation;
 using System.Globalization;
 using System.Text;
 using static MnistSample.Report.SvgChart;
@@ -108,7 +109,7 @@ public static class HtmlReport
             double share = Math.Clamp((c.F1 - floor) / (1 - floor), 0, 1);
             string bar = $"<span class=\"bar\" data-f1=\"{c.F1:0.0000}\" style=\"width:{share * F1BarWidth:0.#}px\"></span>";
             string cls = c.F1 < 0.5 ? " class=\"bad\"" : "";
-            sb.Append(Inv, $"<tr{cls}><td>{c.Digit}</td><td>{c.Support}</td><td>{c.TruePositives}</td><td>{c.FalsePositives}</td><td>{c.FalseNegatives}</td>");
+            sb.Append(Inv, $"<tr{cls}><td>{c.Class}</td><td>{c.Support}</td><td>{c.TruePositives}</td><td>{c.FalsePositives}</td><td>{c.FalseNegatives}</td>");
             sb.Append(Inv, $"<td>{c.Precision:0.0000}</td><td>{c.Recall:0.0000}</td><td class=\"f1\">{c.F1:0.0000} {bar}</td></tr>");
         }
 

@@ -1,3 +1,5 @@
+using NeuralNet.Evaluation;
+
 namespace MnistSample.Report;
 
 /// <summary>One epoch (for spark-mlp: one iteration) of training, as plain numbers.</summary>
@@ -20,20 +22,6 @@ public sealed record EpochRecord(
 /// <param name="Accuracy">The batch's accuracy in [0, 1].</param>
 /// <param name="LearningRate">The learning rate of the update.</param>
 public sealed record IterationRecord(int Epoch, int Iteration, double Loss, double Accuracy, double LearningRate);
-
-/// <summary>Per-digit counts and scores on the test set.</summary>
-/// <param name="Digit">The class, 0–9.</param>
-/// <param name="Support">Test images of this digit (TP + FN).</param>
-/// <param name="TruePositives">Images of this digit predicted as it.</param>
-/// <param name="FalsePositives">Images of other digits predicted as it.</param>
-/// <param name="FalseNegatives">Images of this digit predicted as another.</param>
-/// <param name="TrueNegatives">Images of other digits predicted as another.</param>
-/// <param name="Precision">TP / (TP + FP), 0 when nothing was predicted as the digit.</param>
-/// <param name="Recall">TP / (TP + FN), 0 without support.</param>
-/// <param name="F1">2PR / (P + R), 0 when both are 0.</param>
-public sealed record ClassMetrics(
-    int Digit, int Support, int TruePositives, int FalsePositives, int FalseNegatives, int TrueNegatives,
-    double Precision, double Recall, double F1);
 
 /// <summary>One test prediction.</summary>
 /// <param name="Index">Position in the test set.</param>
@@ -164,26 +152,16 @@ public sealed record RunSummary
     public static string Plural(int count, string noun) =>
         count.ToString("N0", System.Globalization.CultureInfo.InvariantCulture) + " " + (count == 1 ? noun : noun + "s");
 
-    /// <summary>Builds per-digit metrics from a confusion matrix [true][predicted].</summary>
-    public static ClassMetrics[] MetricsFromConfusion(int[][] confusion)
+    /// <summary>Per-digit metrics of a confusion matrix [true][predicted], as the library's
+    /// <see cref="ConfusionMatrix.PerClass"/> computes them.</summary>
+    public static IReadOnlyList<ClassMetrics> MetricsFromConfusion(int[][] confusion)
     {
-        int k = confusion.Length;
-        int total = confusion.Sum(r => r.Sum());
-        var result = new ClassMetrics[k];
-        for (int c = 0; c < k; c++)
-        {
-            int tp = confusion[c][c];
-            int fn = confusion[c].Sum() - tp;
-            int fp = 0;
-            for (int r = 0; r < k; r++) if (r != c) fp += confusion[r][c];
-            int tn = total - tp - fn - fp;
-            double p = tp + fp == 0 ? 0 : (double)tp / (tp + fp);
-            double rc = tp + fn == 0 ? 0 : (double)tp / (tp + fn);
-            double f1 = p + rc == 0 ? 0 : 2 * p * rc / (p + rc);
-            result[c] = new ClassMetrics(c, tp + fn, tp, fp, fn, tn, p, rc, f1);
-        }
-
-        return result;
+        var matrix = new ConfusionMatrix(confusion.Length);
+        for (int r = 0; r < confusion.Length; r++)
+        for (int c = 0; c < confusion[r].Length; c++)
+        for (int n = 0; n < confusion[r][c]; n++)
+            matrix.Add(r, c);
+        return matrix.PerClass();
     }
 }
 

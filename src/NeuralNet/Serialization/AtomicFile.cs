@@ -15,7 +15,7 @@ namespace NeuralNet.Serialization;
 /// (<c>.{file name}.{32 hex digits}.tmp</c>) and have not been written to for <see cref="StaleTemporaryAge"/>; a live
 /// writer keeps its file's modification time fresh, and nothing else is touched.</para>
 /// </remarks>
-public static class AtomicFile
+internal static class AtomicFile
 {
     /// <summary>How long a temporary file must have gone unmodified before a later write deletes it as orphaned (one hour).</summary>
     public static TimeSpan StaleTemporaryAge { get; } = TimeSpan.FromHours(1);

@@ -7,7 +7,7 @@ namespace NeuralNet.Training;
 /// stopping's best weights and for Bold Driver's undo.
 /// </summary>
 /// <typeparam name="T">The element type.</typeparam>
-public sealed class ParameterSnapshot<T> where T : unmanaged, IFloatingPointIeee754<T>
+internal sealed class ParameterSnapshot<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly Parameter<T>[] _parameters;
     private readonly NdArray<T>[] _copies;

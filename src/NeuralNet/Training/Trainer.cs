@@ -216,11 +216,11 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
         if (options.ScheduleMonitor == TrainingMetric.ValidationLoss && !hasValidation && Schedule is { RequiresLoss: true })
             throw new ArgumentException("Trainer.Fit: ScheduleMonitor is ValidationLoss but no validation data were given.", nameof(options));
 
-        int sampleCount = options.SampleFraction >= 1 ? trainCount : Math.Max(1, (int)Math.Round(options.SampleFraction * trainCount));
+        int sampleCount = options.SamplesPerEpoch(trainCount);
         // BatchSize is one rank's batch: with N ranks every step trains on a global batch of N·BatchSize examples.
         _parallel = Strategy.WorldSize > 1;
         int batchSize = Math.Min(checked(options.BatchSize * Strategy.WorldSize), sampleCount);
-        int batchesPerEpoch = (sampleCount + batchSize - 1) / batchSize;
+        int batchesPerEpoch = options.BatchesPerEpoch(trainCount, Strategy.WorldSize);
         var order = new int[trainCount];
 
         bool undo = Schedule is { MayRequestUndo: true };

@@ -80,6 +80,30 @@ public sealed record TrainerOptions
     /// </summary>
     public NeuralNet.Data.ImageAugmentation? Augmentation { get; init; }
 
+    /// <summary>The examples one epoch trains on, out of <paramref name="trainingCount"/>: all of them, or
+    /// <see cref="SampleFraction"/> of them rounded (at least 1).</summary>
+    /// <param name="trainingCount">The training examples available (after any validation split), at least 1.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="trainingCount"/> is less than 1.</exception>
+    public int SamplesPerEpoch(int trainingCount)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(trainingCount, 1);
+        return SampleFraction >= 1 ? trainingCount : Math.Max(1, (int)Math.Round(SampleFraction * trainingCount));
+    }
+
+    /// <summary>The mini-batches of one epoch over <paramref name="trainingCount"/> examples: the last batch may be
+    /// smaller, and a global batch above the epoch's samples gives one batch.</summary>
+    /// <param name="trainingCount">The training examples available (after any validation split), at least 1.</param>
+    /// <param name="ranks">The ranks of a data-parallel strategy (<see cref="TrainingStrategy{T}.WorldSize"/>), each training
+    /// on <see cref="BatchSize"/> examples of a global batch of <c>ranks · BatchSize</c>; 1 for one process.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="trainingCount"/> or <paramref name="ranks"/> is less than 1.</exception>
+    public int BatchesPerEpoch(int trainingCount, int ranks = 1)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(ranks, 1);
+        int samples = SamplesPerEpoch(trainingCount);
+        int batchSize = (int)Math.Min((long)BatchSize * ranks, samples);
+        return (samples + batchSize - 1) / batchSize;
+    }
+
     /// <summary>Throws when a setting is out of range.</summary>
     /// <exception cref="ArgumentException">A setting is out of range; the message names it and its value.</exception>
     public void Validate()
