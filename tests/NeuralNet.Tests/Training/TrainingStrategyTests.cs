@@ -1,3 +1,4 @@
+using NeuralNet.Models;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
