@@ -181,7 +181,7 @@ public static class ModuleRegistry
 }
 
 /// <summary>Typed reads from a module configuration, failing with a message that names the key.</summary>
-internal static class ConfigReader
+public static class ConfigReader
 {
     /// <summary>Reads an integer property.</summary>
     /// <exception cref="FormatException">The property is missing or not an integer.</exception>
