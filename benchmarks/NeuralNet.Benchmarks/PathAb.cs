@@ -11,7 +11,9 @@ namespace NeuralNet.Benchmarks;
 /// <c>path-ab finiteness</c> times the NaN/infinity search (<see cref="Finiteness.AllFinite{T}"/>) against
 /// <c>TensorPrimitives.IsFiniteAll</c> on the networks' input sizes; <c>path-ab finiteness-threads</c> times the search
 /// on the kernel threads against one thread, alone and inside training steps of the MLP and LeNet-5;
-/// <c>path-ab rows-prefetch</c> times training steps with the in-place A kernel's row prefetch against without.
+/// <c>path-ab rows-prefetch</c> times training steps with the in-place A kernel's row prefetch against without;
+/// <c>path-ab conv-batched [--batch 128] [--threads 2]</c> times modern-cnn's two multi-channel convolutions (forward, then
+/// backward) and its training step on the batched convolution path against the per-image one.
 /// </summary>
 /// <remarks>
 /// The machines this runs on drift by 20–40 % within seconds, so the two sides are timed back to back, in alternating
@@ -40,8 +42,11 @@ internal static class PathAb
             case "rows-prefetch":
                 RowsPrefetch(options, pairs);
                 break;
+            case "conv-batched":
+                ConvBatched(options, pairs);
+                break;
             default:
-                Console.Error.WriteLine("path-ab: expected 'b-in-place', 'finiteness', 'finiteness-threads' or 'rows-prefetch'.");
+                Console.Error.WriteLine("path-ab: expected 'b-in-place', 'finiteness', 'finiteness-threads', 'rows-prefetch' or 'conv-batched'.");
                 Environment.ExitCode = 2;
                 break;
         }
@@ -196,9 +201,67 @@ internal static class PathAb
     /// Training steps of one reference network with a path switched on against off, in interleaved pairs of about 10k
     /// samples' worth of steps each; prints the two medians and the speed-up (off / on).
     /// </summary>
+    private static void ConvBatched(string[] options, int pairs)
+    {
+        int batch = QuickGemm.GetOption(options, "--batch", 128);
+        int threads = QuickGemm.GetOption(options, "--threads", 2);
+        int saved = NeuralNetSettings.MaxDegreeOfParallelism;
+        NeuralNetSettings.MaxDegreeOfParallelism = threads;
+        Console.WriteLine($"# path-ab conv-batched: batched vs per-image convolution, batch {batch}, {threads} thread(s), {pairs} interleaved pairs");
+        try
+        {
+            // modern-cnn's conv2 (24 → 48, 3×3 same on 12×12) and conv3 (48 → 96, 3×3 on 6×6).
+            foreach (var (c, oc, size, padding) in new[] { (24, 48, 12, 1), (48, 96, 6, 0) })
+            {
+                var conv = new Modules.Conv2D<float>(c, oc, 3, 1, padding, bias: false, new RandomGenerator(1));
+                var rng = new RandomGenerator(2);
+                var x = new NdArray<float>(batch, c, size, size);
+                for (int i = 0; i < x.Length; i++) x.Data[i] = (float)(rng.NextDouble() * 2 - 1);
+                int outSize = size + 2 * padding - 2;
+                var dy = new NdArray<float>(batch, oc, outSize, outSize);
+                for (int i = 0; i < dy.Length; i++) dy.Data[i] = (float)(rng.NextDouble() * 2 - 1);
+                double forward = 0, backward = 0;
+                void Pass()
+                {
+                    long t0 = Stopwatch.GetTimestamp();
+                    conv.Forward(x, training: true);
+                    long t1 = Stopwatch.GetTimestamp();
+                    conv.Backward(dy);
+                    forward += Stopwatch.GetElapsedTime(t0, t1).TotalMilliseconds;
+                    backward += Stopwatch.GetElapsedTime(t1).TotalMilliseconds;
+                }
+                var times = new Dictionary<bool, List<(double Forward, double Backward)>> { [true] = [], [false] = [] };
+                double Side(bool on)
+                {
+                    Kernels.Kernels.ConvBatchedEnabled = on;
+                    forward = backward = 0;
+                    const int passes = 5;
+                    for (int i = 0; i < passes; i++) Pass();
+                    times[on].Add((forward / passes, backward / passes));
+                    return (forward + backward) / passes;
+                }
+                Side(true);
+                Side(false);
+                times[true].Clear();
+                times[false].Clear();
+                (double on, double off, double[] ratios) = Pairs(pairs, () => Side(true), () => Side(false));
+                double Median(bool side, Func<(double Forward, double Backward), double> pick) => times[side].Select(pick).Order().ElementAt(times[side].Count / 2);
+                double[] speedUps = ratios.Select(r => 1 / r).OrderBy(v => v).ToArray();
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"conv {c}->{oc} {size}x{size}: batched fwd {Median(true, t => t.Forward):0.000} bwd {Median(true, t => t.Backward):0.000} ms, per-image fwd {Median(false, t => t.Forward):0.000} bwd {Median(false, t => t.Backward):0.000} ms (medians), speed-up of fwd+bwd median {speedUps[pairs / 2]:0.00}× (q1 {speedUps[pairs / 4]:0.00}, q3 {speedUps[3 * pairs / 4]:0.00})"));
+            }
+            StepPairs($"modern-cnn@{batch}", pairs, on => Kernels.Kernels.ConvBatchedEnabled = on, "batched", "per-image");
+        }
+        finally
+        {
+            Kernels.Kernels.ConvBatchedEnabled = true;
+            NeuralNetSettings.MaxDegreeOfParallelism = saved;
+        }
+    }
+
     private static void StepPairs(string name, int pairs, Action<bool> setPath, string onLabel, string offLabel)
     {
-        var net = ReferenceNetworks.Create(name);
+        var net = ReferenceNetworks.CreateNamed(name);
         long step = 0;
         int steps = Math.Max(4, 10_000 / net.BatchSize);
         void Steps() { for (int i = 0; i < steps; i++) net.Step(step++); }

@@ -28,7 +28,7 @@ internal static class StepQuick
             foreach (int threads in (int[])[1, 2])
             {
                 NeuralNetSettings.MaxDegreeOfParallelism = threads;
-                var net = ReferenceNetworks.Create(name);
+                var net = ReferenceNetworks.CreateNamed(name);
                 long step = 0;
                 var warm = Stopwatch.StartNew();
                 while (step < 20 || warm.ElapsedMilliseconds < 1000) net.Step(step++);

@@ -30,6 +30,16 @@ public enum ScheduleKind
 
     /// <summary>Bold Driver: ×increase when the loss fell, ×decrease when it rose, after every epoch (iteration).</summary>
     BoldDriver,
+
+    /// <summary>
+    /// One cycle over the whole run, stepped every batch (PyTorch's OneCycleLR): cosine warm-up from η₀/25 to η₀ over the
+    /// first <see cref="Preset.WarmupFraction"/> of the steps, then cosine annealing to η₀/25·10⁻⁴; SGD's momentum cycles
+    /// 0.95 → 0.85 → 0.95 opposite to the rate when the preset has momentum.
+    /// </summary>
+    OneCycle,
+
+    /// <summary>Cosine annealing from η₀ to 0 over the whole run, stepped every batch.</summary>
+    Cosine,
 }
 
 /// <summary>Loss functions the sample exposes.</summary>
@@ -107,6 +117,9 @@ public sealed record Preset(
 
     /// <summary>The dropout probability of the layers that have dropout (modern-cnn).</summary>
     public double Dropout { get; init; }
+
+    /// <summary>The fraction of the run spent warming the rate up under the one-cycle schedule, in (0, 1).</summary>
+    public double WarmupFraction { get; init; } = 0.25;
 
     /// <summary>The preset used when none is named: the README's main job.</summary>
     public const string DefaultName = "mlp";

@@ -33,6 +33,7 @@ public sealed class RunSettingsCallback(RunSettings settings, int trainCount, in
             ("learning_rate", "--learning-rate", p.LearningRate),
             ("schedule", "--schedule", (int)p.Schedule),
             ("decay", "--decay", p.Decay),
+            ("warmup", "--warmup", p.WarmupFraction),
             ("step_size", "--step-size", p.StepSize),
             ("bold_increase", "--bold-increase", p.BoldIncrease),
             ("bold_decrease", "--bold-decrease", p.BoldDecrease),
@@ -81,7 +82,11 @@ public sealed class RunSettingsCallback(RunSettings settings, int trainCount, in
     private static string Describe(string key, double value) => key switch
     {
         "preset" => value >= 0 && value < Preset.All.Count ? Preset.All[(int)value].Name : value.ToString(CultureInfo.InvariantCulture),
-        "schedule" => value switch { (double)(int)ScheduleKind.Step => "step", (double)(int)ScheduleKind.BoldDriver => "bold-driver", _ => "constant" },
+        "schedule" => value switch
+        {
+            (double)(int)ScheduleKind.Step => "step", (double)(int)ScheduleKind.BoldDriver => "bold-driver",
+            (double)(int)ScheduleKind.OneCycle => "onecycle", (double)(int)ScheduleKind.Cosine => "cosine", _ => "constant",
+        },
         "activation" => value is >= 0 and < 3 ? ((string[])["relu", "sigmoid", "tanh"])[(int)value] : "?",
         _ => value.ToString(CultureInfo.InvariantCulture),
     };
