@@ -8,7 +8,8 @@ namespace MnistSample;
 /// difference: a resumed run must continue the run that was interrupted, not silently become another.
 /// </summary>
 /// <remarks>
-/// <c>--epochs</c> is not among them (it is the total and may grow), nor <c>--threads</c> (results do not depend on it).
+/// <c>--epochs</c> is not among them (it is the total and may grow) unless the schedule spans the whole run (onecycle,
+/// cosine: the run's length shapes every rate), nor <c>--threads</c> (results do not depend on it).
 /// The network's shapes are checked by the checkpoint itself; the settings here are the ones whose change it cannot
 /// see: batch size, subset and sample fraction, the learning rate and its schedule, the seed, momentum and decay, the
 /// hidden activation, the loss and the data split.
@@ -34,6 +35,7 @@ public sealed class RunSettingsCallback(RunSettings settings, int trainCount, in
             ("schedule", "--schedule", (int)p.Schedule),
             ("decay", "--decay", p.Decay),
             ("warmup", "--warmup", p.WarmupFraction),
+            ("schedule_epochs", "--epochs", p.Schedule is ScheduleKind.OneCycle or ScheduleKind.Cosine ? p.Epochs : 0),
             ("step_size", "--step-size", p.StepSize),
             ("bold_increase", "--bold-increase", p.BoldIncrease),
             ("bold_decrease", "--bold-decrease", p.BoldDecrease),
