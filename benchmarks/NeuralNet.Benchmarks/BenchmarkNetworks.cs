@@ -47,6 +47,20 @@ internal static class BenchmarkNetworks
     /// <param name="batchSize">The batch size of modern-cnn (default 16; the preset trains at 128); the reference networks keep theirs.</param>
     /// <exception cref="ArgumentException">The name is unknown.</exception>
     public static ReferenceNetwork Create(string name, int batches = 4, ulong seed = 42, int? batchSize = null)
+        => CreateCore(name, batches, seed, batchSize);
+
+    /// <summary>
+    /// <see cref="Create"/> from a command-line name: <c>modern-cnn@128</c> builds modern-cnn at batch 128 (the preset's
+    /// training batch); a plain name keeps the default batch.
+    /// </summary>
+    /// <param name="spec">A name of <see cref="Names"/>, optionally followed by <c>@</c> and a batch size.</param>
+    public static ReferenceNetwork CreateNamed(string spec)
+    {
+        int at = spec.IndexOf('@');
+        return at < 0 ? Create(spec) : Create(spec[..at], batchSize: int.Parse(spec[(at + 1)..], System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    private static ReferenceNetwork CreateCore(string name, int batches, ulong seed, int? batchSize)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batches, 1);
         var rng = new RandomGenerator(seed);

@@ -18,7 +18,7 @@ internal static class LayersQuick
             foreach (int threads in (int[])[1, 2])
             {
                 NeuralNetSettings.MaxDegreeOfParallelism = threads;
-                var net = BenchmarkNetworks.Create(name);
+                var net = BenchmarkNetworks.CreateNamed(name);
                 // At least 20 steps and a second: the JIT promotes hot methods to optimized code only after a delay, and
                 // a layer timed in its first code version (TensorPrimitives.Sigmoid, say) looks many times slower.
                 var warm = Stopwatch.StartNew();

@@ -28,7 +28,7 @@ internal static class StepQuick
             foreach (int threads in (int[])[1, 2])
             {
                 NeuralNetSettings.MaxDegreeOfParallelism = threads;
-                var net = BenchmarkNetworks.Create(name);
+                var net = BenchmarkNetworks.CreateNamed(name);
                 long step = 0;
                 var warm = Stopwatch.StartNew();
                 while (step < 20 || warm.ElapsedMilliseconds < 1000) net.Step(step++);

@@ -29,6 +29,7 @@ public static class DistributedChecks
             .Add("--batch-size", p.BatchSize)
             .Add("--learning-rate", p.LearningRate)
             .Add("--schedule", p.Schedule.ToString())
+            .Add("--warmup", p.WarmupFraction)
             .Add("--decay", p.Decay)
             .Add("--step-size", p.StepSize)
             .Add("--bold-increase", p.BoldIncrease)

@@ -174,7 +174,7 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
             throw new ArgumentException($"--batch-size {p.BatchSize} (the global batch) is not a multiple of the {ranks} ranks; give a multiple of {ranks}.");
         var view = root ? CreateView() : new SilentView();
 
-        var (train, validation, test, random, model, loss, sgd) = Prepare(p, view);
+        var (train, validation, test, random, model, loss, sgd) = Prepare(p, view, p.BatchSize);
         var trainer = new Trainer<float>(model, loss, sgd, random)
         {
             Strategy = world is null ? TrainingStrategy<float>.SingleProcess
@@ -247,7 +247,7 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
     /// the network, its loss, and the optimizer with its schedule attached.
     /// </summary>
     private (Dataset Train, Dataset? Validation, Dataset Test, RandomGenerator Random, Sequential<float> Model, NeuralNet.Losses.Loss<float> Loss,
-        Sgd<float> Sgd) Prepare(Preset p, TrainingView view)
+        Sgd<float> Sgd) Prepare(Preset p, TrainingView view, int batchSize)
     {
         var (train, validation, test) = LoadData(p, view);
         if (p.Architecture != Architecture.Mlp)
@@ -260,16 +260,28 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
         var random = new RandomGenerator(settings.Seed);
         var model = ModelFactory.Build(p, random);
         var sgd = new Sgd<float>(model, p.LearningRate, p.Momentum, p.WeightDecay);
-        CreateSchedule(p, sgd);
+        CreateSchedule(p, sgd, BatchesPerEpoch(p, batchSize, train.Count));
         return (train, validation, test, random, model, ModelFactory.Loss(p), sgd);
     }
 
-    private static LearningRateSchedule CreateSchedule(Preset p, Optimizer optimizer) => p.Schedule switch
+    private static LearningRateSchedule CreateSchedule(Preset p, Optimizer optimizer, int batchesPerEpoch) => p.Schedule switch
     {
         ScheduleKind.Step => new StepDecaySchedule(optimizer, p.Decay, p.StepSize),
         ScheduleKind.BoldDriver => new BoldDriverSchedule(optimizer, p.BoldIncrease, p.BoldDecrease),
+        // Both span the whole run (--epochs), stepped after every batch: the run's length is part of the schedule.
+        ScheduleKind.OneCycle => new OneCycleSchedule(optimizer, Math.Max(2L, (long)p.Epochs * batchesPerEpoch), pctStart: p.WarmupFraction,
+            cycleMomentum: p.Momentum > 0) { Interval = ScheduleInterval.Iteration },
+        ScheduleKind.Cosine => new CosineAnnealingSchedule(optimizer, Math.Max(1L, (long)p.Epochs * batchesPerEpoch)) { Interval = ScheduleInterval.Iteration },
         _ => new ConstantSchedule(optimizer),
     };
+
+    /// <summary>Optimizer steps per epoch: the sample of the training set in (global) batches, the last one smaller.</summary>
+    private static int BatchesPerEpoch(Preset p, int batchSize, int trainCount)
+    {
+        int sampleCount = p.SampleFraction >= 1 ? trainCount : Math.Max(1, (int)Math.Round(p.SampleFraction * trainCount));
+        batchSize = Math.Min(batchSize, sampleCount);
+        return (sampleCount + batchSize - 1) / batchSize;
+    }
 
     /// <summary>
     /// --target-accuracy: after every epoch, evaluates the test set (evaluation mode: no dropout, running statistics, no
@@ -406,6 +418,8 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
             {
                 ScheduleKind.Step => string.Create(inv, $"step decay ×{p.Decay} every {p.StepSize} epoch(s)"),
                 ScheduleKind.BoldDriver => string.Create(inv, $"Bold Driver ×{p.BoldIncrease} / ×{p.BoldDecrease}"),
+                ScheduleKind.OneCycle => string.Create(inv, $"one cycle over {p.Epochs} epoch(s), {p.WarmupFraction:P0} warm-up{(p.Momentum > 0 ? ", momentum 0.95–0.85" : "")}"),
+                ScheduleKind.Cosine => string.Create(inv, $"cosine annealing to 0 over {p.Epochs} epoch(s)"),
                 _ => "constant",
             }),
             new("momentum", p.Momentum.ToString(inv)),

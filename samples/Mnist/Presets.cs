@@ -31,6 +31,16 @@ public enum ScheduleKind
 
     /// <summary>Bold Driver: ×increase when the loss fell, ×decrease when it rose, after every epoch (iteration).</summary>
     BoldDriver,
+
+    /// <summary>
+    /// One cycle over the whole run, stepped every batch (PyTorch's OneCycleLR): cosine warm-up from η₀/25 to η₀ over the
+    /// first <see cref="Preset.WarmupFraction"/> of the steps, then cosine annealing to η₀/25·10⁻⁴; SGD's momentum cycles
+    /// 0.95 → 0.85 → 0.95 opposite to the rate when the preset has momentum.
+    /// </summary>
+    OneCycle,
+
+    /// <summary>Cosine annealing from η₀ to 0 over the whole run, stepped every batch.</summary>
+    Cosine,
 }
 
 /// <summary>Loss functions the sample exposes.</summary>
@@ -108,6 +118,9 @@ public sealed record Preset(
 
     /// <summary>The dropout probability of the layers that have dropout (modern-cnn).</summary>
     public double Dropout { get; init; }
+
+    /// <summary>The fraction of the run spent warming the rate up under the one-cycle schedule, in (0, 1).</summary>
+    public double WarmupFraction { get; init; } = 0.25;
 
     /// <summary>The preset used when none is named: the README's main job.</summary>
     public const string DefaultName = "mlp";
@@ -245,7 +258,7 @@ public sealed record Preset(
             Notes: "η 0.2 (inside the reference's 0.1–0.4 range) decayed ×0.8 per epoch (the reference keeps it constant; a constant 0.2 ends at 97.8%), 10 epochs, 1,000 validation images."),
         new(
             Name: "modern-cnn",
-            Title: "Modern CNN: conv 5×5 → BN → ReLU → pool, conv 3×3 same → BN → ReLU → pool, conv 3×3 → BN → ReLU, dense → BN → ReLU → dropout → 10; augmentation, SGD momentum",
+            Title: "Modern CNN: conv 5×5 → BN → ReLU → pool, conv 3×3 same → BN → ReLU → pool, conv 3×3 → BN → ReLU, dense → BN → ReLU → dropout → 10; augmentation, SGD momentum, one-cycle",
             Reference: "no reference system; target ≥ 99.6% test, 99.5% within 120 s on 2 cores",
             Architecture: Architecture.ModernCnn,
             Hidden: [24, 48, 96, 128],
@@ -254,11 +267,11 @@ public sealed record Preset(
             Loss: LossKind.SoftmaxCrossEntropy,
             CrossEntropyEpsilon: 1e-7,
             InitStd: null,
-            Epochs: 12,
+            Epochs: 4,
             BatchSize: 128,
-            LearningRate: 0.1,
-            Schedule: ScheduleKind.Step,
-            Decay: 0.75,
+            LearningRate: 0.2,
+            Schedule: ScheduleKind.OneCycle,
+            Decay: 1.0,
             StepSize: 1,
             BoldIncrease: 1.05,
             BoldDecrease: 0.5,
@@ -267,7 +280,7 @@ public sealed record Preset(
             Validation: 0,
             TrainSubset: 0,
             TestSubset: 0,
-            Notes: "Not a reference system: the record preset. Every training image is rotated (±10°), scaled (±10%) and shifted (±2 px) afresh each epoch; all 60,000 images train (no validation split); --target-accuracy stops at a test accuracy.")
+            Notes: "Not a reference system: the record preset. One learning-rate cycle over the 4 epochs, stepped every batch: a cosine warm-up from η/25 to η = 0.2 over the first quarter, then a cosine down to η/25·10⁻⁴, SGD momentum cycling 0.95 → 0.85 → 0.95. Every training image is rotated (±10°), scaled (±10%) and shifted (±2 px) afresh each epoch; all 60,000 images train (no validation split); --target-accuracy stops at a test accuracy (the cycle still spans all 4 epochs).")
         {
             WeightDecay = 5e-4,
             Augment = true,

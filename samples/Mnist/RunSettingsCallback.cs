@@ -8,7 +8,8 @@ namespace MnistSample;
 /// difference: a resumed run must continue the run that was interrupted, not silently become another.
 /// </summary>
 /// <remarks>
-/// <c>--epochs</c> is not among them (it is the total and may grow), nor <c>--threads</c> (results do not depend on it).
+/// <c>--epochs</c> is not among them (it is the total and may grow) unless the schedule spans the whole run (onecycle,
+/// cosine: the run's length shapes every rate), nor <c>--threads</c> (results do not depend on it).
 /// The network's shapes are checked by the checkpoint itself; the settings here are the ones whose change it cannot
 /// see: batch size, subset and sample fraction, the learning rate and its schedule, the seed, momentum and decay, the
 /// hidden activation, the loss and the data split.
@@ -33,6 +34,8 @@ public sealed class RunSettingsCallback(RunSettings settings, int trainCount, in
             ("learning_rate", "--learning-rate", p.LearningRate),
             ("schedule", "--schedule", (int)p.Schedule),
             ("decay", "--decay", p.Decay),
+            ("warmup", "--warmup", p.WarmupFraction),
+            ("schedule_epochs", "--epochs", p.Schedule is ScheduleKind.OneCycle or ScheduleKind.Cosine ? p.Epochs : 0),
             ("step_size", "--step-size", p.StepSize),
             ("bold_increase", "--bold-increase", p.BoldIncrease),
             ("bold_decrease", "--bold-decrease", p.BoldDecrease),
@@ -81,7 +84,11 @@ public sealed class RunSettingsCallback(RunSettings settings, int trainCount, in
     private static string Describe(string key, double value) => key switch
     {
         "preset" => value >= 0 && value < Preset.All.Count ? Preset.All[(int)value].Name : value.ToString(CultureInfo.InvariantCulture),
-        "schedule" => value switch { (double)(int)ScheduleKind.Step => "step", (double)(int)ScheduleKind.BoldDriver => "bold-driver", _ => "constant" },
+        "schedule" => value switch
+        {
+            (double)(int)ScheduleKind.Step => "step", (double)(int)ScheduleKind.BoldDriver => "bold-driver",
+            (double)(int)ScheduleKind.OneCycle => "onecycle", (double)(int)ScheduleKind.Cosine => "cosine", _ => "constant",
+        },
         "activation" => value is >= 0 and < 3 ? ((string[])["relu", "sigmoid", "tanh"])[(int)value] : "?",
         _ => value.ToString(CultureInfo.InvariantCulture),
     };

@@ -25,7 +25,10 @@ public class CliTests
     [InlineData("--hidden", "0")]
     [InlineData("--preset", "resnet")]
     [InlineData("--activation", "gelu")]
-    [InlineData("--schedule", "cosine")]
+    [InlineData("--schedule", "cyclic")]
+    [InlineData("--warmup", "0")]
+    [InlineData("--warmup", "1")]
+    [InlineData("--warmup", "NaN")]
     [InlineData("--momentum", "1")]
     [InlineData("--sample-fraction", "0")]
     [InlineData("--threads", "-2")]
@@ -57,7 +60,7 @@ public class CliTests
         settings.Should().BeNull();
         foreach (var option in new[]
                  {
-                     "--preset", "--epochs", "--batch-size", "--learning-rate", "--schedule", "--decay", "--step-size", "--bold-increase",
+                     "--preset", "--epochs", "--batch-size", "--learning-rate", "--schedule", "--warmup", "--decay", "--step-size", "--bold-increase",
                      "--bold-decrease", "--momentum", "--weight-decay", "--hidden", "--activation", "--sample-fraction", "--seed", "--threads", "--subset",
                      "--validation", "--data-dir", "--csv", "--output", "--resume", "--json", "--distributed", "--plain", "--no-report",
                      "TRAIN_IMAGES TRAIN_LABELS TEST_IMAGES TEST_LABELS OUTPUT_DIR",
@@ -92,6 +95,25 @@ public class CliTests
         (e.TrainSubset, e.TestSubset, e.Validation).Should().Be((1000, 1000, 100));
         (s.Seed, s.Threads, s.OutputDirectory, s.Json).Should().Be((7UL, 1, "o", true));
         s.Preset.Should().Be(Preset.Get("deep-mlp"), "the unmodified preset is kept for the report");
+    }
+
+    [Theory]
+    [InlineData("onecycle", ScheduleKind.OneCycle)]
+    [InlineData("cosine", ScheduleKind.Cosine)]
+    [InlineData("bold-driver", ScheduleKind.BoldDriver)]
+    [InlineData("constant", ScheduleKind.Constant)]
+    public void ScheduleOptionSelectsTheSchedule(string name, ScheduleKind kind)
+    {
+        var e = Run("--preset", "lenet", "--schedule", name).Settings!.Effective;
+        e.Schedule.Should().Be(kind);
+        e.WarmupFraction.Should().Be(0.25, "the one-cycle warm-up defaults to a quarter of the run");
+        Run("--preset", "lenet", "--schedule", name, "--warmup", "0.4").Settings!.Effective.WarmupFraction.Should().Be(0.4);
+    }
+
+    [Fact]
+    public void WarmupOutOfRangeIsNamed()
+    {
+        Run("--warmup", "1.5").Err.Should().Contain("--warmup must be in (0, 1), got 1.5");
     }
 
     [Fact]

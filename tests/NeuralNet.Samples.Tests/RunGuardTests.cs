@@ -78,6 +78,22 @@ public class RunGuardTests
     }
 
     [Fact]
+    public void OneCycleResumeWithOtherEpochsIsRefused_ItsLengthShapesTheSchedule()
+    {
+        using var dir = new TempDir();
+        string[] common = [.. SmallMnist.CsvArgs, "--no-report", "--plain", "--subset", "300", "--batch-size", "50", "--schedule", "onecycle"];
+        string checkpoint = Path.Combine(dir.Path, "first", "checkpoint.safetensors");
+        SmokeTests.RunSample([.. common, "--epochs", "2", "-o", Path.Combine(dir.Path, "first")]).Code.Should().Be(0);
+
+        var longer = SmokeTests.RunSample([.. common, "--epochs", "3", "-o", Path.Combine(dir.Path, "second"), "--resume", checkpoint]);
+        longer.Code.Should().Be(1);
+        longer.Err.Should().Contain("--epochs 2 (now 3)");
+        var warmup = SmokeTests.RunSample([.. common, "--epochs", "2", "--warmup", "0.5", "-o", Path.Combine(dir.Path, "third"), "--resume", checkpoint]);
+        warmup.Code.Should().Be(1);
+        warmup.Err.Should().Contain("--warmup 0.25 (now 0.5)");
+    }
+
+    [Fact]
     public void UnwritableOutputDirectoryIsRefusedBeforeLoadingData()
     {
         // Tests run as root, for whom permission bits do not stop a write: use places where no one can create a file.

@@ -19,7 +19,7 @@ public static class CommandLine
     public const int RunError = 1;
 
     private static readonly string[] Activations = ["relu", "sigmoid", "tanh"];
-    private static readonly string[] Schedules = ["constant", "step", "bold-driver"];
+    private static readonly string[] Schedules = ["constant", "step", "bold-driver", "onecycle", "cosine"];
 
     private static readonly Option<string> PresetOption = new("--preset", "-p")
     {
@@ -48,8 +48,14 @@ public static class CommandLine
 
     private static readonly Option<string?> ScheduleOption = new("--schedule")
     {
-        Description = "Learning-rate schedule: constant, step (×decay every step-size epochs) or bold-driver (×increase when the loss fell, ×decrease when it rose).",
+        Description = "Learning-rate schedule: constant, step (×decay every step-size epochs), bold-driver (×increase when the loss fell, ×decrease when it rose), onecycle (warm up to the learning rate, then anneal, over all --epochs, every batch; momentum cycles 0.95–0.85) or cosine (anneal to 0 over all --epochs, every batch).",
         HelpName = "kind",
+    };
+
+    private static readonly Option<double?> WarmupOption = new("--warmup")
+    {
+        Description = "Fraction of the run the onecycle schedule spends warming the rate up, in (0, 1); default 0.25.",
+        HelpName = "f",
     };
 
     private static readonly Option<double?> DecayOption = new("--decay")
@@ -215,7 +221,7 @@ public static class CommandLine
 
         Option[] options =
         [
-            PresetOption, EpochsOption, BatchSizeOption, LearningRateOption, ScheduleOption, DecayOption, StepSizeOption,
+            PresetOption, EpochsOption, BatchSizeOption, LearningRateOption, ScheduleOption, WarmupOption, DecayOption, StepSizeOption,
             BoldIncreaseOption, BoldDecreaseOption, MomentumOption, WeightDecayOption, HiddenOption, ActivationOption, SampleFractionOption,
             SeedOption, ThreadsOption, SubsetOption, ValidationOption, DataDirOption, CsvOption, OutputOption, ResumeOption,
             JsonOption, TargetAccuracyOption, AugmentOption, DistributedOption, CollectiveTimeoutOption, PlainOption, NoReportOption,
@@ -237,6 +243,7 @@ public static class CommandLine
         InRange(MomentumOption, 0, 1, upperInclusive: false);
         InRange(WeightDecayOption, 0, 1, upperInclusive: false);
         InRange(SampleFractionOption, 0, 1, upperInclusive: true, lowerExclusive: true);
+        InRange(WarmupOption, 0, 1, upperInclusive: false, lowerExclusive: true);
         ThreadsOption.Validators.Add(r =>
         {
             int threads = r.GetValueOrDefault<int>();
@@ -392,7 +399,15 @@ public static class CommandLine
         if (r.GetValue(BatchSizeOption) is { } batch) e = e with { BatchSize = batch };
         if (r.GetValue(LearningRateOption) is { } lr) e = e with { LearningRate = lr };
         if (r.GetValue(ScheduleOption) is { } schedule)
-            e = e with { Schedule = schedule switch { "step" => ScheduleKind.Step, "bold-driver" => ScheduleKind.BoldDriver, _ => ScheduleKind.Constant } };
+            e = e with
+            {
+                Schedule = schedule switch
+                {
+                    "step" => ScheduleKind.Step, "bold-driver" => ScheduleKind.BoldDriver, "onecycle" => ScheduleKind.OneCycle,
+                    "cosine" => ScheduleKind.Cosine, _ => ScheduleKind.Constant,
+                },
+            };
+        if (r.GetValue(WarmupOption) is { } warmup) e = e with { WarmupFraction = warmup };
         if (r.GetValue(DecayOption) is { } decay) e = e with { Decay = decay };
         if (r.GetValue(StepSizeOption) is { } stepSize) e = e with { StepSize = stepSize };
         if (r.GetValue(BoldIncreaseOption) is { } up) e = e with { BoldIncrease = up };

@@ -16,19 +16,23 @@ internal static partial class Cpu
     /// With stride 1 every (row, oh) segment of cols is a contiguous slice of one input row plus zero borders, so it is
     /// a block copy; other strides gather with the bounds hoisted out of the inner loop. No per-segment span slicing:
     /// the segments are as short as 8 elements, where call overheads outweigh the copy.
+    /// <c>colsStride</c> is the distance between two rows of cols, at least OH·OW; 0 means OH·OW (a dense matrix). A larger
+    /// stride lets several images' columns sit side by side in one matrix (image b at column offset b·OH·OW), so one GEMM
+    /// covers a batch of images.
     /// </remarks>
     /// <exception cref="ArgumentException">A size is not positive, OH/OW disagree with the input, or a span is too short.</exception>
     public static void Im2Col<T>(Span<T> cols, ReadOnlySpan<T> x, int channels, int height, int width,
-        int kernelH, int kernelW, int stride, int padding, int outH, int outW)
+        int kernelH, int kernelW, int stride, int padding, int outH, int outW, int colsStride = 0)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        ValidateIm2Col(nameof(Im2Col), cols.Length, x.Length, channels, height, width, kernelH, kernelW, stride, padding, outH, outW);
+        int outSize = outH * outW;
+        if (colsStride == 0) colsStride = outSize;
+        ValidateIm2Col(nameof(Im2Col), cols.Length, x.Length, channels, height, width, kernelH, kernelW, stride, padding, outH, outW, colsStride);
         // The lengths are validated above, so every segment below is in range. Segments are short (LeNet conv2: 8
         // floats), so span slicing and per-call overheads, not bandwidth, used to dominate: raw refs and block copies.
         ref T colsRef = ref MemoryMarshal.GetReference(cols);
         ref T xRef = ref MemoryMarshal.GetReference(x);
         bool vectors = Vector256.IsHardwareAccelerated && Vector256<T>.IsSupported;
-        int outSize = outH * outW;
         if (stride == 1 && padding == 0)
         {
             // Every window lies inside the image: each (row, output row) segment is one copy of an input row's slice.
@@ -36,7 +40,7 @@ internal static partial class Cpu
             for (int kh = 0; kh < kernelH; kh++)
             for (int kw = 0; kw < kernelW; kw++)
             {
-                ref T dst = ref Unsafe.Add(ref colsRef, ((c * kernelH + kh) * kernelW + kw) * outSize);
+                ref T dst = ref Unsafe.Add(ref colsRef, (nint)((c * kernelH + kh) * kernelW + kw) * colsStride);
                 ref T src = ref Unsafe.Add(ref xRef, (c * height + kh) * width + kw);
                 for (int oh = 0; oh < outH; oh++)
                     CopyElements(ref Unsafe.Add(ref dst, oh * outW), ref Unsafe.Add(ref src, oh * width), outW, vectors);
@@ -52,7 +56,7 @@ internal static partial class Cpu
             (int owStart, int owEnd) = InsideColumns(iw0, stride, width, outW);
             for (int oh = 0; oh < outH; oh++)
             {
-                ref T dst = ref Unsafe.Add(ref colsRef, row * outSize + oh * outW);
+                ref T dst = ref Unsafe.Add(ref colsRef, (nint)row * colsStride + oh * outW);
                 int ih = oh * stride - padding + kh;
                 if ((uint)ih >= (uint)height)
                 {
@@ -112,17 +116,19 @@ internal static partial class Cpu
     /// dx (C, H, W) at the input position it was read from; padding positions are dropped. Additions happen in the same
     /// order as <see cref="Col2ImNaive{T}"/>, so the result is bit-identical to it.
     /// </summary>
+    /// <remarks><c>colsStride</c>: the distance between two rows of cols, at least OH·OW; 0 means OH·OW (see <see cref="Im2Col{T}"/>).</remarks>
     /// <exception cref="ArgumentException">A size is not positive, OH/OW disagree with the input, or a span is too short.</exception>
     public static void Col2Im<T>(Span<T> dx, ReadOnlySpan<T> cols, int channels, int height, int width,
-        int kernelH, int kernelW, int stride, int padding, int outH, int outW)
+        int kernelH, int kernelW, int stride, int padding, int outH, int outW, int colsStride = 0)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        ValidateIm2Col(nameof(Col2Im), cols.Length, dx.Length, channels, height, width, kernelH, kernelW, stride, padding, outH, outW);
+        int outSize = outH * outW;
+        if (colsStride == 0) colsStride = outSize;
+        ValidateIm2Col(nameof(Col2Im), cols.Length, dx.Length, channels, height, width, kernelH, kernelW, stride, padding, outH, outW, colsStride);
         // Lengths validated above; short segments, so raw refs and an inline vector loop instead of per-segment calls.
         ref T dxRef = ref MemoryMarshal.GetReference(dx);
         ref T colsRef = ref MemoryMarshal.GetReference(cols);
         bool vectors = Vector256.IsHardwareAccelerated && Vector256<T>.IsSupported;
-        int outSize = outH * outW;
         for (int c = 0; c < channels; c++)
         for (int kh = 0; kh < kernelH; kh++)
         for (int kw = 0; kw < kernelW; kw++)
@@ -136,7 +142,7 @@ internal static partial class Cpu
                 int ih = oh * stride - padding + kh;
                 if ((uint)ih >= (uint)height) continue;
                 ref T dst = ref Unsafe.Add(ref dxRef, (c * height + ih) * width);
-                ref T src = ref Unsafe.Add(ref colsRef, row * outSize + oh * outW);
+                ref T src = ref Unsafe.Add(ref colsRef, (nint)row * colsStride + oh * outW);
                 if (stride == 1)
                 {
                     // Element-wise sums: the vector and scalar forms round identically.
@@ -160,7 +166,7 @@ internal static partial class Cpu
     }
 
     private static void ValidateIm2Col(string kernel, int colsLength, int imageLength, int channels, int height, int width,
-        int kernelH, int kernelW, int stride, int padding, int outH, int outW)
+        int kernelH, int kernelW, int stride, int padding, int outH, int outW, int colsStride = 0)
     {
         if (channels <= 0 || height <= 0 || width <= 0 || kernelH <= 0 || kernelW <= 0 || stride <= 0 || padding < 0)
             throw new ArgumentException($"{kernel}: sizes must be positive (padding ≥ 0), got C={channels}, H={height}, W={width}, " +
@@ -169,7 +175,10 @@ internal static partial class Cpu
         if (height + 2 * padding < kernelH || width + 2 * padding < kernelW || outH != expectedH || outW != expectedW)
             throw new ArgumentException($"{kernel}: a {kernelH}×{kernelW} kernel with stride {stride} and padding {padding} on a " +
                 $"{height}×{width} input gives a {expectedH}×{expectedW} output, got {outH}×{outW}.");
-        long colsNeeded = (long)channels * kernelH * kernelW * outH * outW, imageNeeded = (long)channels * height * width;
+        if (colsStride == 0) colsStride = outH * outW;
+        if (colsStride < outH * outW)
+            throw new ArgumentException($"{kernel}: the column stride {colsStride} is less than OH·OW = {outH * outW}.");
+        long colsNeeded = ((long)channels * kernelH * kernelW - 1) * colsStride + outH * outW, imageNeeded = (long)channels * height * width;
         if (colsLength < colsNeeded || imageLength < imageNeeded)
             throw new ArgumentException($"{kernel}: needs {colsNeeded} column and {imageNeeded} image elements, got {colsLength} and {imageLength}.");
     }

@@ -41,7 +41,11 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
     private NdArray<T>? _outputGradient;
     private ChunkJob? _job;
     private bool _colsHoldBatch;
-    private readonly bool _direct;   // the single-channel direct kernels instead of im2col + GEMM (UsesDirectKernel)
+    private bool _direct;            // the plan's single-channel direct kernels instead of im2col + GEMM
+    private bool _batched;           // the plan's batched path: one GEMM per chunk of images
+    private Kernels.ConvolutionPlan _plan;
+    private T[] _batchScratch = [];  // per thread: the chunk's input-gradient columns, then its (OC, chunk·OH·OW) output gradients
+    private int _batchScratchLength;
     private T[] _scratch = [];
     private int _scratchLength;
     private bool _packedIm2Col;
@@ -84,7 +88,6 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
         Bias = bias ? new Parameter<T>("bias", new NdArray<T>(outChannels)) : null;
         _parameters = Bias is null ? [Weight] : [Weight, Bias];
         _label = $"Conv2D({inChannels} -> {outChannels}, kernel {kernelSize}, stride {stride}, padding {padding})";
-        _direct = UsesDirectKernel();
         RandomGenerator.Use(random, r => Initializer.Default.Initialize(this, r));
     }
 
@@ -172,6 +175,8 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
         int n = input.Dim(0), h = input.Dim(2), w = input.Dim(3);
         int outH = OutSize(h), outW = OutSize(w), colSize = FanIn * outH * outW;
         var y = ModuleChecks.Ensure(ref _output, n, [OutChannels, outH, outW]);
+        _plan = Kernels.Cpu.PlanConvolution<T>(InChannels, OutChannels, KernelSize, Stride, Padding, outH, outW);
+        _direct = _plan.Training == Kernels.ConvolutionPath.Direct;
 
         _packedIm2Col = false;
         if (_direct)
@@ -181,7 +186,7 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
             if (_scratch.Length < (long)ChunkCount(n) * _scratchLength) _scratch = new T[checked(ChunkCount(n) * _scratchLength)];
             _colsHoldBatch = false;
         }
-        else if (!training && typeof(T) == typeof(float) && Kernels.Cpu.CanUsePackedIm2Col(OutChannels, FanIn, outH, outW, Stride, Padding))
+        else if (!training && _plan.PackedInference)
         {
             // Inference: nothing reads the columns but the product, so im2col writes them straight into the GEMM's packed
             // panels, one slot per chunk (a backward pass after this rebuilds plain columns).
@@ -200,6 +205,7 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
         _input = input;
         _outH = outH;
         _outW = outW;
+        _batched = training && _plan.Training == Kernels.ConvolutionPath.Batched;
         RunChunks(n, backward: false);
         return y;
     }
@@ -213,8 +219,18 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
         int n = x.Dim(0), h = x.Dim(2), w = x.Dim(3);
         int spatial = _outH * _outW, colSize = FanIn * spatial, chunks = ChunkCount(n);
         ModuleChecks.Ensure(ref _inputGradient, n, [InChannels, h, w]);
-        if (ComputeInputGradient && _dcols.Length < (long)chunks * colSize) _dcols = new T[checked(chunks * colSize)];
-        if (!_direct && !_colsHoldBatch && _cols.Length < (long)chunks * colSize) _cols = new T[checked(chunks * colSize)];
+        _batched = _plan.Training == Kernels.ConvolutionPath.Batched;
+        if (_batched)
+        {
+            // Every chunk's columns side by side; after an inference forward pass they are rebuilt in that layout.
+            if (!_colsHoldBatch && _cols.Length < (long)n * colSize) _cols = new T[checked(n * colSize)];
+            EnsureBatchScratch(n);
+        }
+        else
+        {
+            if (ComputeInputGradient && _dcols.Length < (long)chunks * colSize) _dcols = new T[checked(chunks * colSize)];
+            if (!_direct && !_colsHoldBatch && _cols.Length < (long)chunks * colSize) _cols = new T[checked(chunks * colSize)];
+        }
         int wLength = Weight.Value.Length;
         if (_dWPartial.Length < (long)(chunks - 1) * wLength) _dWPartial = new T[checked((chunks - 1) * wLength)];
 
@@ -242,14 +258,13 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
         return _inputGradient!;
     }
 
-    /// <summary>
-    /// Whether this layer runs the single-channel direct kernels (<see cref="Kernels.Cpu.Conv2DSingleChannel"/>)
-    /// instead of im2col + GEMM: float, one input channel, stride 1, no padding, K² ≤ 256 (where the direct forward is
-    /// bit-identical to the GEMM's), with 256- or 512-bit vectors.
-    /// </summary>
-    private bool UsesDirectKernel() =>
-        typeof(T) == typeof(float) && InChannels == 1 && Stride == 1 && Padding == 0
-        && KernelSize * KernelSize <= Kernels.Cpu.GemmKC && Vector256.IsHardwareAccelerated;
+    /// <summary>One batched-path work space per thread that may run chunks (<see cref="ThreadCount"/>).</summary>
+    private void EnsureBatchScratch(int batch)
+    {
+        _batchScratchLength = checked((int)_plan.BatchedScratch(ChunkSize(batch), FanIn, OutChannels, _outH * _outW));
+        long needed = (long)ThreadCount(batch) * _batchScratchLength;
+        if (_batchScratch.Length < needed) _batchScratch = new T[checked((int)needed)];
+    }
 
     /// <summary>
     /// The batch is cut into chunks of consecutive images that depend on the batch size only (at most
@@ -263,15 +278,21 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
         return (batch + size - 1) / size;
     }
 
+    /// <summary>The threads a pass over <paramref name="batch"/> images runs on: one below <see cref="ParallelThreshold"/>.</summary>
+    private int ThreadCount(int batch)
+    {
+        long work = (long)batch * OutChannels * FanIn * _outH * _outW;
+        return work >= ParallelThreshold ? Math.Max(1, Math.Min(NeuralNetSettings.MaxDegreeOfParallelism, ChunkCount(batch))) : 1;
+    }
+
     /// <summary>Runs every chunk of the batch, on up to <see cref="NeuralNetSettings.MaxDegreeOfParallelism"/> threads.</summary>
     private void RunChunks(int batch, bool backward)
     {
         int chunks = ChunkCount(batch);
-        long work = (long)batch * OutChannels * FanIn * _outH * _outW;
-        int threads = work >= ParallelThreshold ? Math.Min(NeuralNetSettings.MaxDegreeOfParallelism, chunks) : 1;
+        int threads = ThreadCount(batch);
         if (threads <= 1)
         {
-            for (int c = 0; c < chunks; c++) RunChunk(c, backward);
+            for (int c = 0; c < chunks; c++) RunChunk(c, backward, 0);
             return;
         }
         var job = _job ??= new ChunkJob(this);
@@ -279,12 +300,89 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
         Kernels.KernelThreads.Run(job, threads);
     }
 
-    private void RunChunk(int chunk, bool backward)
+    /// <summary>Runs chunk <paramref name="chunk"/> on the thread that runs part <paramref name="part"/> (which owns that part's work space).</summary>
+    private void RunChunk(int chunk, bool backward, int part)
     {
         int size = ChunkSize(_input!.Dim(0));
         int first = chunk * size, end = Math.Min(_input.Dim(0), first + size);
-        if (backward) BackwardImages(chunk, first, end);
-        else ForwardImages(chunk, first, end);
+        if (_batched)
+        {
+            if (backward) BackwardChunk(chunk, first, end, _batchScratch.AsSpan(part * _batchScratchLength, _batchScratchLength));
+            else ForwardChunk(first, end);
+        }
+        else if (backward)
+        {
+            BackwardImages(chunk, first, end);
+        }
+        else
+        {
+            ForwardImages(chunk, first, end);
+        }
+    }
+
+    /// <summary>
+    /// The batched forward pass of images [first, end): their columns side by side in the kept column matrix (row stride
+    /// images·OH·OW), then y_i = W·cols_i (+ b) per image, the GEMM reading image i's columns in place.
+    /// </summary>
+    private void ForwardChunk(int first, int end)
+    {
+        var x = _input!;
+        int h = x.Dim(2), w = x.Dim(3), spatial = _outH * _outW, images = end - first;
+        int colRows = FanIn, colSize = colRows * spatial, imageSize = InChannels * h * w, ld = images * spatial;
+        var cols = _cols.AsSpan(first * colSize, images * colSize);
+        Span<T> y = _output!.AsSpan();
+        T[] wData = Weight.Value.Data;
+        for (int b = 0; b < images; b++)
+        {
+            Kernels.Cpu.Im2Col<T>(cols[(b * spatial)..], x.Data.AsSpan((first + b) * imageSize, imageSize), InChannels, h, w,
+                KernelSize, KernelSize, Stride, Padding, _outH, _outW, colsStride: ld);
+            var yi = y.Slice((first + b) * OutChannels * spatial, OutChannels * spatial);
+            Kernels.Cpu.Gemm<T>(false, false, OutChannels, spatial, colRows, wData, colRows, cols[(b * spatial)..], ld, yi, spatial, accumulate: false);
+            if (Bias is not null)
+            {
+                T[] bias = Bias.Value.Data;
+                for (int o = 0; o < OutChannels; o++)
+                {
+                    var plane = yi.Slice(o * spatial, spatial);
+                    TensorPrimitives.Add(plane, bias[o], plane);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The batched backward pass of images [first, end): dy gathered to (OC, images·OH·OW); the chunk's weight gradient
+    /// dy·colsᵀ in one GEMM (into dW itself for chunk 0, else into the chunk's partial sum); dcols = Wᵀ·dy in one GEMM,
+    /// then col2im per image.
+    /// </summary>
+    private void BackwardChunk(int chunk, int first, int end, Span<T> scratch)
+    {
+        var x = _input!;
+        int h = x.Dim(2), w = x.Dim(3), spatial = _outH * _outW, images = end - first;
+        int colRows = FanIn, colSize = colRows * spatial, imageSize = InChannels * h * w, ld = images * spatial, wLength = Weight.Value.Length;
+        var cols = _cols.AsSpan(first * colSize, images * colSize);
+        if (!_colsHoldBatch)
+        {
+            // The forward pass ran in inference mode and kept no columns: rebuild this chunk's.
+            for (int b = 0; b < images; b++)
+                Kernels.Cpu.Im2Col<T>(cols[(b * spatial)..], x.Data.AsSpan((first + b) * imageSize, imageSize), InChannels, h, w,
+                    KernelSize, KernelSize, Stride, Padding, _outH, _outW, colsStride: ld);
+        }
+        var dyRows = scratch.Slice(colSize * images, OutChannels * ld);
+        Kernels.Cpu.GatherChunkPlanes<T>(dyRows,
+            new ReadOnlySpan<T>(_outputGradient!.Data, first * OutChannels * spatial, images * OutChannels * spatial), images, OutChannels, spatial);
+        Span<T> dW = chunk == 0 ? Weight.Gradient.AsSpan() : _dWPartial.AsSpan((chunk - 1) * wLength, wLength);
+        Kernels.Cpu.Gemm<T>(false, true, OutChannels, colRows, ld, dyRows, ld, cols, ld, dW, colRows, accumulate: chunk == 0);
+        if (!ComputeInputGradient) return;
+        var dcols = scratch[..(colSize * images)];
+        Kernels.Cpu.Gemm<T>(true, false, colRows, ld, OutChannels, Weight.Value.Data, colRows, dyRows, ld, dcols, ld, accumulate: false);
+        Span<T> dx = _inputGradient!.AsSpan();
+        for (int b = 0; b < images; b++)
+        {
+            var dxi = dx.Slice((first + b) * imageSize, imageSize);
+            dxi.Clear();
+            Kernels.Cpu.Col2Im<T>(dxi, dcols[(b * spatial)..], InChannels, h, w, KernelSize, KernelSize, Stride, Padding, _outH, _outW, colsStride: ld);
+        }
     }
 
     /// <summary>y_i = W·im2col(x_i) (+ b) for images [first, end).</summary>
@@ -402,7 +500,7 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
         public override void Execute(int part, int parts)
         {
             for (int c = Interlocked.Increment(ref _next) - 1; c < _chunks; c = Interlocked.Increment(ref _next) - 1)
-                owner.RunChunk(c, _backward);
+                owner.RunChunk(c, _backward, part);
         }
     }
 

@@ -44,6 +44,84 @@ public class ConvKernelTests
         dx.Should().Equal(expected);
     }
 
+    [Theory]
+    [MemberData(nameof(ConvCases))]
+    public void Im2ColAndCol2Im_WithColumnStride_PlaceImagesSideBySide(int channels, int height, int width, int kernel, int stride, int padding)
+    {
+        // Three images' columns in one (C·K·K, 3·OH·OW) matrix, image b at column offset b·OH·OW: each block equals the
+        // naive im2col of that image, and col2im from the block equals the naive col2im of a dense copy of it.
+        const int images = 3;
+        int outH = (height + 2 * padding - kernel) / stride + 1, outW = (width + 2 * padding - kernel) / stride + 1;
+        int spatial = outH * outW, rows = channels * kernel * kernel, ld = images * spatial, imageSize = channels * height * width;
+        float[] x = Random(images * imageSize, 7);
+        float[] wide = Enumerable.Repeat(float.NaN, rows * ld).ToArray();
+        for (int b = 0; b < images; b++)
+            K.Im2Col<float>(wide.AsSpan(b * spatial), x.AsSpan(b * imageSize, imageSize), channels, height, width, kernel, kernel,
+                stride, padding, outH, outW, colsStride: ld);
+        for (int b = 0; b < images; b++)
+        {
+            float[] expected = new float[rows * spatial];
+            K.Im2ColNaive<float>(expected, x.AsSpan(b * imageSize, imageSize), channels, height, width, kernel, kernel, stride, padding, outH, outW);
+            float[] block = new float[rows * spatial];
+            for (int r = 0; r < rows; r++) wide.AsSpan(r * ld + b * spatial, spatial).CopyTo(block.AsSpan(r * spatial));
+            block.Should().Equal(expected, $"image {b}");
+
+            float[] dx = Random(imageSize, 8), dxExpected = dx.ToArray();
+            float[] gradient = Random(rows * ld, 9);
+            K.Col2Im<float>(dx, gradient.AsSpan(b * spatial), channels, height, width, kernel, kernel, stride, padding, outH, outW, colsStride: ld);
+            float[] dense = new float[rows * spatial];
+            for (int r = 0; r < rows; r++) gradient.AsSpan(r * ld + b * spatial, spatial).CopyTo(dense.AsSpan(r * spatial));
+            K.Col2ImNaive<float>(dxExpected, dense, channels, height, width, kernel, kernel, stride, padding, outH, outW);
+            dx.Should().Equal(dxExpected, $"image {b}");
+        }
+    }
+
+    [Fact]
+    public void ColumnStride_TooSmallOrSpanTooShort_Throws()
+    {
+        float[] x = new float[2 * 25], cols = new float[18 * 9];
+        FluentActions.Invoking(() => K.Im2Col<float>(cols, x, 2, 5, 5, 3, 3, 1, 0, 3, 3, colsStride: 8))
+            .Should().Throw<ArgumentException>().WithMessage("*column stride 8 is less than OH·OW = 9*");
+        // 18 rows with a stride of 10 need 17·10 + 9 = 179 elements.
+        FluentActions.Invoking(() => K.Col2Im<float>(x, cols, 2, 5, 5, 3, 3, 1, 0, 3, 3, colsStride: 10))
+            .Should().Throw<ArgumentException>().WithMessage("*needs 179 column*");
+    }
+
+    [Fact]
+    public void GatherChunkPlanes_PutsImagesSideBySide()
+    {
+        const int images = 3, channels = 4, spatial = 5;
+        float[] nchw = Random(images * channels * spatial, 10), rows = new float[nchw.Length];
+        K.GatherChunkPlanes<float>(rows, nchw, images, channels, spatial);
+        for (int b = 0; b < images; b++)
+        for (int o = 0; o < channels; o++)
+        for (int s = 0; s < spatial; s++)
+            rows[o * images * spatial + b * spatial + s].Should().Be(nchw[(b * channels + o) * spatial + s]);
+        FluentActions.Invoking(() => K.GatherChunkPlanes<float>(rows.AsSpan(1), nchw, images, channels, spatial))
+            .Should().Throw<ArgumentException>().WithMessage("*needs 60 elements*");
+    }
+
+    [Theory]
+    // C, OC, K, stride, padding, OH, OW, expected path
+    [InlineData(1, 6, 5, 1, 0, 24, 24, "Direct")]      // LeNet-5 conv1
+    [InlineData(6, 16, 5, 1, 0, 8, 8, "PerImage")]     // LeNet-5 conv2: 64 positions
+    [InlineData(24, 48, 3, 1, 1, 12, 12, "PerImage")]  // modern-cnn conv2: 144 positions
+    [InlineData(48, 96, 3, 1, 0, 4, 4, "Batched")]     // modern-cnn conv3: 16 positions
+    [InlineData(3, 5, 3, 2, 1, 4, 8, "Batched")]       // 32 positions, the largest batched output
+    [InlineData(3, 5, 3, 1, 0, 3, 11, "PerImage")]     // 33 positions
+    [InlineData(1, 8, 3, 1, 1, 28, 28, "PerImage")]    // one channel but padded: no direct kernel
+    [InlineData(1, 8, 3, 1, 1, 4, 4, "Batched")]       // one channel, padded, small output
+    public void PlanConvolution_ChoosesPathByShape(int c, int oc, int k, int stride, int padding, int outH, int outW, string path)
+    {
+        var plan = K.PlanConvolution<float>(c, oc, k, stride, padding, outH, outW);
+        if (!System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated && path == "Direct") path = "PerImage";
+        plan.Training.ToString().Should().Be(path);
+        K.PlanConvolution<double>(c, oc, k, stride, padding, outH, outW).Training.ToString()
+            .Should().Be(path == "Direct" ? "PerImage" : path, "double layers never take the float-only direct kernels");
+        plan.KeptColumns(10, c * k * k, outH * outW).Should().Be(path == "Direct" ? 0 : 10L * c * k * k * outH * outW);
+        plan.BatchedScratch(4, c * k * k, oc, outH * outW).Should().Be(path == "Batched" ? 4L * outH * outW * (c * k * k + oc) : 0);
+    }
+
     [Fact]
     public void Im2Col_Double_MatchesNaive()
     {

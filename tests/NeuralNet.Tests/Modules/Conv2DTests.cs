@@ -14,6 +14,9 @@ public class Conv2DTests
     [InlineData(1, 3, 8, 8, 5, 5, 1, 2, true)]   // "same" padding with K = 5
     [InlineData(2, 1, 5, 7, 2, 2, 3, 0, true)]   // stride > kernel: skipped inputs get zero gradient
     [InlineData(11, 2, 5, 5, 2, 3, 1, 1, true)]  // 6 image chunks of 2 (the last of 1): per-chunk weight-gradient sums
+    [InlineData(11, 16, 5, 4, 3, 3, 1, 1, true)] // batched path (20 positions), 6 chunks (the last of 1 image)
+    [InlineData(3, 17, 6, 6, 2, 3, 2, 0, false)] // batched, stride 2
+    [InlineData(2, 3, 9, 9, 2, 3, 1, 0, true)]   // per-image path (49 positions)
     public void GradientCheck_IsBelow1e6(int batch, int c, int h, int w, int oc, int k, int stride, int padding, bool bias)
     {
         var conv = new Conv2D<double>(c, oc, k, stride, padding, bias, new RandomGenerator(11));
@@ -30,11 +33,20 @@ public class Conv2DTests
     [InlineData(1, 1, 28, 28, 6, 5, 1, 0, true)]
     [InlineData(3, 6, 12, 12, 16, 5, 1, 0, false)]
     [InlineData(2, 2, 9, 9, 3, 3, 3, 2, true)]
+    [InlineData(19, 24, 12, 12, 48, 3, 1, 1, false)]   // modern-cnn conv2 (per image)
+    [InlineData(19, 48, 6, 6, 96, 3, 1, 0, true)]      // modern-cnn conv3: batched when training, 7 chunks of 3 (the last of 1)
+    [InlineData(5, 16, 7, 9, 5, 3, 2, 1, true)]        // batched, stride 2 and padding
     public void Forward_EqualsNaiveConvolution(int batch, int c, int h, int w, int oc, int k, int stride, int padding, bool bias)
+    {
+        foreach (bool training in new[] { false, true })
+            ForwardEqualsNaive(batch, c, h, w, oc, k, stride, padding, bias, training);
+    }
+
+    private static void ForwardEqualsNaive(int batch, int c, int h, int w, int oc, int k, int stride, int padding, bool bias, bool training)
     {
         var conv = new Conv2D<float>(c, oc, k, stride, padding, bias, new RandomGenerator(3));
         var x = ModuleTestData.Uniform(5, -1, 1, batch, c, h, w).Cast<float>();
-        var y = conv.Forward(x);
+        var y = conv.Forward(x, training);
 
         int outH = (h + 2 * padding - k) / stride + 1, outW = (w + 2 * padding - k) / stride + 1;
         var expected = new float[batch * oc * outH * outW];
@@ -42,8 +54,39 @@ public class Conv2DTests
             bias ? conv.Bias!.Value.Data : [], batch, c, h, w, oc, k, k, stride, padding, outH, outW);
 
         y.ShapeArray().Should().Equal(batch, oc, outH, outW);
+        float tolerance = 1e-5f * Math.Max(1, c * k * k / 16);
         for (int i = 0; i < expected.Length; i++)
-            y.Data[i].Should().BeApproximately(expected[i], 1e-5f);
+            y.Data[i].Should().BeApproximately(expected[i], tolerance, $"output {i}, training {training}");
+    }
+
+    [Theory]
+    [InlineData(19, 48, 6, 6, 96, 3, 1, 0)]     // modern-cnn conv3, 7 chunks
+    [InlineData(9, 16, 7, 9, 5, 3, 2, 1)]       // stride 2 and padding
+    public void Batched_WeightAndInputGradients_MatchDoubleReference(int batch, int c, int h, int w, int oc, int k, int stride, int padding)
+    {
+        // The batched float path against the same layer in double (also batched, to double precision): dW sums a whole
+        // chunk's positions in one GEMM, dx goes through one Wᵀ·dy per chunk.
+        var d = new Conv2D<double>(c, oc, k, stride, padding, bias: true, new RandomGenerator(12));
+        var f = new Conv2D<float>(c, oc, k, stride, padding, bias: true, new RandomGenerator(12));
+        ModuleTestData.FloatVersusDouble(d, f, ModuleTestData.Uniform(13, -1, 1, batch, c, h, w)).Should().BeLessThan(1e-4);
+    }
+
+    [Fact]
+    public void Batched_InferenceForwardThenBackward_GivesTrainingGradients()
+    {
+        // A layer with small outputs trains on the batched path; after an inference forward pass (no columns kept) the
+        // backward pass rebuilds the chunk columns and must give the training pass's outputs and gradients bit for bit.
+        var a = new Conv2D<float>(16, 8, 3, 1, 1, random: new RandomGenerator(4));
+        var b = new Conv2D<float>(16, 8, 3, 1, 1, random: new RandomGenerator(4));
+        var x = ModuleTestData.Uniform(6, -1, 1, 11, 16, 5, 5).Cast<float>();
+        var dy = ModuleTestData.Uniform(7, -1, 1, 11, 8, 5, 5).Cast<float>();
+        var training = a.Forward(x, training: true).Clone();
+        var inference = b.Forward(x, training: false);
+        inference.Data.Should().Equal(training.Data);
+        var dxa = a.Backward(dy).Clone();
+        b.Backward(dy).Data.Should().Equal(dxa.Data);
+        b.Weight.Gradient.Data.Should().Equal(a.Weight.Gradient.Data);
+        b.Bias!.Gradient.Data.Should().Equal(a.Bias!.Gradient.Data);
     }
 
     [Fact]
@@ -132,6 +175,10 @@ public class Conv2DTests
         var image = new NdArray<float>(4, 1, 12, 12);
         var dyDirect = new NdArray<float>(4, 6, 8, 8);
         ModuleTestData.AllocatedBytes(() => { direct.Forward(image, true); direct.Backward(dyDirect); }).Should().Be(0);
+        var batched = new Conv2D<float>(16, 8, 3, 1, 1);   // the batched path
+        var wide = new NdArray<float>(20, 16, 5, 5);
+        var dyBatched = new NdArray<float>(20, 8, 5, 5);
+        ModuleTestData.AllocatedBytes(() => { batched.Forward(wide, true); batched.Backward(dyBatched); }).Should().Be(0);
     }
 
     [Fact]
@@ -192,6 +239,9 @@ public class Conv2DThreadingTests
     [InlineData(64, 1, 28, 28, 6, 5, 1, 0, true, false)]   // LeNet-5 conv1
     [InlineData(64, 6, 12, 12, 16, 5, 1, 0, true, true)]   // LeNet-5 conv2
     [InlineData(13, 3, 17, 15, 5, 3, 2, 1, false, true)]   // uneven chunks (7 of 2, the last of 1), stride 2, padding
+    [InlineData(37, 24, 12, 12, 48, 3, 1, 1, false, true)] // modern-cnn conv2
+    [InlineData(37, 48, 6, 6, 96, 3, 1, 0, false, true)]   // modern-cnn conv3, batched: 8 chunks of 5 images (the last of 2)
+    [InlineData(21, 16, 9, 9, 8, 3, 2, 1, true, false)]    // batched (25 positions), no input gradient, bias
     public void ForwardAndBackward_AreBitIdenticalForAnyThreadCount(int batch, int c, int h, int w, int oc, int k,
         int stride, int padding, bool bias, bool inputGradient)
     {
