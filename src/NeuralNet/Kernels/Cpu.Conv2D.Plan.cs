@@ -6,7 +6,7 @@ namespace NeuralNet.Kernels;
 /// <summary>How a convolution computes its training passes (see <see cref="Cpu.PlanConvolution{T}"/>).</summary>
 internal enum ConvolutionPath
 {
-    /// <summary>The single-channel direct kernels (<see cref="Kernels.Conv2DSingleChannel"/>): the image is read in place.</summary>
+    /// <summary>The single-channel direct kernels (<see cref="Cpu.Conv2DSingleChannel"/>): the image is read in place.</summary>
     Direct,
 
     /// <summary>One im2col and one GEMM per image and pass.</summary>

@@ -43,8 +43,9 @@ public class SequentialTests
     [Fact]
     public void LayerBackwardCompleted_RunsFromTheLastLayerDown_AfterEachLayersGradientsAreFinal()
     {
-        var first = new Dense<float>(3, 4);
-        var model = new Sequential<float>([3], first, new ReLU<float>(), new Dense<float>(4, 2));
+        var random = new RandomGenerator(3);
+        var first = new Dense<float>(3, 4, random: random);
+        var model = new Sequential<float>([3], first, new Sigmoid<float>(), new Dense<float>(4, 2, random: random));
         var x = new NdArray<float>(2, 3);
         for (int i = 0; i < x.Length; i++) x.AsSpan()[i] = 0.1f * (i + 1);
         var order = new List<int>();
