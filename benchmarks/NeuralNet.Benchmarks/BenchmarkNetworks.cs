@@ -35,7 +35,7 @@ namespace NeuralNet.Benchmarks;
 internal static class BenchmarkNetworks
 {
     /// <summary>
-    /// The names of the five reference networks, in the order of <c>REFERENCE_SYSTEMS.md</c>, then the network of the
+    /// The names of the five reference networks, in the order of <see cref="ReferenceNetworks"/>, then the network of the
     /// <c>modern-cnn</c> preset (<see cref="ReferenceNetworks.ModernCnn{T}"/>: batch normalization, dropout).
     /// </summary>
     public static readonly string[] Names = ["spark-mlp", "mlp", "lenet", "small-cnn", "deep-mlp", "modern-cnn"];
