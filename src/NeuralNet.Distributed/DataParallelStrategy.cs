@@ -67,7 +67,6 @@ public sealed class DataParallelStrategy<T> : TrainingStrategy<T> where T : unma
     private GradientBucketReducer<T>? _reducer;
     private Sequential<T>? _reducerModel;
     private Action<int>? _layerHook;
-    private bool _reducerBegun;
 
     /// <summary>Creates the strategy.</summary>
     /// <param name="communicator">The ranks; <see cref="MpiCommunicator"/> under mpirun, <see cref="InProcessCommunicator"/> in tests.</param>
@@ -139,7 +138,6 @@ public sealed class DataParallelStrategy<T> : TrainingStrategy<T> where T : unma
         }
         _layerHook ??= LayerBackwardCompleted;
         sequential.LayerBackwardCompleted = _layerHook;
-        _reducerBegun = false;
     }
 
     /// <inheritdoc/>
@@ -170,70 +168,69 @@ public sealed class DataParallelStrategy<T> : TrainingStrategy<T> where T : unma
 
     /// <inheritdoc/>
     /// <remarks>First checks that every rank restores (a rank that restores alone would wait for bytes nobody sends: the
-    /// check fails on every rank instead, naming the setting), then rank 0 reads the file and sends either its bytes or why
-    /// it could not, so every rank parses the same bytes or throws the same <see cref="IOException"/>.</remarks>
+    /// check fails on every rank instead, naming the setting), then rank 0 reads the file and sends either the checkpoint's
+    /// bytes or why it could not, so every rank holds the same checkpoint or throws the same <see cref="IOException"/> (missing
+    /// or unreadable file) or <see cref="InvalidDataException"/> (not a valid checkpoint).</remarks>
     public override SafeTensorsFile LoadCheckpoint(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
         new ConfigurationCheck().Add("trainer call", "TrainingCheckpoint.Restore").Add("resumed from", path).Verify(Communicator);
+        // Rank 0 reads the file as one process does (SafeTensorsFile.Load: header first, so a file that is not a checkpoint
+        // fails after a few bytes) and sends the checkpoint's bytes, or the kind of failure and its message: 1 I/O, 2 content.
+        SafeTensorsFile? file = null;
         byte[] payload = [];
         if (Communicator.IsRoot)
         {
-            string? problem = null;
-            byte[] bytes = [];
-            if (Directory.Exists(path)) problem = $"Checkpoint '{path}' is a directory, not a checkpoint file.";
-            else if (!File.Exists(path)) problem = $"Checkpoint '{path}' does not exist.";
+            byte kind = 0;
+            string problem = "";
+            if (Directory.Exists(path)) (kind, problem) = (1, $"Checkpoint '{path}' is a directory, not a checkpoint file.");
+            else if (!File.Exists(path)) (kind, problem) = (1, $"Checkpoint '{path}' does not exist.");
             else
             {
                 try
                 {
-                    bytes = File.ReadAllBytes(path);
+                    file = SafeTensorsFile.Load(path);
+                }
+                catch (InvalidDataException e)
+                {
+                    (kind, problem) = (2, e.Message);
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
-                    problem = $"Checkpoint '{path}' cannot be read: {e.Message}";
+                    (kind, problem) = (1, $"Checkpoint '{path}' cannot be read: {e.Message}");
                 }
             }
-            payload = problem is null ? [0, .. bytes] : [1, .. Encoding.UTF8.GetBytes(problem)];
+            payload = file is not null ? [0, .. file.ToArray()] : [kind, .. Encoding.UTF8.GetBytes(problem)];
         }
         payload = Broadcast(payload);
-        if (payload[0] != 0) throw new IOException(Encoding.UTF8.GetString(payload, 1, payload.Length - 1));
-        return SafeTensorsFile.Parse(payload[1..], path);
+        string message = payload[0] == 0 ? "" : Encoding.UTF8.GetString(payload, 1, payload.Length - 1);
+        return payload[0] switch
+        {
+            0 => file ?? SafeTensorsFile.Parse(payload[1..], path),
+            2 => throw new InvalidDataException(message),
+            _ => throw new IOException(message),
+        };
     }
 
     /// <inheritdoc/>
     public override void BeginBackward()
     {
         if (Options.VerifyWeightsEveryStep && _trainer is { } t) _dataParallel!.VerifyParametersIdentical(t.Epoch + 1, t.Iteration);
+        // The trainer has zeroed the gradients and scales this rank's loss gradient by its share, so the buckets are only
+        // summed; a rank with an empty slice runs no backward pass and contributes its zeroed gradients.
+        _reducer?.Begin(1, 1);
     }
 
     /// <inheritdoc/>
     /// <remarks>With <see cref="DataParallelOptions.OverlapGradientReduction"/>, hands layer <paramref name="layerIndex"/>'s
     /// gradients to the bucketed reducer, which sends a bucket once all of its layers are done.</remarks>
-    public override void LayerBackwardCompleted(int layerIndex)
-    {
-        if (_reducer is null) return;
-        if (!_reducerBegun)
-        {
-            // The trainer has already scaled this rank's loss gradient by its share: the buckets are only summed.
-            _reducer.Begin(1, 1);
-            _reducerBegun = true;
-        }
-        _reducer.LayerCompleted(layerIndex);
-    }
+    public override void LayerBackwardCompleted(int layerIndex) => _reducer?.LayerCompleted(layerIndex);
 
     /// <inheritdoc/>
     public override void ReduceGradients(int localCount, int globalCount)
     {
-        if (_reducer is null || !Options.OverlapGradientReduction)
-        {
-            _dataParallel!.SumGradients(localCount > 0);
-            return;
-        }
-        // A rank with an empty slice ran no backward pass (no layer callbacks): it begins here and contributes zeros.
-        if (!_reducerBegun) _reducer.Begin(localCount > 0 ? 1 : 0, 1);
-        _reducerBegun = false;
-        _reducer.Complete();
+        if (_reducer is null) _dataParallel!.SumGradients(localCount > 0);
+        else _reducer.Complete();
     }
 
     /// <inheritdoc/>

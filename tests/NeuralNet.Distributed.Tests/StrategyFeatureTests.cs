@@ -207,6 +207,25 @@ public sealed class StrategyAgreementTests
         }
     }
 
+    [Fact]
+    public void RestoreFromAFileThatIsNotACheckpoint_FailsOnEveryRankWithTheSameInvalidDataException()
+    {
+        string junk = Path.Combine(Path.GetTempPath(), $"nn-junk-{Guid.NewGuid():N}.safetensors");
+        // A header length far beyond the file: rank 0 reads it the way one process does, header first.
+        File.WriteAllBytes(junk, [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 1, 2, 3]);
+        try
+        {
+            var errors = Failures(2, c => TrainingCheckpoint.Restore(Scenario.Create(c), junk));
+            errors.Should().HaveCount(2).And.AllBeOfType<InvalidDataException>();
+            errors.Select(e => e.Message).Distinct().Should().ContainSingle("every rank reports rank 0's reading of the file");
+            errors[0].Message.Should().Contain(junk);
+        }
+        finally
+        {
+            File.Delete(junk);
+        }
+    }
+
     [Theory]
     [InlineData(2)]
     [InlineData(3)]
