@@ -239,35 +239,16 @@ public sealed class MpiGradientBucketTests(Xunit.Abstractions.ITestOutputHelper 
     [MpiFact]
     public void RankStoppedDuringBucketedSteps_IsNamed_AndTheJobEndsAfterTheTimeout()
     {
-        var pidPattern = new Regex(@"^\[rank 1\] pid (\d+)$");
-        int victim = 0;
-        long stoppedAt = 0;
-        try
-        {
-            var run = MpiLauncher.Run(2, ["buckets", "--loop"], TimeSpan.FromSeconds(60), (line, _) =>
-            {
-                var m = pidPattern.Match(line);
-                if (m.Success) Volatile.Write(ref victim, int.Parse(m.Groups[1].Value));
-                if (line.StartsWith("[rank 0] step 100", StringComparison.Ordinal) && Volatile.Read(ref victim) != 0
-                    && Interlocked.CompareExchange(ref stoppedAt, Stopwatch.GetTimestamp(), 0) == 0)
-                    MpiLauncher.Signal(victim, MpiLauncher.SigStop).Should().Be(0);
-            }, environment: new Dictionary<string, string> { [MpiCommunicator.CollectiveTimeoutVariable] = "2" });
-            run.TimedOut.Should().BeFalse(run.ToString());
-            stoppedAt.Should().NotBe(0, "rank 1 was stopped mid-run: " + run);
-            var ended = Stopwatch.GetElapsedTime(stoppedAt);
-            output.WriteLine($"the job ended {ended.TotalSeconds:F1} s after SIGSTOP of rank 1 (timeout 2 s)");
-            run.ExitCode.Should().NotBe(0, run.ToString());
-            // Rank 0's communication thread was waiting in a bucket's collective.
-            run.Output.Should().MatchRegex(@"\[rank 0/2\] fatal: MPI_(Alltoall|Allgather) \(collective #\d+\) did not complete within 2 s \(MpiCommunicator.CollectiveTimeout\): rank 1 did not arrive", run.ToString());
-            ended.Should().BeLessThan(TimeSpan.FromSeconds(20), run.ToString());
-        }
-        finally
-        {
-            if (victim != 0 && MpiLauncher.Signal(victim, 0) == 0)
-            {
-                MpiLauncher.Signal(victim, MpiLauncher.SigKill);
-                MpiLauncher.Signal(victim, MpiLauncher.SigCont);
-            }
-        }
+        var (run, stoppedAt) = MpiLauncher.RunActingOnRank1(2, ["buckets", "--loop"], "[rank 0] step 100",
+            pid => MpiLauncher.Signal(pid, MpiLauncher.SigStop).Should().Be(0),
+            new Dictionary<string, string> { [MpiCommunicator.CollectiveTimeoutVariable] = "2" });
+        run.TimedOut.Should().BeFalse(run.ToString());
+        stoppedAt.Should().NotBe(0, "rank 1 was stopped mid-run: " + run);
+        var ended = Stopwatch.GetElapsedTime(stoppedAt);
+        output.WriteLine($"the job ended {ended.TotalSeconds:F1} s after SIGSTOP of rank 1 (timeout 2 s)");
+        run.ExitCode.Should().NotBe(0, run.ToString());
+        // Rank 0's communication thread was waiting in a bucket's collective.
+        run.Output.Should().MatchRegex(@"\[rank 0/2\] fatal: MPI_(Alltoall|Allgather) \(collective #\d+\) did not complete within 2 s \(MpiCommunicator.CollectiveTimeout\): rank 1 did not arrive", run.ToString());
+        ended.Should().BeLessThan(TimeSpan.FromSeconds(20), run.ToString());
     }
 }

@@ -82,38 +82,18 @@ public sealed class CollectiveTimeoutTests(Xunit.Abstractions.ITestOutputHelper 
     [InlineData(3)]
     public void RankStoppedBySigstop_IsNamed_AndTheJobEndsSoonAfterTheTimeout(int ranks)
     {
-        var pidPattern = new Regex(@"^\[rank 1\] pid (\d+)$");
-        int victim = 0;
-        long stoppedAt = 0;
-        try
-        {
-            // "fail" with no failing rank: every rank loops over ordered all-reduces until the job is ended.
-            var run = MpiLauncher.Run(ranks, ["fail", "--rank", "-1"], TimeSpan.FromSeconds(60), (line, _) =>
-            {
-                var m = pidPattern.Match(line);
-                if (m.Success) Volatile.Write(ref victim, int.Parse(m.Groups[1].Value));
-                if (line.StartsWith("[rank 0] step 200", StringComparison.Ordinal) && Volatile.Read(ref victim) != 0
-                    && Interlocked.CompareExchange(ref stoppedAt, Stopwatch.GetTimestamp(), 0) == 0)
-                    MpiLauncher.Signal(victim, MpiLauncher.SigStop).Should().Be(0);
-            }, environment: new Dictionary<string, string> { [MpiCommunicator.CollectiveTimeoutVariable] = "2" });
-            run.TimedOut.Should().BeFalse(run.ToString());
-            stoppedAt.Should().NotBe(0, "rank 1 was stopped mid-run: " + run);
-            var ended = Stopwatch.GetElapsedTime(stoppedAt);
-            output.WriteLine($"{ranks} ranks: the job ended {ended.TotalSeconds:F1} s after SIGSTOP of rank 1 (timeout 2 s)");
-            run.ExitCode.Should().NotBe(0, run.ToString());
-            // Whichever waiting rank times out first reports (and aborts the job); never the stopped rank 1.
-            run.Output.Should().MatchRegex(@"\[rank [02]/\d\] fatal: MPI_(Alltoall|Allgather) \(collective #\d+\) did not complete within 2 s \(MpiCommunicator.CollectiveTimeout\): rank 1 did not arrive", run.ToString());
-            if (ranks == 3) run.Output.Should().MatchRegex(@"rank 1 did not arrive[^\n]*; rank [02] waiting in it too", run.ToString());
-            ended.Should().BeLessThan(TimeSpan.FromSeconds(20), run.ToString());
-        }
-        finally
-        {
-            // mpirun kills its ranks, but make sure a stopped one never outlives the test.
-            if (victim != 0 && MpiLauncher.Signal(victim, 0) == 0)
-            {
-                MpiLauncher.Signal(victim, MpiLauncher.SigKill);
-                MpiLauncher.Signal(victim, MpiLauncher.SigCont);
-            }
-        }
+        // "fail" with no failing rank: every rank loops over ordered all-reduces until the job is ended.
+        var (run, stoppedAt) = MpiLauncher.RunActingOnRank1(ranks, ["fail", "--rank", "-1"], "[rank 0] step 200",
+            pid => MpiLauncher.Signal(pid, MpiLauncher.SigStop).Should().Be(0),
+            new Dictionary<string, string> { [MpiCommunicator.CollectiveTimeoutVariable] = "2" });
+        run.TimedOut.Should().BeFalse(run.ToString());
+        stoppedAt.Should().NotBe(0, "rank 1 was stopped mid-run: " + run);
+        var ended = Stopwatch.GetElapsedTime(stoppedAt);
+        output.WriteLine($"{ranks} ranks: the job ended {ended.TotalSeconds:F1} s after SIGSTOP of rank 1 (timeout 2 s)");
+        run.ExitCode.Should().NotBe(0, run.ToString());
+        // Whichever waiting rank times out first reports (and aborts the job); never the stopped rank 1.
+        run.Output.Should().MatchRegex(@"\[rank [02]/\d\] fatal: MPI_(Alltoall|Allgather) \(collective #\d+\) did not complete within 2 s \(MpiCommunicator.CollectiveTimeout\): rank 1 did not arrive", run.ToString());
+        if (ranks == 3) run.Output.Should().MatchRegex(@"rank 1 did not arrive[^\n]*; rank [02] waiting in it too", run.ToString());
+        ended.Should().BeLessThan(TimeSpan.FromSeconds(20), run.ToString());
     }
 }

@@ -35,6 +35,42 @@ internal static class MpiLauncher
     public static string SamplePath =>
         typeof(MpiLauncher).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "SamplePath").Value!;
 
+    /// <summary>
+    /// Runs the worker like <see cref="Run"/> and, once rank 1 has printed its pid (<c>[rank 1] pid N</c>) and rank 0 a line
+    /// starting with <paramref name="trigger"/>, calls <paramref name="act"/> with rank 1's pid, once (e.g. to stop or kill it).
+    /// Returns the run and the <see cref="Stopwatch"/> timestamp of the action (0 when it never came). A rank 1 still alive
+    /// afterwards (stopped, say) is killed, so it never outlives the test.
+    /// </summary>
+    public static (MpiRun Run, long ActedAt) RunActingOnRank1(int ranks, string[] args, string trigger, Action<int> act,
+        IReadOnlyDictionary<string, string>? environment = null)
+    {
+        int victim = 0;
+        long actedAt = 0;
+        try
+        {
+            var run = Run(ranks, args, TimeSpan.FromSeconds(60), (line, _) =>
+            {
+                var m = Rank1Pid.Match(line);
+                if (m.Success) Volatile.Write(ref victim, int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
+                if (line.StartsWith(trigger, StringComparison.Ordinal) && Volatile.Read(ref victim) != 0
+                    && Interlocked.CompareExchange(ref actedAt, Stopwatch.GetTimestamp(), 0) == 0)
+                    act(victim);
+            }, environment: environment);
+            return (run, Interlocked.Read(ref actedAt));
+        }
+        finally
+        {
+            // mpirun kills its ranks, but make sure a stopped one never outlives the test.
+            if (victim != 0 && Signal(victim, 0) == 0)
+            {
+                Signal(victim, SigKill);
+                Signal(victim, SigCont);
+            }
+        }
+    }
+
+    private static readonly System.Text.RegularExpressions.Regex Rank1Pid = new(@"^\[rank 1\] pid (\d+)$");
+
     /// <summary>Runs <c>mpirun -np <paramref name="ranks"/> dotnet Worker.dll args…</c>, killing the whole tree after <paramref name="timeout"/>.</summary>
     /// <param name="onOutputLine">Called for each output line as it arrives (from a reader thread).</param>
     /// <param name="program">The .NET program to launch instead of the worker.</param>

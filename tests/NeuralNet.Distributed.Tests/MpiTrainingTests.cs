@@ -79,17 +79,8 @@ public sealed class MpiTrainingTests(ITestOutputHelper output)
     [MpiFact]
     public void RankKilledMidTraining_StopsTheWholeJobWithinSeconds()
     {
-        var pidPattern = new Regex(@"^\[rank 1\] pid (\d+)$");
-        int victim = 0;
-        long killedAt = 0;
-        var run = MpiLauncher.Run(3, ["train", "--epochs", "100000", "--sleep-ms", "20"], TimeSpan.FromSeconds(60), (line, _) =>
-        {
-            var m = pidPattern.Match(line);
-            if (m.Success) Volatile.Write(ref victim, int.Parse(m.Groups[1].Value));
-            if (line.StartsWith("[rank 0] epoch 3 ", StringComparison.Ordinal) && Volatile.Read(ref victim) != 0
-                && Interlocked.CompareExchange(ref killedAt, Stopwatch.GetTimestamp(), 0) == 0)
-                Process.GetProcessById(victim).Kill();
-        });
+        var (run, killedAt) = MpiLauncher.RunActingOnRank1(3, ["train", "--epochs", "100000", "--sleep-ms", "20"], "[rank 0] epoch 3 ",
+            pid => Process.GetProcessById(pid).Kill());
         run.TimedOut.Should().BeFalse(run.ToString());
         killedAt.Should().NotBe(0, "rank 1 was killed mid-training: " + run);
         var stopDelay = Stopwatch.GetElapsedTime(killedAt);
