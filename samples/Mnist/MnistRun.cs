@@ -71,8 +71,7 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
                     // cannot read, stops every rank at once with the same message instead of training or deadlocking.
                     if (DistributedChecks.Agree(world, settings) is { } problem)
                     {
-                        _err.WriteLine($"mnist: error: {problem.ReplaceLineEndings(" ")}");
-                        return 1;
+                        return Error(problem, 1);
                     }
                     // Every rank reaches the same outcome (the trainer reduces divergence and cancellation across ranks), so
                     // each returns its exit code instead of aborting the job.
@@ -85,13 +84,11 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
                     // failure propagates, and MpiCommunicator.Run aborts the whole job at once.
                     catch (Exception e) when (e is InvalidDataException or IOException or ArgumentException or ConfigurationMismatchException)
                     {
-                        _err.WriteLine($"mnist: error: {e.Message.ReplaceLineEndings(" ")}");
-                        return 1;
+                        return Error(e.Message, 1);
                     }
                     catch (TrainingDivergedException e)
                     {
-                        _err.WriteLine($"mnist: error: {e.Message.ReplaceLineEndings(" ")}");
-                        return 3;
+                        return Error(e.Message, 3);
                     }
                     catch (OperationCanceledException)
                     {
@@ -106,19 +103,24 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
         }
         catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException or ArgumentException)
         {
-            _err.WriteLine($"mnist: error: {e.Message.ReplaceLineEndings(" ")}");
-            return 1;
+            return Error(e.Message, 1);
         }
         catch (TrainingDivergedException e)
         {
-            _err.WriteLine($"mnist: error: {e.Message.ReplaceLineEndings(" ")}");
-            return 3;
+            return Error(e.Message, 3);
         }
         catch (OperationCanceledException) when (interrupt.IsCancellationRequested)
         {
             ReportInterrupted();
             return Interrupted;
         }
+    }
+
+    /// <summary>Prints <c>mnist: error: message</c> on one line and returns <paramref name="exitCode"/>.</summary>
+    private int Error(string message, int exitCode)
+    {
+        _err.WriteLine($"mnist: error: {message.ReplaceLineEndings(" ")}");
+        return exitCode;
     }
 
     private void ReportInterrupted()
