@@ -1,3 +1,4 @@
+using NeuralNet.Data;
 
 namespace NeuralNet.Peers;
 
@@ -12,14 +13,14 @@ internal static class BenchmarkData
     /// array, so a training step reads its input without a copy, like the NumPy and PyTorch slices.
     /// </summary>
     public static (NdArray<float>[] Inputs, int[][] Labels, string Description) Load(
-        string kind, string mnistDirectory, int batch, int[] exampleShape)
+        string kind, string? mnistDirectory, int batch, int[] exampleShape)
     {
         float[] images;
         int[] labels;
         string description;
         if (kind == "mnist")
         {
-            (images, labels) = MnistFiles.Read(mnistDirectory, Limit);
+            (images, labels) = MnistFiles.Read(mnistDirectory ?? Mnist.FindDataDirectory(), Limit);
             description = $"MNIST train, first {labels.Length} images, scaled to [0,1]";
         }
         else
@@ -50,7 +51,7 @@ internal static class BenchmarkData
     /// array, as a user hands them to <c>Trainer.Fit</c>, with their labels.
     /// </summary>
     public static (NdArray<float> Inputs, int[] Labels, string Description) LoadAll(
-        string kind, string mnistDirectory, int examples, int[] exampleShape)
+        string kind, string? mnistDirectory, int examples, int[] exampleShape)
     {
         var (batches, batchLabels, description) = Load(kind, mnistDirectory, 1, exampleShape);
         int n = Math.Min(examples, batches.Length);

@@ -14,7 +14,9 @@ internal sealed class Options
     public double Budget { get; private set; } = 30.0;
     public int Threads { get; private set; } = 2;
     public string Data { get; private set; } = "mnist";
-    public string MnistDirectory { get; private set; } = Path.Combine("data", "mnist");
+    /// <summary>--mnist-dir, or null: NeuralNet.Peers finds data/mnist upwards with Mnist.FindDataDirectory, and
+    /// TorchSharpPeer (which links this file but does not reference NeuralNet) reads data/mnist under the current directory.</summary>
+    public string? MnistDirectory { get; private set; }
     public int[] Sizes { get; private set; } = [128, 256, 512, 1024];
     /// <summary>Epochs of the fit mode.</summary>
     public int Epochs { get; private set; } = 8;

@@ -45,7 +45,7 @@ internal static class Peer
         string description;
         if (options.Data == "mnist")
         {
-            var (img, lab) = MnistFiles.Read(options.MnistDirectory, limit);
+            var (img, lab) = MnistFiles.Read(options.MnistDirectory ?? Path.Combine("data", "mnist"), limit);
             images = img;
             labels = lab.Select(l => (long)l).ToArray();
             description = $"MNIST train, first {labels.Length} images, scaled to [0,1]";

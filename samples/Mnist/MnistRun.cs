@@ -14,8 +14,6 @@ using NeuralNet.Optimization.Schedules;
 using NeuralNet.Serialization;
 using NeuralNet.Training;
 using Spectre.Console;
-using LibEpoch = NeuralNet.Training.EpochRecord;
-using LibIteration = NeuralNet.Training.IterationRecord;
 
 namespace MnistSample;
 
@@ -176,13 +174,6 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
             throw new ArgumentException($"--batch-size {p.BatchSize} (the global batch) is not a multiple of the {ranks} ranks; give a multiple of {ranks}.");
         var view = root ? CreateView() : new SilentView();
 
-        var (train, validation, test, random, model, loss, sgd) = Prepare(p, view, p.BatchSize);
-        var trainer = new Trainer<float>(model, loss, sgd, random)
-        {
-            Strategy = world is null ? TrainingStrategy<float>.SingleProcess
-                : new DataParallelStrategy<float>(world, new DataParallelOptions { Description = p.Name }),
-        };
-
         var options = new TrainerOptions
         {
             Epochs = p.Epochs,
@@ -192,6 +183,13 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
             ScheduleMonitor = TrainingMetric.TrainingLoss,
             Augmentation = p.Augment ? new ImageAugmentation() : null,
         };
+        var (train, validation, test, random, model, loss, sgd) = Prepare(p, view, options, ranks);
+        var trainer = new Trainer<float>(model, loss, sgd, random)
+        {
+            Strategy = world is null ? TrainingStrategy<float>.SingleProcess
+                : new DataParallelStrategy<float>(world, new DataParallelOptions { Description = p.Name }),
+        };
+
         int sampleCount = options.SamplesPerEpoch(train.Count);
         int batchSize = Math.Min(p.BatchSize, sampleCount);
         options = options with { ProgressEveryIterations = Math.Max(1, options.BatchesPerEpoch(train.Count, ranks) / 200) };
@@ -234,7 +232,7 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
             ["output"] = ModelFactory.Output(p).ToString(),
         });
 
-        var (summary, _) = Evaluate(p, model, trainer, timer.Epochs, timer.Iterations, train.Count, validation?.Count ?? 0, test);
+        var (summary, _) = Evaluate(p, model, trainer, timer.Epochs, train.Count, validation?.Count ?? 0, test);
         summary = summary with { ResumedFromEpoch = resumedAfter };
         if (world is not null)
             summary = summary with { Settings = [.. summary.Settings, new("ranks", ranks.ToString(CultureInfo.InvariantCulture)), new("batch per rank", (p.BatchSize / ranks).ToString(CultureInfo.InvariantCulture))] };
@@ -246,10 +244,11 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
 
     /// <summary>
     /// What single-process and distributed training share: the data (as images for the CNN presets), the seeded generator,
-    /// the network, its loss, and the optimizer with its schedule attached.
+    /// the network, its loss, and the optimizer with its schedule attached (the iteration schedules span the run's
+    /// optimizer steps, which the trainer's options count: <see cref="TrainerOptions.BatchesPerEpoch"/>).
     /// </summary>
     private (Dataset Train, Dataset? Validation, Dataset Test, RandomGenerator Random, Sequential<float> Model, NeuralNet.Losses.Loss<float> Loss,
-        Sgd<float> Sgd) Prepare(Preset p, TrainingView view, int batchSize)
+        Sgd<float> Sgd) Prepare(Preset p, TrainingView view, TrainerOptions options, int ranks)
     {
         var (train, validation, test) = LoadData(p, view);
         if (p.Architecture != Architecture.Mlp)
@@ -262,7 +261,7 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
         var random = new RandomGenerator(settings.Seed);
         var model = ModelFactory.Build(p, random);
         var sgd = new Sgd<float>(model, p.LearningRate, p.Momentum, p.WeightDecay);
-        CreateSchedule(p, sgd, BatchesPerEpoch(p, batchSize, train.Count));
+        CreateSchedule(p, sgd, options.BatchesPerEpoch(train.Count, ranks));
         return (train, validation, test, random, model, ModelFactory.Loss(p), sgd);
     }
 
@@ -277,14 +276,6 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
         _ => new ConstantSchedule(optimizer),
     };
 
-    /// <summary>Optimizer steps per epoch: the sample of the training set in (global) batches, the last one smaller.</summary>
-    private static int BatchesPerEpoch(Preset p, int batchSize, int trainCount)
-    {
-        int sampleCount = p.SampleFraction >= 1 ? trainCount : Math.Max(1, (int)Math.Round(p.SampleFraction * trainCount));
-        batchSize = Math.Min(batchSize, sampleCount);
-        return (sampleCount + batchSize - 1) / batchSize;
-    }
-
     /// <summary>
     /// --target-accuracy: after every epoch, evaluates the test set (evaluation mode: no dropout, running statistics, no
     /// random draws, so training continues with the same bits) and stops training at the end of the first epoch at or above
@@ -292,7 +283,7 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
     /// </summary>
     private sealed class TargetAccuracy(TrainingView view, EpochTimer timer, Dataset test, double targetPercent) : TrainingCallback<float>
     {
-        public override void OnEpochEnd(Trainer<float> trainer, in LibEpoch r)
+        public override void OnEpochEnd(Trainer<float> trainer, in EpochRecord r)
         {
             double accuracy = trainer.Evaluate(test.Features, test.Labels).Accuracy * 100;
             double seconds = timer.Epochs.Sum(e => e.Seconds);
@@ -317,8 +308,7 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
                 test = TextPairDataset.Read(settings.SparkFiles[2], settings.SparkFiles[3]);
                 break;
             default:
-                string dir = settings.DataDirectory ?? FindBundledMnist()
-                    ?? throw new IOException("Cannot find data/mnist (looked upwards from the current directory and the executable); pass --data-dir DIR.");
+                string dir = settings.DataDirectory ?? FindBundledMnist();
                 var data = NeuralNet.Data.Mnist.Load(dir);
                 (train, test) = (data.Train, data.Test);
                 view.Message($"Loaded MNIST from {dir}");
@@ -340,43 +330,34 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
         return (train, validation, test);
     }
 
-    /// <summary>Finds <c>data/mnist</c> with the training images, looking upwards from the current directory, then from the executable.</summary>
-    public static string? FindBundledMnist()
+    /// <summary>The bundled <c>data/mnist</c>, as <see cref="NeuralNet.Data.Mnist.FindDataDirectory"/> finds it from the
+    /// executable or the current directory.</summary>
+    /// <exception cref="IOException">There is none; the message says where the search began and to pass --data-dir.</exception>
+    private static string FindBundledMnist()
     {
-        foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
+        try
         {
-            for (var d = new DirectoryInfo(start); d is not null; d = d.Parent)
-            {
-                string candidate = Path.Combine(d.FullName, "data", "mnist");
-                if (File.Exists(Path.Combine(candidate, "train-images-idx3-ubyte.gz")) || File.Exists(Path.Combine(candidate, "train-images-idx3-ubyte")))
-                    return candidate;
-            }
+            return NeuralNet.Data.Mnist.FindDataDirectory();
         }
-
-        return null;
+        catch (DirectoryNotFoundException e)
+        {
+            throw new IOException($"{e.Message} Pass --data-dir DIR.", e);
+        }
     }
 
-    private (RunSummary Summary, NeuralNet.Evaluation.Prediction[] Predictions) Evaluate(Preset p, Sequential<float> model, Trainer<float> trainer,
-        IReadOnlyList<Report.EpochRecord> epochs, IReadOnlyList<Report.IterationRecord> iterations, int trainCount, int validationCount, Dataset test)
+    private (RunSummary Summary, Prediction[] Predictions) Evaluate(Preset p, Sequential<float> model, Trainer<float> trainer,
+        IReadOnlyList<TimedEpoch> epochs, int trainCount, int validationCount, Dataset test)
     {
         var result = trainer.Evaluate(test.Features, test.Labels);
         var predictor = new Predictor<float>(model, ModelFactory.Output(p));
         var predictions = predictor.Predict(test.Features);
 
-        int k = result.ConfusionMatrix.Classes;
-        var confusion = new int[k][];
-        for (int r = 0; r < k; r++)
-        {
-            confusion[r] = new int[k];
-            for (int c = 0; c < k; c++) confusion[r][c] = (int)result.ConfusionMatrix[r, c];
-        }
-
         var gallery = new List<Misclassified>();
-        var sample = new List<Report.Prediction>();
+        var sample = new List<TestPrediction>();
         int features = test.FeatureCount;
         for (int i = 0; i < predictions.Length; i++)
         {
-            var pr = new Report.Prediction(i, predictions[i].Class, predictions[i].Probability, test.Labels[i]);
+            var pr = new TestPrediction(i, predictions[i], test.Labels[i]);
             if (sample.Count < PredictionSampleSize) sample.Add(pr);
             if (pr.Predicted != pr.Label && gallery.Count < GallerySize)
                 gallery.Add(new Misclassified(pr, test.Features.AsSpan().Slice(i * features, features).ToArray()));
@@ -394,11 +375,10 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
             ValidationCount = validationCount,
             TestCount = test.Count,
             Epochs = epochs,
-            Iterations = iterations,
+            Iterations = trainer.History.Iterations,
             TestAccuracy = result.Accuracy,
             TestLoss = result.Loss,
-            Confusion = confusion,
-            Classes = result.ConfusionMatrix.PerClass(),
+            Confusion = result.ConfusionMatrix,
             FirstLayer = FirstLayer(model),
             Gallery = gallery,
             Predictions = sample,
@@ -457,16 +437,14 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
     }
 
     /// <summary>
-    /// Times each epoch's training (validation excluded), records the history as plain data and feeds the view:
-    /// the trainer's progress reports drive the live bar.
+    /// Times each epoch's training (validation excluded), pairs each of the trainer's epoch records with that time and
+    /// feeds the view: the trainer's progress reports drive the live bar.
     /// </summary>
     private sealed class EpochTimer(TrainingView view, int totalEpochs, int samplesPerEpoch, int batchSize) : TrainingCallback<float>, IProgress<TrainingProgress>
     {
         private long _epochStart, _lastIterationEnd;
 
-        public List<Report.EpochRecord> Epochs { get; } = [];
-
-        public List<Report.IterationRecord> Iterations { get; } = [];
+        public List<TimedEpoch> Epochs { get; } = [];
 
         /// <summary>Takes over the epochs a resumed trainer already has; their time is the trainer's elapsed-time difference.</summary>
         public void Prefill(History history, int samples)
@@ -477,34 +455,24 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
                 // Elapsed restarts with every Fit call, so a drop marks a new call.
                 double seconds = (r.Elapsed >= previous ? r.Elapsed - previous : r.Elapsed).TotalSeconds;
                 previous = r.Elapsed;
-                Epochs.Add(ToRecord(r, seconds, samples));
+                Epochs.Add(Timed(r, seconds, samples));
             }
-
-            foreach (var i in history.Iterations)
-                Iterations.Add(new Report.IterationRecord(i.Epoch, (int)i.Iteration, i.TrainingLoss, i.TrainingAccuracy, i.LearningRate));
         }
 
         public override void OnTrainBegin(Trainer<float> trainer) => StartEpoch(trainer.Epoch + 1, trainer.Optimizer.LearningRate);
 
-        public override void OnIterationEnd(Trainer<float> trainer, in LibIteration r)
-        {
-            _lastIterationEnd = Stopwatch.GetTimestamp();
-            Iterations.Add(new Report.IterationRecord(r.Epoch, (int)r.Iteration, r.TrainingLoss, r.TrainingAccuracy, r.LearningRate));
-        }
+        public override void OnIterationEnd(Trainer<float> trainer, in IterationRecord r) => _lastIterationEnd = Stopwatch.GetTimestamp();
 
-        public override void OnEpochEnd(Trainer<float> trainer, in LibEpoch r)
+        public override void OnEpochEnd(Trainer<float> trainer, in EpochRecord r)
         {
             double seconds = Stopwatch.GetElapsedTime(_epochStart, _lastIterationEnd).TotalSeconds;
-            var record = ToRecord(r, seconds, samplesPerEpoch);
+            var record = Timed(r, seconds, samplesPerEpoch);
             Epochs.Add(record);
             view.EpochDone(record, totalEpochs);
             if (r.Epoch < totalEpochs) StartEpoch(r.Epoch + 1, trainer.Optimizer.LearningRate);
         }
 
-        private static Report.EpochRecord ToRecord(in LibEpoch r, double seconds, int samples) =>
-            new(r.Epoch, r.TrainingLoss, r.TrainingAccuracy,
-                double.IsNaN(r.ValidationLoss) ? null : r.ValidationLoss, double.IsNaN(r.ValidationAccuracy) ? null : r.ValidationAccuracy,
-                r.LearningRate, seconds, seconds > 0 ? samples / seconds : 0);
+        private static TimedEpoch Timed(in EpochRecord r, double seconds, int samples) => new(r, seconds, seconds > 0 ? samples / seconds : 0);
 
         public void Report(TrainingProgress value)
         {

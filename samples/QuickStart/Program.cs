@@ -11,7 +11,7 @@ using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 const int TrainCount = 10_000, BatchSize = 32, Epochs = 5;
 const float LearningRate = 0.1f;
 
-string directory = args.Length > 0 ? args[0] : FindMnist();
+string directory = args.Length > 0 ? args[0] : Mnist.FindDataDirectory();   // data/mnist above the program or the current directory
 var stopwatch = Stopwatch.StartNew();
 var mnist = Mnist.Load(directory);
 var train = mnist.Train.Take(TrainCount);
@@ -64,16 +64,3 @@ for (int start = 0; start + EvalBatch <= test.Count; start += EvalBatch)
         if (TensorPrimitives.IndexOfMax<float>(logits.AsSpan().Slice(i * 10, 10)) == testLabels[i]) correct++;
 }
 Console.WriteLine($"test accuracy: {100.0 * correct / test.Count:F2}% ({correct:N0}/{test.Count:N0}) after {stopwatch.Elapsed.TotalSeconds:F1} s");
-
-static string FindMnist()
-{
-    foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
-    {
-        for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, "data", "mnist");
-            if (Directory.Exists(candidate)) return candidate;
-        }
-    }
-    throw new DirectoryNotFoundException("QuickStart: data/mnist not found above the current or the program's directory; pass the MNIST directory as the first argument.");
-}

@@ -1,3 +1,4 @@
+using NeuralNet.Initialization;
 using NeuralNet.Modules;
 using NeuralNet.Modules.Activations;
 
@@ -140,7 +141,8 @@ public static class OnnxImportRegistry
             };
             if (!fits) throw node.Fail($"bias '{bias.Name}' has shape {bias.ShapeString}; expected ({outFeatures}) (broadcasting other shapes is not supported).");
         }
-        var dense = new Dense<float>(inFeatures, outFeatures, bias: bias is not null);
+        // The imported tensors overwrite the weights; Zeros draws nothing, so importing leaves RandomGenerator.Default as it was.
+        var dense = new Dense<float>(inFeatures, outFeatures, bias: bias is not null, initializer: Initializer.Zeros);
         if (bias is not null) bias.Floats!.CopyTo(dense.Bias!.Value.Data, 0);
         return dense;
     }
@@ -206,7 +208,7 @@ public static class OnnxImportRegistry
         var bias = node.Constant(2);
         if (bias is not null && (bias.Floats is null || bias.Shape.Count != 1 || bias.Shape[0] != w.Shape[0]))
             throw node.Fail($"bias '{bias.Name}' has shape {bias.ShapeString}; expected ({w.Shape[0]}) float32.");
-        var conv = new Conv2D<float>(channels, w.Shape[0], k, stride, pad, bias: bias is not null);
+        var conv = new Conv2D<float>(channels, w.Shape[0], k, stride, pad, bias: bias is not null, initializer: Initializer.Zeros);
         w.Floats!.CopyTo(conv.Weight.Value.Data, 0);
         if (bias is not null) bias.Floats!.CopyTo(conv.Bias!.Value.Data, 0);
         return conv;

@@ -38,7 +38,7 @@ public class ConsoleAndReportTests
                     Thread.Sleep(15);
                 }
 
-                view.EpochDone(new EpochRecord(epoch, 0.1234, 0.9876, 0.2345, 0.9765, 0.1, 1.5, 40_000), 3);
+                view.EpochDone(SyntheticRun.Epoch(epoch, 0.1234, 0.9876, 0.2345, 0.9765, 0.1, 1.5, 40_000), 3);
             }
 
             return 0;
@@ -61,7 +61,7 @@ public class ConsoleAndReportTests
     public void ConstantLearningRateIsAFlatLineAroundItsValue()
     {
         var s = SyntheticRun.Create();
-        s = s with { Epochs = s.Epochs.Select(e => e with { LearningRate = 0.1 }).ToList() };
+        s = s with { Epochs = s.Epochs.Select(e => e with { Record = e.Record with { LearningRate = 0.1 } }).ToList() };
         string svg = Svg(HtmlReport.Render(s), "chart-learning-rate");
         var ticks = TickLabels(svg);
         ticks.Should().NotContain(t => t < 0, "a learning rate axis has no negative values");
@@ -79,7 +79,7 @@ public class ConsoleAndReportTests
         var rng = new Random(3);
         var s = SyntheticRun.Create();
         var iterations = Enumerable.Range(1, 2000)
-            .Select(i => new IterationRecord(1 + i / 200, i, (0.05 + 2.3 * Math.Exp(-i / 20.0)) * (1 + 0.4 * (rng.NextDouble() - 0.5)), 0.9, 0.1))
+            .Select(i => SyntheticRun.Iteration(1 + i / 200, i, (0.05 + 2.3 * Math.Exp(-i / 20.0)) * (1 + 0.4 * (rng.NextDouble() - 0.5)), 0.9, 0.1))
             .ToList();
         s = s with { Iterations = iterations };
         string svg = Svg(HtmlReport.Render(s), "chart-iterations");

@@ -27,7 +27,7 @@ public sealed class InteropFixture : IDisposable
     {
         Dir = Path.Combine(Path.GetTempPath(), $"nn-interop-{Guid.NewGuid():N}");
         Directory.CreateDirectory(Dir);
-        var data = NeuralNet.Data.Mnist.Load(MnistRun.FindBundledMnist() ?? throw new InvalidOperationException("data/mnist not found"));
+        var data = NeuralNet.Data.Mnist.Load(NeuralNet.Data.Mnist.FindDataDirectory());
         var train = data.Train.Take(6000);
         var model = MlpBuilder.Build<float>(784, [64], 10, HiddenActivation.ReLU, OutputActivation.Logits, null, new RandomGenerator(1));
         var trainer = new Trainer<float>(model, new SoftmaxCrossEntropyLoss<float>(), new Sgd<float>(model, 0.1, momentum: 0.9), random: new RandomGenerator(2));

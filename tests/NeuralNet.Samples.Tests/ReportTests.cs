@@ -64,20 +64,6 @@ public class ReportTests
     }
 
     [Fact]
-    public void MetricsFromConfusionComputePrecisionRecallF1()
-    {
-        var confusion = new int[10][];
-        for (int r = 0; r < 10; r++) confusion[r] = new int[10];
-        confusion[3][3] = 8; confusion[3][5] = 2; confusion[5][3] = 4; confusion[5][5] = 6;
-        var m = RunSummary.MetricsFromConfusion(confusion);
-        m[3].Precision.Should().BeApproximately(8.0 / 12, 1e-12);
-        m[3].Recall.Should().BeApproximately(0.8, 1e-12);
-        m[3].F1.Should().BeApproximately(2 * (8.0 / 12) * 0.8 / (8.0 / 12 + 0.8), 1e-12);
-        m[3].TrueNegatives.Should().Be(6);
-        m[0].F1.Should().Be(0, "a class with no support and no predictions scores 0, not NaN");
-    }
-
-    [Fact]
     public void NiceTicksAreRoundAndCoverTheRange()
     {
         SvgChart.NiceTicks(0.013, 0.87, 6).Should().Equal(0, 0.2, 0.4, 0.6, 0.8, 1.0);

@@ -22,7 +22,7 @@ internal static class SmallMnist
     {
         string dir = Path.Combine(Path.GetTempPath(), "nn-samples-mnist-" + Environment.ProcessId);
         Directory.CreateDirectory(dir);
-        var data = NeuralNet.Data.Mnist.Load(MnistRun.FindBundledMnist() ?? throw new InvalidOperationException("data/mnist not found above the test directory"));
+        var data = NeuralNet.Data.Mnist.Load(NeuralNet.Data.Mnist.FindDataDirectory());
         string train = Path.Combine(dir, "train.csv"), test = Path.Combine(dir, "test.csv");
         CsvDataset.Write(train, data.Train.Take(2000));
         CsvDataset.Write(test, data.Test.Take(2000));

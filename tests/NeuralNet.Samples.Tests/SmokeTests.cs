@@ -65,7 +65,7 @@ public class SmokeTests
         var (code, _, stderr, run) = RunSample([.. SmallMnist.CsvArgs, "--validation", "200", "--epochs", "6", "--batch-size", "60", "-o", dir.Path, "--no-report"]);
         code.Should().Be(0, stderr);
         run!.Summary!.TestAccuracy.Should().BeGreaterThan(0.80, "784-64-10 reaches well over 80% on 1,800 images in 6 epochs of 30 full batches");
-        run.Summary.Epochs[^1].Loss.Should().BeLessThan(run.Summary.Epochs[0].Loss);
+        run.Summary.Epochs[^1].Record.TrainingLoss.Should().BeLessThan(run.Summary.Epochs[0].Record.TrainingLoss);
     }
 
     [Fact]
@@ -104,7 +104,7 @@ public class SmokeTests
         using var b = new TempDir();
         var first = RunSample([.. SmallMnist.CsvArgs, "--subset", "300", "--validation", "30", "--epochs", "2", "-o", a.Path, "--no-report", "--seed", "11"]).Run!.Summary!;
         var second = RunSample([.. SmallMnist.CsvArgs, "--subset", "300", "--validation", "30", "--epochs", "2", "-o", b.Path, "--no-report", "--seed", "11", "--threads", "1"]).Run!.Summary!;
-        second.Epochs.Select(e => e.Loss).Should().Equal(first.Epochs.Select(e => e.Loss), "same seed, same losses at any thread count");
+        second.Epochs.Select(e => e.Record.TrainingLoss).Should().Equal(first.Epochs.Select(e => e.Record.TrainingLoss), "same seed, same losses at any thread count");
         second.Predictions.Select(p => p.Probability).Should().Equal(first.Predictions.Select(p => p.Probability));
     }
 
@@ -171,7 +171,7 @@ public class SmokeTests
 
         var r = resumed.Run!.Summary!;
         r.Epochs.Should().HaveCount(3, "the report keeps the epochs before the interruption");
-        r.Epochs.Select(e => e.Loss).Should().Equal(straight.Epochs.Select(e => e.Loss));
+        r.Epochs.Select(e => e.Record.TrainingLoss).Should().Equal(straight.Epochs.Select(e => e.Record.TrainingLoss));
         r.TestAccuracy.Should().Be(straight.TestAccuracy);
         r.Predictions.Select(p => p.Probability).Should().Equal(straight.Predictions.Select(p => p.Probability));
     }

@@ -32,7 +32,7 @@ public abstract class TrainingView
     public abstract void BatchDone(int samplesDone, double loss, double accuracy, double learningRate, double samplesPerSecond);
 
     /// <summary>An epoch finished (validation included).</summary>
-    public abstract void EpochDone(EpochRecord record, int epochs);
+    public abstract void EpochDone(TimedEpoch record, int epochs);
 
     /// <summary>A status message (data loaded, resumed, model saved…).</summary>
     public abstract void Message(string text);
@@ -41,12 +41,12 @@ public abstract class TrainingView
     public abstract void Results(RunSummary summary, string outputDirectory);
 
     /// <summary>The one-line text of an epoch, shared by the plain view and the live bar's description.</summary>
-    public static string EpochLine(EpochRecord r, int epochs)
+    public static string EpochLine(TimedEpoch r, int epochs)
     {
         var sb = new StringBuilder();
-        sb.Append(Inv, $"epoch {r.Epoch}/{epochs}  loss {r.Loss:0.0000}  acc {r.Accuracy * 100:0.00}%");
+        sb.Append(Inv, $"epoch {r.Record.Epoch}/{epochs}  loss {r.Record.TrainingLoss:0.0000}  acc {r.Record.TrainingAccuracy * 100:0.00}%");
         if (r.ValidationAccuracy is { } va) sb.Append(Inv, $"  val {va * 100:0.00}%");
-        sb.Append(Inv, $"  lr {r.LearningRate:0.#####}  {r.SamplesPerSecond:N0} samples/s  {r.Seconds:0.0} s");
+        sb.Append(Inv, $"  lr {r.Record.LearningRate:0.#####}  {r.SamplesPerSecond:N0} samples/s  {r.Seconds:0.0} s");
         return sb.ToString();
     }
 
@@ -59,12 +59,13 @@ public abstract class TrainingView
         foreach (var c in s.Classes)
             sb.Append(Inv, $"{c.Class,5}  {c.Support,7}  {c.Precision,9:0.0000}  {c.Recall,6:0.0000}  {c.F1,6:0.0000}\n");
         sb.Append("\nconfusion (rows: true, columns: predicted)\n      ");
-        for (int c = 0; c < s.Confusion.Length; c++) sb.Append(Inv, $"{c,6}");
+        int k = s.Confusion.Classes;
+        for (int c = 0; c < k; c++) sb.Append(Inv, $"{c,6}");
         sb.Append('\n');
-        for (int r = 0; r < s.Confusion.Length; r++)
+        for (int r = 0; r < k; r++)
         {
             sb.Append(Inv, $"{r,6}");
-            foreach (var v in s.Confusion[r]) sb.Append(Inv, $"{v,6}");
+            for (int c = 0; c < k; c++) sb.Append(Inv, $"{s.Confusion[r, c],6}");
             sb.Append('\n');
         }
 
@@ -96,12 +97,12 @@ public sealed class PlainView(TextWriter output) : TrainingView
     }
 
     /// <inheritdoc/>
-    public override void EpochDone(EpochRecord record, int epochs)
+    public override void EpochDone(TimedEpoch record, int epochs)
     {
         _seconds += record.Seconds;
         _timed++;
-        string left = record.Epoch < epochs
-            ? string.Create(Inv, $"  ~{FormatDuration(_seconds / _timed * (epochs - record.Epoch))} left")
+        string left = record.Record.Epoch < epochs
+            ? string.Create(Inv, $"  ~{FormatDuration(_seconds / _timed * (epochs - record.Record.Epoch))} left")
             : "";
         output.WriteLine(EpochLine(record, epochs) + left);
         output.Flush();
@@ -141,7 +142,7 @@ public sealed class SilentView : TrainingView
     public override void BatchDone(int samplesDone, double loss, double accuracy, double learningRate, double samplesPerSecond) { }
 
     /// <inheritdoc/>
-    public override void EpochDone(EpochRecord record, int epochs) { }
+    public override void EpochDone(TimedEpoch record, int epochs) { }
 
     /// <inheritdoc/>
     public override void Message(string text) { }
@@ -230,7 +231,7 @@ public sealed class LiveView(IAnsiConsole console) : TrainingView
     }
 
     /// <inheritdoc/>
-    public override void EpochDone(EpochRecord r, int epochs)
+    public override void EpochDone(TimedEpoch r, int epochs)
     {
         if (_task is null)
         {
@@ -241,16 +242,16 @@ public sealed class LiveView(IAnsiConsole console) : TrainingView
         _task.Value = _task.MaxValue;
         if (_run is not null)
         {
-            _run.Value = (double)_samples * r.Epoch;
-            _run.Description = RunDescription(r.Epoch, epochs);
-            if (r.Epoch >= epochs) _run.StopTask();
+            _run.Value = (double)_samples * r.Record.Epoch;
+            _run.Description = RunDescription(r.Record.Epoch, epochs);
+            if (r.Record.Epoch >= epochs) _run.StopTask();
         }
 
         string val = r.ValidationAccuracy is not { } va ? ""
             : Narrow ? string.Create(Inv, $" val [aqua]{va * 100:0.0}%[/]") : string.Create(Inv, $"  val [aqua]{va * 100:0.00}%[/]");
         _task.Description = Narrow
-            ? string.Create(Inv, $"[bold]{r.Epoch}/{epochs}[/] loss [yellow]{r.Loss:0.000}[/] acc [green]{r.Accuracy * 100:0.0}%[/]{val}")
-            : string.Create(Inv, $"[bold]epoch {r.Epoch}/{epochs}[/]  loss [yellow]{r.Loss:0.0000}[/]  acc [green]{r.Accuracy * 100:0.00}%[/]{val}  lr {r.LearningRate:0.#####}  [grey]{r.SamplesPerSecond:N0}/s[/]");
+            ? string.Create(Inv, $"[bold]{r.Record.Epoch}/{epochs}[/] loss [yellow]{r.Record.TrainingLoss:0.000}[/] acc [green]{r.Record.TrainingAccuracy * 100:0.0}%[/]{val}")
+            : string.Create(Inv, $"[bold]epoch {r.Record.Epoch}/{epochs}[/]  loss [yellow]{r.Record.TrainingLoss:0.0000}[/]  acc [green]{r.Record.TrainingAccuracy * 100:0.00}%[/]{val}  lr {r.Record.LearningRate:0.#####}  [grey]{r.SamplesPerSecond:N0}/s[/]");
         _task.StopTask();
         _task = null;
     }
@@ -276,13 +277,14 @@ public sealed class LiveView(IAnsiConsole console) : TrainingView
 
         var confusion = new Table().Border(TableBorder.Rounded).Title("Confusion (rows true, columns predicted)");
         confusion.AddColumn(new TableColumn("").RightAligned());
-        for (int c = 0; c < s.Confusion.Length; c++) confusion.AddColumn(new TableColumn(c.ToString(Inv)).RightAligned());
-        for (int r = 0; r < s.Confusion.Length; r++)
+        int k = s.Confusion.Classes;
+        for (int c = 0; c < k; c++) confusion.AddColumn(new TableColumn(c.ToString(Inv)).RightAligned());
+        for (int r = 0; r < k; r++)
         {
             var cells = new List<string> { $"[bold]{r}[/]" };
-            for (int c = 0; c < s.Confusion.Length; c++)
+            for (int c = 0; c < k; c++)
             {
-                int v = s.Confusion[r][c];
+                long v = s.Confusion[r, c];
                 cells.Add(r == c ? $"[green]{v}[/]" : v == 0 ? "[grey]·[/]" : $"[red]{v}[/]");
             }
 

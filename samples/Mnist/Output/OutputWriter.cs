@@ -60,11 +60,34 @@ public static class OutputWriter
         Directory.CreateDirectory(directory);
         WriteHistoryCsv(Path.Combine(directory, Files.HistoryCsv), s.Epochs);
         WriteIterationsCsv(Path.Combine(directory, Files.IterationsCsv), s.Iterations);
-        WriteJson(Path.Combine(directory, Files.HistoryJson), new { epochs = s.Epochs, iterations = s.Iterations });
+        WriteJson(Path.Combine(directory, Files.HistoryJson), new { epochs = s.Epochs.Select(EpochJson), iterations = s.Iterations.Select(IterationJson) });
         WriteJson(Path.Combine(directory, Files.MetricsJson), Metrics(s));
         WritePredictionsCsv(Path.Combine(directory, Files.PredictionsCsv), s.Predictions);
         if (report) HtmlReport.Write(Path.Combine(directory, Files.Report), s);
     }
+
+    // history.json keeps the sample's field names (loss, accuracy, …), not the library records' (trainingLoss, …), and
+    // leaves out the validation figures of a run without validation.
+    private static object EpochJson(TimedEpoch e) => new
+    {
+        epoch = e.Record.Epoch,
+        loss = e.Record.TrainingLoss,
+        accuracy = e.Record.TrainingAccuracy,
+        validationLoss = e.ValidationLoss,
+        validationAccuracy = e.ValidationAccuracy,
+        learningRate = e.Record.LearningRate,
+        seconds = e.Seconds,
+        samplesPerSecond = e.SamplesPerSecond,
+    };
+
+    private static object IterationJson(NeuralNet.Training.IterationRecord i) => new
+    {
+        epoch = i.Epoch,
+        iteration = i.Iteration,
+        loss = i.TrainingLoss,
+        accuracy = i.TrainingAccuracy,
+        learningRate = i.LearningRate,
+    };
 
     /// <summary>The metrics.json document.</summary>
     public static object Metrics(RunSummary s) => new
@@ -80,9 +103,9 @@ public static class OutputWriter
         secondsPerEpoch = s.SecondsPerEpoch,
         samplesPerSecond = s.SamplesPerSecond,
         finalLoss = s.FinalLoss,
-        macroF1 = s.Classes.Count == 0 ? 0 : s.Classes.Average(c => c.F1),
+        macroF1 = s.Confusion.MacroF1,
         classes = s.Classes,
-        confusion = s.Confusion,
+        confusion = Enumerable.Range(0, s.Confusion.Classes).Select(r => Enumerable.Range(0, s.Confusion.Classes).Select(c => s.Confusion[r, c])),
         settings = s.Settings.ToDictionary(kv => kv.Key, kv => kv.Value),
         architecture = s.Architecture,
         commandLine = s.CommandLine,
@@ -102,24 +125,24 @@ public static class OutputWriter
     }, JsonOptions);
 
     /// <summary>Writes history.csv: epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds,samples_per_second.</summary>
-    public static void WriteHistoryCsv(string path, IReadOnlyList<EpochRecord> epochs)
+    public static void WriteHistoryCsv(string path, IReadOnlyList<TimedEpoch> epochs)
     {
         var sb = new StringBuilder("epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds,samples_per_second\n");
         foreach (var e in epochs)
-            sb.Append(Inv, $"{e.Epoch},{R(e.Loss)},{R(e.Accuracy)},{R(e.ValidationLoss)},{R(e.ValidationAccuracy)},{R(e.LearningRate)},{R(e.Seconds)},{R(e.SamplesPerSecond)}\n");
+            sb.Append(Inv, $"{e.Record.Epoch},{R(e.Record.TrainingLoss)},{R(e.Record.TrainingAccuracy)},{R(e.ValidationLoss)},{R(e.ValidationAccuracy)},{R(e.Record.LearningRate)},{R(e.Seconds)},{R(e.SamplesPerSecond)}\n");
         WriteText(path, sb.ToString());
     }
 
     /// <summary>Writes iterations.csv: epoch,iteration,loss,accuracy,learning_rate.</summary>
-    public static void WriteIterationsCsv(string path, IReadOnlyList<IterationRecord> iterations)
+    public static void WriteIterationsCsv(string path, IReadOnlyList<NeuralNet.Training.IterationRecord> iterations)
     {
         var sb = new StringBuilder("epoch,iteration,loss,accuracy,learning_rate\n");
-        foreach (var i in iterations) sb.Append(Inv, $"{i.Epoch},{i.Iteration},{R(i.Loss)},{R(i.Accuracy)},{R(i.LearningRate)}\n");
+        foreach (var i in iterations) sb.Append(Inv, $"{i.Epoch},{i.Iteration},{R(i.TrainingLoss)},{R(i.TrainingAccuracy)},{R(i.LearningRate)}\n");
         WriteText(path, sb.ToString());
     }
 
     /// <summary>Writes predictions.csv: index,prediction,probability,label.</summary>
-    public static void WritePredictionsCsv(string path, IReadOnlyList<Prediction> predictions)
+    public static void WritePredictionsCsv(string path, IReadOnlyList<TestPrediction> predictions)
     {
         var sb = new StringBuilder("index,prediction,probability,label\n");
         foreach (var p in predictions) sb.Append(Inv, $"{p.Index},{p.Predicted},{R(p.Probability)},{p.Label}\n");

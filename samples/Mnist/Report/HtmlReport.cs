@@ -1,4 +1,5 @@
 using NeuralNet.Evaluation;
+using NeuralNet.Training;
 using System.Globalization;
 using System.Text;
 using static MnistSample.Report.SvgChart;
@@ -36,9 +37,9 @@ public static class HtmlReport
         sb.Append("</section>");
 
         sb.Append("<section><h2>Training</h2><div class=\"row\">");
-        var x = s.Epochs.Select(e => (double)e.Epoch).ToArray();
-        var loss = new List<Series> { new("training", "#1f77b4", x, s.Epochs.Select(e => e.Loss).ToArray()) };
-        var acc = new List<Series> { new("training", "#1f77b4", x, s.Epochs.Select(e => e.Accuracy).ToArray()) };
+        var x = s.Epochs.Select(e => (double)e.Record.Epoch).ToArray();
+        var loss = new List<Series> { new("training", "#1f77b4", x, s.Epochs.Select(e => e.Record.TrainingLoss).ToArray()) };
+        var acc = new List<Series> { new("training", "#1f77b4", x, s.Epochs.Select(e => e.Record.TrainingAccuracy).ToArray()) };
         if (s.Epochs.Any(e => e.ValidationAccuracy.HasValue))
         {
             loss.Add(new("validation", "#ff7f0e", x, s.Epochs.Select(e => e.ValidationLoss ?? double.NaN).ToArray()));
@@ -47,14 +48,14 @@ public static class HtmlReport
 
         sb.Append(Line("chart-loss", "Loss per epoch", "epoch", "loss", loss));
         sb.Append(Line("chart-accuracy", "Accuracy per epoch", "epoch", "accuracy", acc, percent: true));
-        sb.Append(Line("chart-learning-rate", "Learning rate", "epoch", "learning rate", [new("learning rate", "#2ca02c", x, s.Epochs.Select(e => e.LearningRate).ToArray())]));
+        sb.Append(Line("chart-learning-rate", "Learning rate", "epoch", "learning rate", [new("learning rate", "#2ca02c", x, s.Epochs.Select(e => e.Record.LearningRate).ToArray())]));
         if (s.Iterations.Count > s.Epochs.Count)
         {
             var it = Downsample(s.Iterations, 1500);
             // The first batches' loss is often ten times the rest: a logarithmic axis keeps the later updates readable.
-            bool log = SpansDecades(it.Select(i => i.Loss));
+            bool log = SpansDecades(it.Select(i => i.TrainingLoss));
             sb.Append(Line("chart-iterations", "Loss per update" + (log ? " (log scale)" : ""), "update", "batch loss",
-                [new("batch loss", "#9467bd", it.Select(i => (double)i.Iteration).ToArray(), it.Select(i => i.Loss).ToArray())], logY: log));
+                [new("batch loss", "#9467bd", it.Select(i => (double)i.Iteration).ToArray(), it.Select(i => i.TrainingLoss).ToArray())], logY: log));
         }
 
         sb.Append("</div></section>");
@@ -178,9 +179,9 @@ public static class HtmlReport
         {
             int end = Math.Min(items.Count, i + window);
             double loss = 0;
-            for (int j = i; j < end; j++) loss += items[j].Loss;
+            for (int j = i; j < end; j++) loss += items[j].TrainingLoss;
             var last = items[end - 1];
-            result.Add(last with { Loss = loss / (end - i) });
+            result.Add(last with { TrainingLoss = loss / (end - i) });
         }
 
         return result;

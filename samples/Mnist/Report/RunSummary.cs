@@ -1,39 +1,42 @@
 using NeuralNet.Evaluation;
+using NeuralNet.Training;
 
 namespace MnistSample.Report;
 
-/// <summary>One epoch (for spark-mlp: one iteration) of training, as plain numbers.</summary>
-/// <param name="Epoch">1-based epoch number.</param>
-/// <param name="Loss">Mean training loss over the epoch's batches.</param>
-/// <param name="Accuracy">Training accuracy over the epoch's batches, in [0, 1].</param>
-/// <param name="ValidationLoss">Loss on the validation set after the epoch, or null without one.</param>
-/// <param name="ValidationAccuracy">Accuracy on the validation set after the epoch, or null.</param>
-/// <param name="LearningRate">The learning rate used during the epoch.</param>
+/// <summary>One epoch (for spark-mlp: one iteration) as the sample reports it: the trainer's record, and the epoch's own
+/// training time (the record's <see cref="EpochRecord.Elapsed"/> counts from the start of the <c>Fit</c> call and
+/// includes validation).</summary>
+/// <param name="Record">The trainer's figures of the epoch (NaN validation figures without a validation set).</param>
 /// <param name="Seconds">Wall-clock seconds of the epoch's training (evaluation excluded).</param>
 /// <param name="SamplesPerSecond">Training throughput of the epoch.</param>
-public sealed record EpochRecord(
-    int Epoch, double Loss, double Accuracy, double? ValidationLoss, double? ValidationAccuracy,
-    double LearningRate, double Seconds, double SamplesPerSecond);
+public sealed record TimedEpoch(EpochRecord Record, double Seconds, double SamplesPerSecond)
+{
+    /// <summary>The validation loss, or null without a validation set.</summary>
+    public double? ValidationLoss => Measured(Record.ValidationLoss);
 
-/// <summary>One mini-batch update.</summary>
-/// <param name="Epoch">1-based epoch number.</param>
-/// <param name="Iteration">1-based global update number.</param>
-/// <param name="Loss">The batch's mean loss.</param>
-/// <param name="Accuracy">The batch's accuracy in [0, 1].</param>
-/// <param name="LearningRate">The learning rate of the update.</param>
-public sealed record IterationRecord(int Epoch, int Iteration, double Loss, double Accuracy, double LearningRate);
+    /// <summary>The validation accuracy, or null without a validation set.</summary>
+    public double? ValidationAccuracy => Measured(Record.ValidationAccuracy);
 
-/// <summary>One test prediction.</summary>
+    private static double? Measured(double value) => double.IsNaN(value) ? null : value;
+}
+
+/// <summary>One test prediction: the predictor's class and probability, where the example is and what it really is.</summary>
 /// <param name="Index">Position in the test set.</param>
-/// <param name="Predicted">The arg-max class.</param>
-/// <param name="Probability">The model's probability (or output) for the predicted class.</param>
+/// <param name="Prediction">The predictor's arg-max class and its probability (or output).</param>
 /// <param name="Label">The true class.</param>
-public sealed record Prediction(int Index, int Predicted, double Probability, int Label);
+public sealed record TestPrediction(int Index, Prediction Prediction, int Label)
+{
+    /// <summary>The arg-max class.</summary>
+    public int Predicted => Prediction.Class;
+
+    /// <summary>The model's probability (or output) for the predicted class.</summary>
+    public double Probability => Prediction.Probability;
+}
 
 /// <summary>A misclassified test image for the report's gallery.</summary>
 /// <param name="Prediction">What the model said.</param>
 /// <param name="Pixels">28×28 grey levels in [0, 1], row-major.</param>
-public sealed record Misclassified(Prediction Prediction, float[] Pixels);
+public sealed record Misclassified(TestPrediction Prediction, float[] Pixels);
 
 /// <summary>First-layer weights as small images.</summary>
 /// <param name="Kind"><c>dense</c> (one 28×28 tile per hidden unit) or <c>conv</c> (one tile per filter and input channel).</param>
@@ -43,7 +46,8 @@ public sealed record Misclassified(Prediction Prediction, float[] Pixels);
 /// <param name="Values">Count·Height·Width weights, tile after tile, row-major.</param>
 public sealed record WeightTiles(string Kind, int Count, int Height, int Width, float[] Values);
 
-/// <summary>Everything a finished run reports, as plain data (no library types), for the console, the JSON files and report.html.</summary>
+/// <summary>Everything a finished run reports, for the console, the JSON files and report.html: the library's records
+/// and confusion matrix, with the few figures the sample adds (epoch times, example indices, first-layer tiles).</summary>
 public sealed record RunSummary
 {
     /// <summary>The preset name.</summary>
@@ -74,9 +78,9 @@ public sealed record RunSummary
     public required int TestCount { get; init; }
 
     /// <summary>Per-epoch history.</summary>
-    public required IReadOnlyList<EpochRecord> Epochs { get; init; }
+    public required IReadOnlyList<TimedEpoch> Epochs { get; init; }
 
-    /// <summary>Per-update history (may be empty).</summary>
+    /// <summary>Per-update history, the trainer's (may be empty).</summary>
     public required IReadOnlyList<IterationRecord> Iterations { get; init; }
 
     /// <summary>Test accuracy in [0, 1].</summary>
@@ -85,11 +89,22 @@ public sealed record RunSummary
     /// <summary>Mean test loss.</summary>
     public required double TestLoss { get; init; }
 
-    /// <summary>Confusion counts, [true class][predicted class], 10×10.</summary>
-    public required int[][] Confusion { get; init; }
+    /// <summary>The test set's confusion matrix, [true class, predicted class]; setting it sets <see cref="Classes"/>.</summary>
+    public required ConfusionMatrix Confusion
+    {
+        get => _confusion;
+        init
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            _confusion = value;
+            Classes = value.PerClass();
+        }
+    }
 
-    /// <summary>Per-digit metrics.</summary>
-    public required IReadOnlyList<ClassMetrics> Classes { get; init; }
+    private readonly ConfusionMatrix _confusion = null!;
+
+    /// <summary>Per-digit precision, recall and F1: <see cref="ConfusionMatrix.PerClass"/> of <see cref="Confusion"/>.</summary>
+    public IReadOnlyList<ClassMetrics> Classes { get; init; } = [];
 
     /// <summary>First-layer weights, or null.</summary>
     public WeightTiles? FirstLayer { get; init; }
@@ -98,7 +113,7 @@ public sealed record RunSummary
     public required IReadOnlyList<Misclassified> Gallery { get; init; }
 
     /// <summary>A sample of test predictions for predictions.csv.</summary>
-    public required IReadOnlyList<Prediction> Predictions { get; init; }
+    public required IReadOnlyList<TestPrediction> Predictions { get; init; }
 
     /// <summary>Total training seconds (evaluation excluded).</summary>
     public required double TrainingSeconds { get; init; }
@@ -110,14 +125,14 @@ public sealed record RunSummary
     public int ResumedFromEpoch { get; init; }
 
     /// <summary>Seconds per epoch, averaged over the epochs this process trained.</summary>
-    public double SecondsPerEpoch => Epochs.Count == 0 ? 0 : Epochs.Where(e => e.Epoch > ResumedFromEpoch).DefaultIfEmpty(Epochs[^1]).Average(e => e.Seconds);
+    public double SecondsPerEpoch => Epochs.Count == 0 ? 0 : Epochs.Where(e => e.Record.Epoch > ResumedFromEpoch).DefaultIfEmpty(Epochs[^1]).Average(e => e.Seconds);
 
     /// <summary>Training samples per second, averaged over the epochs this process trained.</summary>
     public double SamplesPerSecond
     {
         get
         {
-            var own = Epochs.Where(e => e.Epoch > ResumedFromEpoch).ToList();
+            var own = Epochs.Where(e => e.Record.Epoch > ResumedFromEpoch).ToList();
             double seconds = own.Sum(e => e.Seconds);
             double samples = own.Sum(e => e.Seconds * e.SamplesPerSecond);
             return seconds > 0 ? samples / seconds : 0;
@@ -125,13 +140,13 @@ public sealed record RunSummary
     }
 
     /// <summary>Training loss of the last epoch.</summary>
-    public double FinalLoss => Epochs.Count == 0 ? double.NaN : Epochs[^1].Loss;
+    public double FinalLoss => Epochs.Count == 0 ? double.NaN : Epochs[^1].Record.TrainingLoss;
 
     /// <summary>Fewer epochs than this make a smoke run, not a result worth showing as one.</summary>
     public const int FewEpochs = 3;
 
     /// <summary>The accuracy of guessing: one over the number of classes.</summary>
-    public double ChanceAccuracy => Confusion.Length == 0 ? 0 : 1.0 / Confusion.Length;
+    public double ChanceAccuracy => 1.0 / Confusion.Classes;
 
     /// <summary>How the test accuracy should be read.</summary>
     public ResultVerdict Verdict =>
@@ -143,7 +158,7 @@ public sealed record RunSummary
     public string? Caveat => Verdict switch
     {
         ResultVerdict.NearChance => string.Create(System.Globalization.CultureInfo.InvariantCulture,
-            $"Near chance: {TestAccuracy * 100:0.00}% is close to the {ChanceAccuracy * 100:0}% of guessing among {Confusion.Length} classes; the network has not learned (check the learning rate, the epochs and the data)."),
+            $"Near chance: {TestAccuracy * 100:0.00}% is close to the {ChanceAccuracy * 100:0}% of guessing among {Confusion.Classes} classes; the network has not learned (check the learning rate, the epochs and the data)."),
         ResultVerdict.FewEpochs => $"Only {Plural(Epochs.Count, "epoch")} of training: a quick check, not the preset's result.",
         _ => null,
     };
@@ -151,18 +166,6 @@ public sealed record RunSummary
     /// <summary>"1 epoch", "2 epochs".</summary>
     public static string Plural(int count, string noun) =>
         count.ToString("N0", System.Globalization.CultureInfo.InvariantCulture) + " " + (count == 1 ? noun : noun + "s");
-
-    /// <summary>Per-digit metrics of a confusion matrix [true][predicted], as the library's
-    /// <see cref="ConfusionMatrix.PerClass"/> computes them.</summary>
-    public static IReadOnlyList<ClassMetrics> MetricsFromConfusion(int[][] confusion)
-    {
-        var matrix = new ConfusionMatrix(confusion.Length);
-        for (int r = 0; r < confusion.Length; r++)
-        for (int c = 0; c < confusion[r].Length; c++)
-        for (int n = 0; n < confusion[r][c]; n++)
-            matrix.Add(r, c);
-        return matrix.PerClass();
-    }
 }
 
 /// <summary>How a run's test accuracy should be read.</summary>

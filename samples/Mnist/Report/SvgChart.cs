@@ -1,3 +1,4 @@
+using NeuralNet.Evaluation;
 using System.Globalization;
 using System.Text;
 
@@ -154,9 +155,9 @@ public static class SvgChart
     }
 
     /// <summary>A 10×10 confusion heatmap, each row shaded by its share of the true class, with the counts written in.</summary>
-    public static string Confusion(string id, int[][] confusion)
+    public static string Confusion(string id, ConfusionMatrix confusion)
     {
-        int k = confusion.Length;
+        int k = confusion.Classes;
         const int cell = 44, L = 70, T = 56;
         int W = L + k * cell + 20, H = T + k * cell + 20;
         var sb = new StringBuilder();
@@ -172,18 +173,18 @@ public static class SvgChart
 
         for (int r = 0; r < k; r++)
         {
-            double rowTotal = Math.Max(1, confusion[r].Sum());
+            double rowTotal = Math.Max(1, Enumerable.Range(0, k).Sum(c => confusion[r, c]));
             for (int c = 0; c < k; c++)
             {
-                double share = confusion[r][c] / rowTotal;
+                double share = confusion[r, c] / rowTotal;
                 // Diagonal cells in blue, errors in red; sqrt so that small error rates stay visible.
                 double a = Math.Sqrt(share);
                 var (cr, cg, cb) = r == c ? (33, 102, 172) : (203, 24, 29);
                 int R = (int)Math.Round(255 + (cr - 255) * a), G = (int)Math.Round(255 + (cg - 255) * a), B = (int)Math.Round(255 + (cb - 255) * a);
                 string text = a > 0.6 ? "#fff" : "#222";
                 int x = L + c * cell, y = T + r * cell;
-                sb.Append(Inv, $"<rect x=\"{x}\" y=\"{y}\" width=\"{cell - 1}\" height=\"{cell - 1}\" fill=\"rgb({R},{G},{B})\"><title>true {r}, predicted {c}: {confusion[r][c]} ({share * 100:0.0}%)</title></rect>");
-                sb.Append(Inv, $"<text x=\"{x + cell / 2}\" y=\"{y + cell / 2 + 4}\" text-anchor=\"middle\" class=\"cell\" fill=\"{text}\">{confusion[r][c]}</text>");
+                sb.Append(Inv, $"<rect x=\"{x}\" y=\"{y}\" width=\"{cell - 1}\" height=\"{cell - 1}\" fill=\"rgb({R},{G},{B})\"><title>true {r}, predicted {c}: {confusion[r, c]} ({share * 100:0.0}%)</title></rect>");
+                sb.Append(Inv, $"<text x=\"{x + cell / 2}\" y=\"{y + cell / 2 + 4}\" text-anchor=\"middle\" class=\"cell\" fill=\"{text}\">{confusion[r, c]}</text>");
             }
         }
 

@@ -44,6 +44,48 @@ public static class Mnist
         return new MnistData(train, test);
     }
 
+    // Where a repository keeps the bundled files, relative to its root.
+    private static readonly string BundledDirectoryName = Path.Combine("data", "mnist");
+
+    /// <summary>
+    /// Finds the bundled MNIST: the first <c>data/mnist</c> directory holding the four IDX files (each raw or
+    /// <c>.gz</c>), looking in <paramref name="start"/> and each directory above it.
+    /// </summary>
+    /// <param name="start">The directory to start from; null starts from the program's directory
+    /// (<see cref="AppContext.BaseDirectory"/>), then from the current directory.</param>
+    /// <returns>The full path of the <c>data/mnist</c> directory found.</returns>
+    /// <remarks>A <c>data/mnist</c> directory that lacks one of the four files is passed over, so a partial copy nearer
+    /// the start does not hide a whole one further up.</remarks>
+    /// <exception cref="DirectoryNotFoundException">No directory qualifies; the message names where the search started
+    /// and the files it looked for.</exception>
+    public static string FindDataDirectory(string? start = null)
+    {
+        string[] starts = start is not null
+            ? [Path.GetFullPath(start)]
+            : [Path.GetFullPath(AppContext.BaseDirectory), Directory.GetCurrentDirectory()];
+        foreach (string from in starts)
+        {
+            for (var d = new DirectoryInfo(from); d is not null; d = d.Parent)
+            {
+                string candidate = Path.Combine(d.FullName, BundledDirectoryName);
+                if (HasAllFiles(candidate)) return candidate;
+            }
+        }
+        throw new DirectoryNotFoundException(
+            $"Mnist: no {BundledDirectoryName} directory holding {TrainImagesFile}, {TrainLabelsFile}, {TestImagesFile} and {TestLabelsFile} " +
+            $"(raw or .gz) in {string.Join(" or ", starts.Distinct().Select(s => $"'{s}'"))} or any directory above.");
+    }
+
+    private static bool HasAllFiles(string directory)
+    {
+        foreach (string name in (string[])[TrainImagesFile, TrainLabelsFile, TestImagesFile, TestLabelsFile])
+        {
+            string raw = Path.Combine(directory, name);
+            if (!File.Exists(raw) && !File.Exists(raw + ".gz")) return false;
+        }
+        return true;
+    }
+
     /// <summary>Loads one image file and its label file into a data set of shape (N, rows·columns).</summary>
     /// <param name="imagesPath">An IDX image file (magic 0x00000803), raw or gzipped.</param>
     /// <param name="labelsPath">An IDX label file (magic 0x00000801), raw or gzipped.</param>

@@ -7,10 +7,12 @@ namespace NeuralNet.Initialization;
 /// A weight-initialization scheme: a distribution for weights given a layer's fan-in and fan-out. Biases are set to zero.
 /// </summary>
 /// <remarks>
-/// <para>Usage: <c>Initializer.Gaussian(0.01).Initialize(model, new RandomGenerator(42));</c> (an extension method in
-/// <c>NeuralNet.Modules</c>, which knows the layers) visits every weighted layer of the model in layer order and fills
-/// its weight tensor in row-major order with <see cref="Fill"/>. This namespace knows only distributions and tensors,
-/// so the modules can use it to initialize themselves.</para>
+/// <para>Usage: the weighted layers take a scheme in their constructors, e.g.
+/// <c>new Dense&lt;float&gt;(784, 64, random: r, initializer: Initializer.HeNormal())</c>, and fill their weight tensor
+/// with it once, in row-major order with <see cref="Fill"/>; the model builders pass theirs to each layer in layer order.
+/// To re-initialize a model that exists, <c>Initializer.Gaussian(0.01).Initialize(model, new RandomGenerator(42))</c>
+/// (an extension method beside the layers) visits its weighted layers in layer order. This namespace knows only
+/// distributions and tensors, so the layers can use it and it never needs them.</para>
 /// <para>Every sample is drawn in double precision from the <see cref="RandomGenerator"/>, one draw per element,
 /// then rounded to <c>T</c>: the same seed gives bit-identical weights, and a float and a double model built from the
 /// same seed hold the same values up to float rounding.</para>

@@ -65,13 +65,12 @@ public static class MlpBuilder
         if (!Enum.IsDefined(output)) throw new ArgumentException($"MlpBuilder: unknown output activation {(int)output}.", nameof(output));
 
         initializer ??= hidden == HiddenActivation.ReLU ? Initializer.HeNormal() : Initializer.XavierUniform();
-        // Dense initializes itself on construction; give it a throw-away generator so only `initializer` draws from `random`.
-        var scratch = new RandomGenerator(0);
+        // Each Dense draws its weights from `random` as it is constructed, so construction order is the draw order.
         var layers = new List<Module<T>>();
         int width = inputSize;
         foreach (int h in hiddenSizes)
         {
-            layers.Add(new Dense<T>(width, h, random: scratch));
+            layers.Add(new Dense<T>(width, h, random: random, initializer: initializer));
             layers.Add(hidden switch
             {
                 HiddenActivation.ReLU => new ReLU<T>(),
@@ -80,12 +79,10 @@ public static class MlpBuilder
             });
             width = h;
         }
-        layers.Add(new Dense<T>(width, classes, random: scratch));
+        layers.Add(new Dense<T>(width, classes, random: random, initializer: initializer));
         if (output == OutputActivation.Softmax) layers.Add(new Softmax<T>());
         else if (output == OutputActivation.Sigmoid) layers.Add(new Sigmoid<T>());
-        var model = new Sequential<T>([inputSize], [.. layers]);
-        initializer.Initialize(model, random);
-        return model;
+        return new Sequential<T>([inputSize], [.. layers]);
     }
 
     /// <summary>The loss that matches an output activation: fused softmax cross-entropy for logits, cross-entropy for

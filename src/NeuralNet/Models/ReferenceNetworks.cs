@@ -63,14 +63,14 @@ public static class ReferenceNetworks
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         ArgumentNullException.ThrowIfNull(random);
-        var scratch = Scratch();
-        return Initialized(random, initializer ?? Initializer.HeNormal(), output,
-            new Conv2D<T>(1, 6, 5, random: scratch), new ReLU<T>(), new MaxPool2D<T>(2, 2),
-            new Conv2D<T>(6, 16, 5, random: scratch), new ReLU<T>(), new MaxPool2D<T>(2, 2),
+        var init = initializer ?? Initializer.HeNormal();
+        return Network(output,
+            new Conv2D<T>(1, 6, 5, random: random, initializer: init), new ReLU<T>(), new MaxPool2D<T>(2, 2),
+            new Conv2D<T>(6, 16, 5, random: random, initializer: init), new ReLU<T>(), new MaxPool2D<T>(2, 2),
             new Flatten<T>(),
-            new Dense<T>(16 * 4 * 4, 120, random: scratch), new ReLU<T>(),
-            new Dense<T>(120, 84, random: scratch), new ReLU<T>(),
-            new Dense<T>(84, 10, random: scratch));
+            new Dense<T>(16 * 4 * 4, 120, random: random, initializer: init), new ReLU<T>(),
+            new Dense<T>(120, 84, random: random, initializer: init), new ReLU<T>(),
+            new Dense<T>(84, 10, random: random, initializer: init));
     }
 
     /// <summary>
@@ -83,8 +83,9 @@ public static class ReferenceNetworks
     /// uniform filters.</param>
     /// <param name="output">The last layer's output.</param>
     /// <returns>The network, input (1, 28, 28).</returns>
-    /// <remarks>Every layer is first drawn Xavier uniform (the reference does not say how its dense layers start),
-    /// then the filters are drawn again from N(0, σ²); that order of draws is what a seed reproduces.</remarks>
+    /// <remarks>Every layer is first drawn Xavier uniform in layer order (the reference does not say how its dense
+    /// layers start), then the filters are drawn again from N(0, σ²); that order of draws is what a seed reproduces, so
+    /// the filters are the one tensor a builder fills twice.</remarks>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="hiddenWidth"/> is less than 1.</exception>
     public static Sequential<T> SmallCnn<T>(RandomGenerator random, int hiddenWidth = 20, double? filterStandardDeviation = 1.0 / 9,
         OutputActivation output = OutputActivation.Logits)
@@ -92,12 +93,12 @@ public static class ReferenceNetworks
     {
         ArgumentNullException.ThrowIfNull(random);
         ArgumentOutOfRangeException.ThrowIfLessThan(hiddenWidth, 1);
-        var scratch = Scratch();
-        var conv = new Conv2D<T>(1, 8, 3, bias: false, random: scratch);
-        var model = Initialized(random, Initializer.XavierUniform(), output,
+        var xavier = Initializer.XavierUniform();
+        var conv = new Conv2D<T>(1, 8, 3, bias: false, random: random, initializer: xavier);
+        var model = Network(output,
             conv, new Sigmoid<T>(), new MaxPool2D<T>(2, 2), new Flatten<T>(),
-            new Dense<T>(8 * 13 * 13, hiddenWidth, random: scratch), new Sigmoid<T>(),
-            new Dense<T>(hiddenWidth, 10, random: scratch));
+            new Dense<T>(8 * 13 * 13, hiddenWidth, random: random, initializer: xavier), new Sigmoid<T>(),
+            new Dense<T>(hiddenWidth, 10, random: random, initializer: xavier));
         if (filterStandardDeviation is { } sigma) Initializer.Gaussian(sigma).Initialize(conv, random);
         return model;
     }
@@ -141,25 +142,22 @@ public static class ReferenceNetworks
         ArgumentOutOfRangeException.ThrowIfLessThan(channels2, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(channels3, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(denseWidth, 1);
-        var scratch = Scratch();
-        return Initialized(random, Initializer.HeNormal(), output,
-            new Conv2D<T>(1, channels1, 5, bias: false, random: scratch), new BatchNorm2d<T>(channels1), new ReLU<T>(),
+        var he = Initializer.HeNormal();
+        return Network(output,
+            new Conv2D<T>(1, channels1, 5, bias: false, random: random, initializer: he), new BatchNorm2d<T>(channels1), new ReLU<T>(),
             new MaxPool2D<T>(2, 2),                                                                     // 24 → 12
-            Conv2D<T>.Same(channels1, channels2, 3, bias: false, random: scratch), new BatchNorm2d<T>(channels2), new ReLU<T>(),
+            Conv2D<T>.Same(channels1, channels2, 3, bias: false, random: random, initializer: he), new BatchNorm2d<T>(channels2), new ReLU<T>(),
             new MaxPool2D<T>(2, 2),                                                                     // 12 → 6
-            new Conv2D<T>(channels2, channels3, 3, bias: false, random: scratch), new BatchNorm2d<T>(channels3), new ReLU<T>(), // 6 → 4
+            new Conv2D<T>(channels2, channels3, 3, bias: false, random: random, initializer: he), new BatchNorm2d<T>(channels3), new ReLU<T>(), // 6 → 4
             new Flatten<T>(),
-            new Dense<T>(channels3 * 4 * 4, denseWidth, bias: false, random: scratch), new BatchNorm1d<T>(denseWidth), new ReLU<T>(),
+            new Dense<T>(channels3 * 4 * 4, denseWidth, bias: false, random: random, initializer: he), new BatchNorm1d<T>(denseWidth), new ReLU<T>(),
             new Dropout<T>(dropout, random),
-            new Dense<T>(denseWidth, 10, random: scratch));
+            new Dense<T>(denseWidth, 10, random: random, initializer: he));
     }
 
-    // Layers initialize themselves when constructed; the builders hand them a throw-away generator so that only the
-    // builder's initializer draws from the caller's generator, once per weight in layer order.
-    private static RandomGenerator Scratch() => new(0);
-
-    private static Sequential<T> Initialized<T>(RandomGenerator random, Initializer initializer, OutputActivation output,
-        params Module<T>[] layers)
+    // Each weighted layer draws its own weights from the caller's generator as it is constructed, so the arguments'
+    // order is the draw order; this only appends the output activation.
+    private static Sequential<T> Network<T>(OutputActivation output, params Module<T>[] layers)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
         Module<T>[] all = output switch
@@ -169,8 +167,6 @@ public static class ReferenceNetworks
             OutputActivation.Sigmoid => [.. layers, new Sigmoid<T>()],
             _ => throw new ArgumentException($"ReferenceNetworks: unknown output activation {(int)output}.", nameof(output)),
         };
-        var model = new Sequential<T>(ImageShape, all);
-        initializer.Initialize(model, random);
-        return model;
+        return new Sequential<T>(ImageShape, all);
     }
 }

@@ -60,7 +60,7 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
     private const long ParallelThreshold = 1L << 18;
     private int _outH, _outW;
 
-    /// <summary>Creates a convolution with Xavier-uniform weights and zero biases.</summary>
+    /// <summary>Creates a convolution with zero biases and weights drawn from <paramref name="initializer"/> (Xavier uniform by default).</summary>
     /// <param name="inChannels">C, at least 1.</param>
     /// <param name="outChannels">OC, the number of filters, at least 1.</param>
     /// <param name="kernelSize">K, the side of the square kernel, at least 1.</param>
@@ -69,9 +69,12 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
     /// <param name="bias">Whether each filter has a learned bias.</param>
     /// <param name="random">The source of the initial weights. Null draws from the process-wide
     /// <see cref="RandomGenerator.Default"/> (seeded by <see cref="RandomGenerator.SetDefaultSeed"/>).</param>
+    /// <param name="initializer">The weight scheme, drawn from <paramref name="random"/> once per weight in row-major
+    /// (OC, C, K, K) order with fan-in C·K·K and fan-out OC·K·K; null for <see cref="Initializer.Default"/> (Xavier
+    /// uniform). Pass <see cref="Initializer.Zeros"/> for weights that are about to be overwritten, which draws nothing.</param>
     /// <exception cref="ArgumentOutOfRangeException">A size is out of range.</exception>
     public Conv2D(int inChannels, int outChannels, int kernelSize, int stride = 1, int padding = 0, bool bias = true,
-        RandomGenerator? random = null)
+        RandomGenerator? random = null, Initializer? initializer = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(inChannels, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(outChannels, 1);
@@ -88,7 +91,8 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
         Bias = bias ? new Parameter<T>("bias", new NdArray<T>(outChannels)) : null;
         _parameters = Bias is null ? [Weight] : [Weight, Bias];
         _label = $"Conv2D({inChannels} -> {outChannels}, kernel {kernelSize}, stride {stride}, padding {padding})";
-        RandomGenerator.Use(random, r => Initializer.Default.Initialize(this, r));
+        var scheme = initializer ?? Initializer.Default;
+        RandomGenerator.Use(random, r => scheme.Initialize(this, r));
     }
 
     /// <summary>
@@ -100,18 +104,20 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
     /// <param name="kernelSize">K, odd. An even K would need one more padded row and column after the image than before
     /// it (PyTorch pads that way); this layer pads symmetrically only, so an even K throws rather than shift the output.</param>
     /// <param name="bias">Whether each filter has a learned bias.</param>
-    /// <param name="random">The source of the initial weights; null uses a generator seeded with 0.</param>
+    /// <param name="random">The source of the initial weights; null draws from <see cref="RandomGenerator.Default"/>.</param>
+    /// <param name="initializer">The weight scheme; null for <see cref="Initializer.Default"/> (Xavier uniform).</param>
     /// <returns>A <see cref="Conv2D{T}"/> with <see cref="Stride"/> 1 and <see cref="Padding"/> (K − 1)/2.</returns>
     /// <exception cref="ArgumentException"><paramref name="kernelSize"/> is even.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A size is out of range.</exception>
-    public static Conv2D<T> Same(int inChannels, int outChannels, int kernelSize, bool bias = true, RandomGenerator? random = null)
+    public static Conv2D<T> Same(int inChannels, int outChannels, int kernelSize, bool bias = true, RandomGenerator? random = null,
+        Initializer? initializer = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(kernelSize, 1);
         if (kernelSize % 2 == 0)
             throw new ArgumentException($"Conv2D.Same: kernel size {kernelSize} is even; 'same' padding would be asymmetric " +
                 $"({(kernelSize - 1) / 2} before, {kernelSize / 2} after), which Conv2D does not support. Use an odd kernel or explicit padding.",
                 nameof(kernelSize));
-        return new Conv2D<T>(inChannels, outChannels, kernelSize, 1, (kernelSize - 1) / 2, bias, random);
+        return new Conv2D<T>(inChannels, outChannels, kernelSize, 1, (kernelSize - 1) / 2, bias, random, initializer);
     }
 
     /// <summary>The number of input channels C.</summary>

@@ -21,15 +21,18 @@ public sealed class Dense<T> : Module<T>, IWeightedModule<T> where T : unmanaged
     private NdArray<T>? _output;
     private NdArray<T>? _inputGradient;
 
-    /// <summary>Creates a dense layer with Xavier-uniform weights and zero biases.</summary>
+    /// <summary>Creates a dense layer with zero biases and weights drawn from <paramref name="initializer"/> (Xavier uniform by default).</summary>
     /// <param name="inFeatures">The input width In, at least 1.</param>
     /// <param name="outFeatures">The output width Out, at least 1.</param>
     /// <param name="bias">Whether the layer adds a learned bias.</param>
     /// <param name="random">The source of the initial weights. Null draws from the process-wide
     /// <see cref="RandomGenerator.Default"/> (seeded by <see cref="RandomGenerator.SetDefaultSeed"/>), so layers of equal shape
     /// differ and a program that builds its layers in the same order gets the same weights.</param>
+    /// <param name="initializer">The weight scheme, drawn from <paramref name="random"/> once per weight in row-major
+    /// order; null for <see cref="Initializer.Default"/> (Xavier uniform). Pass <see cref="Initializer.Zeros"/> for weights
+    /// that are about to be overwritten (loading), which draws nothing.</param>
     /// <exception cref="ArgumentOutOfRangeException">A size is less than 1.</exception>
-    public Dense(int inFeatures, int outFeatures, bool bias = true, RandomGenerator? random = null)
+    public Dense(int inFeatures, int outFeatures, bool bias = true, RandomGenerator? random = null, Initializer? initializer = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(inFeatures, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(outFeatures, 1);
@@ -40,7 +43,8 @@ public sealed class Dense<T> : Module<T>, IWeightedModule<T> where T : unmanaged
         Bias = bias ? new Parameter<T>("bias", new NdArray<T>(outFeatures)) : null;
         _parameters = Bias is null ? [Weight] : [Weight, Bias];
         _label = $"Dense({inFeatures} -> {outFeatures})";
-        RandomGenerator.Use(random, r => Initializer.Default.Initialize(this, r));
+        var scheme = initializer ?? Initializer.Default;
+        RandomGenerator.Use(random, r => scheme.Initialize(this, r));
     }
 
     /// <summary>The input width In.</summary>

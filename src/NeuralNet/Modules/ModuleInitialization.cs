@@ -3,9 +3,11 @@ using NeuralNet.Initialization;
 
 namespace NeuralNet.Modules;
 
-/// <summary>Applies an <see cref="Initializer"/> to the weighted layers of a module or a whole model.</summary>
+/// <summary>Re-applies an <see cref="Initializer"/> to the weighted layers of a module or a whole model that exists.</summary>
 /// <remarks>The distributions live in <c>NeuralNet.Initialization</c>; visiting layers needs the modules, so this walk
-/// lives here and the dependency goes one way (modules use initializers, never the reverse).</remarks>
+/// lives here and the dependency goes one way (modules use initializers, never the reverse). A new layer takes its
+/// scheme in its constructor (<see cref="Dense{T}"/>, <see cref="Conv2D{T}"/>), which draws each weight once; this is
+/// for starting an existing model again, or with a different scheme.</remarks>
 public static class ModuleInitialization
 {
     /// <summary>

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Numerics;
 using System.Text.Json.Nodes;
+using NeuralNet.Initialization;
 using NeuralNet.Modules;
 using NeuralNet.Modules.Activations;
 
@@ -133,8 +134,8 @@ public static class ModuleRegistry
         Register<Dense<T>, T>("Dense",
             m => new JsonObject { ["in_features"] = m.InFeatures, ["out_features"] = m.OutFeatures, ["bias"] = m.HasBias },
             c => new Dense<T>(ConfigReader.Int(c, "in_features"), ConfigReader.Int(c, "out_features"), ConfigReader.Bool(c, "bias"),
-                // The loaded tensors overwrite the initial weights; a throw-away generator keeps loading from advancing RandomGenerator.Default.
-                new RandomGenerator(0)),
+                // The loaded tensors overwrite the initial weights; Zeros draws nothing, so loading leaves RandomGenerator.Default as it was.
+                initializer: Initializer.Zeros),
             c => WithBias(ConfigReader.Bool(c, "bias"), ConfigReader.Int(c, "out_features"),
                 ConfigReader.Int(c, "out_features"), ConfigReader.Int(c, "in_features")));
         Register<Conv2D<T>, T>("Conv2D",
@@ -144,7 +145,7 @@ public static class ModuleRegistry
                 ["stride"] = m.Stride, ["padding"] = m.Padding, ["bias"] = m.HasBias,
             },
             c => new Conv2D<T>(ConfigReader.Int(c, "in_channels"), ConfigReader.Int(c, "out_channels"), ConfigReader.Int(c, "kernel_size"),
-                ConfigReader.Int(c, "stride"), ConfigReader.Int(c, "padding"), ConfigReader.Bool(c, "bias"), new RandomGenerator(0)),
+                ConfigReader.Int(c, "stride"), ConfigReader.Int(c, "padding"), ConfigReader.Bool(c, "bias"), initializer: Initializer.Zeros),
             c => WithBias(ConfigReader.Bool(c, "bias"), ConfigReader.Int(c, "out_channels"),
                 ConfigReader.Int(c, "out_channels"), ConfigReader.Int(c, "in_channels"), ConfigReader.Int(c, "kernel_size"), ConfigReader.Int(c, "kernel_size")));
         // MaxPool2D stores "padding" only when it is not 0, so files of unpadded pools stay as they were.

@@ -5,6 +5,45 @@ namespace NeuralNet.Tests.Data;
 
 public class MnistTests
 {
+    private static string MakeMnistDirectory(string root, params string[] files)
+    {
+        string dir = Path.Combine(root, "data", "mnist");
+        Directory.CreateDirectory(dir);
+        foreach (string f in files) File.WriteAllBytes(Path.Combine(dir, f), []);
+        return dir;
+    }
+
+    private static readonly string[] FourFiles =
+        [Mnist.TrainImagesFile + ".gz", Mnist.TrainLabelsFile, Mnist.TestImagesFile, Mnist.TestLabelsFile + ".gz"];
+
+    [Fact]
+    public void FindDataDirectory_WalksUpToTheFirstDirectoryWithAllFourFiles()
+    {
+        using var tmp = new TempDirectory();
+        string outer = MakeMnistDirectory(tmp.Path, FourFiles);
+        // A nearer copy missing the test labels is passed over.
+        MakeMnistDirectory(Path.Combine(tmp.Path, "a"), FourFiles[..3]);
+        string start = Directory.CreateDirectory(Path.Combine(tmp.Path, "a", "b", "c")).FullName;
+        Mnist.FindDataDirectory(start).Should().Be(outer);
+        string inner = MakeMnistDirectory(Path.Combine(tmp.Path, "a", "b"), Mnist.TrainImagesFile, Mnist.TrainLabelsFile, Mnist.TestImagesFile, Mnist.TestLabelsFile);
+        Mnist.FindDataDirectory(start).Should().Be(inner, "the nearest complete copy wins, raw files as well as .gz");
+    }
+
+    [Fact]
+    public void FindDataDirectory_NamesWhereItLooked_WhenNothingQualifies()
+    {
+        // Nothing above the temporary directory holds data/mnist (a machine with /tmp/data/mnist or /data/mnist would fail here).
+        using var tmp = new TempDirectory();
+        MakeMnistDirectory(tmp.Path, FourFiles[1..]);
+        FluentActions.Invoking(() => Mnist.FindDataDirectory(tmp.Path)).Should().Throw<DirectoryNotFoundException>()
+            .WithMessage($"*'{tmp.Path}'*")
+            .WithMessage("*train-images-idx3-ubyte*t10k-labels-idx1-ubyte*raw or .gz*");
+    }
+
+    [Fact]
+    public void FindDataDirectory_ByDefault_FindsTheRepositoryCopyFromTheTestBinaries()
+        => Mnist.FindDataDirectory().Should().Be(Path.Combine(MnistFixture.RepoRoot, "data", "mnist"));
+
     [Fact]
     public void BundledMnist_HasStandardSizesAndSaneLabels()
     {

@@ -39,6 +39,38 @@ public class InitializerTests
         again.Parameters[2].Value.Data.Should().Equal(f.Parameters[2].Value.Data);
     }
 
+    [Fact]
+    public void ConstructorInitializer_DrawsTheSchemeOnce_FromTheGivenGenerator()
+    {
+        // A layer built with a scheme holds what re-initializing a layer with that scheme gives, from the same draws.
+        var r = new RandomGenerator(11);
+        var dense = new Dense<float>(30, 20, random: r, initializer: Initializer.HeNormal());
+        var conv = Conv2D<float>.Same(3, 5, 3, random: r, initializer: Initializer.Gaussian(0.2, 0.5));
+        var stateAfter = r.GetState();
+        var r2 = new RandomGenerator(11);
+        var dense2 = new Dense<float>(30, 20, random: new RandomGenerator(99));
+        var conv2 = Conv2D<float>.Same(3, 5, 3, random: new RandomGenerator(99));
+        Initializer.HeNormal().Initialize(dense2, r2);
+        Initializer.Gaussian(0.2, 0.5).Initialize(conv2, r2);
+        dense.Weight.Value.Data.Should().Equal(dense2.Weight.Value.Data);
+        conv.Weight.Value.Data.Should().Equal(conv2.Weight.Value.Data);
+        conv.Weight.Value.Data.Average().Should().BeApproximately(0.5f, 0.1f);
+        r2.GetState().Should().Equal(stateAfter);
+        dense.Bias!.Value.Data.Should().OnlyContain(v => v == 0f);
+    }
+
+    [Fact]
+    public void ConstructorWithZeros_DrawsNothing()
+    {
+        var r = new RandomGenerator(5);
+        var before = r.GetState();
+        var dense = new Dense<float>(7, 3, random: r, initializer: Initializer.Zeros);
+        var conv = new Conv2D<double>(2, 4, 3, random: r, initializer: Initializer.Zeros);
+        r.GetState().Should().Equal(before);
+        dense.Weight.Value.Data.Should().OnlyContain(v => v == 0f);
+        conv.Weight.Value.Data.Should().OnlyContain(v => v == 0.0);
+    }
+
     [Theory]
     [InlineData("Gaussian0.1", 0.1)]
     [InlineData("Gaussian0.01", 0.01)]

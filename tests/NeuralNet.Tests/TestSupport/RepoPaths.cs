@@ -15,6 +15,6 @@ internal static class RepoPaths
     /// <summary>The repository root: the folder holding NeuralNet.sln.</summary>
     public static string Root => RootLazy.Value;
 
-    /// <summary>The bundled MNIST folder.</summary>
-    public static string MnistDirectory => Path.Combine(Root, "data", "mnist");
+    /// <summary>The bundled MNIST folder, as the library finds it from the test binaries.</summary>
+    public static string MnistDirectory => NeuralNet.Data.Mnist.FindDataDirectory();
 }
