@@ -11,6 +11,7 @@ var quickModes = new Dictionary<string, Action<string[]>>
     ["fma-peak"] = FmaPeak.Run,
     ["tanh-quick"] = TanhQuick.Run,
     ["layers-quick"] = LayersQuick.Run,
+    ["layers-cpu"] = LayersCpu.Run,
     ["augment-cost"] = AugmentCost.Run,
     ["step-quick"] = StepQuick.Run,
 };

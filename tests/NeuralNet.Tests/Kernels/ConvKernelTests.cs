@@ -172,6 +172,31 @@ public class ConvKernelTests
     }
 
     [Fact]
+    public void MaxPool2x2Forward_EveryRowWidth_MatchesNaive()
+    {
+        // Widths 2..72 run every split of a row into the 16-, 8- and 4-output vector steps, the overlapping last
+        // 4-output step (modern-cnn's 12-wide second pool gives 6 outputs) and the scalar tail below 4 outputs; odd
+        // widths and heights drop the last column and row. Ties check the first-maximum rule, NaNs the comparisons.
+        for (int width = 2; width <= 72; width++)
+        foreach (int height in (int[])[2, 5])
+        {
+            const int planes = 3;
+            int outH = height / 2, outW = width / 2;
+            float[] x = Random(planes * height * width, (ulong)(100 + width));
+            for (int i = 0; i < x.Length; i++) x[i] = MathF.Round(x[i] * 4) / 4;
+            x[width + 1] = float.NaN;
+            x[^2] = float.NaN;
+            x[x.Length / 2] = float.NaN;
+            float[] y = new float[planes * outH * outW], expected = new float[y.Length];
+            int[] argmax = new int[y.Length], expectedArgmax = new int[y.Length];
+            K.MaxPoolForward<float>(y, argmax, x, planes, height, width, 2, 2, outH, outW);
+            K.MaxPoolForwardNaive<float>(expected, expectedArgmax, x, planes, height, width, 2, 2, outH, outW);
+            y.Should().Equal(expected, (u, v) => u.Equals(v), $"width {width}, height {height}");
+            argmax.Should().Equal(expectedArgmax, $"width {width}, height {height}");
+        }
+    }
+
+    [Fact]
     public void MaxPoolForward_Double_AndBadSizes()
     {
         double[] x = Random(2 * 6 * 6, 8).Select(v => (double)v).ToArray();
