@@ -12,6 +12,7 @@ var quickModes = new Dictionary<string, Action<string[]>>
     ["tanh-quick"] = TanhQuick.Run,
     ["layers-quick"] = LayersQuick.Run,
     ["layers-cpu"] = LayersCpu.Run,
+    ["conv-probe"] = ConvProbe.Run,
     ["augment-cost"] = AugmentCost.Run,
     ["step-quick"] = StepQuick.Run,
 };
