@@ -182,6 +182,74 @@ internal static partial class Cpu
         for (; i < n; i++) Unsafe.Add(ref pd, i) = Unsafe.Add(ref px, i) * a + b;
     }
 
+    /// <summary>
+    /// x̂[i] = h[i]·inv, then y[i] = x̂[i]·g + b (three roundings, no fused multiply-add): in one pass the same bits as
+    /// <c>TensorPrimitives.Multiply(h, inv, h)</c> followed by <see cref="ScaleShift{T}"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void NormalizeScaleShift<T>(Span<T> h, T inv, T g, T b, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = h.Length, i = 0;
+        if (y.Length < n) throw new ArgumentException($"NormalizeScaleShift: destination ({y.Length}) shorter than source ({n}).");
+        ref T ph = ref MemoryMarshal.GetReference(h);
+        ref T py = ref MemoryMarshal.GetReference(y);
+        if (Vector512.IsHardwareAccelerated && Vector512<T>.IsSupported)
+        {
+            Vector512<T> vi = Vector512.Create(inv), vg = Vector512.Create(g), vb = Vector512.Create(b);
+            for (; i <= n - Vector512<T>.Count; i += Vector512<T>.Count)
+            {
+                Vector512<T> xh = Vector512.LoadUnsafe(ref ph, (nuint)i) * vi;
+                xh.StoreUnsafe(ref ph, (nuint)i);
+                (xh * vg + vb).StoreUnsafe(ref py, (nuint)i);
+            }
+        }
+        if (Vector256.IsHardwareAccelerated && Vector256<T>.IsSupported)
+        {
+            Vector256<T> vi = Vector256.Create(inv), vg = Vector256.Create(g), vb = Vector256.Create(b);
+            for (; i <= n - Vector256<T>.Count; i += Vector256<T>.Count)
+            {
+                Vector256<T> xh = Vector256.LoadUnsafe(ref ph, (nuint)i) * vi;
+                xh.StoreUnsafe(ref ph, (nuint)i);
+                (xh * vg + vb).StoreUnsafe(ref py, (nuint)i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            T xh = Unsafe.Add(ref ph, i) * inv;
+            Unsafe.Add(ref ph, i) = xh;
+            Unsafe.Add(ref py, i) = xh * g + b;
+        }
+    }
+
+    /// <summary>
+    /// dx[i] = dy[i]·k1 + (x̂[i]·a + b) (four roundings, no fused multiply-add): in one pass the same bits as
+    /// <see cref="ScaleShift{T}"/>(x̂, a, b, dx) followed by <c>TensorPrimitives.MultiplyAdd(dy, k1, dx, dx)</c>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void BatchNormInputGradient<T>(ReadOnlySpan<T> xhat, ReadOnlySpan<T> dy, T a, T b, T k1, Span<T> dx)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = xhat.Length, i = 0;
+        if (dy.Length < n || dx.Length < n)
+            throw new ArgumentException($"BatchNormInputGradient: dy ({dy.Length}) and dx ({dx.Length}) need {n} elements.");
+        ref T ph = ref MemoryMarshal.GetReference(xhat);
+        ref T pdy = ref MemoryMarshal.GetReference(dy);
+        ref T pdx = ref MemoryMarshal.GetReference(dx);
+        if (Vector512.IsHardwareAccelerated && Vector512<T>.IsSupported)
+        {
+            Vector512<T> va = Vector512.Create(a), vb = Vector512.Create(b), vk = Vector512.Create(k1);
+            for (; i <= n - Vector512<T>.Count; i += Vector512<T>.Count)
+                (Vector512.LoadUnsafe(ref pdy, (nuint)i) * vk + (Vector512.LoadUnsafe(ref ph, (nuint)i) * va + vb)).StoreUnsafe(ref pdx, (nuint)i);
+        }
+        if (Vector256.IsHardwareAccelerated && Vector256<T>.IsSupported)
+        {
+            Vector256<T> va = Vector256.Create(a), vb = Vector256.Create(b), vk = Vector256.Create(k1);
+            for (; i <= n - Vector256<T>.Count; i += Vector256<T>.Count)
+                (Vector256.LoadUnsafe(ref pdy, (nuint)i) * vk + (Vector256.LoadUnsafe(ref ph, (nuint)i) * va + vb)).StoreUnsafe(ref pdx, (nuint)i);
+        }
+        for (; i < n; i++) Unsafe.Add(ref pdx, i) = Unsafe.Add(ref pdy, i) * k1 + (Unsafe.Add(ref ph, i) * a + b);
+    }
+
     private static void CheckBatchNorm(string kernel, int n, int c, int s, int xLength, int yLength, int xhatLength, int a, int b, int d)
     {
         long total = (long)n * c * s;
@@ -276,12 +344,7 @@ internal static partial class Cpu
             T inv = T.One / T.Sqrt(v + _epsilon);
             (_mean[ch], _var[ch], _invStd[ch]) = (mu, v, inv);
             T g = _gamma is null ? T.One : _gamma[ch], b = _beta is null ? T.Zero : _beta[ch];
-            for (int i = 0; i < _n; i++)
-            {
-                var h = PlaneW(_xhat, i, ch);
-                TensorPrimitives.Multiply(h, inv, h);
-                ScaleShift(h, g, b, PlaneW(_y, i, ch));
-            }
+            for (int i = 0; i < _n; i++) NormalizeScaleShift(PlaneW(_xhat, i, ch), inv, g, b, PlaneW(_y, i, ch));
         }
 
         private void BackwardChannel(int ch)
@@ -307,8 +370,7 @@ internal static partial class Cpu
                     continue;
                 }
                 // dx = k1·dy − k1/M·Σdy − x̂·k1/M·Σ(dy·x̂)
-                ScaleShift(Plane(_xhat, i, ch), -k1 * sdyx / m, -k1 * sdy / m, dxp);
-                TensorPrimitives.MultiplyAdd(Plane(_x, i, ch), k1, dxp, dxp);
+                BatchNormInputGradient(Plane(_xhat, i, ch), Plane(_x, i, ch), -k1 * sdyx / m, -k1 * sdy / m, k1, dxp);
             }
         }
 
