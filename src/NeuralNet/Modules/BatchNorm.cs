@@ -1,4 +1,5 @@
 using System.Numerics;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 
 namespace NeuralNet.Modules;
 
@@ -125,7 +126,9 @@ public abstract class BatchNorm<T> : Module<T> where T : unmanaged, IFloatingPoi
     {
         ArgumentNullException.ThrowIfNull(input);
         (int n, int s) = Layout(input.Shape);
-        ModuleChecks.ThrowIfNotFinite(Label, nameof(input), input);
+        // Training reads every input value into a per-channel sum, and a sum with a NaN or an infinity among its terms is
+        // not finite, so the full scan for the error message runs only when a statistic comes out non-finite.
+        if (!training) ModuleChecks.ThrowIfNotFinite(Label, nameof(input), input);
         int c = NumFeatures;
         var y = ModuleChecks.Ensure(ref _output, input.Shape);
         var xhat = ModuleChecks.Ensure(ref _xhat, input.Shape);
@@ -137,6 +140,8 @@ public abstract class BatchNorm<T> : Module<T> where T : unmanaged, IFloatingPoi
             if (m < 2)
                 throw new ArgumentException($"{Label}: training needs more than one value per channel to estimate a variance, got input {input.ShapeString}.", nameof(input));
             Kernels.Cpu.BatchNormForwardTraining<T>(y.Data, xhat.Data, _mean, _variance, _invStd, input.Data, gamma, beta, n, c, s, eps);
+            if (!TensorPrimitives.IsFiniteAll<T>(_mean.AsSpan(0, c)) || !TensorPrimitives.IsFiniteAll<T>(_variance.AsSpan(0, c)))
+                ModuleChecks.ThrowIfNotFinite(Label, nameof(input), input);   // before the running statistics take the batch in
             T mom = T.CreateChecked(Momentum), keep = T.One - mom, unbias = T.CreateChecked((double)m / (m - 1));
             Span<T> rm = RunningMean.AsSpan(), rv = RunningVariance.AsSpan();
             for (int ch = 0; ch < c; ch++)
