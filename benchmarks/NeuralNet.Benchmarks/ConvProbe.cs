@@ -1,6 +1,13 @@
 using System.Runtime.InteropServices;
 using K = NeuralNet.Kernels.Cpu;
 namespace NeuralNet.Benchmarks;
+
+/// <summary>
+/// <c>conv-probe</c>: the parts of modern-cnn's second and third convolutions at batch 128, one kernel thread, in thread
+/// CPU ms per batch (so a busy neighbour does not count): im2col, the forward GEMM W·cols, the weight-gradient GEMM
+/// dy·colsᵀ, the column-gradient GEMM Wᵀ·dy and col2im, image by image as the per-image path runs them; "batch cols"
+/// writes each image's columns into the batch's column matrix as training does, "hot slot" reuses one image's slot.
+/// </summary>
 internal static class ConvProbe
 {
     [StructLayout(LayoutKind.Sequential)] private struct TS { public long S, N; }
