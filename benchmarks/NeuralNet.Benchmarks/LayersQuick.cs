@@ -5,7 +5,8 @@ namespace NeuralNet.Benchmarks;
 
 /// <summary>
 /// <c>layers-quick [steps] [network…]</c>: median forward and backward time of each layer of the reference networks at 1
-/// and 2 kernel threads, and of the loss, ZeroGrad and the SGD update, to see where a training step spends its time.
+/// and 2 kernel threads, and of the loss, ZeroGrad and the SGD update, to see where a training step spends its time. Each
+/// figure is printed as "median (minimum)": on a shared machine the minimum is the steadier of the two.
 /// </summary>
 internal static class LayersQuick
 {
@@ -67,14 +68,14 @@ internal static class LayersQuick
                 {
                     Array.Sort(forward[l]);
                     Array.Sort(backward[l]);
-                    Console.WriteLine($"  {l,2} {layers[l],-60} fwd {forward[l][steps / 2],8:F3} bwd {backward[l][steps / 2],8:F3}");
+                    Console.WriteLine($"  {l,2} {layers[l],-60} fwd {forward[l][steps / 2],8:F3} ({forward[l][0],7:F3}) bwd {backward[l][steps / 2],8:F3} ({backward[l][0],7:F3})");
                 }
                 Array.Sort(zeroGrad);
                 Array.Sort(loss);
                 Array.Sort(update);
-                Console.WriteLine($"     {"loss forward + backward",-60}     {loss[steps / 2],8:F3}");
-                Console.WriteLine($"     {"Sgd.ZeroGrad",-60}     {zeroGrad[steps / 2],8:F3}");
-                Console.WriteLine($"     {"Sgd.Step",-60}     {update[steps / 2],8:F3}");
+                Console.WriteLine($"     {"loss forward + backward",-60}     {loss[steps / 2],8:F3} ({loss[0],7:F3})");
+                Console.WriteLine($"     {"Sgd.ZeroGrad",-60}     {zeroGrad[steps / 2],8:F3} ({zeroGrad[0],7:F3})");
+                Console.WriteLine($"     {"Sgd.Step",-60}     {update[steps / 2],8:F3} ({update[0],7:F3})");
             }
         }
     }

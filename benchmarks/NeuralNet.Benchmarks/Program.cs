@@ -11,6 +11,8 @@ var quickModes = new Dictionary<string, Action<string[]>>
     ["fma-peak"] = FmaPeak.Run,
     ["tanh-quick"] = TanhQuick.Run,
     ["layers-quick"] = LayersQuick.Run,
+    ["layers-cpu"] = LayersCpu.Run,
+    ["conv-probe"] = ConvProbe.Run,
     ["augment-cost"] = AugmentCost.Run,
     ["step-quick"] = StepQuick.Run,
 };

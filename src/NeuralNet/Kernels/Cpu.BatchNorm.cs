@@ -106,6 +106,71 @@ internal static partial class Cpu
     }
 
     /// <summary>
+    /// The number of scratch elements <see cref="BatchNormForwardTrainingWithoutXhat{T}"/>
+    /// and <see cref="BatchNormBackwardFromInput{T}"/> need for planes of <paramref name="s"/> values: one plane per kernel thread.
+    /// </summary>
+    public static int BatchNormPlaneScratchLength(int s) => checked(NeuralNetSettings.MaxDegreeOfParallelism * s);
+
+    /// <summary>
+    /// Training forward that keeps no x̂ (S &gt; 1): the same mean, variance, invStd and y, bit for bit, as
+    /// <see cref="BatchNormForwardTraining{T}"/>, whose x̂ costs a write of the whole tensor; <see cref="BatchNormBackwardFromInput{T}"/> recomputes x̂ from x
+    /// with the same two roundings. <paramref name="planeScratch"/> holds <see cref="BatchNormPlaneScratchLength"/> elements.
+    /// </summary>
+    /// <exception cref="ArgumentException">A span is too short, S = 1, or N·S &lt; 1.</exception>
+    public static unsafe void BatchNormForwardTrainingWithoutXhat<T>(Span<T> y, Span<T> mean, Span<T> variance, Span<T> invStd,
+        ReadOnlySpan<T> x, ReadOnlySpan<T> gamma, ReadOnlySpan<T> beta, Span<T> planeScratch, int n, int c, int s, T epsilon)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        CheckBatchNorm(nameof(BatchNormForwardTrainingWithoutXhat), n, c, s, x.Length, y.Length, y.Length, mean.Length, variance.Length, invStd.Length);
+        CheckPlaneScratch(nameof(BatchNormForwardTrainingWithoutXhat), s, planeScratch.Length);
+        if (!gamma.IsEmpty && (gamma.Length < c || beta.Length < c))
+            throw new ArgumentException($"{nameof(BatchNormForwardTrainingWithoutXhat)}: gamma ({gamma.Length}) and beta ({beta.Length}) need {c} elements.");
+        fixed (T* py = y, pm = mean, pv = variance, pi = invStd, px = x, pg = gamma, pb = beta, pp = planeScratch)
+        {
+            var job = BatchNormJob<T>.ForThisThread;
+            job.SetForward(py, null, pm, pv, pi, px, gamma.IsEmpty ? null : pg, beta.IsEmpty ? null : pb, n, c, s, epsilon);
+            job.SetPlaneScratch(pp);
+            RunBatchNorm(job, n, c, s);
+        }
+    }
+
+    /// <summary>
+    /// Backward after <see cref="BatchNormForwardTrainingWithoutXhat{T}"/>
+    /// (S &gt; 1, statistics of the batch): x̂ = (x − μ)·invStd is recomputed plane by plane from the forward input, the
+    /// same bits as the x̂ <see cref="BatchNormForwardTraining{T}"/> keeps, so dγ, dβ and dx are the same bits as
+    /// <see cref="BatchNormBackward{T}"/> given that x̂. <paramref name="scratch"/> holds <see cref="BatchNormScratchLength"/>
+    /// elements and <paramref name="planeScratch"/> <see cref="BatchNormPlaneScratchLength"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">A span is too short, or S = 1.</exception>
+    public static unsafe void BatchNormBackwardFromInput<T>(Span<T> dx, Span<T> dgamma, Span<T> dbeta, ReadOnlySpan<T> dy, ReadOnlySpan<T> x,
+        ReadOnlySpan<T> mean, ReadOnlySpan<T> invStd, ReadOnlySpan<T> gamma, Span<T> scratch, Span<T> planeScratch, int n, int c, int s,
+        bool computeInputGradient)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        CheckBatchNorm(nameof(BatchNormBackwardFromInput), n, c, s, dy.Length, dx.Length, x.Length, invStd.Length, mean.Length, c);
+        CheckPlaneScratch(nameof(BatchNormBackwardFromInput), s, planeScratch.Length);
+        if (scratch.Length < BatchNormScratchLength(c) || (!dgamma.IsEmpty && dgamma.Length < c) || (!dbeta.IsEmpty && dbeta.Length < c)
+            || (!gamma.IsEmpty && gamma.Length < c))
+            throw new ArgumentException($"{nameof(BatchNormBackwardFromInput)}: scratch ({scratch.Length}) needs {BatchNormScratchLength(c)} elements and " +
+                $"gamma ({gamma.Length}), dgamma ({dgamma.Length}), dbeta ({dbeta.Length}) {c} each (or none).");
+        fixed (T* pdx = dx, pdg = dgamma, pdb = dbeta, pdy = dy, px = x, pm = mean, pi = invStd, pg = gamma, ps = scratch, pp = planeScratch)
+        {
+            var job = BatchNormJob<T>.ForThisThread;
+            job.SetBackward(pdx, dgamma.IsEmpty ? null : pdg, dbeta.IsEmpty ? null : pdb, pdy, null, pi, gamma.IsEmpty ? null : pg, ps,
+                n, c, s, frozen: false, computeInputGradient);
+            job.SetInput(px, pm, pp);
+            RunBatchNorm(job, n, c, s);
+        }
+    }
+
+    private static void CheckPlaneScratch(string kernel, int s, int length)
+    {
+        if (s < 2 || length < BatchNormPlaneScratchLength(s))
+            throw new ArgumentException($"{kernel}: needs planes of S ≥ 2 values (got {s}) and a plane scratch of " +
+                $"{(long)NeuralNetSettings.MaxDegreeOfParallelism * s} elements (got {length}).");
+    }
+
+    /// <summary>
     /// Evaluation forward with per-channel constants: y = x·scale[c] + shift[c], and, when <paramref name="xhat"/> is not
     /// empty, x̂ = x·invStd[c] + negMeanInvStd[c] for a later backward pass.
     /// </summary>
@@ -182,6 +247,166 @@ internal static partial class Cpu
         for (; i < n; i++) Unsafe.Add(ref pd, i) = Unsafe.Add(ref px, i) * a + b;
     }
 
+    /// <summary>
+    /// x̂[i] = h[i]·inv, then y[i] = x̂[i]·g + b (three roundings, no fused multiply-add): in one pass the same bits as
+    /// <c>TensorPrimitives.Multiply(h, inv, h)</c> followed by <see cref="ScaleShift{T}"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void NormalizeScaleShift<T>(Span<T> h, T inv, T g, T b, Span<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = h.Length, i = 0;
+        if (y.Length < n) throw new ArgumentException($"NormalizeScaleShift: destination ({y.Length}) shorter than source ({n}).");
+        ref T ph = ref MemoryMarshal.GetReference(h);
+        ref T py = ref MemoryMarshal.GetReference(y);
+        if (Vector512.IsHardwareAccelerated && Vector512<T>.IsSupported)
+        {
+            Vector512<T> vi = Vector512.Create(inv), vg = Vector512.Create(g), vb = Vector512.Create(b);
+            for (; i <= n - Vector512<T>.Count; i += Vector512<T>.Count)
+            {
+                Vector512<T> xh = Vector512.LoadUnsafe(ref ph, (nuint)i) * vi;
+                xh.StoreUnsafe(ref ph, (nuint)i);
+                (xh * vg + vb).StoreUnsafe(ref py, (nuint)i);
+            }
+        }
+        if (Vector256.IsHardwareAccelerated && Vector256<T>.IsSupported)
+        {
+            Vector256<T> vi = Vector256.Create(inv), vg = Vector256.Create(g), vb = Vector256.Create(b);
+            for (; i <= n - Vector256<T>.Count; i += Vector256<T>.Count)
+            {
+                Vector256<T> xh = Vector256.LoadUnsafe(ref ph, (nuint)i) * vi;
+                xh.StoreUnsafe(ref ph, (nuint)i);
+                (xh * vg + vb).StoreUnsafe(ref py, (nuint)i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            T xh = Unsafe.Add(ref ph, i) * inv;
+            Unsafe.Add(ref ph, i) = xh;
+            Unsafe.Add(ref py, i) = xh * g + b;
+        }
+    }
+
+    /// <summary>
+    /// x̂[i] = (x[i] − μ)·inv (two roundings): the same bits as <c>TensorPrimitives.Subtract(x, μ, x̂)</c> followed by
+    /// <c>TensorPrimitives.Multiply(x̂, inv, x̂)</c>, the x̂ of the training forward.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void CenterNormalize<T>(ReadOnlySpan<T> x, T mu, T inv, Span<T> xhat) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = x.Length, i = 0;
+        if (xhat.Length < n) throw new ArgumentException($"CenterNormalize: destination ({xhat.Length}) shorter than source ({n}).");
+        ref T px = ref MemoryMarshal.GetReference(x);
+        ref T ph = ref MemoryMarshal.GetReference(xhat);
+        if (Vector512.IsHardwareAccelerated && Vector512<T>.IsSupported)
+        {
+            Vector512<T> vm = Vector512.Create(mu), vi = Vector512.Create(inv);
+            for (; i <= n - Vector512<T>.Count; i += Vector512<T>.Count)
+                ((Vector512.LoadUnsafe(ref px, (nuint)i) - vm) * vi).StoreUnsafe(ref ph, (nuint)i);
+        }
+        if (Vector256.IsHardwareAccelerated && Vector256<T>.IsSupported)
+        {
+            Vector256<T> vm = Vector256.Create(mu), vi = Vector256.Create(inv);
+            for (; i <= n - Vector256<T>.Count; i += Vector256<T>.Count)
+                ((Vector256.LoadUnsafe(ref px, (nuint)i) - vm) * vi).StoreUnsafe(ref ph, (nuint)i);
+        }
+        for (; i < n; i++) Unsafe.Add(ref ph, i) = (Unsafe.Add(ref px, i) - mu) * inv;
+    }
+
+    /// <summary>
+    /// y[i] = ((x[i] − μ)·inv)·g + b (four roundings, no fused multiply-add): the y of the training forward that keeps x̂,
+    /// bit for bit, without writing x̂.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void CenterNormalizeScaleShift<T>(ReadOnlySpan<T> x, T mu, T inv, T g, T b, Span<T> y)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = x.Length, i = 0;
+        if (y.Length < n) throw new ArgumentException($"CenterNormalizeScaleShift: destination ({y.Length}) shorter than source ({n}).");
+        ref T px = ref MemoryMarshal.GetReference(x);
+        ref T py = ref MemoryMarshal.GetReference(y);
+        if (Vector512.IsHardwareAccelerated && Vector512<T>.IsSupported)
+        {
+            Vector512<T> vm = Vector512.Create(mu), vi = Vector512.Create(inv), vg = Vector512.Create(g), vb = Vector512.Create(b);
+            for (; i <= n - Vector512<T>.Count; i += Vector512<T>.Count)
+                ((Vector512.LoadUnsafe(ref px, (nuint)i) - vm) * vi * vg + vb).StoreUnsafe(ref py, (nuint)i);
+        }
+        if (Vector256.IsHardwareAccelerated && Vector256<T>.IsSupported)
+        {
+            Vector256<T> vm = Vector256.Create(mu), vi = Vector256.Create(inv), vg = Vector256.Create(g), vb = Vector256.Create(b);
+            for (; i <= n - Vector256<T>.Count; i += Vector256<T>.Count)
+                ((Vector256.LoadUnsafe(ref px, (nuint)i) - vm) * vi * vg + vb).StoreUnsafe(ref py, (nuint)i);
+        }
+        for (; i < n; i++) Unsafe.Add(ref py, i) = (Unsafe.Add(ref px, i) - mu) * inv * g + b;
+    }
+
+    /// <summary>
+    /// dx[i] = dy[i]·k1 + (x̂[i]·a + b) (four roundings, no fused multiply-add): in one pass the same bits as
+    /// <see cref="ScaleShift{T}"/>(x̂, a, b, dx) followed by <c>TensorPrimitives.MultiplyAdd(dy, k1, dx, dx)</c>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void BatchNormInputGradient<T>(ReadOnlySpan<T> xhat, ReadOnlySpan<T> dy, T a, T b, T k1, Span<T> dx)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = xhat.Length, i = 0;
+        if (dy.Length < n || dx.Length < n)
+            throw new ArgumentException($"BatchNormInputGradient: dy ({dy.Length}) and dx ({dx.Length}) need {n} elements.");
+        ref T ph = ref MemoryMarshal.GetReference(xhat);
+        ref T pdy = ref MemoryMarshal.GetReference(dy);
+        ref T pdx = ref MemoryMarshal.GetReference(dx);
+        if (Vector512.IsHardwareAccelerated && Vector512<T>.IsSupported)
+        {
+            Vector512<T> va = Vector512.Create(a), vb = Vector512.Create(b), vk = Vector512.Create(k1);
+            for (; i <= n - Vector512<T>.Count; i += Vector512<T>.Count)
+                (Vector512.LoadUnsafe(ref pdy, (nuint)i) * vk + (Vector512.LoadUnsafe(ref ph, (nuint)i) * va + vb)).StoreUnsafe(ref pdx, (nuint)i);
+        }
+        if (Vector256.IsHardwareAccelerated && Vector256<T>.IsSupported)
+        {
+            Vector256<T> va = Vector256.Create(a), vb = Vector256.Create(b), vk = Vector256.Create(k1);
+            for (; i <= n - Vector256<T>.Count; i += Vector256<T>.Count)
+                (Vector256.LoadUnsafe(ref pdy, (nuint)i) * vk + (Vector256.LoadUnsafe(ref ph, (nuint)i) * va + vb)).StoreUnsafe(ref pdx, (nuint)i);
+        }
+        for (; i < n; i++) Unsafe.Add(ref pdx, i) = Unsafe.Add(ref pdy, i) * k1 + (Unsafe.Add(ref ph, i) * a + b);
+    }
+
+    /// <summary>
+    /// dx[i] = dy[i]·k1 + ((((x[i] − μ)·inv)·a) + b) (six roundings, no fused multiply-add): <see cref="BatchNormInputGradient{T}(ReadOnlySpan{T}, ReadOnlySpan{T}, T, T, T, Span{T})"/>
+    /// with x̂ = (x − μ)·inv recomputed in the same pass, the same bits as from the x̂ <see cref="CenterNormalize{T}"/> gives.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void BatchNormInputGradient<T>(ReadOnlySpan<T> x, T mu, T inv, ReadOnlySpan<T> dy, T a, T b, T k1, Span<T> dx)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = x.Length, i = 0;
+        if (dy.Length < n || dx.Length < n)
+            throw new ArgumentException($"BatchNormInputGradient: dy ({dy.Length}) and dx ({dx.Length}) need {n} elements.");
+        ref T px = ref MemoryMarshal.GetReference(x);
+        ref T pdy = ref MemoryMarshal.GetReference(dy);
+        ref T pdx = ref MemoryMarshal.GetReference(dx);
+        if (Vector512.IsHardwareAccelerated && Vector512<T>.IsSupported)
+        {
+            Vector512<T> vm = Vector512.Create(mu), vi = Vector512.Create(inv), va = Vector512.Create(a), vb = Vector512.Create(b), vk = Vector512.Create(k1);
+            for (; i <= n - Vector512<T>.Count; i += Vector512<T>.Count)
+            {
+                Vector512<T> xhat = (Vector512.LoadUnsafe(ref px, (nuint)i) - vm) * vi;
+                (Vector512.LoadUnsafe(ref pdy, (nuint)i) * vk + (xhat * va + vb)).StoreUnsafe(ref pdx, (nuint)i);
+            }
+        }
+        if (Vector256.IsHardwareAccelerated && Vector256<T>.IsSupported)
+        {
+            Vector256<T> vm = Vector256.Create(mu), vi = Vector256.Create(inv), va = Vector256.Create(a), vb = Vector256.Create(b), vk = Vector256.Create(k1);
+            for (; i <= n - Vector256<T>.Count; i += Vector256<T>.Count)
+            {
+                Vector256<T> xhat = (Vector256.LoadUnsafe(ref px, (nuint)i) - vm) * vi;
+                (Vector256.LoadUnsafe(ref pdy, (nuint)i) * vk + (xhat * va + vb)).StoreUnsafe(ref pdx, (nuint)i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            T xhat = (Unsafe.Add(ref px, i) - mu) * inv;
+            Unsafe.Add(ref pdx, i) = Unsafe.Add(ref pdy, i) * k1 + (xhat * a + b);
+        }
+    }
+
     private static void CheckBatchNorm(string kernel, int n, int c, int s, int xLength, int yLength, int xhatLength, int a, int b, int d)
     {
         long total = (long)n * c * s;
@@ -211,6 +436,8 @@ internal static partial class Cpu
         [ThreadStatic] private static BatchNormJob<T>? t_job;
         private bool _backward, _frozen, _computeDx;
         private T* _y, _xhat, _mean, _var, _invStd, _x, _gamma, _beta, _scratch;
+        private T* _planes;        // one plane of x̂ per part when x̂ is not kept (null otherwise)
+        private T* _input, _inputMean;   // backward without a kept x̂: the forward input and its batch mean
         private int _n, _c, _s;
         private T _epsilon;
 
@@ -232,9 +459,18 @@ internal static partial class Cpu
             (_n, _c, _s, _frozen, _computeDx) = (n, c, s, frozen, computeDx);
         }
 
+        public void SetPlaneScratch(T* planes) => _planes = planes;
+
+        public void SetInput(T* x, T* mean, T* planes)
+        {
+            _input = x;
+            _inputMean = mean;
+            _planes = planes;
+        }
+
         public void Clear()
         {
-            _y = _xhat = _mean = _var = _invStd = _x = _gamma = _beta = _scratch = null;
+            _y = _xhat = _mean = _var = _invStd = _x = _gamma = _beta = _scratch = _planes = _input = _inputMean = null;
         }
 
         public override void Execute(int part, int parts)
@@ -247,10 +483,12 @@ internal static partial class Cpu
                 else ForwardRows(first, count);
                 return;
             }
+            // A part's plane of x̂ when x̂ is not kept; the parts of a call are numbered below the thread limit.
+            Span<T> plane = _planes is null ? default : new Span<T>(_planes + (nint)part * _s, _s);
             for (int ch = first; ch < first + count; ch++)
             {
-                if (_backward) BackwardChannel(ch);
-                else ForwardChannel(ch);
+                if (_backward) BackwardChannel(ch, plane);
+                else ForwardChannel(ch, plane);
             }
         }
 
@@ -258,7 +496,7 @@ internal static partial class Cpu
 
         private Span<T> PlaneW(T* p, int i, int ch) => new(p + ((nint)i * _c + ch) * _s, _s);
 
-        private void ForwardChannel(int ch)
+        private void ForwardChannel(int ch, Span<T> plane)
         {
             T m = T.CreateChecked((long)_n * _s);
             T sum = T.Zero;
@@ -268,7 +506,7 @@ internal static partial class Cpu
             for (int i = 0; i < _n; i++)
             {
                 // x̂ holds x − μ for now: the squared deviations are summed from it while it is in L1.
-                var h = PlaneW(_xhat, i, ch);
+                var h = _xhat is null ? plane : PlaneW(_xhat, i, ch);
                 TensorPrimitives.Subtract(Plane(_x, i, ch), mu, h);
                 sq += TensorPrimitives.SumOfSquares<T>(h);
             }
@@ -276,15 +514,23 @@ internal static partial class Cpu
             T inv = T.One / T.Sqrt(v + _epsilon);
             (_mean[ch], _var[ch], _invStd[ch]) = (mu, v, inv);
             T g = _gamma is null ? T.One : _gamma[ch], b = _beta is null ? T.Zero : _beta[ch];
-            for (int i = 0; i < _n; i++)
+            if (_xhat is null)
             {
-                var h = PlaneW(_xhat, i, ch);
-                TensorPrimitives.Multiply(h, inv, h);
-                ScaleShift(h, g, b, PlaneW(_y, i, ch));
+                for (int i = 0; i < _n; i++) CenterNormalizeScaleShift(Plane(_x, i, ch), mu, inv, g, b, PlaneW(_y, i, ch));
+                return;
             }
+            for (int i = 0; i < _n; i++) NormalizeScaleShift(PlaneW(_xhat, i, ch), inv, g, b, PlaneW(_y, i, ch));
         }
 
-        private void BackwardChannel(int ch)
+        /// <summary>Plane i of channel ch of x̂: the kept one, or recomputed from the forward input into <paramref name="plane"/>.</summary>
+        private ReadOnlySpan<T> Xhat(int i, int ch, Span<T> plane)
+        {
+            if (_xhat is not null) return Plane(_xhat, i, ch);
+            CenterNormalize(Plane(_input, i, ch), _inputMean[ch], _invStd[ch], plane);
+            return plane;
+        }
+
+        private void BackwardChannel(int ch, Span<T> plane)
         {
             T m = T.CreateChecked((long)_n * _s);
             T sdy = T.Zero, sdyx = T.Zero;
@@ -292,7 +538,7 @@ internal static partial class Cpu
             {
                 var dyp = Plane(_x, i, ch);
                 sdy += TensorPrimitives.Sum(dyp);
-                sdyx += TensorPrimitives.Dot(dyp, Plane(_xhat, i, ch));
+                sdyx += TensorPrimitives.Dot(dyp, Xhat(i, ch, plane));
             }
             if (_mean is not null) _mean[ch] += sdyx;
             if (_var is not null) _var[ch] += sdy;
@@ -307,8 +553,10 @@ internal static partial class Cpu
                     continue;
                 }
                 // dx = k1·dy − k1/M·Σdy − x̂·k1/M·Σ(dy·x̂)
-                ScaleShift(Plane(_xhat, i, ch), -k1 * sdyx / m, -k1 * sdy / m, dxp);
-                TensorPrimitives.MultiplyAdd(Plane(_x, i, ch), k1, dxp, dxp);
+                if (_xhat is null)
+                    BatchNormInputGradient(Plane(_input, i, ch), _inputMean[ch], _invStd[ch], Plane(_x, i, ch), -k1 * sdyx / m, -k1 * sdy / m, k1, dxp);
+                else
+                    BatchNormInputGradient(Plane(_xhat, i, ch), Plane(_x, i, ch), -k1 * sdyx / m, -k1 * sdy / m, k1, dxp);
             }
         }
 

@@ -133,10 +133,115 @@ internal static partial class Cpu
     }
 
     /// <summary>Pooling by planes over the kernel threads: each part a contiguous range of whole planes.</summary>
+    /// <summary>
+    /// Max-pooling backward for a 2×2 window with stride 2 and no padding, from the <paramref name="argmax"/> of
+    /// <see cref="MaxPoolForward{T}"/> with those sizes: the same dx as <see cref="MaxPoolBackward{T}(Span{T}, ReadOnlySpan{T}, ReadOnlySpan{int}, int)"/>
+    /// bit for bit (every dx is 0 + the one dy whose window maximum it is, or 0), but written in one pass over dx, each
+    /// element compared with its window's argmax instead of cleared and then scattered into.
+    /// </summary>
+    /// <exception cref="ArgumentException">The lengths do not fit (planes, H, W) and (planes, ⌊H/2⌋, ⌊W/2⌋).</exception>
+    public static void MaxPool2x2Backward<T>(Span<T> dx, ReadOnlySpan<T> dy, ReadOnlySpan<int> argmax, int planes, int height, int width)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int outH = height / 2, outW = width / 2;
+        if (planes <= 0 || outH <= 0 || outW <= 0 || dx.Length != (long)planes * height * width
+            || dy.Length != (long)planes * outH * outW || argmax.Length != dy.Length)
+            throw new ArgumentException($"MaxPool2x2Backward: {planes} planes of {height}×{width} need dx of {(long)planes * height * width} " +
+                $"and dy, argmax of {(long)planes * outH * outW} elements, got {dx.Length}, {dy.Length} and {argmax.Length}.");
+        if (typeof(T) != typeof(float) || !Avx2.IsSupported)
+        {
+            MaxPoolBackward(dx, dy, argmax, planes);
+            return;
+        }
+        int parts = ElementwiseParts(dx.Length, planes);
+        unsafe
+        {
+            fixed (T* pdx = dx, pdy = dy)
+            fixed (int* pa = argmax)
+            {
+                if (parts <= 1)
+                {
+                    MaxPool2x2BackwardPlanes((float*)pdx, (float*)pdy, pa, 0, planes, height, width);
+                    return;
+                }
+                var job = PoolJob<T>.ForThisThread;
+                job.SetBackward2x2(pdx, pdy, pa, planes, height, width);
+                try
+                {
+                    KernelThreads.Run(job, parts);
+                }
+                finally
+                {
+                    job.Clear();
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Planes [first, first + count) of <see cref="MaxPool2x2Backward{T}"/>: each pair of input rows is written from one
+    /// row of dy and argmax, 4 outputs (8 columns of each row) at a time: dy and argmax widened to pairs, the argmax
+    /// compared with each column's index, dx = 0 + dy where equal (as the scatter adds into a cleared dx) and 0 elsewhere.
+    /// Rows and columns no window covers (odd H or W) are cleared.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void MaxPool2x2BackwardPlanes(float* dx, float* dy, int* argmax, int first, int count, int height, int width)
+    {
+        int outH = height / 2, outW = width / 2;
+        Vector256<int> pairs = Vector256.Create(0, 0, 1, 1, 2, 2, 3, 3);
+        Vector256<int> columns = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7);
+        for (int p = first; p < first + count; p++)
+        {
+            for (int oh = 0; oh < outH; oh++)
+            {
+                int rowBase = (p * height + 2 * oh) * width;
+                float* r0 = dx + rowBase, r1 = r0 + width;
+                float* g = dy + ((nint)p * outH + oh) * outW;
+                int* a = argmax + ((nint)p * outH + oh) * outW;
+                int ow = 0;
+                for (; ow <= outW - 4; ow += 4)
+                {
+                    Vector256<float> d = Vector256<float>.Zero + Avx2.PermuteVar8x32(Vector128.Load(g + ow).ToVector256Unsafe(), pairs);
+                    Vector256<int> at = Avx2.PermuteVar8x32(Vector128.Load(a + ow).ToVector256Unsafe(), pairs);
+                    Vector256<int> index0 = Vector256.Create(rowBase + 2 * ow) + columns;
+                    (Vector256.Equals(at, index0).AsSingle() & d).Store(r0 + 2 * ow);
+                    (Vector256.Equals(at, index0 + Vector256.Create(width)).AsSingle() & d).Store(r1 + 2 * ow);
+                }
+                // The last outputs that do not fill 4 lanes come from one more vector step ending at the last output
+                // (modern-cnn's 12-wide second pool gives 6 per row); it rewrites a few columns with the same values.
+                if (ow < outW && outW >= 4) ow = outW - 4;
+                for (; ow <= outW - 4; ow += 4)
+                {
+                    Vector256<float> d = Vector256<float>.Zero + Avx2.PermuteVar8x32(Vector128.Load(g + ow).ToVector256Unsafe(), pairs);
+                    Vector256<int> at = Avx2.PermuteVar8x32(Vector128.Load(a + ow).ToVector256Unsafe(), pairs);
+                    Vector256<int> index0 = Vector256.Create(rowBase + 2 * ow) + columns;
+                    (Vector256.Equals(at, index0).AsSingle() & d).Store(r0 + 2 * ow);
+                    (Vector256.Equals(at, index0 + Vector256.Create(width)).AsSingle() & d).Store(r1 + 2 * ow);
+                }
+                for (; ow < outW; ow++)
+                {
+                    int i0 = rowBase + 2 * ow;
+                    float d = 0f + g[ow];
+                    int at = a[ow];
+                    r0[2 * ow] = at == i0 ? d : 0f;
+                    r0[2 * ow + 1] = at == i0 + 1 ? d : 0f;
+                    r1[2 * ow] = at == i0 + width ? d : 0f;
+                    r1[2 * ow + 1] = at == i0 + width + 1 ? d : 0f;
+                }
+                if (width > 2 * outW)
+                {
+                    r0[width - 1] = 0f;
+                    r1[width - 1] = 0f;
+                }
+            }
+            if (height > 2 * outH) new Span<float>(dx + ((nint)p * height + height - 1) * width, width).Clear();
+        }
+    }
+
     private sealed unsafe class PoolJob<T> : ParallelJob where T : unmanaged, IFloatingPointIeee754<T>
     {
         [ThreadStatic] private static PoolJob<T>? t_job;
-        private bool _backward;
+        private bool _backward, _window2x2;
         private T* _y, _x;
         private int* _argmax;
         private int _planes, _height, _width, _kernelSize, _stride, _outH, _outW, _inPlane, _outPlane;
@@ -145,7 +250,7 @@ internal static partial class Cpu
 
         public void SetForward(T* y, int* argmax, T* x, int planes, int height, int width, int kernelSize, int stride, int outH, int outW)
         {
-            _backward = false;
+            _backward = _window2x2 = false;
             _y = y;
             _argmax = argmax;
             _x = x;
@@ -154,8 +259,16 @@ internal static partial class Cpu
         }
 
         /// <summary>Backward: <c>_x</c> is dx and <c>_y</c> is dy.</summary>
+        public void SetBackward2x2(T* dx, T* dy, int* argmax, int planes, int height, int width)
+        {
+            SetBackward(dx, dy, argmax, planes, height * width, height / 2 * (width / 2));
+            _window2x2 = true;
+            (_height, _width) = (height, width);
+        }
+
         public void SetBackward(T* dx, T* dy, int* argmax, int planes, int inPlane, int outPlane)
         {
+            _window2x2 = false;
             _backward = true;
             _x = dx;
             _y = dy;
@@ -174,6 +287,11 @@ internal static partial class Cpu
         {
             (int first, int count) = KernelThreads.PartRange(_planes, part, parts, 1);
             if (count <= 0) return;
+            if (_window2x2)
+            {
+                MaxPool2x2BackwardPlanes((float*)_x, (float*)_y, _argmax, first, count, _height, _width);
+                return;
+            }
             var argmax = new Span<int>(_argmax + (nint)first * _outPlane, count * _outPlane);
             if (_backward)
             {
@@ -292,8 +410,40 @@ internal static partial class Cpu
                         ow += 8;
                     }
                 }
-                for (; Avx2.IsSupported && ow <= outW - 4; ow += 4)
+                if (Avx2.IsSupported)
                 {
+                    // 8 outputs at a time without AVX-512: inputs 2·ow .. 2·ow+15 < W, two 256-bit vectors per row. A
+                    // 128-bit-lane shuffle gathers the even and odd columns in the lane order (0 1 4 5 | 2 3 6 7) of the
+                    // outputs; the selects run in that order and one cross-lane permute puts values and indices in place.
+                    Vector256<int> even8 = Vector256.Create(0, 2, 8, 10, 4, 6, 12, 14), odd8 = even8 + Vector256<int>.One;
+                    for (; ow <= outW - 8; ow += 8)
+                    {
+                        Vector256<float> a0 = Vector256.Load(r0 + 2 * ow), a1 = Vector256.Load(r0 + 2 * ow + 8);
+                        Vector256<float> b0 = Vector256.Load(r1 + 2 * ow), b1 = Vector256.Load(r1 + 2 * ow + 8);
+                        Vector256<float> best = Avx.Shuffle(a0, a1, 0b10_00_10_00);
+                        Vector256<int> index = Vector256.Create(rowBase + 2 * ow) + even8;
+                        Vector256<float> v = Avx.Shuffle(a0, a1, 0b11_01_11_01);
+                        Vector256<float> gt = Vector256.GreaterThan(v, best);
+                        best = Vector256.ConditionalSelect(gt, v, best);
+                        index = Vector256.ConditionalSelect(gt.AsInt32(), index + Vector256<int>.One, index);
+                        Vector256<int> base1 = Vector256.Create(rowBase + width + 2 * ow) + even8;
+                        v = Avx.Shuffle(b0, b1, 0b10_00_10_00);
+                        gt = Vector256.GreaterThan(v, best);
+                        best = Vector256.ConditionalSelect(gt, v, best);
+                        index = Vector256.ConditionalSelect(gt.AsInt32(), base1, index);
+                        v = Avx.Shuffle(b0, b1, 0b11_01_11_01);
+                        gt = Vector256.GreaterThan(v, best);
+                        best = Vector256.ConditionalSelect(gt, v, best);
+                        index = Vector256.ConditionalSelect(gt.AsInt32(), base1 + Vector256<int>.One, index);
+                        Avx2.Permute4x64(best.AsDouble(), 0b11_01_10_00).AsSingle().Store(yo + ow);
+                        Avx2.Permute4x64(index.AsInt64(), 0b11_01_10_00).AsInt32().Store(io + ow);
+                    }
+                }
+                // A row whose last few outputs do not fill 4 lanes (modern-cnn's 6-wide second pool) takes them from one
+                // more 4-output step ending at the last output: it recomputes a few outputs, the same values and indices.
+                for (; Avx2.IsSupported && ow < outW && outW >= 4; ow += 4)
+                {
+                    ow = Math.Min(ow, outW - 4);
                     // 4 outputs at a time (LeNet's last 4 of 12 per row, its 8-wide second pool, and every row on machines
                     // without AVX-512): inputs 2·ow .. 2·ow+7 < W, one
                     // 256-bit vector per row, the same compare-and-select steps. Branch-free: the scalar loop below

@@ -1,4 +1,5 @@
 using System.Numerics;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 
 namespace NeuralNet.Modules;
 
@@ -27,6 +28,8 @@ public abstract class BatchNorm<T> : Module<T> where T : unmanaged, IFloatingPoi
     private NdArray<T>? _output;
     private NdArray<T>? _inputGradient;
     private NdArray<T>? _xhat;
+    private NdArray<T>? _input;        // a training forward over planes (S > 1) keeps its input instead of x̂
+    private T[] _planeScratch = [];
     private readonly T[] _mean, _variance, _invStd, _scale, _shift, _negMeanInvStd, _scratch;
     private bool _frozen;
     private int _n, _s;
@@ -125,18 +128,35 @@ public abstract class BatchNorm<T> : Module<T> where T : unmanaged, IFloatingPoi
     {
         ArgumentNullException.ThrowIfNull(input);
         (int n, int s) = Layout(input.Shape);
-        ModuleChecks.ThrowIfNotFinite(Label, nameof(input), input);
+        // Training reads every input value into a per-channel sum, and a sum with a NaN or an infinity among its terms is
+        // not finite, so the full scan for the error message runs only when a statistic comes out non-finite.
+        if (!training) ModuleChecks.ThrowIfNotFinite(Label, nameof(input), input);
         int c = NumFeatures;
         var y = ModuleChecks.Ensure(ref _output, input.Shape);
-        var xhat = ModuleChecks.Ensure(ref _xhat, input.Shape);
         ReadOnlySpan<T> gamma = Affine ? Weight!.Value.Data : default, beta = Affine ? Bias!.Value.Data : default;
         T eps = T.CreateChecked(Epsilon);
+        _input = null;
         if (training)
         {
             long m = (long)n * s;
             if (m < 2)
                 throw new ArgumentException($"{Label}: training needs more than one value per channel to estimate a variance, got input {input.ShapeString}.", nameof(input));
-            Kernels.Cpu.BatchNormForwardTraining<T>(y.Data, xhat.Data, _mean, _variance, _invStd, input.Data, gamma, beta, n, c, s, eps);
+            if (s > 1)
+            {
+                // Over image planes x̂ is not kept (writing it costs as much as writing y): the backward pass recomputes
+                // it, the same bits, from this input, which the layer before leaves unchanged until its next forward.
+                int planes = Kernels.Cpu.BatchNormPlaneScratchLength(s);
+                if (_planeScratch.Length < planes) _planeScratch = new T[planes];
+                Kernels.Cpu.BatchNormForwardTrainingWithoutXhat<T>(y.Data, _mean, _variance, _invStd, input.Data, gamma, beta, _planeScratch, n, c, s, eps);
+                _input = input;
+            }
+            else
+            {
+                var xhat = ModuleChecks.Ensure(ref _xhat, input.Shape);
+                Kernels.Cpu.BatchNormForwardTraining<T>(y.Data, xhat.Data, _mean, _variance, _invStd, input.Data, gamma, beta, n, c, s, eps);
+            }
+            if (!TensorPrimitives.IsFiniteAll<T>(_mean.AsSpan(0, c)) || !TensorPrimitives.IsFiniteAll<T>(_variance.AsSpan(0, c)))
+                ModuleChecks.ThrowIfNotFinite(Label, nameof(input), input);   // before the running statistics take the batch in
             T mom = T.CreateChecked(Momentum), keep = T.One - mom, unbias = T.CreateChecked((double)m / (m - 1));
             Span<T> rm = RunningMean.AsSpan(), rv = RunningVariance.AsSpan();
             for (int ch = 0; ch < c; ch++)
@@ -158,6 +178,7 @@ public abstract class BatchNorm<T> : Module<T> where T : unmanaged, IFloatingPoi
                 _scale[ch] = g * inv;
                 _shift[ch] = b - g * rm[ch] * inv;
             }
+            var xhat = ModuleChecks.Ensure(ref _xhat, input.Shape);
             Kernels.Cpu.BatchNormForwardInference<T>(y.Data, xhat.Data, input.Data, _scale, _shift, _invStd, _negMeanInvStd, n, c, s);
         }
         _frozen = !training;
@@ -173,8 +194,18 @@ public abstract class BatchNorm<T> : Module<T> where T : unmanaged, IFloatingPoi
         var dx = ModuleChecks.Ensure(ref _inputGradient, _output!.Shape);
         Span<T> dgamma = Affine ? Weight!.Gradient.AsSpan() : default, dbeta = Affine ? Bias!.Gradient.AsSpan() : default;
         ReadOnlySpan<T> gamma = Affine ? Weight!.Value.Data : default;
-        Kernels.Cpu.BatchNormBackward<T>(dx.Data, dgamma, dbeta, outputGradient.Data, _xhat!.Data, _invStd, gamma, _scratch,
-            _n, NumFeatures, _s, _frozen, ComputeInputGradient);
+        if (_input is not null)
+        {
+            int planes = Kernels.Cpu.BatchNormPlaneScratchLength(_s);   // the thread limit may have changed since the forward
+            if (_planeScratch.Length < planes) _planeScratch = new T[planes];
+            Kernels.Cpu.BatchNormBackwardFromInput<T>(dx.Data, dgamma, dbeta, outputGradient.Data, _input.Data, _mean, _invStd, gamma,
+                _scratch, _planeScratch, _n, NumFeatures, _s, ComputeInputGradient);
+        }
+        else
+        {
+            Kernels.Cpu.BatchNormBackward<T>(dx.Data, dgamma, dbeta, outputGradient.Data, _xhat!.Data, _invStd, gamma, _scratch,
+                _n, NumFeatures, _s, _frozen, ComputeInputGradient);
+        }
         return dx;
     }
 

@@ -80,7 +80,9 @@ public sealed class MaxPool2D<T> : Module<T> where T : unmanaged, IFloatingPoint
         ModuleChecks.ThrowIfGradientMismatch(_label, outputGradient, _output);
         var x = _input!;
         var dx = ModuleChecks.Ensure(ref _inputGradient, x.Shape);
-        if (ComputeInputGradient)
+        if (ComputeInputGradient && KernelSize == 2 && Stride == 2 && Padding == 0)
+            Kernels.Cpu.MaxPool2x2Backward<T>(dx.Data, outputGradient.Data, _argmax.AsSpan(0, outputGradient.Length), x.Dim(0) * x.Dim(1), x.Dim(2), x.Dim(3));
+        else if (ComputeInputGradient)
             Kernels.Cpu.MaxPoolBackward<T>(dx.Data, outputGradient.Data, _argmax.AsSpan(0, outputGradient.Length), x.Dim(0) * x.Dim(1));
         return dx;
     }

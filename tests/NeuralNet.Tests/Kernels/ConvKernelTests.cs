@@ -17,6 +17,15 @@ public class ConvKernelTests
         { 1, 5, 5, 5, 1, 2 },
         { 4, 10, 7, 1, 3, 0 },
         { 2, 6, 6, 3, 3, 2 },
+        { 24, 12, 12, 3, 1, 1 },  // modern-cnn conv2: "same" width, the block-copy/add path
+        { 48, 6, 6, 3, 1, 0 },    // modern-cnn conv3: 4 outputs per row, 128-bit steps
+        { 3, 9, 8, 5, 1, 2 },     // same width 8, two padding columns each side
+        { 2, 10, 17, 7, 1, 3 },   // same width 17: vector steps and a scalar tail per kernel row
+        { 2, 4, 9, 3, 1, 1 },     // more outputs per row than rows
+        { 2, 5, 5, 3, 1, 1 },     // same width below 8: col2im takes the general path
+        { 1, 2, 2, 5, 1, 2 },     // padding as wide as the image: general path
+        { 2, 3, 11, 7, 1, 3 },    // padding as tall as the image: general path
+        { 3, 7, 6, 1, 1, 0 },     // 1×1: 6 outputs per row, overlapping 128-bit copies
     };
 
     [Theory]
@@ -41,7 +50,7 @@ public class ConvKernelTests
         float[] dx = Random(channels * height * width, 5), expected = dx.ToArray();
         K.Col2Im<float>(dx, cols, channels, height, width, kernel, kernel, stride, padding, outH, outW);
         K.Col2ImNaive<float>(expected, cols, channels, height, width, kernel, kernel, stride, padding, outH, outW);
-        dx.Should().Equal(expected);
+        dx.Select(BitConverter.SingleToInt32Bits).Should().Equal(expected.Select(BitConverter.SingleToInt32Bits));
     }
 
     [Theory]
@@ -74,6 +83,24 @@ public class ConvKernelTests
             K.Col2ImNaive<float>(dxExpected, dense, channels, height, width, kernel, kernel, stride, padding, outH, outW);
             dx.Should().Equal(dxExpected, $"image {b}");
         }
+    }
+
+    [Theory]
+    [InlineData(2, 5, 9, 7, 3, 1)]    // kernel as tall as the padded image: 1 output row, same width
+    [InlineData(3, 12, 10, 1, 3, 1)]  // same width, one kernel row: more output rows than input rows
+    [InlineData(2, 8, 12, 5, 3, 1)]
+    public void Im2ColAndCol2Im_NonSquareKernels_MatchNaive(int channels, int height, int width, int kernelH, int kernelW, int padding)
+    {
+        int outH = height + 2 * padding - kernelH + 1, outW = width + 2 * padding - kernelW + 1;
+        float[] x = Random(channels * height * width, 12);
+        float[] cols = Enumerable.Repeat(float.NaN, channels * kernelH * kernelW * outH * outW).ToArray(), expected = new float[cols.Length];
+        K.Im2Col<float>(cols, x, channels, height, width, kernelH, kernelW, 1, padding, outH, outW);
+        K.Im2ColNaive<float>(expected, x, channels, height, width, kernelH, kernelW, 1, padding, outH, outW);
+        cols.Should().Equal(expected);
+        float[] gradient = Random(cols.Length, 13), dx = Random(x.Length, 14), dxExpected = dx.ToArray();
+        K.Col2Im<float>(dx, gradient, channels, height, width, kernelH, kernelW, 1, padding, outH, outW);
+        K.Col2ImNaive<float>(dxExpected, gradient, channels, height, width, kernelH, kernelW, 1, padding, outH, outW);
+        dx.Select(BitConverter.SingleToInt32Bits).Should().Equal(dxExpected.Select(BitConverter.SingleToInt32Bits));
     }
 
     [Fact]
@@ -169,6 +196,31 @@ public class ConvKernelTests
         K.MaxPoolForwardNaive<float>(expected, expectedArgmax, x, planes, height, width, kernel, stride, outH, outW);
         y.Should().Equal(expected, (u, v) => u.Equals(v));
         argmax.Should().Equal(expectedArgmax);
+    }
+
+    [Fact]
+    public void MaxPool2x2Forward_EveryRowWidth_MatchesNaive()
+    {
+        // Widths 2..72 run every split of a row into the 16-, 8- and 4-output vector steps, the overlapping last
+        // 4-output step (modern-cnn's 12-wide second pool gives 6 outputs) and the scalar tail below 4 outputs; odd
+        // widths and heights drop the last column and row. Ties check the first-maximum rule, NaNs the comparisons.
+        for (int width = 2; width <= 72; width++)
+        foreach (int height in (int[])[2, 5])
+        {
+            const int planes = 3;
+            int outH = height / 2, outW = width / 2;
+            float[] x = Random(planes * height * width, (ulong)(100 + width));
+            for (int i = 0; i < x.Length; i++) x[i] = MathF.Round(x[i] * 4) / 4;
+            x[width + 1] = float.NaN;
+            x[^2] = float.NaN;
+            x[x.Length / 2] = float.NaN;
+            float[] y = new float[planes * outH * outW], expected = new float[y.Length];
+            int[] argmax = new int[y.Length], expectedArgmax = new int[y.Length];
+            K.MaxPoolForward<float>(y, argmax, x, planes, height, width, 2, 2, outH, outW);
+            K.MaxPoolForwardNaive<float>(expected, expectedArgmax, x, planes, height, width, 2, 2, outH, outW);
+            y.Should().Equal(expected, (u, v) => u.Equals(v), $"width {width}, height {height}");
+            argmax.Should().Equal(expectedArgmax, $"width {width}, height {height}");
+        }
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using K = NeuralNet.Kernels.Cpu;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 
 namespace NeuralNet.Tests.Kernels;
 
@@ -88,6 +89,92 @@ public class NewLayerKernelTests
             if (first is null) { first = y; firstDx = dx; }
             else { Same(y, first, $"y at {threads} threads vs 1"); Same(dx, firstDx!, $"dx at {threads} threads vs 1"); }
         });
+    }
+
+    [Theory]
+    // N, C, S: planes only (S ≥ 2); vector tails, one channel, modern-cnn's three blocks at batch 16
+    [InlineData(2, 3, 5)]
+    [InlineData(4, 7, 17)]
+    [InlineData(3, 1, 1000)]
+    [InlineData(16, 24, 576)]
+    [InlineData(16, 48, 144)]
+    [InlineData(16, 96, 16)]
+    public void BatchNormWithoutKeptXhat_EqualsTheKeptXhatPath_BitForBit(int n, int c, int s)
+    {
+        // The forward that keeps no x̂ and the backward that recomputes it from x against the forward that writes x̂ and
+        // the backward that reads it: every output the same bits, at 1, 2 and 3 threads, with and without γ/β, with and
+        // without the input gradient.
+        int total = n * c * s;
+        float[] x = Random(total, 31, -3, 5), dy = Random(total, 32), gamma = Random(c, 33, 0.5, 1.5), beta = Random(c, 34);
+        foreach (bool affine in new[] { true, false })
+        foreach (bool inputGradient in new[] { true, false })
+        ForThreads(threads =>
+        {
+            ReadOnlySpan<float> g = affine ? gamma : default, b = affine ? beta : default;
+            float[] yRef = new float[total], hRef = new float[total], mRef = new float[c], vRef = new float[c], iRef = new float[c];
+            K.BatchNormForwardTraining<float>(yRef, hRef, mRef, vRef, iRef, x, g, b, n, c, s, 1e-5f);
+            float[] dxRef = new float[total], dgRef = Random(c, 35), dbRef = Random(c, 36);
+            K.BatchNormBackward<float>(dxRef, affine ? dgRef : default, affine ? dbRef : default, dy, hRef, iRef, g,
+                new float[K.BatchNormScratchLength(c)], n, c, s, frozen: false, inputGradient);
+
+            float[] y = new float[total], m = new float[c], v = new float[c], inv = new float[c];
+            float[] planes = new float[K.BatchNormPlaneScratchLength(s)];
+            K.BatchNormForwardTrainingWithoutXhat<float>(y, m, v, inv, x, g, b, planes, n, c, s, 1e-5f);
+            float[] dx = new float[total], dg = Random(c, 35), db = Random(c, 36);
+            K.BatchNormBackwardFromInput<float>(dx, affine ? dg : default, affine ? db : default, dy, x, m, inv, g,
+                new float[K.BatchNormScratchLength(c)], planes, n, c, s, inputGradient);
+            string what = $"{threads} thread(s), affine {affine}, input gradient {inputGradient}";
+            Same(y, yRef, $"y, {what}");
+            Same(m, mRef, $"mean, {what}");
+            Same(v, vRef, $"variance, {what}");
+            Same(inv, iRef, $"invStd, {what}");
+            Same(dx, dxRef, $"dx, {what}");
+            Same(dg, dgRef, $"dγ, {what}");
+            Same(db, dbRef, $"dβ, {what}");
+        });
+        FluentActions.Invoking(() => K.BatchNormForwardTrainingWithoutXhat<float>(new float[total], new float[c], new float[c], new float[c], x,
+                gamma, beta, new float[s - 1], n, c, s, 1e-5f))
+            .Should().Throw<ArgumentException>().WithMessage("*plane scratch*");
+    }
+
+    [Fact]
+    public void BatchNormFusedPasses_EqualTheSeparatePasses_BitForBit()
+    {
+        // The one-pass plane kernels of the training forward and backward against the passes they replace, every length
+        // 0..80 (vector bodies and tails), float and double, values spanning several magnitudes.
+        for (int length = 0; length <= 80; length++)
+        {
+            float[] h = Random(length, (ulong)(20 + length), -30, 30), dy = Random(length, (ulong)(200 + length), -1e-3, 1e-3);
+            for (int i = 0; i < length; i += 7) h[i] *= 1e-6f;
+            const float inv = 0.3183f, g = 1.37f, b = -0.0721f, a = -2.1e-4f, shift = 3.3e-5f, k1 = 0.917f;
+
+            float[] hExpected = h.ToArray(), yExpected = new float[length];
+            TensorPrimitives.Multiply(hExpected, inv, hExpected);
+            K.ScaleShift<float>(hExpected, g, b, yExpected);
+            float[] hActual = h.ToArray(), yActual = new float[length];
+            K.NormalizeScaleShift<float>(hActual, inv, g, b, yActual);
+            Same(hActual, hExpected, $"x̂, length {length}");
+            Same(yActual, yExpected, $"y, length {length}");
+
+            float[] dxExpected = new float[length], dxActual = new float[length];
+            K.ScaleShift<float>(h, a, shift, dxExpected);
+            TensorPrimitives.MultiplyAdd(dy, k1, dxExpected, dxExpected);
+            K.BatchNormInputGradient<float>(h, dy, a, shift, k1, dxActual);
+            Same(dxActual, dxExpected, $"dx, length {length}");
+
+            double[] hd = h.Select(v => (double)v).ToArray(), dyd = dy.Select(v => (double)v * 1.0000001).ToArray();
+            double[] dxdExpected = new double[length], dxdActual = new double[length];
+            K.ScaleShift<double>(hd, a, shift, dxdExpected);
+            TensorPrimitives.MultiplyAdd(dyd, k1, dxdExpected, dxdExpected);
+            K.BatchNormInputGradient<double>(hd, dyd, a, shift, k1, dxdActual);
+            dxdActual.Should().Equal(dxdExpected, (u, v) => BitConverter.DoubleToInt64Bits(u) == BitConverter.DoubleToInt64Bits(v));
+            double[] hdExpected = hd.ToArray(), ydExpected = new double[length], ydActual = new double[length];
+            TensorPrimitives.Multiply(hdExpected, inv, hdExpected);
+            K.ScaleShift<double>(hdExpected, g, b, ydExpected);
+            K.NormalizeScaleShift<double>(hd, inv, g, b, ydActual);
+            hd.Should().Equal(hdExpected, (u, v) => BitConverter.DoubleToInt64Bits(u) == BitConverter.DoubleToInt64Bits(v));
+            ydActual.Should().Equal(ydExpected, (u, v) => BitConverter.DoubleToInt64Bits(u) == BitConverter.DoubleToInt64Bits(v));
+        }
     }
 
     [Theory]

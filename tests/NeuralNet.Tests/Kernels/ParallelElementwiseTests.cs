@@ -94,6 +94,52 @@ public class ParallelElementwiseTests
         }
     }
 
+    [Theory]
+    [InlineData(3072, 24, 24)]   // modern-cnn pool1 at batch 128: 12 outputs per row
+    [InlineData(6144, 12, 12)]   // modern-cnn pool2: 6 outputs per row, a vector step and a scalar tail
+    [InlineData(7, 9, 37)]       // odd H and W: the last row and column get no gradient
+    [InlineData(5, 2, 2)]        // one window per plane
+    [InlineData(4, 31, 70)]      // 35 outputs per row
+    public void MaxPool2x2Backward_MatchesScatter_BitForBit_AtAnyThreadCount(int planes, int height, int width)
+    {
+        int outH = height / 2, outW = width / 2;
+        var rng = new RandomGenerator(11);
+        float[] x = new float[planes * height * width], dy = new float[planes * outH * outW];
+        for (int i = 0; i < x.Length; i++) x[i] = MathF.Round((float)(rng.NextDouble() * 8 - 4) * 2) / 2; // ties
+        for (int i = 0; i < dy.Length; i++) dy[i] = (float)(rng.NextDouble() * 2 - 1);
+        // −0 must come out as +0 (0 + −0 in the scatter), NaN and infinities must pass through.
+        dy[0] = -0f;
+        dy[dy.Length / 2] = -0f;
+        dy[^1] = float.NaN;
+        if (dy.Length > 2) dy[1] = float.NegativeInfinity;
+        float[] y = new float[dy.Length], expected = new float[x.Length];
+        int[] argmax = new int[dy.Length];
+        K.MaxPoolForwardNaive<float>(y, argmax, x, planes, height, width, 2, 2, outH, outW);
+        K.MaxPoolBackward<float>(expected, dy, argmax);
+        int saved = NeuralNetSettings.MaxDegreeOfParallelism;
+        try
+        {
+            foreach (int threads in new[] { 1, 2, 3 })
+            {
+                NeuralNetSettings.MaxDegreeOfParallelism = threads;
+                float[] dx = Enumerable.Repeat(float.NaN, x.Length).ToArray();
+                K.MaxPool2x2Backward<float>(dx, dy, argmax, planes, height, width);
+                dx.Select(BitConverter.SingleToInt32Bits).Should().Equal(expected.Select(BitConverter.SingleToInt32Bits),
+                    $"{threads} thread(s)");
+            }
+        }
+        finally
+        {
+            NeuralNetSettings.MaxDegreeOfParallelism = saved;
+        }
+        double[] dyDouble = dy.Select(v => (double)v).ToArray(), dxDouble = new double[x.Length], expectedDouble = new double[x.Length];
+        K.MaxPoolBackward<double>(expectedDouble, dyDouble, argmax);
+        K.MaxPool2x2Backward<double>(dxDouble, dyDouble, argmax, planes, height, width);
+        dxDouble.Should().Equal(expectedDouble, (u, v) => u.Equals(v));
+        FluentActions.Invoking(() => K.MaxPool2x2Backward<float>(new float[x.Length + 1], dy, argmax, planes, height, width))
+            .Should().Throw<ArgumentException>().WithMessage("*MaxPool2x2Backward*");
+    }
+
     [Fact]
     public void BadArguments_Throw()
     {

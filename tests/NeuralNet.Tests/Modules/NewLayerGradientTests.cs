@@ -235,6 +235,35 @@ public class NewLayerGradientTests
         bn.Invoking(m => m.Forward(nan, true)).Should().Throw<ArgumentException>().WithMessage("*must be finite*");
     }
 
+    [Theory]
+    [InlineData(float.NaN, "NaN")]
+    [InlineData(float.PositiveInfinity, "Infinity")]
+    [InlineData(float.NegativeInfinity, "-Infinity")]
+    public void BatchNormTraining_NonFiniteInput_ThrowsNamingTheElement_AndKeepsTheRunningStatistics(float bad, string shown)
+    {
+        // Training finds a non-finite input through the statistics it computes anyway; the message still names the first
+        // such element, and the running statistics do not take the batch in.
+        var bn2 = new BatchNorm2d<float>(3);
+        var x = new NdArray<float>(4, 3, 5, 6);
+        var rng = new RandomGenerator(5);
+        for (int i = 0; i < x.Length; i++) x.Data[i] = (float)rng.NextDouble();
+        bn2.Forward(x, true);
+        float[] mean = bn2.RunningMean.Data.ToArray(), variance = bn2.RunningVariance.Data.ToArray();
+        x[2, 1, 3, 4] = bad;
+        x[3, 2, 0, 0] = float.NaN;
+        bn2.Invoking(m => m.Forward(x, true)).Should().Throw<ArgumentException>()
+            .WithMessage($"BatchNorm2d(3*input*[2, 1, 3, 4]*{shown}*");
+        bn2.RunningMean.Data.Should().Equal(mean);
+        bn2.RunningVariance.Data.Should().Equal(variance);
+        bn2.NumBatchesTracked.Data[0].Should().Be(1f);
+
+        var bn1 = new BatchNorm1d<float>(4);
+        var rows = new NdArray<float>(3, 4);
+        rows[1, 2] = bad;
+        bn1.Invoking(m => m.Forward(rows, true)).Should().Throw<ArgumentException>().WithMessage($"BatchNorm1d(4*[1, 2]*{shown}*");
+        bn1.Invoking(m => m.Forward(rows, false)).Should().Throw<ArgumentException>().WithMessage($"BatchNorm1d(4*[1, 2]*{shown}*");
+    }
+
     [Fact]
     public void FloatAndDouble_AgreeWithin1e4()
     {
