@@ -99,9 +99,14 @@ internal static class FitProfile
             return Stopwatch.GetElapsedTime(timer.Begin, timer.End).TotalSeconds;
         }
 
-        // Per replica variant (0: the row-by-row span copy, 1: Cpu.GatherRows), per phase, every step's microseconds.
-        var phaseSteps = new[] { PhaseNames.Select(_ => new List<double>()).ToArray(), PhaseNames.Select(_ => new List<double>()).ToArray() };
-        var replicaSteps = new[] { new List<double>(), new List<double>() };
+        // Per replica variant (0: the row-by-row span copy, 1: Cpu.GatherRows, 2: the next batch gathered by a thread of its
+        // own while the step runs, double-buffered), per phase, every step's microseconds.
+        const int variants = 3;
+        string[] variantNames = ["span gather", "kernel gather", "background gather"];
+        var phaseSteps = Enumerable.Range(0, variants).Select(_ => PhaseNames.Select(_ => new List<double>()).ToArray()).ToArray();
+        var replicaSteps = Enumerable.Range(0, variants).Select(_ => new List<double>()).ToArray();
+        var spare = gathered.ToDictionary(kv => kv.Key, kv => new NdArray<float>(kv.Value.X.ShapeArray()));
+        var background = new BackgroundGather(inputs.Data, rowLength);
         double ReplicaEpoch(int variant)
         {
             history.EnsureIterationCapacity(batches.Count);
@@ -116,7 +121,9 @@ internal static class FitProfile
             for (int i = 0; i < n; i++) order[i] = i;
             random.Shuffle(order.AsSpan());
             t = Stopwatch.GetTimestamp();
-            for (int offset = 0; offset < n; offset += batch)
+            NdArray<float> Buffer(int step, int b) => step % 2 == 0 ? gathered[b].X : spare[b];
+            if (variant == 2) background.Start(order, 0, Math.Min(batch, n), Buffer(0, Math.Min(batch, n)));
+            for (int offset = 0, step = 0; offset < n; offset += batch, step++)
             {
                 int b = Math.Min(batch, n - offset);
                 var (x, y) = gathered[b];
@@ -128,9 +135,19 @@ internal static class FitProfile
                     for (int i = 0; i < b; i++)
                         src.Slice(rows[i] * rowLength, rowLength).CopyTo(dst.Slice(i * rowLength, rowLength));
                 }
-                else
+                else if (variant == 1)
                 {
                     Cpu.GatherRows(dst, src, rowLength, rows);
+                }
+                else
+                {
+                    background.Wait();
+                    x = Buffer(step, b);
+                    if (offset + b < n)
+                    {
+                        int next = Math.Min(batch, n - offset - b);
+                        background.Start(order, offset + b, next, Buffer(step + 1, next));
+                    }
                 }
                 Lap(0);
                 for (int i = 0; i < b; i++) y[i] = labels[rows[i]];
@@ -170,8 +187,7 @@ internal static class FitProfile
         // Warm-up: one epoch of each (compiles everything, allocates the modules' buffers, faults the data in).
         RawEpoch();
         FitEpoch();
-        ReplicaEpoch(0);
-        ReplicaEpoch(1);
+        for (int v = 0; v < variants; v++) ReplicaEpoch(v);
         rawSteps.Clear();
         timer.Steps.Clear();
         foreach (var lists in phaseSteps) foreach (var list in lists) list.Clear();
@@ -179,13 +195,12 @@ internal static class FitProfile
 
         var raw = new List<double>();
         var fit = new List<double>();
-        var replica = new[] { new List<double>(), new List<double>() };
+        var replica = Enumerable.Range(0, variants).Select(_ => new List<double>()).ToArray();
         for (int round = 0; round < options.Epochs; round++)
         {
             raw.Add(RawEpoch());
             fit.Add(FitEpoch());
-            replica[0].Add(ReplicaEpoch(0));
-            replica[1].Add(ReplicaEpoch(1));
+            for (int v = 0; v < variants; v++) replica[v].Add(ReplicaEpoch(v));
         }
 
         static double Spread(List<double> v) => (v.Max() - v.Min()) / Json.Median(v);
@@ -200,17 +215,64 @@ internal static class FitProfile
             ["rounds"] = options.Epochs, ["steps_per_epoch"] = batches.Count,
             ["epoch samples/s (median, spread): raw"] = $"{n / Json.Median(raw):F0} ({Spread(raw):P0})",
             ["fit"] = $"{n / Json.Median(fit):F0} ({Spread(fit):P0})",
-            ["replica span gather"] = $"{n / Json.Median(replica[0]):F0} ({Spread(replica[0]):P0})",
-            ["replica kernel gather"] = $"{n / Json.Median(replica[1]):F0} ({Spread(replica[1]):P0})",
             ["step us: raw"] = Steps(rawSteps), ["step us: fit"] = Steps(timer.Steps),
-            ["step us: replica span gather"] = Steps(replicaSteps[0]), ["step us: replica kernel gather"] = Steps(replicaSteps[1]),
         };
-        for (int v = 0; v < 2; v++)
+        for (int v = 0; v < variants; v++)
+        {
+            record["replica " + variantNames[v]] = $"{n / Json.Median(replica[v]):F0} ({Spread(replica[v]):P0})";
+            record["step us: replica " + variantNames[v]] = Steps(replicaSteps[v]);
+        }
+        for (int v = 0; v < variants; v++)
             for (int p = 0; p < PhaseNames.Length; p++)
-                record[$"{(v == 0 ? "span" : "kernel")} {PhaseNames[p]} us"] = Steps(phaseSteps[v][p]);
+                record[$"{variantNames[v]}: {PhaseNames[p]} us"] = Steps(phaseSteps[v][p]);
         record["load"] = LoadAverage();
         Json.Emit(record);
         GatherVariants(inputs, n, rowLength, batch, options.Epochs);
+    }
+
+    public static void GatherOnly(Options options)
+    {
+        var net = TrainBenchmark.Select(options.Net);
+        var (inputs, labels, _) = BenchmarkData.LoadAll(options.Data, options.MnistDirectory, options.Examples[options.Net], net.ExampleShape);
+        GatherVariants(inputs, labels.Length, inputs.Length / labels.Length, net.Batch, options.Epochs);
+    }
+
+    /// <summary>A thread of its own that gathers one batch at a time on request (one thread: the kernel pool is the step's).</summary>
+    private sealed class BackgroundGather
+    {
+        private readonly float[] _source;
+        private readonly int _rowLength;
+        private readonly SemaphoreSlim _go = new(0), _done = new(0);
+        private int[] _order = [];
+        private int _offset, _count;
+        private NdArray<float>? _destination;
+
+        public BackgroundGather(float[] source, int rowLength)
+        {
+            (_source, _rowLength) = (source, rowLength);
+            new Thread(Loop) { IsBackground = true, Name = "background gather" }.Start();
+        }
+
+        public void Start(int[] order, int offset, int count, NdArray<float> destination)
+        {
+            (_order, _offset, _count, _destination) = (order, offset, count, destination);
+            _go.Release();
+        }
+
+        public void Wait() => _done.Wait();
+
+        private void Loop()
+        {
+            while (true)
+            {
+                _go.Wait();
+                ReadOnlySpan<float> src = _source;
+                Span<float> dst = _destination!.AsSpan();
+                for (int i = 0; i < _count; i++)
+                    src.Slice(_order[_offset + i] * _rowLength, _rowLength).CopyTo(dst.Slice(i * _rowLength, _rowLength));
+                _done.Release();
+            }
+        }
     }
 
     private static string LoadAverage() => File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Trim() : "";

@@ -25,6 +25,9 @@ try
         case "fit":
             FitBenchmark.Run(options);
             break;
+        case "gather-only":
+            FitProfile.GatherOnly(options);
+            break;
         case "fit-profile":
             FitProfile.Run(options);
             break;
