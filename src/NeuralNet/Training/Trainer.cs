@@ -792,13 +792,10 @@ public sealed class Trainer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>What a data set is trained against: class labels or (N, K) float targets (exactly one is non-null).</summary>
     private readonly record struct Targets(int[]? Labels, NdArray<T>? Values);
 
-    private static void Gather(NdArray<T> source, ReadOnlySpan<int> rows, Span<T> destination)
-    {
-        int rowLength = destination.Length / rows.Length;
-        ReadOnlySpan<T> src = source.AsSpan();
-        for (int i = 0; i < rows.Length; i++)
-            src.Slice(rows[i] * rowLength, rowLength).CopyTo(destination.Slice(i * rowLength, rowLength));
-    }
+    /// <summary>Copies the given rows of <paramref name="source"/> into <paramref name="destination"/>, in order: a shuffled batch's
+    /// rows lie at random places in a data set larger than the caches, so the copy runs on the kernel threads.</summary>
+    private static void Gather(NdArray<T> source, ReadOnlySpan<int> rows, Span<T> destination) =>
+        Cpu.GatherRows(destination, source.AsSpan(), destination.Length / rows.Length, rows);
 
     /// <summary>Validates inputs against the model and labels or targets against its output; returns the number of classes (outputs).</summary>
     private int CheckData(NdArray<T> inputs, Targets targets, string what)
