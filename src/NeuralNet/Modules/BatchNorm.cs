@@ -130,7 +130,7 @@ public abstract class BatchNorm<T> : Module<T> where T : unmanaged, IFloatingPoi
         (int n, int s) = Layout(input.Shape);
         // Training reads every input value into a per-channel sum, and a sum with a NaN or an infinity among its terms is
         // not finite, so the full scan for the error message runs only when a statistic comes out non-finite.
-        if (!training) ModuleChecks.ThrowIfNotFinite(Label, nameof(input), input);
+        if (!training && !InputKnownFinite) ModuleChecks.ThrowIfNotFinite(Label, nameof(input), input);
         int c = NumFeatures;
         var y = ModuleChecks.Ensure(ref _output, input.Shape);
         ReadOnlySpan<T> gamma = Affine ? Weight!.Value.Data : default, beta = Affine ? Bias!.Value.Data : default;

@@ -176,7 +176,7 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
             throw new ArgumentException(
                 $"{_label}: expected input of shape (N, {InChannels}, H, W) with H, W ≥ {Math.Max(1, KernelSize - 2 * Padding)}, got {input.ShapeString}.",
                 nameof(input));
-        ModuleChecks.ThrowIfNotFinite(_label, nameof(input), input);
+        if (!InputKnownFinite) ModuleChecks.ThrowIfNotFinite(_label, nameof(input), input);
 
         int n = input.Dim(0), h = input.Dim(2), w = input.Dim(3);
         int outH = OutSize(h), outW = OutSize(w), colSize = FanIn * outH * outW;

@@ -89,7 +89,7 @@ public sealed class Dense<T> : Module<T>, IWeightedModule<T> where T : unmanaged
     {
         ArgumentNullException.ThrowIfNull(input);
         ModuleChecks.ThrowIfWrongShape(_label, nameof(input), input, [InFeatures]);
-        ModuleChecks.ThrowIfNotFinite(_label, nameof(input), input);
+        if (!InputKnownFinite) ModuleChecks.ThrowIfNotFinite(_label, nameof(input), input);
         int n = input.Dim(0);
         var y = ModuleChecks.Ensure(ref _output, n, [OutFeatures]);
         Kernels.Cpu.Gemm<T>(false, true, n, OutFeatures, InFeatures,

@@ -20,6 +20,9 @@ public sealed class Flatten<T> : Module<T> where T : unmanaged, IFloatingPointIe
     public override string Name => "Flatten";
 
     /// <inheritdoc/>
+    internal override bool PreservesFiniteness => true;
+
+    /// <inheritdoc/>
     public override int[] GetOutputShape(ReadOnlySpan<int> inputShape)
     {
         if (inputShape.Length < 1)
@@ -40,7 +43,7 @@ public sealed class Flatten<T> : Module<T> where T : unmanaged, IFloatingPointIe
         ArgumentNullException.ThrowIfNull(input);
         if (input.Rank < 2)
             throw new ArgumentException($"Flatten: expected input of shape (N, …) with rank ≥ 2, got {input.ShapeString}.", nameof(input));
-        ModuleChecks.ThrowIfNotFinite("Flatten", nameof(input), input);
+        if (!InputKnownFinite) ModuleChecks.ThrowIfNotFinite("Flatten", nameof(input), input);
         int n = input.Dim(0);
         if (_outputView is null || !ReferenceEquals(_outputView.Data, input.Data) || _outputView.Dim(0) != n)
         {

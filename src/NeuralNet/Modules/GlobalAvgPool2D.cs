@@ -31,7 +31,7 @@ public sealed class GlobalAvgPool2D<T> : Module<T> where T : unmanaged, IFloatin
         ArgumentNullException.ThrowIfNull(input);
         if (input.Rank != 4)
             throw new ArgumentException($"{Name}: expected input of shape (N, C, H, W), got {input.ShapeString}.", nameof(input));
-        ModuleChecks.ThrowIfNotFinite(Name, nameof(input), input);
+        if (!InputKnownFinite) ModuleChecks.ThrowIfNotFinite(Name, nameof(input), input);
         int n = input.Dim(0), c = input.Dim(1);
         var y = ModuleChecks.Ensure(ref _output, n, [c]);
         Kernels.Cpu.GlobalAvgPoolForward<T>(y.Data, input.Data, n * c, input.Dim(2) * input.Dim(3));

@@ -51,6 +51,9 @@ public sealed class MaxPool2D<T> : Module<T> where T : unmanaged, IFloatingPoint
     public override string Name => "MaxPool2D";
 
     /// <inheritdoc/>
+    internal override bool PreservesFiniteness => true;
+
+    /// <inheritdoc/>
     public override int[] GetOutputShape(ReadOnlySpan<int> inputShape)
         => ModuleChecks.PoolOutputShape(_label, inputShape, KernelSize, Stride, Padding);
 
@@ -59,7 +62,7 @@ public sealed class MaxPool2D<T> : Module<T> where T : unmanaged, IFloatingPoint
     {
         ArgumentNullException.ThrowIfNull(input);
         ModuleChecks.ThrowIfNotPoolInput(_label, input, KernelSize, Padding);
-        ModuleChecks.ThrowIfNotFinite(_label, nameof(input), input);
+        if (!InputKnownFinite) ModuleChecks.ThrowIfNotFinite(_label, nameof(input), input);
         int n = input.Dim(0), c = input.Dim(1), h = input.Dim(2), w = input.Dim(3);
         int outH = OutSize(h), outW = OutSize(w);
         var y = ModuleChecks.Ensure(ref _output, n, [c, outH, outW]);

@@ -37,6 +37,20 @@ public abstract class Module<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// layer used on its own with the flag false returns its input-gradient buffer with unspecified contents.</remarks>
     public bool ComputeInputGradient { get; set; } = true;
 
+    /// <summary>
+    /// Whether a finite input always gives a finite output (ReLU, max pooling, flatten, …). Such a layer checks its own
+    /// input, so its output needs no second scan: a <see cref="Sequential{T}"/> tells the next layer so through
+    /// <see cref="InputKnownFinite"/>.
+    /// </summary>
+    internal virtual bool PreservesFiniteness => false;
+
+    /// <summary>
+    /// Set by <see cref="Sequential{T}"/> for the duration of one <see cref="Forward"/> call when the input is the output of
+    /// a layer that checked its own input and <see cref="PreservesFiniteness"/>: the layer then skips its NaN/infinity scan
+    /// of the input, which could find nothing. False whenever the layer is called on its own.
+    /// </summary>
+    internal bool InputKnownFinite { get; set; }
+
     /// <summary>The trainable parameters, in a fixed order. Empty for parameter-free modules.</summary>
     public virtual IReadOnlyList<Parameter<T>> Parameters => [];
 

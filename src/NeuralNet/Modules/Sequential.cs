@@ -144,7 +144,21 @@ public sealed class Sequential<T> : Module<T> where T : unmanaged, IFloatingPoin
             throw new ArgumentException(
                 $"Sequential: expected input of shape {_expectedInput}, got {input.ShapeString}.", nameof(input));
         var x = input;
-        for (int i = 0; i < _layers.Length; i++) x = _layers[i].Forward(x, training);
+        for (int i = 0; i < _layers.Length; i++)
+        {
+            var layer = _layers[i];
+            // Every layer checks its input for NaN and infinity (naming itself) unless it is known finite: the output of a
+            // layer that checked its own input and cannot create a non-finite value.
+            layer.InputKnownFinite = i > 0 && _layers[i - 1].PreservesFiniteness;
+            try
+            {
+                x = layer.Forward(x, training);
+            }
+            finally
+            {
+                layer.InputKnownFinite = false;
+            }
+        }
         return x;
     }
 

@@ -27,7 +27,7 @@ public abstract class Activation<T> : Module<T> where T : unmanaged, IFloatingPo
         if (input.Rank < 2)
             throw new ArgumentException($"{Name}: expected input of shape (N, …) with rank ≥ 2, got {input.ShapeString}.", nameof(input));
         ValidateShape(input.Shape, perExample: false);
-        ModuleChecks.ThrowIfNotFinite(Name, nameof(input), input);
+        if (!InputKnownFinite) ModuleChecks.ThrowIfNotFinite(Name, nameof(input), input);
         var y = ModuleChecks.Ensure(ref _output, input.Shape);
         Apply(input, y);
         _input = input;

@@ -23,6 +23,9 @@ public sealed class LeakyReLU<T> : Activation<T> where T : unmanaged, IFloatingP
     public double NegativeSlope { get; }
 
     /// <inheritdoc/>
+    internal override bool PreservesFiniteness => Math.Abs(NegativeSlope) <= 1; // α·x stays finite
+
+    /// <inheritdoc/>
     public override string Name => "LeakyReLU";
 
     /// <inheritdoc/>

@@ -13,6 +13,9 @@ public sealed class ReLU<T> : Activation<T> where T : unmanaged, IFloatingPointI
     public override string Name => "ReLU";
 
     /// <inheritdoc/>
+    internal override bool PreservesFiniteness => true;
+
+    /// <inheritdoc/>
     protected override void Apply(NdArray<T> x, NdArray<T> y) => Kernels.Cpu.ReluForward<T>(y.AsSpan(), x.Data);
 
     /// <inheritdoc/>

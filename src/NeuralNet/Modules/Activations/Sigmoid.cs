@@ -12,6 +12,9 @@ public sealed class Sigmoid<T> : Activation<T> where T : unmanaged, IFloatingPoi
     public override string Name => "Sigmoid";
 
     /// <inheritdoc/>
+    internal override bool PreservesFiniteness => true;
+
+    /// <inheritdoc/>
     protected override void Apply(NdArray<T> x, NdArray<T> y) => Kernels.Cpu.SigmoidForward<T>(y.AsSpan(), x.Data);
 
     /// <inheritdoc/>

@@ -12,6 +12,9 @@ public sealed class Tanh<T> : Activation<T> where T : unmanaged, IFloatingPointI
     public override string Name => "Tanh";
 
     /// <inheritdoc/>
+    internal override bool PreservesFiniteness => true;
+
+    /// <inheritdoc/>
     protected override void Apply(NdArray<T> x, NdArray<T> y) => Kernels.Cpu.TanhForward<T>(y.AsSpan(), x.Data);
 
     /// <inheritdoc/>
