@@ -83,9 +83,10 @@ internal static class FitBenchmark
         }
         int stepsPerEpoch = (n + net.Batch - 1) / net.Batch;
         // Managed allocation per step after the first epoch (the first allocates the modules' buffers once).
-        double allocPerStep = clock.Ends.Count > 1
+        // Null (JSON null) after a single epoch: there is no later epoch to measure.
+        double? allocPerStep = clock.Ends.Count > 1
             ? (clock.Allocated[^1] - clock.Allocated[0]) / (double)((clock.Ends.Count - 1) * stepsPerEpoch)
-            : double.NaN;
+            : null;
         Json.Emit(new()
         {
             ["framework"] = "neuralnet", ["kind"] = "fit", ["net"] = options.Net, ["title"] = net.Title,

@@ -215,7 +215,7 @@ internal static class FitProfile
             string text = $"p5 {sorted[sorted.Length / 20]:F0} p10 {sorted[sorted.Length / 10]:F0} p25 {sorted[sorted.Length / 4]:F0} median {sorted[sorted.Length / 2]:F0}";
             return phase ? text : $"{text} fast {v.Count(t => t <= fastLimit) / (double)v.Count:P0}";
         }
-        var record = new Dictionary<string, object>
+        var record = new Dictionary<string, object?>
         {
             ["framework"] = "neuralnet", ["kind"] = "fit-profile", ["net"] = options.Net, ["batch"] = batch, ["examples"] = n,
             ["rounds"] = options.Epochs, ["steps_per_epoch"] = batches.Count,
@@ -321,7 +321,7 @@ internal static class FitProfile
                 }
             }
         NeuralNetSettings.MaxDegreeOfParallelism = threadsBefore;
-        var record = new Dictionary<string, object> { ["framework"] = "neuralnet", ["kind"] = "gather-us-per-batch (p10, median, p90 of single batches)" };
+        var record = new Dictionary<string, object?> { ["framework"] = "neuralnet", ["kind"] = "gather-us-per-batch (p10, median, p90 of single batches)" };
         for (int v = 0; v < variants.Count; v++)
         {
             var sorted = times[v].Order().ToArray();

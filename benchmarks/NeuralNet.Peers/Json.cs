@@ -5,7 +5,7 @@ namespace NeuralNet.Peers;
 /// <summary>JSON-lines output for the driver.</summary>
 internal static class Json
 {
-    public static void Emit(Dictionary<string, object> record)
+    public static void Emit(Dictionary<string, object?> record)
     {
         Console.Out.WriteLine(JsonSerializer.Serialize(record));
         Console.Out.Flush();
