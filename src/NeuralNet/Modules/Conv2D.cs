@@ -35,29 +35,13 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
     private NdArray<T>? _input;
     private NdArray<T>? _output;
     private NdArray<T>? _inputGradient;
-    private T[] _cols = [];
-    private T[] _dcols = [];
-    private T[] _dWPartial = [];
     private NdArray<T>? _outputGradient;
     private ChunkJob? _job;
-    private bool _colsHoldBatch;
     private bool _direct;            // the plan's single-channel direct kernels instead of im2col + GEMM
     private bool _batched;           // the plan's batched path: one GEMM per chunk of images
     private Kernels.ConvolutionPlan _plan;
-    private T[] _batchScratch = [];  // per thread: the chunk's input-gradient columns, then its (OC, chunk·OH·OW) output gradients
-    private int _batchScratchLength;
-    private T[] _scratch = [];
-    private int _scratchLength;
-    private bool _packedIm2Col;
-    private T[] _packedCols = [];
-    private int _packedLength;
+    private readonly Kernels.ConvolutionWorkspace<T> _work = new();   // the plan's scratch buffers
 
-    // At most this many image chunks: enough to balance two or more threads, few enough that the per-chunk weight
-    // gradient sums cost little to keep and add.
-    private const int MaxChunks = 8;
-
-    // Below this many multiply-adds per pass the batch stays on the calling thread (waking a worker costs more).
-    private const long ParallelThreshold = 1L << 18;
     private int _outH, _outW;
 
     /// <summary>Creates a convolution with zero biases and weights drawn from <paramref name="initializer"/> (Xavier uniform by default).</summary>
@@ -179,35 +163,12 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
         if (!InputKnownFinite) ModuleChecks.ThrowIfNotFinite(_label, nameof(input), input);
 
         int n = input.Dim(0), h = input.Dim(2), w = input.Dim(3);
-        int outH = OutSize(h), outW = OutSize(w), colSize = FanIn * outH * outW;
+        int outH = OutSize(h), outW = OutSize(w);
         var y = ModuleChecks.Ensure(ref _output, n, [OutChannels, outH, outW]);
         _plan = Kernels.Cpu.PlanConvolution<T>(InChannels, OutChannels, KernelSize, Stride, Padding, outH, outW);
         _direct = _plan.Training == Kernels.ConvolutionPath.Direct;
 
-        _packedIm2Col = false;
-        if (_direct)
-        {
-            // The single-channel kernels read the image in place: no columns, one scratch slot per chunk.
-            _scratchLength = Kernels.Cpu.Conv2DSingleChannelScratchLength(OutChannels, h, w, KernelSize, KernelSize);
-            if (_scratch.Length < (long)ChunkCount(n) * _scratchLength) _scratch = new T[checked(ChunkCount(n) * _scratchLength)];
-            _colsHoldBatch = false;
-        }
-        else if (!training && _plan.PackedInference)
-        {
-            // Inference: nothing reads the columns but the product, so im2col writes them straight into the GEMM's packed
-            // panels, one slot per chunk (a backward pass after this rebuilds plain columns).
-            _packedIm2Col = true;
-            _packedLength = Kernels.Cpu.PackedIm2ColLength(FanIn, outH * outW);
-            if (_packedCols.Length < (long)ChunkCount(n) * _packedLength) _packedCols = new T[checked(ChunkCount(n) * _packedLength)];
-            _colsHoldBatch = false;
-        }
-        else
-        {
-            // Training keeps every image's columns for the weight gradient; inference needs one slot per chunk.
-            int slots = training ? n : ChunkCount(n);
-            if (_cols.Length < (long)slots * colSize) _cols = new T[checked(slots * colSize)];
-            _colsHoldBatch = training;
-        }
+        _work.PrepareForward(_plan, n, training, OutChannels, FanIn, h, w, KernelSize, outH * outW);
         _input = input;
         _outH = outH;
         _outW = outW;
@@ -223,22 +184,11 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
         ModuleChecks.ThrowIfGradientMismatch(_label, outputGradient, _output);
         var x = _input!;
         int n = x.Dim(0), h = x.Dim(2), w = x.Dim(3);
-        int spatial = _outH * _outW, colSize = FanIn * spatial, chunks = ChunkCount(n);
+        int spatial = _outH * _outW, chunks = ChunkCount(n);
         ModuleChecks.Ensure(ref _inputGradient, n, [InChannels, h, w]);
         _batched = _plan.Training == Kernels.ConvolutionPath.Batched;
-        if (_batched)
-        {
-            // Every chunk's columns side by side; after an inference forward pass they are rebuilt in that layout.
-            if (!_colsHoldBatch && _cols.Length < (long)n * colSize) _cols = new T[checked(n * colSize)];
-            EnsureBatchScratch(n);
-        }
-        else
-        {
-            if (ComputeInputGradient && _dcols.Length < (long)chunks * colSize) _dcols = new T[checked(chunks * colSize)];
-            if (!_direct && !_colsHoldBatch && _cols.Length < (long)chunks * colSize) _cols = new T[checked(chunks * colSize)];
-        }
         int wLength = Weight.Value.Length;
-        if (_dWPartial.Length < (long)(chunks - 1) * wLength) _dWPartial = new T[checked((chunks - 1) * wLength)];
+        _work.PrepareBackward(_plan, n, FanIn, OutChannels, spatial, wLength, ComputeInputGradient, ThreadCount(n));
 
         _outputGradient = outputGradient;
         try
@@ -252,7 +202,7 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
 
         // Chunk 0 accumulated into dW itself; the others' sums are added in chunk order, whatever thread made them.
         Span<T> dW = Weight.Gradient.AsSpan();
-        for (int c = 1; c < chunks; c++) TensorPrimitives.Add(dW, _dWPartial.AsSpan((c - 1) * wLength, wLength), dW);
+        for (int c = 1; c < chunks; c++) TensorPrimitives.Add(dW, _work.WeightGradientPartials.AsSpan((c - 1) * wLength, wLength), dW);
         if (Bias is not null)
         {
             var db = Bias.Gradient.AsSpan();
@@ -264,32 +214,12 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
         return _inputGradient!;
     }
 
-    /// <summary>One batched-path work space per thread that may run chunks (<see cref="ThreadCount"/>).</summary>
-    private void EnsureBatchScratch(int batch)
-    {
-        _batchScratchLength = checked((int)_plan.BatchedScratch(ChunkSize(batch), FanIn, OutChannels, _outH * _outW));
-        long needed = (long)ThreadCount(batch) * _batchScratchLength;
-        if (_batchScratch.Length < needed) _batchScratch = new T[checked((int)needed)];
-    }
+    private static int ChunkSize(int batch) => Kernels.ConvolutionChunks.Size(batch);
 
-    /// <summary>
-    /// The batch is cut into chunks of consecutive images that depend on the batch size only (at most
-    /// <see cref="MaxChunks"/>), so which thread runs a chunk never changes a result.
-    /// </summary>
-    private static int ChunkSize(int batch) => (batch + MaxChunks - 1) / MaxChunks;
+    private static int ChunkCount(int batch) => Kernels.ConvolutionChunks.Count(batch);
 
-    private static int ChunkCount(int batch)
-    {
-        int size = ChunkSize(batch);
-        return (batch + size - 1) / size;
-    }
-
-    /// <summary>The threads a pass over <paramref name="batch"/> images runs on: one below <see cref="ParallelThreshold"/>.</summary>
-    private int ThreadCount(int batch)
-    {
-        long work = (long)batch * OutChannels * FanIn * _outH * _outW;
-        return work >= ParallelThreshold ? Math.Max(1, Math.Min(NeuralNetSettings.MaxDegreeOfParallelism, ChunkCount(batch))) : 1;
-    }
+    /// <summary>The threads a pass over <paramref name="batch"/> images runs on (one for a small pass).</summary>
+    private int ThreadCount(int batch) => Kernels.ConvolutionChunks.Threads(batch, (long)batch * OutChannels * FanIn * _outH * _outW);
 
     /// <summary>Runs every chunk of the batch, on up to <see cref="NeuralNetSettings.MaxDegreeOfParallelism"/> threads.</summary>
     private void RunChunks(int batch, bool backward)
@@ -313,7 +243,7 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
         int first = chunk * size, end = Math.Min(_input.Dim(0), first + size);
         if (_batched)
         {
-            if (backward) BackwardChunk(chunk, first, end, _batchScratch.AsSpan(part * _batchScratchLength, _batchScratchLength));
+            if (backward) BackwardChunk(chunk, first, end, _work.BatchScratch.AsSpan(part * _work.BatchScratchLength, _work.BatchScratchLength));
             else ForwardChunk(first, end);
         }
         else if (backward)
@@ -335,7 +265,7 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
         var x = _input!;
         int h = x.Dim(2), w = x.Dim(3), spatial = _outH * _outW, images = end - first;
         int colRows = FanIn, colSize = colRows * spatial, imageSize = InChannels * h * w, ld = images * spatial;
-        var cols = _cols.AsSpan(first * colSize, images * colSize);
+        var cols = _work.Columns.AsSpan(first * colSize, images * colSize);
         Span<T> y = _output!.AsSpan();
         T[] wData = Weight.Value.Data;
         for (int b = 0; b < images; b++)
@@ -366,8 +296,8 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
         var x = _input!;
         int h = x.Dim(2), w = x.Dim(3), spatial = _outH * _outW, images = end - first;
         int colRows = FanIn, colSize = colRows * spatial, imageSize = InChannels * h * w, ld = images * spatial, wLength = Weight.Value.Length;
-        var cols = _cols.AsSpan(first * colSize, images * colSize);
-        if (!_colsHoldBatch)
+        var cols = _work.Columns.AsSpan(first * colSize, images * colSize);
+        if (!_work.ColumnsHoldBatch)
         {
             // The forward pass ran in inference mode and kept no columns: rebuild this chunk's.
             for (int b = 0; b < images; b++)
@@ -377,7 +307,7 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
         var dyRows = scratch.Slice(colSize * images, OutChannels * ld);
         Kernels.Cpu.GatherChunkPlanes<T>(dyRows,
             new ReadOnlySpan<T>(_outputGradient!.Data, first * OutChannels * spatial, images * OutChannels * spatial), images, OutChannels, spatial);
-        Span<T> dW = chunk == 0 ? Weight.Gradient.AsSpan() : _dWPartial.AsSpan((chunk - 1) * wLength, wLength);
+        Span<T> dW = chunk == 0 ? Weight.Gradient.AsSpan() : _work.WeightGradientPartials.AsSpan((chunk - 1) * wLength, wLength);
         Kernels.Cpu.Gemm<T>(false, true, OutChannels, colRows, ld, dyRows, ld, cols, ld, dW, colRows, accumulate: chunk == 0);
         if (!ComputeInputGradient) return;
         var dcols = scratch[..(colSize * images)];
@@ -406,12 +336,12 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
             {
                 Kernels.Cpu.Conv2DSingleChannel(MemoryMarshal.Cast<T, float>(yi),
                     MemoryMarshal.Cast<T, float>(x.Data.AsSpan(i * imageSize, imageSize)), MemoryMarshal.Cast<T, float>(wData.AsSpan()),
-                    MemoryMarshal.Cast<T, float>(_scratch.AsSpan(chunk * _scratchLength, _scratchLength)),
+                    MemoryMarshal.Cast<T, float>(_work.DirectScratch.AsSpan(chunk * _work.DirectLength, _work.DirectLength)),
                     OutChannels, h, w, KernelSize, KernelSize);
             }
-            else if (_packedIm2Col)
+            else if (_work.PackedForward)
             {
-                var packed = MemoryMarshal.Cast<T, float>(_packedCols.AsSpan(chunk * _packedLength, _packedLength));
+                var packed = MemoryMarshal.Cast<T, float>(_work.PackedColumns.AsSpan(chunk * _work.PackedLength, _work.PackedLength));
                 Kernels.Cpu.Im2ColPacked(packed, MemoryMarshal.Cast<T, float>(x.Data.AsSpan(i * imageSize, imageSize)),
                     InChannels, h, w, KernelSize, KernelSize, Stride, Padding, _outH, _outW);
                 Kernels.Cpu.GemmPackedB(OutChannels, spatial, colRows, MemoryMarshal.Cast<T, float>(wData.AsSpan()), colRows,
@@ -419,7 +349,7 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
             }
             else
             {
-                var cols = _cols.AsSpan((_colsHoldBatch ? i : chunk) * colSize, colSize);
+                var cols = _work.Columns.AsSpan((_work.ColumnsHoldBatch ? i : chunk) * colSize, colSize);
                 Kernels.Cpu.Im2Col<T>(cols, x.Data.AsSpan(i * imageSize, imageSize), InChannels, h, w,
                     KernelSize, KernelSize, Stride, Padding, _outH, _outW);
                 Kernels.Cpu.Gemm<T>(false, false, OutChannels, spatial, colRows, wData, colRows, cols, spatial, yi, spatial, accumulate: false);
@@ -446,7 +376,7 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
         int h = x.Dim(2), w = x.Dim(3), spatial = _outH * _outW;
         int colRows = FanIn, colSize = colRows * spatial, imageSize = InChannels * h * w, wLength = Weight.Value.Length;
         T[] wData = Weight.Value.Data, dy = _outputGradient!.Data;
-        Span<T> dW = chunk == 0 ? Weight.Gradient.AsSpan() : _dWPartial.AsSpan((chunk - 1) * wLength, wLength);
+        Span<T> dW = chunk == 0 ? Weight.Gradient.AsSpan() : _work.WeightGradientPartials.AsSpan((chunk - 1) * wLength, wLength);
         Span<T> dx = _inputGradient!.AsSpan();
         for (int i = first; i < end; i++)
         {
@@ -456,20 +386,20 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
             {
                 Kernels.Cpu.Conv2DSingleChannelWeightGradient(MemoryMarshal.Cast<T, float>(dW), MemoryMarshal.Cast<T, float>(dyi),
                     MemoryMarshal.Cast<T, float>(x.Data.AsSpan(i * imageSize, imageSize)),
-                    MemoryMarshal.Cast<T, float>(_scratch.AsSpan(chunk * _scratchLength, _scratchLength)),
+                    MemoryMarshal.Cast<T, float>(_work.DirectScratch.AsSpan(chunk * _work.DirectLength, _work.DirectLength)),
                     OutChannels, h, w, KernelSize, KernelSize, accumulate);
             }
             else
             {
                 Span<T> cols;
-                if (_colsHoldBatch)
+                if (_work.ColumnsHoldBatch)
                 {
-                    cols = _cols.AsSpan(i * colSize, colSize);
+                    cols = _work.Columns.AsSpan(i * colSize, colSize);
                 }
                 else
                 {
                     // The forward pass ran in inference mode and kept one slot per chunk: rebuild the columns.
-                    cols = _cols.AsSpan(chunk * colSize, colSize);
+                    cols = _work.Columns.AsSpan(chunk * colSize, colSize);
                     Kernels.Cpu.Im2Col<T>(cols, x.Data.AsSpan(i * imageSize, imageSize), InChannels, h, w,
                         KernelSize, KernelSize, Stride, Padding, _outH, _outW);
                 }
@@ -477,7 +407,7 @@ public sealed class Conv2D<T> : Module<T>, IWeightedModule<T> where T : unmanage
             }
             if (ComputeInputGradient)
             {
-                var dcols = _dcols.AsSpan(chunk * colSize, colSize);
+                var dcols = _work.ColumnGradients.AsSpan(chunk * colSize, colSize);
                 Kernels.Cpu.Gemm<T>(true, false, colRows, spatial, OutChannels, wData, colRows, dyi, spatial, dcols, spatial, accumulate: false);
                 var dxi = dx.Slice(i * imageSize, imageSize);
                 dxi.Clear();
