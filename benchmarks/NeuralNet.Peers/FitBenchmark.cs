@@ -110,8 +110,8 @@ internal static class FitBenchmark
         });
     }
 
-    /// <summary>Median wall and CPU seconds of <paramref name="epochs"/> passes of raw steps over the data in order.</summary>
-    private static (double Wall, double Cpu) RawEpochs(Sequential<float> model, NdArray<float> inputs, int[] labels, int batch, double momentum, int epochs)
+    /// <summary>The data cut into consecutive batches (the last one smaller), each copied once: the raw step's input.</summary>
+    internal static List<(NdArray<float> X, int[] Y)> RawBatches(NdArray<float> inputs, int[] labels, int batch)
     {
         int n = labels.Length, rowLength = inputs.Length / n;
         var batches = new List<(NdArray<float> X, int[] Y)>();
@@ -122,6 +122,13 @@ internal static class FitBenchmark
             shape[0] = b;
             batches.Add((new NdArray<float>(inputs.AsSpan().Slice(offset * rowLength, b * rowLength).ToArray(), shape), labels[offset..(offset + b)]));
         }
+        return batches;
+    }
+
+    /// <summary>Median wall and CPU seconds of <paramref name="epochs"/> passes of raw steps over the data in order.</summary>
+    private static (double Wall, double Cpu) RawEpochs(Sequential<float> model, NdArray<float> inputs, int[] labels, int batch, double momentum, int epochs)
+    {
+        var batches = RawBatches(inputs, labels, batch);
         var loss = new SoftmaxCrossEntropyLoss<float>();
         var sgd = new Sgd<float>(model, TrainBenchmark.LearningRate, momentum: momentum);
         var wall = new List<double>();

@@ -59,14 +59,7 @@ internal static class FitProfile
         var fitOptions = new TrainerOptions { Epochs = 1, BatchSize = batch, Shuffle = true, RecordIterations = true };
 
         // The raw step's batches, copied once, in order.
-        var batches = new List<(NdArray<float> X, int[] Y)>();
-        for (int offset = 0; offset < n; offset += batch)
-        {
-            int b = Math.Min(batch, n - offset);
-            var shape = inputs.ShapeArray();
-            shape[0] = b;
-            batches.Add((new NdArray<float>(inputs.AsSpan().Slice(offset * rowLength, b * rowLength).ToArray(), shape), labels[offset..(offset + b)]));
-        }
+        var batches = FitBenchmark.RawBatches(inputs, labels, batch);
 
         // The replica's state: its own generator, order and gather buffers (one per batch size), history.
         var random = new RandomGenerator(7);

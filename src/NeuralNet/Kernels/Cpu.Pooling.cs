@@ -199,24 +199,23 @@ internal static partial class Cpu
                 float* g = dy + ((nint)p * outH + oh) * outW;
                 int* a = argmax + ((nint)p * outH + oh) * outW;
                 int ow = 0;
-                for (; ow <= outW - 4; ow += 4)
+                if (outW >= 4)
                 {
-                    Vector256<float> d = Vector256<float>.Zero + Avx2.PermuteVar8x32(Vector128.Load(g + ow).ToVector256Unsafe(), pairs);
-                    Vector256<int> at = Avx2.PermuteVar8x32(Vector128.Load(a + ow).ToVector256Unsafe(), pairs);
-                    Vector256<int> index0 = Vector256.Create(rowBase + 2 * ow) + columns;
-                    (Vector256.Equals(at, index0).AsSingle() & d).Store(r0 + 2 * ow);
-                    (Vector256.Equals(at, index0 + Vector256.Create(width)).AsSingle() & d).Store(r1 + 2 * ow);
-                }
-                // The last outputs that do not fill 4 lanes come from one more vector step ending at the last output
-                // (modern-cnn's 12-wide second pool gives 6 per row); it rewrites a few columns with the same values.
-                if (ow < outW && outW >= 4) ow = outW - 4;
-                for (; ow <= outW - 4; ow += 4)
-                {
-                    Vector256<float> d = Vector256<float>.Zero + Avx2.PermuteVar8x32(Vector128.Load(g + ow).ToVector256Unsafe(), pairs);
-                    Vector256<int> at = Avx2.PermuteVar8x32(Vector128.Load(a + ow).ToVector256Unsafe(), pairs);
-                    Vector256<int> index0 = Vector256.Create(rowBase + 2 * ow) + columns;
-                    (Vector256.Equals(at, index0).AsSingle() & d).Store(r0 + 2 * ow);
-                    (Vector256.Equals(at, index0 + Vector256.Create(width)).AsSingle() & d).Store(r1 + 2 * ow);
+                    // 4 outputs per step; the last outputs that do not fill 4 lanes come from one more step ending at the
+                    // last output (modern-cnn's 12-wide second pool gives 6 per row), which rewrites a few columns with the
+                    // same values.
+                    int last = outW - 4;
+                    for (; ; ow += 4)
+                    {
+                        if (ow > last) ow = last;
+                        Vector256<float> d = Vector256<float>.Zero + Avx2.PermuteVar8x32(Vector128.Load(g + ow).ToVector256Unsafe(), pairs);
+                        Vector256<int> at = Avx2.PermuteVar8x32(Vector128.Load(a + ow).ToVector256Unsafe(), pairs);
+                        Vector256<int> index0 = Vector256.Create(rowBase + 2 * ow) + columns;
+                        (Vector256.Equals(at, index0).AsSingle() & d).Store(r0 + 2 * ow);
+                        (Vector256.Equals(at, index0 + Vector256.Create(width)).AsSingle() & d).Store(r1 + 2 * ow);
+                        if (ow == last) break;
+                    }
+                    ow = outW;
                 }
                 for (; ow < outW; ow++)
                 {
