@@ -219,6 +219,7 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
         trainer.Callbacks.Add(timer);
         trainer.Callbacks.Add(new CheckpointCallback<float>(Path.Combine(settings.OutputDirectory, OutputWriter.Files.Checkpoint)));
         if (settings.TargetAccuracy is { } target) trainer.Callbacks.Add(new TargetAccuracy(view, timer, test, target));
+        trainer.Callbacks.Add(timer.NextEpochClock);
         int remaining = p.Epochs - trainer.Epoch;
         if (remaining > 0)
             view.Run(() => trainer.Fit(train.Features, train.Labels, options with { Epochs = remaining }, validation?.Features, validation?.Labels, timer, _interrupt));
@@ -469,8 +470,23 @@ public sealed class MnistRun(RunSettings settings, TextWriter? output = null, Te
             var record = Timed(r, seconds, samplesPerEpoch);
             Epochs.Add(record);
             view.EpochDone(record, totalEpochs);
-            if (r.Epoch < totalEpochs) StartEpoch(r.Epoch + 1, trainer.Optimizer.LearningRate);
         }
+
+        /// <summary>
+        /// The last callback of the trainer: starts the next epoch's clock after every other callback's work at an epoch's
+        /// end (the checkpoint, --target-accuracy's test evaluation), so that work is counted in no epoch's time.
+        /// </summary>
+        public TrainingCallback<float> NextEpochClock => new NextEpochClockCallback(this);
+
+        private sealed class NextEpochClockCallback(EpochTimer timer) : TrainingCallback<float>
+        {
+            public override void OnEpochEnd(Trainer<float> trainer, in EpochRecord r)
+            {
+                if (r.Epoch < timer.TotalEpochs) timer.StartEpoch(r.Epoch + 1, trainer.Optimizer.LearningRate);
+            }
+        }
+
+        private int TotalEpochs => totalEpochs;
 
         private static TimedEpoch Timed(in EpochRecord r, double seconds, int samples) => new(r, seconds, seconds > 0 ? samples / seconds : 0);
 
