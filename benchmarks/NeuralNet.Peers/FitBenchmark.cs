@@ -139,11 +139,7 @@ internal static class FitBenchmark
             long t0 = Stopwatch.GetTimestamp();
             foreach (var (x, y) in batches)
             {
-                sgd.ZeroGrad();
-                var logits = model.Forward(x, training: true);
-                loss.Forward(logits, y);
-                model.Backward(loss.Backward());
-                sgd.Step();
+                TrainBenchmark.RawStep(model, loss, sgd, x, y);
             }
             wall.Add(Stopwatch.GetElapsedTime(t0).TotalSeconds);
             cpu.Add(Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - c0);

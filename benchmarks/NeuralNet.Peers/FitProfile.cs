@@ -76,11 +76,7 @@ internal static class FitProfile
             long t0 = Stopwatch.GetTimestamp(), t = t0;
             foreach (var (x, y) in batches)
             {
-                sgd.ZeroGrad();
-                var logits = model.Forward(x, training: true);
-                loss.Forward(logits, y);
-                model.Backward(loss.Backward());
-                sgd.Step();
+                TrainBenchmark.RawStep(model, loss, sgd, x, y);
                 long now = Stopwatch.GetTimestamp();
                 rawSteps.Add(Stopwatch.GetElapsedTime(t, now).TotalSeconds * 1e6);
                 t = now;

@@ -55,15 +55,7 @@ internal static class TrainBenchmark
         // SGD as torch.optim.SGD: plain (p -= lr·dp) for a-d, with momentum for e.
         var sgd = new Sgd<float>(model, LearningRate, momentum: net.Momentum);
 
-        float Step(NdArray<float> x, int[] y)
-        {
-            sgd.ZeroGrad();
-            var logits = model.Forward(x, training: true);
-            float value = loss.Forward(logits, y);
-            model.Backward(loss.Backward());
-            sgd.Step();
-            return value;
-        }
+        float Step(NdArray<float> x, int[] y) => RawStep(model, loss, sgd, x, y);
 
         int nb = inputs.Length;
         long i = 0;
@@ -109,5 +101,17 @@ internal static class TrainBenchmark
             ["loss_first"] = first, ["loss_last"] = last, ["threads"] = options.Threads,
             ["alloc_bytes_per_step"] = allocPerStep, ["gen0_collections"] = GC.CollectionCount(0) - gcs,
         });
+    }
+
+    /// <summary>One raw training step, as every framework's step benchmark runs it: zero the gradients, forward, loss,
+    /// backward, update. Returns the batch loss.</summary>
+    internal static float RawStep(Sequential<float> model, Loss<float> loss, Sgd<float> sgd, NdArray<float> x, int[] y)
+    {
+        sgd.ZeroGrad();
+        var logits = model.Forward(x, training: true);
+        float value = loss.Forward(logits, y);
+        model.Backward(loss.Backward());
+        sgd.Step();
+        return value;
     }
 }
