@@ -11,7 +11,6 @@ import os
 import platform
 import subprocess
 import sys
-import time
 
 FRAMEWORKS = [("numpy", "NumPy"), ("numpy-avx512", "NumPy AVX-512"), ("torch", "PyTorch"),
               ("torchsharp", "TorchSharp"), ("neuralnet", "NeuralNet")]
@@ -144,7 +143,6 @@ def main():
     w = out.append
     w("# NeuralNet vs its peers: NumPy, PyTorch, TorchSharp")
     w("")
-    w(f"- Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     w(f"- Machine: {cpu_info()}, Linux {platform.release()}")
     threads = next((i.get("threads") for i in info.values() if i.get("threads")), "?")
     w(f"- Threads: {threads} for every framework (OpenBLAS/OpenMP thread count, torch.set_num_threads, "
