@@ -12,6 +12,12 @@ internal static partial class Cpu
     /// <summary>Below this many elements an elementwise pass stays on the calling thread: waking a worker costs more.</summary>
     internal const int ElementwiseParallelMinLength = 32 * 1024;
 
+    /// <summary>
+    /// The same threshold for sigmoid and tanh forward, whose exp costs about ten times a ReLU per element: from this length
+    /// a second thread pays for its wake-up (the 784-64-10 MLP's hidden layer at batch 256 holds 16,384 values).
+    /// </summary>
+    internal const int TranscendentalParallelMinLength = 8 * 1024;
+
     /// <summary>The elementwise operations <see cref="RunElementwise{T}"/> dispatches.</summary>
     private enum ElementwiseOp { Relu, Sigmoid, Tanh, ReluBackward, SigmoidBackward, TanhBackward }
 
@@ -34,6 +40,11 @@ internal static partial class Cpu
     private static int ElementwiseParts(int length, int units) =>
         KernelThreads.PartCount(length, ElementwiseParallelMinLength, units);
 
+    /// <summary>The parts of an activation pass: sigmoid and tanh forward split from <see cref="TranscendentalParallelMinLength"/>.</summary>
+    private static int ElementwiseParts(ElementwiseOp op, int length, int units) =>
+        op is ElementwiseOp.Sigmoid or ElementwiseOp.Tanh ? KernelThreads.PartCount(length, TranscendentalParallelMinLength, units)
+            : ElementwiseParts(length, units);
+
     /// <summary>
     /// dst = op(a) for the forward operations, dst = op(a = dy, b = the forward tensor) for the backward ones; large
     /// tensors in parallel parts of whole 64-element blocks.
@@ -47,7 +58,7 @@ internal static partial class Cpu
         else if (dst.Length < a.Length)
             throw new ArgumentException($"{OpName(op)}: the destination ({dst.Length}) is shorter than the source ({a.Length}).");
         int length = a.Length;
-        int parts = ElementwiseParts(length, (length + 63) / 64);
+        int parts = ElementwiseParts(op, length, (length + 63) / 64);
         if (parts <= 1)
         {
             ApplyElementwise(op, dst[..length], a, b);

@@ -10,8 +10,13 @@ namespace NeuralNet.Tests.Kernels;
 [Collection(KernelThreadSettingCollection.Name)]
 public class ParallelElementwiseTests
 {
-    // Below, at and above the parallel threshold, with remainders of every kind (64-element blocks, vector tails).
-    public static TheoryData<int> Lengths() => new() { K.ElementwiseParallelMinLength - 1, K.ElementwiseParallelMinLength, 65_541, 221_184, 100_003 };
+    // Below, at and above the parallel thresholds (sigmoid and tanh forward split from a lower one), with remainders of
+    // every kind (64-element blocks, vector tails); 16,384 is the 784-64-10 MLP's hidden layer at batch 256.
+    public static TheoryData<int> Lengths() => new()
+    {
+        K.TranscendentalParallelMinLength - 1, K.TranscendentalParallelMinLength, 16_384, 20_007,
+        K.ElementwiseParallelMinLength - 1, K.ElementwiseParallelMinLength, 65_541, 221_184, 100_003,
+    };
 
     [Theory]
     [MemberData(nameof(Lengths))]

@@ -24,7 +24,7 @@ namespace NeuralNet.Tests.Training;
 public class ZeroAllocationTests
 {
     private const int MeasuredSteps = 10;
-    private const int WholeProcessWindows = 20;
+    private const int WholeProcessWindows = 60;
 
     /// <summary>Every network whose batch holds more than one example (so an epoch can end with a smaller batch), at 1 and
     /// 2 threads.</summary>
