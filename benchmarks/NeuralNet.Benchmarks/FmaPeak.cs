@@ -14,7 +14,8 @@ namespace NeuralNet.Benchmarks;
 /// stack and measure the loads and stores instead of the FMAs).
 /// Running all cores at once matters: a single busy core may clock higher than all of them together, and a kernel that
 /// uses every core is compared with what every core can do together.
-/// Run with <c>dotnet run -c Release --project benchmarks/NeuralNet.Benchmarks -- fma-peak [--threads N]</c>.
+/// Prints the median of <c>--rounds</c> runs (default 7) of about a second each. Run with
+/// <c>dotnet run -c Release --project benchmarks/NeuralNet.Benchmarks -- fma-peak [--threads N] [--rounds R]</c>.
 /// </summary>
 internal static class FmaPeak
 {
@@ -26,11 +27,12 @@ internal static class FmaPeak
 
     public static void Run(string[] args)
     {
-        int threads = Environment.ProcessorCount;
+        int threads = Environment.ProcessorCount, rounds = 7;
         for (int i = 0; i < args.Length; i++)
         {
             if (args[i] == "--threads" && i + 1 < args.Length && int.TryParse(args[i + 1], out int t) && t >= 1) { threads = t; i++; }
-            else throw new ArgumentException($"fma-peak: unknown or invalid argument '{args[i]}'; expected --threads N (N >= 1).");
+            else if (args[i] == "--rounds" && i + 1 < args.Length && int.TryParse(args[i + 1], out int r) && r is >= 1 and <= 100) { rounds = r; i++; }
+            else throw new ArgumentException($"fma-peak: unknown or invalid argument '{args[i]}'; expected --threads N (N >= 1) or --rounds R (1 to 100).");
         }
         bool wide = Vector512.IsHardwareAccelerated;
         if (!wide && !(Vector256.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Fma.IsSupported))
@@ -46,7 +48,7 @@ internal static class FmaPeak
         long iterations = wide ? 40_000_000 : 200_000_000;
         chains(1000); // JIT and warm up
         var perCpuSecond = new List<double>();
-        for (int r = 0; r < 7; r++)
+        for (int r = 0; r < rounds; r++)
         {
             using var ready = new Barrier(threads + 1);
             var sinks = new float[threads];

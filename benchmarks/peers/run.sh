@@ -8,13 +8,14 @@
 # Settings (environment variables):
 #   THREADS=2          threads for every framework
 #   FRAMEWORKS=numpy,numpy-avx512,torch,torchsharp,neuralnet   which ones run (numpy-avx512 only on an AVX-512 CPU)
-#   FIT_NETS=a,b,c,d,e networks of the epoch-loop comparison (empty: none); FIT_ROUNDS=1; EPOCHS=8
+#   FIT_NETS=a,b,c,d,e networks of the epoch-loop comparison (empty: none); FIT_ROUNDS=3; EPOCHS=8
 #   EXAMPLES=a=60000,b=15000,c=6400,d=3000,e=6400   training examples per epoch there
 #   NUMPY_AVX512_CORETYPE=SkylakeX   OPENBLAS_CORETYPE of the numpy-avx512 run (empty: only unset it and OPENBLAS_L2_SIZE)
 #   JIT_PROFILE=1      NeuralNet's epoch loop with multicore JIT: a first launch per network records the profile (reported
 #                      as NeuralNet's first launch), the timed runs replay it (0: no profile, every run a first launch)
 #   PEAK=1             measure the FMA peak of THREADS cores at once (benchmarks/NeuralNet.Benchmarks fma-peak) for the
-#                      share-of-peak table
+#                      share-of-peak table: at the start, and again (3 runs of about a second) before every raw-step and
+#                      SGEMM round, so that each round's share is taken against the peak of that moment
 #   REPEATS=3          timed runs per network, framework and round; NET_ROUNDS=3 rounds (each runs every
 #                      framework in turn); the report compares NeuralNet with the fastest peer round by round
 #   STEPS=a=500,b=300,c=100,d=3000,e=60   timed steps per run, per network
@@ -46,7 +47,7 @@ START=$(date +%s)
 
 FRAMEWORKS="${FRAMEWORKS:-numpy,numpy-avx512,torch,torchsharp,neuralnet}"
 FIT_NETS="${FIT_NETS-a,b,c,d,e}"
-FIT_ROUNDS="${FIT_ROUNDS:-1}"
+FIT_ROUNDS="${FIT_ROUNDS:-3}"
 EPOCHS="${EPOCHS:-8}"
 EXAMPLES="${EXAMPLES:-a=60000,b=15000,c=6400,d=3000,e=6400}"
 PEAK="${PEAK:-1}"
@@ -114,6 +115,16 @@ if [ "$PEAK" = 1 ]; then
     | sed -n 's/^RESULT fma-peak .*gflops_all_threads_median=\([0-9.]*\).*/\1/p')"
   log "FMA peak: ${PEAK_GFLOPS:-not measured} GFLOP/s on $THREADS threads"
 fi
+# The shared vCPUs' peak moves by 10-15 % within minutes (other tenants, clocks): peak_round WHAT measures it again just
+# before a round (median of 3 runs of about a second) and records it beside that round's results.
+peak_round() {
+  [ "$PEAK" = 1 ] || return 0
+  local g
+  g="$(dotnet "$ROOT/benchmarks/NeuralNet.Benchmarks/bin/Release/net10.0/NeuralNet.Benchmarks.dll" fma-peak --threads "$THREADS" --rounds 3 \
+    | sed -n 's/^RESULT fma-peak .*gflops_all_threads_median=\([0-9.]*\).*/\1/p')"
+  [ -n "$g" ] && printf '{"framework": "machine", "kind": "fma-peak", "what": "%s", "gflops": %s}\n' "$1" "$g" >> "$RESULTS"
+  return 0
+}
 
 # 5. Run. Each framework runs in its own process; the networks are interleaved (NumPy, PyTorch, NeuralNet for one
 # network, then the next) so that a change in background load hits all of them alike.
@@ -179,6 +190,7 @@ IFS=',' read -r -a NET_LIST <<< "$NETS"
 # REPEATS runs), so they are measured within a minute or two of each other and the report compares per-round ratios.
 for net in "${NET_LIST[@]}"; do
   for round in $(seq 1 "$NET_ROUNDS"); do
+    peak_round "net $net round $round"
     for fw in "${FW_LIST[@]}"; do
       [ -n "$fw" ] || continue
       run_fw "$fw" "net $net round $round" --nets "$net" --sgemm "" "${COMMON_PY[@]}" -- train --net "$net" "${COMMON_NN[@]}"
@@ -212,6 +224,7 @@ done
 # the load of the moment hits all alike; the report gives the median over rounds and the ratio per round.
 if [ -n "$SGEMM" ]; then
   for round in $(seq 1 "$SGEMM_ROUNDS"); do
+    peak_round "sgemm round $round"
     SG_PY=(--nets "" --sgemm "$SGEMM" --repeats "$SGEMM_REPEATS" --budget "$BUDGET" --threads "$THREADS")
     SG_NN=(sgemm --sizes "$SGEMM" --repeats "$SGEMM_REPEATS" --budget "$BUDGET" --threads "$THREADS")
     for fw in "${FW_LIST[@]}"; do
