@@ -16,7 +16,8 @@ namespace NeuralNet.Benchmarks;
 /// so their quotient says more about the neighbour than about the kernel.</para>
 /// <para>Here every sample times, back to back and a few tens of milliseconds each, the FMA-peak loop
 /// (<see cref="FmaPeak"/>), the micro-kernel on L1-resident panels (a probe of the core's state: it reaches 96–98 % of
-/// the peak on a free core) and the kernel under test. The figures are medians of the per-sample ratios kernel / peak:
+/// the peak on a free core) and the kernel under test, with the widest vectors the machine accelerates (Vector512: the
+/// 12×32 micro-kernel; Vector256 with FMA: the 6×16 one). The figures are medians of the per-sample ratios kernel / peak:
 /// over all samples, and split by the probe into samples where the core ran free (probe ≥ 90 % of peak) and samples
 /// where it was loaded.</para>
 /// </remarks>
@@ -26,11 +27,16 @@ internal static class GemmEfficiency
 
     public static void Run(string[] args)
     {
-        if (!Vector512.IsHardwareAccelerated)
+        bool wide = Vector512.IsHardwareAccelerated;
+        if (!wide && !(Vector256.IsHardwareAccelerated && System.Runtime.Intrinsics.X86.Fma.IsSupported))
         {
-            Console.WriteLine("gemm-efficiency: Vector512 is not hardware-accelerated here; the peak loop needs it.");
+            Console.WriteLine("gemm-efficiency: neither Vector512 nor Vector256 with FMA is hardware-accelerated here; nothing to measure.");
             return;
         }
+        // The peak loop and the micro-kernel of the widest vector the GEMM itself uses.
+        var machine = wide
+            ? new Machine(FmaPeak.Chains, FmaPeak.FlopsPerIteration, "micro-kernel 12x32 L1", 2.0 * 12 * 32 * ProbeKC)
+            : new Machine(FmaPeak.Chains256, FmaPeak.FlopsPerIteration256, "micro-kernel 6x16 L1", 2.0 * 6 * 16 * ProbeKC);
         int samples = QuickGemm.GetOption(args, "--pairs", 15);
         double sampleSeconds = QuickGemm.GetOption(args, "--sample-ms", 40) / 1000.0;
         int[] sizes = QuickGemm.GetList(args, "--sizes", [512, 1024]);
@@ -42,10 +48,10 @@ internal static class GemmEfficiency
                 $"{sampleSeconds * 1000:0} ms each; ratios are kernel / peak per sample");
             Console.WriteLine($"{"kernel",-22} {"peak GF/s",9} {"kernel GF/s",11} {"all: median",12} {"q1",7} {"q3",7} " +
                 $"{"core free: n",13} {"median",7} {"core loaded: n",15} {"median",7}");
-            Action probe = MicroKernelCall();
-            Report("micro-kernel 12x32 L1", probe, probe, 2.0 * 12 * 32 * 256, samples, sampleSeconds);
+            Action probe = MicroKernelCall(wide);
+            Report(machine, machine.ProbeName, probe, probe, machine.ProbeFlops, samples, sampleSeconds);
             foreach (int n in sizes)
-                Report($"sgemm {n}x{n}x{n}", GemmCall(n), probe, 2.0 * n * n * n, samples, sampleSeconds);
+                Report(machine, $"sgemm {n}x{n}x{n}", GemmCall(n), probe, 2.0 * n * n * n, samples, sampleSeconds);
         }
         finally
         {
@@ -53,13 +59,19 @@ internal static class GemmEfficiency
         }
     }
 
-    private static void Report(string name, Action call, Action probe, double flopsPerCall, int samples, double sampleSeconds)
+    /// <summary>The FMA-peak loop, its FLOPs per iteration, and the micro-kernel probe of one vector width.</summary>
+    private sealed record Machine(Func<long, float> Chains, double FlopsPerIteration, string ProbeName, double ProbeFlops);
+
+    /// <summary>The depth of the probe's L1-resident panels.</summary>
+    private const int ProbeKC = 256;
+
+    private static void Report(Machine machine, string name, Action call, Action probe, double flopsPerCall, int samples, double sampleSeconds)
     {
-        const double probeFlops = 2.0 * 12 * 32 * 256;
+        double probeFlops = machine.ProbeFlops;
         // Warm up every side and size the samples.
         const long chainsWarm = 200_000;
         var sw = Stopwatch.StartNew();
-        FmaPeak.Chains(chainsWarm);
+        machine.Chains(chainsWarm);
         long chainIterations = Math.Max(1000, (long)(chainsWarm * sampleSeconds / sw.Elapsed.TotalSeconds));
         int perSample = CallsPerSample(call, sampleSeconds);
         int probeCalls = CallsPerSample(probe, sampleSeconds / 2);
@@ -71,8 +83,8 @@ internal static class GemmEfficiency
         for (int i = 0; i < samples; i++)
         {
             long start = Stopwatch.GetTimestamp();
-            FmaPeak.Chains(chainIterations);
-            peaks[i] = chainIterations * FmaPeak.FlopsPerIteration / Stopwatch.GetElapsedTime(start).TotalSeconds / 1e9;
+            machine.Chains(chainIterations);
+            peaks[i] = chainIterations * machine.FlopsPerIteration / Stopwatch.GetElapsedTime(start).TotalSeconds / 1e9;
             start = Stopwatch.GetTimestamp();
             for (int c = 0; c < probeCalls; c++) probe();
             probeRatios[i] = probeFlops * probeCalls / Stopwatch.GetElapsedTime(start).TotalSeconds / 1e9 / peaks[i];
@@ -114,11 +126,11 @@ internal static class GemmEfficiency
     private static string Percent(double[] values) =>
         values.Length == 0 ? "—" : (Median(values) * 100).ToString("0.0", CultureInfo.InvariantCulture) + "%";
 
-    private static unsafe Action MicroKernelCall()
+    private static unsafe Action MicroKernelCall(bool wide)
     {
-        const int kc = 256;
-        QuickGemm.AllocatePanels(kc, out float* a, out float* b, out float* c);
-        return () => GemmFloat512.Run(kc, a, b, 32, c, 32, false);
+        QuickGemm.AllocatePanels(ProbeKC, out float* a, out float* b, out float* c);   // sized for the 12×32 kernel
+        if (wide) return () => GemmFloat512.Run(ProbeKC, a, b, 32, c, 32, false);
+        return () => GemmFloat256.Run(ProbeKC, a, b, 16, c, 16, false);
     }
 
     private static Action GemmCall(int n)
