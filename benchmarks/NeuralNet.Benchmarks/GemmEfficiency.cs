@@ -33,10 +33,7 @@ internal static class GemmEfficiency
             Console.WriteLine("gemm-efficiency: neither Vector512 nor Vector256 with FMA is hardware-accelerated here; nothing to measure.");
             return;
         }
-        // The peak loop and the micro-kernel of the widest vector the GEMM itself uses.
-        var machine = wide
-            ? new Machine(FmaPeak.Chains, FmaPeak.FlopsPerIteration, "micro-kernel 12x32 L1", 2.0 * 12 * 32 * ProbeKC)
-            : new Machine(FmaPeak.Chains256, FmaPeak.FlopsPerIteration256, "micro-kernel 6x16 L1", 2.0 * 6 * 16 * ProbeKC);
+        var machine = ForWidestVector(wide);
         int samples = QuickGemm.GetOption(args, "--pairs", 15);
         double sampleSeconds = QuickGemm.GetOption(args, "--sample-ms", 40) / 1000.0;
         int[] sizes = QuickGemm.GetList(args, "--sizes", [512, 1024]);
@@ -48,10 +45,9 @@ internal static class GemmEfficiency
                 $"{sampleSeconds * 1000:0} ms each; ratios are kernel / peak per sample");
             Console.WriteLine($"{"kernel",-22} {"peak GF/s",9} {"kernel GF/s",11} {"all: median",12} {"q1",7} {"q3",7} " +
                 $"{"core free: n",13} {"median",7} {"core loaded: n",15} {"median",7}");
-            Action probe = MicroKernelCall(wide);
-            Report(machine, machine.ProbeName, probe, probe, machine.ProbeFlops, samples, sampleSeconds);
+            Report(machine, machine.ProbeName, machine.Probe, machine.ProbeFlops, samples, sampleSeconds);
             foreach (int n in sizes)
-                Report(machine, $"sgemm {n}x{n}x{n}", GemmCall(n), probe, 2.0 * n * n * n, samples, sampleSeconds);
+                Report(machine, $"sgemm {n}x{n}x{n}", GemmCall(n), 2.0 * n * n * n, samples, sampleSeconds);
         }
         finally
         {
@@ -59,14 +55,26 @@ internal static class GemmEfficiency
         }
     }
 
-    /// <summary>The FMA-peak loop, its FLOPs per iteration, and the micro-kernel probe of one vector width.</summary>
-    private sealed record Machine(Func<long, float> Chains, double FlopsPerIteration, string ProbeName, double ProbeFlops);
+    /// <summary>The FMA-peak loop, its FLOPs per iteration, and the micro-kernel probe (a call and its FLOPs) of one vector width.</summary>
+    private sealed record Machine(Func<long, float> Chains, double FlopsPerIteration, string ProbeName, Action Probe, double ProbeFlops);
 
     /// <summary>The depth of the probe's L1-resident panels.</summary>
     private const int ProbeKC = 256;
 
-    private static void Report(Machine machine, string name, Action call, Action probe, double flopsPerCall, int samples, double sampleSeconds)
+    /// <summary>The peak loop and the micro-kernel of the widest vector the GEMM itself uses.</summary>
+    private static unsafe Machine ForWidestVector(bool wide)
     {
+        QuickGemm.AllocatePanels(ProbeKC, out float* a, out float* b, out float* c);   // sized for the 12×32 kernel
+        return wide
+            ? new Machine(FmaPeak.Chains, FmaPeak.FlopsPerIteration, "micro-kernel 12x32 L1",
+                () => GemmFloat512.Run(ProbeKC, a, b, 32, c, 32, false), 2.0 * 12 * 32 * ProbeKC)
+            : new Machine(FmaPeak.Chains256, FmaPeak.FlopsPerIteration256, "micro-kernel 6x16 L1",
+                () => GemmFloat256.Run(ProbeKC, a, b, 16, c, 16, false), 2.0 * 6 * 16 * ProbeKC);
+    }
+
+    private static void Report(Machine machine, string name, Action call, double flopsPerCall, int samples, double sampleSeconds)
+    {
+        Action probe = machine.Probe;
         double probeFlops = machine.ProbeFlops;
         // Warm up every side and size the samples.
         const long chainsWarm = 200_000;
@@ -125,13 +133,6 @@ internal static class GemmEfficiency
 
     private static string Percent(double[] values) =>
         values.Length == 0 ? "—" : (Median(values) * 100).ToString("0.0", CultureInfo.InvariantCulture) + "%";
-
-    private static unsafe Action MicroKernelCall(bool wide)
-    {
-        QuickGemm.AllocatePanels(ProbeKC, out float* a, out float* b, out float* c);   // sized for the 12×32 kernel
-        if (wide) return () => GemmFloat512.Run(ProbeKC, a, b, 32, c, 32, false);
-        return () => GemmFloat256.Run(ProbeKC, a, b, 16, c, 16, false);
-    }
 
     private static Action GemmCall(int n)
     {

@@ -107,12 +107,16 @@ fi
 
 # 4. The FMA peak of THREADS cores running at once (FLOPs per CPU-second of each thread × THREADS, so other load does
 # not lower it), for the share-of-peak table.
+# fma_peak [fma-peak options]: the peak's median in GFLOP/s, or nothing when it was not measured.
+fma_peak() {
+  dotnet "$ROOT/benchmarks/NeuralNet.Benchmarks/bin/Release/net10.0/NeuralNet.Benchmarks.dll" fma-peak --threads "$THREADS" "$@" \
+    | sed -n 's/^RESULT fma-peak .*gflops_all_threads_median=\([0-9.]*\).*/\1/p'
+}
 PEAK_GFLOPS=""
 if [ "$PEAK" = 1 ]; then
   log "measuring the FMA peak on $THREADS threads at once (benchmarks/NeuralNet.Benchmarks fma-peak)"
   dotnet build "$ROOT/benchmarks/NeuralNet.Benchmarks/NeuralNet.Benchmarks.csproj" -c Release -nologo -v q -clp:ErrorsOnly >&2
-  PEAK_GFLOPS="$(dotnet "$ROOT/benchmarks/NeuralNet.Benchmarks/bin/Release/net10.0/NeuralNet.Benchmarks.dll" fma-peak --threads "$THREADS" \
-    | sed -n 's/^RESULT fma-peak .*gflops_all_threads_median=\([0-9.]*\).*/\1/p')"
+  PEAK_GFLOPS="$(fma_peak)"
   log "FMA peak: ${PEAK_GFLOPS:-not measured} GFLOP/s on $THREADS threads"
 fi
 # The shared vCPUs' peak moves by 10-15 % within minutes (other tenants, clocks): peak_round WHAT measures it again just
@@ -120,8 +124,7 @@ fi
 peak_round() {
   [ "$PEAK" = 1 ] || return 0
   local g
-  g="$(dotnet "$ROOT/benchmarks/NeuralNet.Benchmarks/bin/Release/net10.0/NeuralNet.Benchmarks.dll" fma-peak --threads "$THREADS" --rounds 3 \
-    | sed -n 's/^RESULT fma-peak .*gflops_all_threads_median=\([0-9.]*\).*/\1/p')"
+  g="$(fma_peak --rounds 3)"
   [ -n "$g" ] && printf '{"framework": "machine", "kind": "fma-peak", "what": "%s", "gflops": %s}\n' "$1" "$g" >> "$RESULTS"
   return 0
 }

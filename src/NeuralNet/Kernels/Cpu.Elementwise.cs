@@ -42,8 +42,7 @@ internal static partial class Cpu
 
     /// <summary>The parts of an activation pass: sigmoid and tanh forward split from <see cref="TranscendentalParallelMinLength"/>.</summary>
     private static int ElementwiseParts(ElementwiseOp op, int length, int units) =>
-        op is ElementwiseOp.Sigmoid or ElementwiseOp.Tanh ? KernelThreads.PartCount(length, TranscendentalParallelMinLength, units)
-            : ElementwiseParts(length, units);
+        KernelThreads.PartCount(length, op is ElementwiseOp.Sigmoid or ElementwiseOp.Tanh ? TranscendentalParallelMinLength : ElementwiseParallelMinLength, units);
 
     /// <summary>
     /// dst = op(a) for the forward operations, dst = op(a = dy, b = the forward tensor) for the backward ones; large
